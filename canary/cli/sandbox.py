@@ -1,0 +1,56 @@
+"""`canary sandbox ...`: thin wrappers that print what the sandbox package does."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from canary.sandbox import cluster
+from canary.sandbox.binaries import ensure_binaries
+from canary.sandbox.state import SandboxState
+
+
+def report(message: str) -> None:
+    print(f"sandbox: {message}", file=sys.stderr, flush=True)
+
+
+def run(action: str, *, state_dir: Path, cache: Path) -> int:
+    match action:
+        case "build":
+            binaries = ensure_binaries(cache, report)
+            report(f"binaries ready; kubectl at {binaries.kubectl}")
+            return 0
+        case "up":
+            binaries = ensure_binaries(cache, report)
+            state = cluster.up(state_dir, binaries, report)
+            print(cluster.env_exports(state))
+            return 0
+        case "down":
+            cluster.down(state_dir, report)
+            return 0
+        case "status":
+            return _print_status(state_dir)
+        case "env":
+            recorded = SandboxState.load(state_dir)
+            if recorded is None or not recorded.ready:
+                report(f"no sandbox is up in {state_dir}; start one with `canary sandbox up`")
+                return 1
+            print(cluster.env_exports(recorded))
+            return 0
+    raise AssertionError(f"unknown sandbox action {action!r}")  # argparse restricts the choices
+
+
+def _print_status(state_dir: Path) -> int:
+    state = SandboxState.load(state_dir)
+    if state is None:
+        print(f"down: no sandbox in {state_dir}")
+        return 1
+    up = cluster.is_up(state)
+    health = "up" if up else "DEGRADED"
+    print(f"{health}: Kubernetes {state.kubernetes_version} at {state.api_server_url}")
+    print(f"  kubeconfig  {state.kubeconfig}")
+    print(f"  prometheus  {state.prometheus_url}")
+    for component in cluster.status(state):
+        mark = "running" if component.running else "STOPPED"
+        print(f"  {component.name:<24} pid {component.pid:<8} {mark:<8} log {component.log}")
+    return 0 if up else 1

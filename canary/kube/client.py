@@ -1,0 +1,26 @@
+"""An API client for a kubeconfig file, or for the in-cluster service account."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from kubernetes_asyncio import config
+from kubernetes_asyncio.client import ApiClient, Configuration
+
+
+@asynccontextmanager
+async def api_client(kubeconfig: Path | None = None) -> AsyncIterator[ApiClient]:
+    """A client for `kubeconfig`; without one, the in-cluster config, else ~/.kube/config."""
+    configuration = Configuration()
+    if kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ:
+        config.load_incluster_config(client_configuration=configuration)
+    else:
+        await config.load_kube_config(
+            config_file=str(kubeconfig) if kubeconfig is not None else None,
+            client_configuration=configuration,
+        )
+    async with ApiClient(configuration) as client:
+        yield client

@@ -1,0 +1,150 @@
+"""The command line of every sandbox component: which flags, and why (pure; starts nothing).
+
+The flags follow docs/sandbox.md. Each function takes the ports and files it needs and returns an
+argv list, so the whole cluster's configuration can be read in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from canary.sandbox.binaries import Binaries
+from canary.sandbox.pki import SERVICE_CLUSTER_IP_RANGE, PkiFiles
+from canary.sandbox.state import Ports
+
+POD_CIDR = "10.244.0.0/16"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Files and directories inside one sandbox's state directory."""
+
+    root: Path
+
+    @property
+    def pki(self) -> PkiFiles:
+        return PkiFiles.under(self.root / "pki")
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.root / "kubeconfig"
+
+    @property
+    def etcd_data(self) -> Path:
+        return self.root / "etcd"
+
+    @property
+    def prometheus_data(self) -> Path:
+        return self.root / "prometheus"
+
+    @property
+    def prometheus_config(self) -> Path:
+        return self.root / "prometheus.yml"
+
+    def log(self, component: str) -> Path:
+        return self.root / "logs" / f"{component}.log"
+
+
+def etcd(binaries: Binaries, ports: Ports, layout: Layout) -> list[str]:
+    client = f"http://127.0.0.1:{ports.etcd_client}"
+    peer = f"http://127.0.0.1:{ports.etcd_peer}"
+    return [
+        str(binaries.etcd),
+        "--name=sandbox",
+        f"--data-dir={layout.etcd_data}",
+        f"--listen-client-urls={client}",
+        f"--advertise-client-urls={client}",
+        f"--listen-peer-urls={peer}",
+        f"--initial-advertise-peer-urls={peer}",
+        f"--initial-cluster=sandbox={peer}",
+        # A throw-away cluster: durability is not worth the fsync latency on a shared disk.
+        "--unsafe-no-fsync",
+        "--log-level=warn",
+    ]
+
+
+def kube_apiserver(binaries: Binaries, ports: Ports, layout: Layout) -> list[str]:
+    pki = layout.pki
+    return [
+        str(binaries.kube_apiserver),
+        f"--etcd-servers=http://127.0.0.1:{ports.etcd_client}",
+        "--bind-address=127.0.0.1",
+        f"--secure-port={ports.apiserver}",
+        # A loopback advertise address is rejected unless the endpoint reconciler is off.
+        "--advertise-address=127.0.0.1",
+        "--endpoint-reconciler-type=none",
+        f"--tls-cert-file={pki.serving_cert}",
+        f"--tls-private-key-file={pki.serving_key}",
+        f"--client-ca-file={pki.ca_cert}",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        f"--service-account-key-file={pki.service_account_pub}",
+        f"--service-account-signing-key-file={pki.service_account_key}",
+        f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+        "--authorization-mode=RBAC",
+        "--allow-privileged=true",
+        "--profiling=false",
+    ]
+
+
+def _kubeconfig_flags(layout: Layout) -> list[str]:
+    """The admin kubeconfig, for the API and for delegated auth of the health endpoints."""
+    kubeconfig = str(layout.kubeconfig)
+    return [
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        "--bind-address=127.0.0.1",
+        # One instance of each: nothing to elect, and no lease traffic to slow the API down.
+        "--leader-elect=false",
+    ]
+
+
+def kube_controller_manager(binaries: Binaries, ports: Ports, layout: Layout) -> list[str]:
+    pki = layout.pki
+    return [
+        str(binaries.kube_controller_manager),
+        *_kubeconfig_flags(layout),
+        f"--secure-port={ports.controller_manager}",
+        # All controllers: Deployments, ReplicaSets, garbage collection, and node lifecycle
+        # (which lifts the not-ready taint from kwok's nodes).
+        "--controllers=*",
+        f"--root-ca-file={pki.ca_cert}",
+        f"--service-account-private-key-file={pki.service_account_key}",
+        f"--cluster-signing-cert-file={pki.ca_cert}",
+        f"--cluster-signing-key-file={pki.ca_key}",
+        f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+        "--profiling=false",
+    ]
+
+
+def kube_scheduler(binaries: Binaries, ports: Ports, layout: Layout) -> list[str]:
+    return [
+        str(binaries.kube_scheduler),
+        *_kubeconfig_flags(layout),
+        f"--secure-port={ports.scheduler}",
+        "--profiling=false",
+    ]
+
+
+def kwok(binaries: Binaries, ports: Ports, layout: Layout) -> list[str]:
+    return [
+        str(binaries.kwok),
+        f"--kubeconfig={layout.kubeconfig}",
+        f"--config={binaries.kwok_stages}",
+        "--manage-all-nodes=true",
+        f"--cidr={POD_CIDR}",
+        "--node-ip=10.0.0.1",
+        f"--server-address=127.0.0.1:{ports.kwok}",
+    ]
+
+
+def prometheus(binaries: Binaries, ports: Ports, layout: Layout) -> list[str]:
+    return [
+        str(binaries.prometheus),
+        f"--config.file={layout.prometheus_config}",
+        f"--storage.tsdb.path={layout.prometheus_data}",
+        "--storage.tsdb.retention.time=1d",
+        f"--web.listen-address=127.0.0.1:{ports.prometheus}",
+        "--web.enable-lifecycle",
+    ]

@@ -1,0 +1,112 @@
+"""`up`, `status`, `env` and `down` of a second sandbox: idempotent, complete, and clean on failure.
+
+These start sandboxes of their own beside the shared one, which also proves that two run side by
+side on free ports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from canary.sandbox import cluster, processes
+from canary.sandbox.binaries import Binaries, default_cache_root, ensure_binaries
+from canary.sandbox.errors import SandboxError
+from canary.sandbox.ports import is_listening
+from canary.sandbox.state import SandboxState
+
+messages: list[str] = []
+
+
+def _binaries() -> Binaries:
+    return ensure_binaries(default_cache_root(), messages.append)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "canary.cli.main", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _processes_mentioning(path: Path) -> list[str]:
+    """Command lines of live processes that name `path`: the sandbox's own, and nothing else."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if str(path) in argv and state != "Z":
+                found.append(argv)
+    return found
+
+
+@pytest.mark.usefixtures("sandbox")
+def test_up_is_idempotent_status_reports_and_down_leaves_nothing(tmp_path: Path) -> None:
+    state_dir = tmp_path / "second"
+    first = cluster.up(state_dir, _binaries(), messages.append)
+    try:
+        again = cluster.up(state_dir, _binaries(), messages.append)
+        assert again == first, "a second `up` must not restart anything"
+        assert messages[-1].endswith("nothing changed")
+
+        status = _cli("sandbox", "status", "--dir", str(state_dir))
+        assert status.returncode == 0, status.stderr
+        for name in (
+            "etcd",
+            "kube-apiserver",
+            "kube-controller-manager",
+            "kube-scheduler",
+            "kwok",
+            "prometheus",
+        ):
+            assert f"{name} " in status.stdout
+        assert "STOPPED" not in status.stdout
+        assert first.api_server_url in status.stdout
+    finally:
+        down = _cli("sandbox", "down", "--dir", str(state_dir))
+    assert down.returncode == 0, down.stderr
+    assert not any(processes.is_running(p) for p in first.processes)
+    assert _processes_mentioning(state_dir) == []
+    assert not [port for port in dataclasses.astuple(first.ports) if is_listening(port)]
+    assert not state_dir.exists()
+    assert _cli("sandbox", "status", "--dir", str(state_dir)).returncode == 1
+    assert _cli("sandbox", "env", "--dir", str(state_dir)).returncode == 1
+
+
+@pytest.mark.usefixtures("sandbox")
+def test_a_component_that_fails_names_its_step_and_log_and_nothing_stays_running(
+    tmp_path: Path,
+) -> None:
+    broken = tmp_path / "kube-scheduler"
+    broken.write_text("#!/bin/sh\necho 'unknown flag: --this-build-is-broken' >&2\nexit 2\n")
+    broken.chmod(0o755)
+    binaries = dataclasses.replace(_binaries(), kube_scheduler=broken)
+    state_dir = tmp_path / "failing"
+    recorded: list[SandboxState] = []
+
+    def remember(_message: str) -> None:
+        loaded = SandboxState.load(state_dir)
+        if loaded is not None:
+            recorded.append(loaded)
+
+    with pytest.raises(SandboxError) as failure:
+        cluster.up(state_dir, binaries, remember)
+
+    log = state_dir / "logs" / "kube-scheduler.log"
+    expected = "start kube-scheduler: kube-scheduler exited with code 2 before it became ready"
+    assert str(failure.value) == f"{expected} (log: {log})"
+    assert "unknown flag" in log.read_text()
+    assert {p.name for p in recorded[-1].processes} >= {"etcd", "kube-apiserver"}
+    assert _processes_mentioning(state_dir) == []
+    assert not [port for port in dataclasses.astuple(recorded[-1].ports) if is_listening(port)]
+    assert SandboxState.load(state_dir) is None

@@ -1,0 +1,50 @@
+"""Build pins: the cache key follows the pinned modules and flags; versions are stamped in."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+from canary.sandbox.binaries import COMPONENTS, GOMOD_ROOT, KUBERNETES_VERSION, cached_binaries
+
+
+def _kubernetes() -> object:
+    return next(c for c in COMPONENTS if c.name == "kubernetes")
+
+
+def test_every_component_has_a_committed_wrapper_module() -> None:
+    for component in COMPONENTS:
+        go_mod = (GOMOD_ROOT / component.name / "go.mod").read_text()
+        assert (GOMOD_ROOT / component.name / "go.sum").stat().st_size > 0
+        upstream = component.packages[0][0].split("/cmd/")[0]
+        assert re.search(
+            rf"^\s*(require )?{re.escape(upstream)} {re.escape(component.version)}", go_mod, re.M
+        ), component.name
+
+
+def test_kubernetes_staging_modules_use_the_matching_published_tags() -> None:
+    go_mod = (GOMOD_ROOT / "kubernetes" / "go.mod").read_text()
+    staging = re.findall(r"^\s*(k8s\.io/[\w-]+) => (k8s\.io/[\w-]+) (v\S+)$", go_mod, re.M)
+    assert len(staging) >= 30
+    expected_tag = "v0." + KUBERNETES_VERSION.split(".", 1)[1]
+    assert {tag for _, _, tag in staging} == {expected_tag}
+    assert all(source == target for source, target, _ in staging)
+
+
+def test_the_real_version_is_stamped_into_client_and_server() -> None:
+    component = next(c for c in COMPONENTS if c.name == "kubernetes")
+    for package in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        assert f"-X {package}.gitVersion={KUBERNETES_VERSION}" in component.ldflags
+        assert f"-X {package}.gitMinor=36" in component.ldflags
+
+
+def test_cache_key_changes_with_build_flags(tmp_path: Path) -> None:
+    component = next(c for c in COMPONENTS if c.name == "kubernetes")
+    other = dataclasses.replace(component, tags="selinux")
+    assert component.cache_dir(tmp_path) != other.cache_dir(tmp_path)
+    assert component.cache_dir(tmp_path).name.startswith(f"kubernetes-{KUBERNETES_VERSION}-")
+
+
+def test_an_empty_cache_has_no_binaries(tmp_path: Path) -> None:
+    assert cached_binaries(tmp_path) is None

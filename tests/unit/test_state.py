@@ -1,0 +1,45 @@
+"""The state record survives a round trip, and ports are distinct and free."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from canary.sandbox.ports import free_ports, is_listening
+from canary.sandbox.processes import ProcessRecord
+from canary.sandbox.state import Ports, SandboxState
+
+
+def test_state_round_trips_through_its_file(tmp_path: Path) -> None:
+    state = SandboxState(
+        directory=str(tmp_path),
+        ports=Ports.from_list(list(range(40000, 40000 + Ports.count()))),
+        kubeconfig=str(tmp_path / "kubeconfig"),
+        prometheus_url="http://127.0.0.1:40006",
+        bin_dirs=("/a/bin", "/b/bin"),
+        kubernetes_version="v1.36.3",
+        processes=(ProcessRecord("etcd", 42, 7, "/x/etcd.log", ("etcd", "--name=x")),),
+        ready=True,
+    )
+    state.save()
+    assert SandboxState.load(tmp_path) == state
+
+
+def test_no_state_file_means_no_sandbox(tmp_path: Path) -> None:
+    assert SandboxState.load(tmp_path) is None
+
+
+def test_free_ports_are_distinct_and_bindable() -> None:
+    ports = free_ports(Ports.count())
+    assert len(set(ports)) == Ports.count()
+    for port in ports:
+        assert not is_listening(port)
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))
+
+
+def test_is_listening_sees_a_listener() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        assert is_listening(sock.getsockname()[1])
