@@ -38,6 +38,9 @@ def deployment(version: str) -> V1Deployment:
         "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": labels},
         "spec": {
             "replicas": 4,
+            # Each new pod must stay ready this long before the next one is replaced, so the
+            # rolling update proceeds in visible steps rather than all at once.
+            "minReadySeconds": 2,
             "selector": {"matchLabels": labels},
             "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
             "template": {
@@ -83,7 +86,9 @@ async def _show_rollouts(kubeconfig: Path, console: Console) -> int:
                 if error.status != 409:
                     raise
                 await apps.patch_namespaced_deployment(NAME, NAMESPACE, release)
-            if not await _follow(client, console):
+            completed = await _follow(client, console)
+            console.print()
+            if not completed:
                 console.print(
                     f"[red]rollout of {version} did not finish in {ROLLOUT_TIMEOUT:.0f} s"
                 )

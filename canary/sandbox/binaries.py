@@ -73,10 +73,11 @@ class GoComponent:
     packages: tuple[tuple[str, str], ...]
     tags: str = ""
     ldflags: str = "-s -w"
+    source: Path | None = None  # the wrapper module's directory; default gomod/<name>
 
     @property
     def module_dir(self) -> Path:
-        return GOMOD_ROOT / self.name
+        return self.source if self.source is not None else GOMOD_ROOT / self.name
 
     def digest(self) -> str:
         sha = hashlib.sha256()
@@ -178,7 +179,7 @@ def ensure_binaries(cache_root: Path, report: Report) -> Binaries:
     with _build_lock(cache_root):
         for component in COMPONENTS:
             if not (component.cache_dir(cache_root) / ".complete").exists():
-                _build_go_component(component, cache_root, report)
+                build_go_component(component, cache_root, report)
         if _cached_prometheus(cache_root) is None:
             _unpack_prometheus(cache_root, report)
     ready = cached_binaries(cache_root)
@@ -214,7 +215,8 @@ def _go_env() -> dict[str, str]:
     return {**os.environ, "GOTOOLCHAIN": "local", "CGO_ENABLED": "0"}
 
 
-def _build_go_component(component: GoComponent, cache_root: Path, report: Report) -> None:
+def build_go_component(component: GoComponent, cache_root: Path, report: Report) -> None:
+    """Build one component into its cache directory; a failure names the step and the log."""
     final = component.cache_dir(cache_root)
     work = final.with_name(final.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)

@@ -28,17 +28,20 @@ class ProcessRecord:
     argv: tuple[str, ...]
 
 
-def _start_ticks(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat)."""
+def _stat(pid: int) -> tuple[str, int] | None:
+    """The process's state letter and start time in clock ticks since boot, if it exists."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # The command name (field 2) may hold spaces and parentheses: split after its closing one.
     fields = stat[stat.rindex(")") + 2 :].split()
-    if fields[0] == "Z":  # a zombie has exited already; it only waits to be reaped
-        return None
-    return int(fields[19])
+    return fields[0], int(fields[19])
+
+
+def _start_ticks(pid: int) -> int | None:
+    stat = _stat(pid)
+    return stat[1] if stat is not None else None
 
 
 def start(
@@ -78,31 +81,63 @@ def _reap(pid: int) -> None:
         child.poll()
 
 
-def is_running(record: ProcessRecord) -> bool:
+def _exists(record: ProcessRecord) -> bool:
+    """The recorded process has threads still alive (a zombie main thread may still have some).
+
+    A zombie with no other thread has released everything, ports included; it only waits for
+    its parent (possibly another process, such as a test runner) to collect its status.
+    """
     _reap(record.pid)
-    ticks = _start_ticks(record.pid)
-    return ticks is not None and ticks == record.start_ticks
+    stat = _stat(record.pid)
+    if stat is None or stat[1] != record.start_ticks:
+        return False
+    if stat[0] != "Z":
+        return True
+    try:
+        return len(list(Path(f"/proc/{record.pid}/task").iterdir())) > 1
+    except OSError:
+        return False
 
 
-def exit_code(record: ProcessRecord) -> int | None:
-    """The exit status of a process this interpreter started and that has exited, else None."""
+def is_running(record: ProcessRecord) -> bool:
+    """The recorded process exists and has not exited (a zombie main thread means exiting)."""
+    _reap(record.pid)
+    stat = _stat(record.pid)
+    return stat is not None and stat[1] == record.start_ticks and stat[0] != "Z"
+
+
+def exit_code(record: ProcessRecord, *, wait: float = 2.0) -> int | None:
+    """The exit status of a process this interpreter started and that has exited, else None.
+
+    A Go program's main thread can show as a zombie while its other threads still wind down;
+    only then can its status be collected, so this waits up to `wait` seconds for it.
+    """
     child = _children.get(record.pid)
-    return child.poll() if child is not None else None
+    if child is None:
+        return None
+    try:
+        return child.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def stop(record: ProcessRecord, *, grace: float = 10.0) -> None:
-    """SIGTERM the process group, wait up to `grace` seconds, then SIGKILL what is left."""
-    if not is_running(record):
+    """SIGTERM the process group, wait up to `grace` seconds, then SIGKILL what is left.
+
+    Returns once the process is gone entirely (not just its main thread), so that its ports
+    are free, or after a final bounded wait if something else holds on to it.
+    """
+    if not _exists(record):
         return
     _signal_group(record.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        if not is_running(record):
+        if not _exists(record):
             return
         time.sleep(0.05)
     _signal_group(record.pid, signal.SIGKILL)
     deadline = time.monotonic() + 5.0
-    while is_running(record) and time.monotonic() < deadline:
+    while _exists(record) and time.monotonic() < deadline:
         time.sleep(0.05)
 
 

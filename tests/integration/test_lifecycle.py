@@ -7,6 +7,7 @@ side on free ports.
 from __future__ import annotations
 
 import dataclasses
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +17,8 @@ import pytest
 from canary.sandbox import cluster, processes
 from canary.sandbox.binaries import Binaries, default_cache_root, ensure_binaries
 from canary.sandbox.errors import SandboxError
-from canary.sandbox.ports import is_listening
-from canary.sandbox.state import SandboxState
+from canary.sandbox.ports import free_ports, is_listening
+from canary.sandbox.state import Ports, SandboxState
 
 messages: list[str] = []
 
@@ -110,3 +111,24 @@ def test_a_component_that_fails_names_its_step_and_log_and_nothing_stays_running
     assert _processes_mentioning(state_dir) == []
     assert not [port for port in dataclasses.astuple(recorded[-1].ports) if is_listening(port)]
     assert SandboxState.load(state_dir) is None
+
+
+@pytest.mark.usefixtures("sandbox")
+def test_a_port_taken_between_choice_and_use_fails_naming_the_component(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        chosen = free_ports(Ports.count())
+        # The port chooser is replaced so that etcd's client port is one somebody else holds.
+        monkeypatch.setattr(cluster, "free_ports", lambda _count: [taken, *chosen[1:]])
+        state_dir = tmp_path / "clash"
+        with pytest.raises(SandboxError) as failure:
+            cluster.up(state_dir, _binaries(), messages.append)
+    log = state_dir / "logs" / "etcd.log"
+    assert str(failure.value).startswith("start etcd: etcd exited with code ")
+    assert str(failure.value).endswith(f"before it became ready (log: {log})")
+    assert "address already in use" in log.read_text()
+    assert _processes_mentioning(state_dir) == []

@@ -6,7 +6,17 @@ import dataclasses
 import re
 from pathlib import Path
 
-from canary.sandbox.binaries import COMPONENTS, GOMOD_ROOT, KUBERNETES_VERSION, cached_binaries
+import pytest
+
+from canary.sandbox.binaries import (
+    COMPONENTS,
+    GOMOD_ROOT,
+    KUBERNETES_VERSION,
+    GoComponent,
+    build_go_component,
+    cached_binaries,
+)
+from canary.sandbox.errors import SandboxError
 
 
 def _kubernetes() -> object:
@@ -48,3 +58,24 @@ def test_cache_key_changes_with_build_flags(tmp_path: Path) -> None:
 
 def test_an_empty_cache_has_no_binaries(tmp_path: Path) -> None:
     assert cached_binaries(tmp_path) is None
+
+
+def test_a_failed_build_names_the_component_and_its_log(tmp_path: Path) -> None:
+    module = tmp_path / "module"
+    module.mkdir()
+    (module / "go.mod").write_text("module canary.dev/sandbox/broken\n\ngo 1.26.0\n")
+    (module / "go.sum").write_text("")
+    broken = GoComponent(
+        name="broken",
+        version="v0.0.1",
+        packages=(("example.invalid/does-not-exist/cmd/nothing", "nothing"),),
+        source=module,
+    )
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    with pytest.raises(SandboxError) as failure:
+        build_go_component(broken, cache, lambda _message: None)
+    log = cache / "logs" / "build-broken.log"
+    assert str(failure.value) == f"build broken v0.0.1: `go build` exited with 1 (log: {log})"
+    assert "example.invalid/does-not-exist" in log.read_text()
+    assert not broken.cache_dir(cache).exists()
