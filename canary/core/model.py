@@ -1,0 +1,158 @@
+"""The core's vocabulary: the policy it applies, the state it keeps, what it observes, what it asks.
+
+These frozen dataclasses are the contract between `decide` and the controller's shell. The shell
+converts the Canary resource (pydantic, `canary.api`) into a `Policy` and a `CanaryState`, gathers
+an `Observation`, calls `decide`, executes the returned actions in order (each one absolute and
+idempotent), and writes the returned state in one status patch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Phase(StrEnum):
+    """Flagger's phases, with Flagger's spelling (kstatus and users' scripts depend on them)."""
+
+    INITIALIZING = "Initializing"
+    INITIALIZED = "Initialized"
+    WAITING = "Waiting"
+    PROGRESSING = "Progressing"
+    WAITING_PROMOTION = "WaitingPromotion"
+    PROMOTING = "Promoting"
+    FINALISING = "Finalising"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    TERMINATING = "Terminating"
+    TERMINATED = "Terminated"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the Canary's spec asks for, with defaults applied and durations in seconds."""
+
+    interval: float = 60.0
+    threshold: int = 1
+    max_weight: int = 100
+    step_weight: int = 0
+    step_weights: tuple[int, ...] = ()
+    step_weight_promotion: int = 0
+    iterations: int = 0
+    progress_deadline: float = 600.0
+    skip_analysis: bool = False
+    suspend: bool = False
+
+
+class Verdict(StrEnum):
+    PASS = "Pass"
+    FAIL = "Fail"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One metric check of one tick: a finite value judged against its range, or why not.
+
+    `value` is None when no single finite number could be had; `reason` then says why (no data,
+    NaN, several series, query error, provider unreachable) in words a person can act on.
+    """
+
+    name: str
+    verdict: Verdict
+    value: float | None
+    message: str
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class WorkloadReadiness:
+    """Whether a Deployment (primary or canary) is rolled out and available.
+
+    `deadline_exceeded` is True when Kubernetes reports ProgressDeadlineExceeded, or when it has
+    been unavailable for longer than the Canary's progressDeadlineSeconds (non-retriable).
+    """
+
+    exists: bool
+    ready: bool
+    message: str = ""
+    deadline_exceeded: bool = False
+
+
+@dataclass(frozen=True)
+class CanaryState:
+    """The part of `status` the core owns; every field survives a controller restart."""
+
+    phase: Phase = Phase.INITIALIZING
+    canary_weight: int = 0
+    failed_checks: int = 0
+    iterations: int = 0
+    last_applied_revision: str = ""  # the target revision the current (or last) run is about
+    last_promoted_revision: str = ""  # the revision the primary runs
+    phase_since: datetime | None = None  # when the current phase began (progress deadline)
+    last_step_at: datetime | None = None  # when weight last moved or a check last ran (pacing)
+    message: str = ""  # why the canary is where it is, for people
+    checks: tuple[CheckResult, ...] = ()  # the latest result of every metric check
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the shell saw this cycle, gathered before `decide` runs."""
+
+    now: datetime
+    target_revision: str  # canonical hash of the target's pod template (+ tracked configs)
+    primary: WorkloadReadiness
+    canary: WorkloadReadiness
+    initialized: bool  # primary Deployment, the three Services and the route object exist
+    route_weights: tuple[int, int] | None  # (primary, canary) read from the route object
+    # The metric checks, run by the shell only when `checks_due(...)` said so; else None.
+    checks: tuple[CheckResult, ...] | None = None
+
+
+# Actions: each is absolute ("make it so"), so executing one twice is harmless.
+
+
+@dataclass(frozen=True)
+class Initialize:
+    """Create whatever is missing: primary (from the last promoted template, or from the target
+    on first sight), Services, route object at 100/0; then scale the target to zero."""
+
+
+@dataclass(frozen=True)
+class SetWeights:
+    primary: int
+    canary: int
+
+
+@dataclass(frozen=True)
+class ScaleCanary:
+    """Scale the target Deployment up (to its desired replicas) or down to zero."""
+
+    up: bool
+
+
+@dataclass(frozen=True)
+class PromoteTemplate:
+    """Copy the target's pod template into the primary, but only if its revision is still
+    `revision` (the one that passed analysis); the shell must re-check before writing."""
+
+    revision: str
+
+
+@dataclass(frozen=True)
+class RecordEvent:
+    """A Kubernetes event on the Canary (and a structured log line)."""
+
+    reason: str
+    message: str
+    warning: bool = False
+
+
+Action = Initialize | SetWeights | ScaleCanary | PromoteTemplate | RecordEvent
+
+
+@dataclass(frozen=True)
+class Decision:
+    state: CanaryState
+    actions: tuple[Action, ...] = field(default=())
