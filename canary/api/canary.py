@@ -1,0 +1,191 @@
+"""The Canary resource: which Deployment is released progressively, through which router, and how.
+
+A Flagger user moves over by changing `apiVersion`: the spec keeps Flagger's field names and
+meanings. Only the providers (routers) and target kinds this controller implements are accepted;
+anything else is refused at admission rather than silently handled by a fallback.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from canary.api.analysis import Analysis
+from canary.api.base import (
+    API_VERSION,
+    ApiModel,
+    Bool,
+    CelRule,
+    Int,
+    NamespaceName,
+    ObjectMeta,
+    ObjectName,
+    ShortText,
+    StringMap,
+    Url,
+    cel_rules,
+    is_http_url,
+)
+from canary.api.durations import Duration
+from canary.api.status import CanaryStatus
+
+Provider = Literal[
+    "linkerd",
+    "smi:v1alpha1",
+    "smi:v1alpha2",
+    "smi:v1alpha3",
+    "smi:v1alpha4",
+    "kubernetes",
+    "gatewayapi:v1",
+    "gatewayapi:v1beta1",
+]
+
+TARGET_IMMUTABLE_RULE = CelRule(
+    rule="self == oldSelf",
+    message="targetRef is immutable; create a new Canary",
+)
+METRICS_SERVER_RULE = CelRule(
+    rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && "
+    "url(self).getHostname() != ''",
+    message="metricsServer must be an absolute http(s) URL",
+)
+GATEWAY_REFS_RULE = CelRule(
+    rule="!has(self.provider) || !self.provider.startsWith('gatewayapi') || "
+    "(has(self.service.gatewayRefs) && size(self.service.gatewayRefs) > 0)",
+    message="service.gatewayRefs must be set when the provider is gatewayapi",
+)
+
+# The name of the apex Service; `<name>-primary` must still fit in a DNS label (63).
+ServiceName = Annotated[
+    str, StringConstraints(min_length=1, max_length=55, pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+]
+PortNumber = Annotated[Int, Field(ge=1, le=65535)]
+
+
+class TargetRef(ApiModel):
+    """The workload released progressively. Immutable: a new target needs a new Canary."""
+
+    api_version: ShortText = "apps/v1"
+    kind: Literal["Deployment"]
+    name: ObjectName
+
+
+class AutoscalerRef(ApiModel):
+    """The target's HorizontalPodAutoscaler; the controller gives the primary a copy of it."""
+
+    api_version: ShortText = "autoscaling/v2"
+    kind: Literal["HorizontalPodAutoscaler"]
+    name: ObjectName
+
+
+class GatewayRef(ApiModel):
+    """A Gateway API parent reference: the Gateway (or listener) the HTTPRoute attaches to."""
+
+    group: ShortText = "gateway.networking.k8s.io"
+    kind: ShortText = "Gateway"
+    name: ObjectName
+    namespace: NamespaceName | None = None
+    section_name: ShortText | None = None
+    port: PortNumber | None = None
+
+
+class HeaderOperations(ApiModel):
+    """Header changes applied by the route (Gateway API header filters)."""
+
+    add: StringMap = Field(default_factory=dict)
+    set: StringMap = Field(default_factory=dict)
+    remove: Annotated[list[ShortText], Field(max_length=32)] = Field(default_factory=list)
+
+
+class Headers(ApiModel):
+    request: HeaderOperations | None = None
+    response: HeaderOperations | None = None
+
+
+class Service(ApiModel):
+    """The Services the controller generates: `<name>`, `<name>-primary`, `<name>-canary`."""
+
+    name: ServiceName | None = None
+    """Name of the apex Service; the target's name when left out."""
+    port: PortNumber
+    """Port of the generated Services."""
+    port_name: Annotated[str, StringConstraints(min_length=1, max_length=15)] = "http"
+    """Name of that port."""
+    target_port: (
+        Annotated[Int, Field(ge=1, le=65535)]
+        | Annotated[str, StringConstraints(min_length=1, max_length=15)]
+        | None
+    ) = None
+    """Container port (number or name) the Services send to; `port` when left out."""
+    app_protocol: ShortText | None = None
+    """The port's appProtocol (e.g. `http`, `kubernetes.io/h2c`)."""
+    port_discovery: Bool = False
+    """Also expose every other container port of the target on the generated Services."""
+    hosts: Annotated[list[ShortText], Field(max_length=16)] = Field(default_factory=list)
+    """Hostnames of the route (Gateway API); SMI uses the first as the TrafficSplit's service."""
+    gateway_refs: Annotated[list[GatewayRef], Field(max_length=16)] = Field(default_factory=list)
+    """Gateways the HTTPRoute attaches to; required with a gatewayapi provider."""
+    timeout: Duration | None = None
+    """Request timeout set on the route (Gateway API)."""
+    headers: Headers | None = None
+    """Header changes applied by the route (Gateway API)."""
+
+
+class CanarySpec(ApiModel):
+    """What to release progressively, and how."""
+
+    provider: Provider | None = None
+    """The router: linkerd or smi:* (SMI TrafficSplit), gatewayapi:* (HTTPRoute), kubernetes
+    (blue/green with Services). The controller's default when left out."""
+    metrics_server: Url | None = Field(
+        default=None, json_schema_extra=cel_rules(METRICS_SERVER_RULE)
+    )
+    """Prometheus URL for builtin metrics and inline queries; the controller's when left out."""
+    target_ref: TargetRef = Field(json_schema_extra=cel_rules(TARGET_IMMUTABLE_RULE))
+    """The Deployment released progressively."""
+    autoscaler_ref: AutoscalerRef | None = None
+    """The target's HPA, copied for the primary."""
+    service: Service
+    """The Services (and route) the controller generates."""
+    analysis: Analysis
+    """How each new revision is judged and how traffic moves to it."""
+    progress_deadline_seconds: Int = Field(default=600, ge=10, le=86400)
+    """Seconds a phase may wait on workloads that do not become ready before the rollout fails."""
+    skip_analysis: Bool = False
+    """Promote new revisions without analysis."""
+    suspend: Bool = False
+    """Do nothing for this Canary until set back to false."""
+    revert_on_deletion: Bool = False
+    """On deletion, point traffic and the target back to the primary's version first."""
+
+    model_config = ConfigDict(json_schema_extra=cel_rules(GATEWAY_REFS_RULE))
+
+    @field_validator("metrics_server")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not is_http_url(url):
+            raise ValueError(METRICS_SERVER_RULE.message)
+        return url
+
+    @model_validator(mode="after")
+    def _gateway_refs(self) -> CanarySpec:
+        provider = self.provider or ""
+        if provider.startswith("gatewayapi") and not self.service.gateway_refs:
+            raise ValueError(GATEWAY_REFS_RULE.message)
+        return self
+
+    @property
+    def service_name(self) -> str:
+        """The apex Service's name: `service.name`, else the target's name."""
+        return self.service.name or self.target_ref.name
+
+
+class Canary(ApiModel):
+    """A Deployment released progressively: `kubectl get canaries`."""
+
+    api_version: Literal["canary.dev/v1alpha1"] = API_VERSION
+    kind: Literal["Canary"] = "Canary"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: CanarySpec
+    status: CanaryStatus = Field(default_factory=CanaryStatus)

@@ -1,0 +1,93 @@
+"""The MetricTemplate resource: a reusable query, and the metrics provider that answers it.
+
+A Canary's metric refers to a template by name (`templateRef`) and fills its variables. Only
+Prometheus is a provider for now; any other type is refused at admission, never answered by a
+fallback. Credentials are referenced (`secretRef`), never stored in the template.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, field_validator
+
+from canary.api.base import (
+    API_VERSION,
+    ApiModel,
+    Bool,
+    CelRule,
+    Int,
+    ObjectMeta,
+    ObjectName,
+    Url,
+    cel_rules,
+    is_http_url,
+)
+from canary.api.status import Condition
+
+ADDRESS_RULE = CelRule(
+    rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && "
+    "url(self).getHostname() != ''",
+    message="provider address must be an absolute http(s) URL",
+)
+
+
+class SecretRef(ApiModel):
+    """A Secret in the template's namespace holding `token`, or `username` and `password`."""
+
+    name: ObjectName
+
+
+class MetricProvider(ApiModel):
+    """Where the query runs."""
+
+    type: Literal["prometheus"]
+    """The kind of metrics server."""
+    address: Url | None = Field(default=None, json_schema_extra=cel_rules(ADDRESS_RULE))
+    """Its URL; the controller's default Prometheus when left out."""
+    secret_ref: SecretRef | None = None
+    """Credentials for it."""
+    insecure_skip_verify: Bool = False
+    """Skip TLS certificate verification (for test setups only)."""
+
+    @field_validator("address")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not is_http_url(url):
+            raise ValueError(ADDRESS_RULE.message)
+        return url
+
+
+class MetricTemplateSpec(ApiModel):
+    """What the template asks, and of which metrics server."""
+
+    provider: MetricProvider
+    query: Annotated[str, StringConstraints(min_length=1, max_length=8192)]
+    """The query, with Flagger's template variables: `{{ name }}`, `{{ namespace }}`,
+    `{{ target }}`, `{{ service }}`, `{{ interval }}`, `{{ variables.<key> }}`."""
+
+
+class MetricTemplateStatus(ApiModel):
+    """Written by the controller, if at all; kstatus-compatible."""
+
+    observed_generation: Int = Field(default=0, ge=0)
+    conditions: Annotated[
+        list[Condition],
+        Field(
+            max_length=8,
+            json_schema_extra={
+                "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["type"],
+            },
+        ),
+    ] = Field(default_factory=list)
+
+
+class MetricTemplate(ApiModel):
+    """A reusable metric query and its provider."""
+
+    api_version: Literal["canary.dev/v1alpha1"] = API_VERSION
+    kind: Literal["MetricTemplate"] = "MetricTemplate"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: MetricTemplateSpec
+    status: MetricTemplateStatus = Field(default_factory=MetricTemplateStatus)

@@ -1,0 +1,100 @@
+"""Per-canary scheduling: each Canary reconciles on its own clock, woken early by watch events.
+
+Every known Canary has one task. The task sleeps until the delay its last cycle asked for runs
+out, or until `wake` is called (a change to the Canary, its target or its primary), then runs one
+cycle under a cluster-wide semaphore. A cycle that raises is logged and retried with capped,
+jittered backoff: one broken Canary never stops the others. Wake-ups that arrive while a cycle
+runs are kept, so a change is never missed, but many wake-ups coalesce into one cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+Key = tuple[str, str]  # (namespace, name)
+Cycle = Callable[[Key], Awaitable[float]]  # returns seconds until the next cycle is wanted
+
+MAX_BACKOFF = 60.0
+
+
+@dataclass
+class _Slot:
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+
+class Scheduler:
+    def __init__(self, cycle: Cycle, *, max_parallel: int = 4) -> None:
+        self._cycle = cycle
+        self._slots: dict[Key, _Slot] = {}
+        self._limit = asyncio.Semaphore(max_parallel)
+
+    @property
+    def keys(self) -> set[Key]:
+        return set(self._slots)
+
+    def wake(self, key: Key) -> None:
+        """Run `key`'s cycle soon; start tracking it if it is new."""
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = _Slot()
+            slot.task = asyncio.get_running_loop().create_task(
+                self._loop(key, slot), name=f"canary {key[0]}/{key[1]}"
+            )
+        slot.wake.set()
+
+    def forget(self, key: Key) -> None:
+        """Stop scheduling `key` (its Canary was deleted)."""
+        slot = self._slots.pop(key, None)
+        if slot is not None and slot.task is not None:
+            slot.task.cancel()
+
+    def retain(self, keys: set[Key]) -> None:
+        """After a relist: forget every key that no longer exists, wake every one that does."""
+        for gone in self.keys - keys:
+            self.forget(gone)
+        for key in keys:
+            self.wake(key)
+
+    async def stop(self) -> None:
+        tasks = [slot.task for slot in self._slots.values() if slot.task is not None]
+        self._slots.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _loop(self, key: Key, slot: _Slot) -> None:
+        failures = 0
+        delay: float | None = None
+        while True:
+            if delay is not None:
+                try:
+                    async with asyncio.timeout(delay):
+                        await slot.wake.wait()
+                except TimeoutError:
+                    pass
+            else:
+                await slot.wake.wait()
+            slot.wake.clear()
+            async with self._limit:
+                try:
+                    delay = max(0.0, await self._cycle(key))
+                    failures = 0
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    failures += 1
+                    delay = min(MAX_BACKOFF, 0.5 * 2**failures) * random.uniform(0.75, 1.25)  # noqa: S311
+                    log.exception(
+                        "reconcile_failed",
+                        namespace=key[0],
+                        canary=key[1],
+                        retry_in=round(delay, 2),
+                    )

@@ -1,0 +1,63 @@
+"""Kubernetes events on the objects the controller manages, as `kubectl describe` shows them.
+
+Recording an event is best effort: a failure is logged and never fails the reconcile that
+wanted to record it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from kubernetes_asyncio.client import ApiClient, CoreV1Api, CoreV1Event
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from canary.kube.objects import body
+
+COMPONENT = "canary-controller"
+MAX_MESSAGE = 1024  # the API server rejects longer event messages
+
+log = structlog.get_logger(__name__)
+
+
+async def record_event(
+    client: ApiClient,
+    involved: dict[str, Any],
+    *,
+    reason: str,
+    message: str,
+    warning: bool = False,
+) -> None:
+    """Create an event about `involved` (a whole object: apiVersion, kind, metadata)."""
+    metadata = involved["metadata"]
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    event = {
+        "metadata": {
+            "name": f"{metadata['name']}.{secrets.token_hex(8)}",
+            "namespace": metadata["namespace"],
+        },
+        "involvedObject": {
+            "apiVersion": involved["apiVersion"],
+            "kind": involved["kind"],
+            "name": metadata["name"],
+            "namespace": metadata["namespace"],
+            "uid": metadata.get("uid"),
+            "resourceVersion": metadata.get("resourceVersion"),
+        },
+        "reason": reason,
+        "message": message[:MAX_MESSAGE],
+        "type": "Warning" if warning else "Normal",
+        "source": {"component": COMPONENT},
+        "reportingComponent": COMPONENT,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }
+    try:
+        await CoreV1Api(client).create_namespaced_event(
+            metadata["namespace"], body(event, CoreV1Event)
+        )
+    except (ApiException, OSError) as error:
+        log.warning("event_not_recorded", reason=reason, error=str(error))

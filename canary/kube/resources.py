@@ -1,0 +1,260 @@
+"""Typed, generic access to any object the controller writes: get, create, apply, patch, delete.
+
+Targets and routers build plain manifest dicts; this module sends them. It addresses core, apps
+and custom resources alike from `apiVersion` and `kind` (through a small registry of the kinds the
+controller knows), writes with server-side apply under one field manager so that repeating an
+action is harmless, bounds every request with a timeout, and turns every failure into the small
+hierarchy of `canary.kube.errors`. It must not decide anything or build manifests: what to write
+belongs to the callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import quote
+
+import aiohttp
+from kubernetes_asyncio.client import ApiClient
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from canary.kube.errors import KubeError, NotFound, Transient, from_status
+
+FIELD_MANAGER: Final = "canary-controller"
+# Every request is bounded by this; a caller wanting less wraps its call in `asyncio.timeout`.
+REQUEST_TIMEOUT: Final = 30.0
+
+APPLY_PATCH: Final = "application/apply-patch+yaml"  # JSON is YAML, so a JSON body is fine
+MERGE_PATCH: Final = "application/merge-patch+json"
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    """Where objects of one kind live: `/api[s]/<apiVersion>/[namespaces/<ns>/]<plural>`."""
+
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool = True
+
+    def path(self, *, namespace: str | None, name: str | None = None) -> str:
+        """The collection path (or the object path, with `name`) in `namespace`."""
+        prefix = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+        if self.namespaced:
+            if not namespace:
+                raise ValueError(f"{self.kind} is namespaced: a namespace is required")
+            prefix += f"/namespaces/{quote(namespace, safe='')}"
+        collection = f"{prefix}/{self.plural}"
+        return collection if name is None else f"{collection}/{quote(name, safe='')}"
+
+
+# kind -> (plural, namespaced). Group and version come from the manifest's apiVersion, so one
+# entry serves every version of a kind (TrafficSplit v1alpha1..v1alpha4, HTTPRoute v1beta1/v1).
+_KNOWN_KINDS: Final[Mapping[str, tuple[str, bool]]] = {
+    "ConfigMap": ("configmaps", True),
+    "Secret": ("secrets", True),
+    "Service": ("services", True),
+    "Deployment": ("deployments", True),
+    "DaemonSet": ("daemonsets", True),
+    "HorizontalPodAutoscaler": ("horizontalpodautoscalers", True),
+    "TrafficSplit": ("trafficsplits", True),
+    "HTTPRoute": ("httproutes", True),
+    "Canary": ("canaries", True),
+    "MetricTemplate": ("metrictemplates", True),
+    "AlertProvider": ("alertproviders", True),
+    "Namespace": ("namespaces", False),
+    "CustomResourceDefinition": ("customresourcedefinitions", False),
+}
+
+
+def resource_kind(api_version: str, kind: str) -> ResourceKind:
+    """The `ResourceKind` of a known `kind`; an unknown kind is an error, never a guessed plural."""
+    try:
+        plural, namespaced = _KNOWN_KINDS[kind]
+    except KeyError:
+        known = ", ".join(sorted(_KNOWN_KINDS))
+        raise ValueError(f"unknown kind {kind!r} ({api_version}); known kinds: {known}") from None
+    return ResourceKind(api_version, kind, plural, namespaced)
+
+
+DEPLOYMENT: Final = resource_kind("apps/v1", "Deployment")
+SERVICE: Final = resource_kind("v1", "Service")
+CONFIG_MAP: Final = resource_kind("v1", "ConfigMap")
+CUSTOM_RESOURCE_DEFINITION: Final = resource_kind(
+    "apiextensions.k8s.io/v1", "CustomResourceDefinition"
+)
+
+
+@dataclass(frozen=True)
+class CanaryRef:
+    """The owner of everything the controller creates for one Canary (for garbage collection)."""
+
+    name: str
+    namespace: str
+    uid: str
+    api_version: str = "canary.dev/v1alpha1"
+    kind: str = "Canary"
+
+    def owner_reference(self) -> dict[str, Any]:
+        """A controller owner reference: deleting the owner deletes the object."""
+        return {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
+
+def _locate(manifest: Mapping[str, Any]) -> tuple[ResourceKind, str, str | None]:
+    """The kind, name and namespace a manifest addresses."""
+    metadata = manifest.get("metadata") or {}
+    api_version, kind, name = manifest.get("apiVersion"), manifest.get("kind"), metadata.get("name")
+    if isinstance(api_version, str) and isinstance(kind, str) and isinstance(name, str):
+        resource = resource_kind(api_version, kind)
+        namespace = metadata.get("namespace") if resource.namespaced else None
+        return resource, name, namespace
+    raise ValueError("a manifest needs apiVersion, kind and metadata.name")
+
+
+async def _request(  # noqa: PLR0913 - a transport primitive; every caller passes keywords
+    api: ApiClient,
+    method: str,
+    path: str,
+    *,
+    query: list[tuple[str, str]] | None = None,
+    payload: Mapping[str, Any] | None = None,
+    content_type: str = "application/json",
+) -> dict[str, Any]:
+    """One request; the decoded JSON response, or a `KubeError`."""
+    try:
+        async with asyncio.timeout(REQUEST_TIMEOUT):
+            result = await api.call_api(
+                path,
+                method,
+                query_params=query or [],
+                header_params={"Accept": "application/json", "Content-Type": content_type},
+                body=dict(payload) if payload is not None else None,
+                response_types_map={200: "object", 201: "object", 202: "object"},
+                auth_settings=["BearerToken"],
+                _return_http_data_only=True,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+    except ApiException as error:
+        raise from_status(
+            int(error.status or 0), body=error.body, fallback=f"{method} {path}: {error.reason}"
+        ) from error
+    except TimeoutError as error:
+        raise Transient(f"{method} {path}: no answer within {REQUEST_TIMEOUT:g} s") from error
+    except aiohttp.ClientError as error:
+        raise Transient(f"{method} {path}: {error}") from error
+    if not isinstance(result, dict):
+        raise KubeError(f"{method} {path}: expected a JSON object, got {type(result).__name__}")
+    return result
+
+
+async def get(
+    api: ApiClient,
+    resource: ResourceKind,
+    name: str,
+    *,
+    namespace: str | None,
+) -> dict[str, Any] | None:
+    """The object `name`, or None when it does not exist (nor does its kind, if not served)."""
+    try:
+        return await _request(api, "GET", resource.path(namespace=namespace, name=name))
+    except NotFound:
+        return None
+
+
+async def create(api: ApiClient, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """Create the object; `Conflict` when it already exists."""
+    resource, _, namespace = _locate(manifest)
+    path = resource.path(namespace=namespace)
+    return await _request(api, "POST", path, payload=manifest)
+
+
+async def apply(
+    api: ApiClient,
+    manifest: Mapping[str, Any],
+    *,
+    field_manager: str = FIELD_MANAGER,
+) -> dict[str, Any]:
+    """Server-side apply the full `manifest` (forcing ownership of every field it sets).
+
+    The manifest states everything this field manager owns: fields it set before and omits now
+    are removed, fields other managers own are left alone. Applying the same manifest twice
+    changes nothing (not even the resourceVersion).
+    """
+    resource, name, namespace = _locate(manifest)
+    return await _request(
+        api,
+        "PATCH",
+        resource.path(namespace=namespace, name=name),
+        query=[("fieldManager", field_manager), ("force", "true")],
+        payload=manifest,
+        content_type=APPLY_PATCH,
+    )
+
+
+async def merge_patch(  # noqa: PLR0913 - keyword-only beyond the object's address
+    api: ApiClient,
+    resource: ResourceKind,
+    name: str,
+    *,
+    namespace: str | None,
+    patch: Mapping[str, Any],
+    field_manager: str = FIELD_MANAGER,
+) -> dict[str, Any]:
+    """A JSON merge patch (RFC 7386) of the object `name`; `NotFound` when it is absent."""
+    return await _request(
+        api,
+        "PATCH",
+        resource.path(namespace=namespace, name=name),
+        query=[("fieldManager", field_manager)],
+        payload=patch,
+        content_type=MERGE_PATCH,
+    )
+
+
+async def scale(
+    api: ApiClient,
+    resource: ResourceKind,
+    name: str,
+    *,
+    namespace: str,
+    replicas: int,
+) -> dict[str, Any]:
+    """Set `spec.replicas` to `replicas` (absolute, so repeating it is harmless)."""
+    if replicas < 0:
+        raise ValueError(f"replicas must not be negative, got {replicas}")
+    return await merge_patch(
+        api,
+        resource,
+        name,
+        namespace=namespace,
+        patch={"spec": {"replicas": replicas}},
+    )
+
+
+async def delete(
+    api: ApiClient,
+    resource: ResourceKind,
+    name: str,
+    *,
+    namespace: str | None,
+) -> bool:
+    """Delete the object (its dependents in the background); False when it was already gone."""
+    try:
+        await _request(
+            api,
+            "DELETE",
+            resource.path(namespace=namespace, name=name),
+            query=[("propagationPolicy", "Background")],
+        )
+    except NotFound:
+        return False
+    return True

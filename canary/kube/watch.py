@@ -1,0 +1,158 @@
+"""List and watch one resource type for as long as the caller iterates, surviving everything.
+
+A watch resumes from the last resourceVersion it saw (bookmarks included). When the API server
+answers 410 Gone (that version is no longer in its window), the watcher relists and starts again
+from the list's version. A connection that goes silent for longer than the server-side timeout
+plus a margin is treated as dead and reopened, so a stalled watch never freezes the controller.
+Transient errors back off with jitter. Consumers get the full object list after every (re)list,
+so they can notice deletions they missed while disconnected.
+
+This module must not interpret objects: it delivers them as dicts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import structlog
+from kubernetes_asyncio.client import ApiClient
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from canary.kube.paths import Resource
+
+log = structlog.get_logger(__name__)
+
+SERVER_TIMEOUT = 240  # seconds the API server keeps one watch request open
+SILENCE_MARGIN = 30.0  # extra seconds of silence tolerated before the stream counts as stalled
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """`kind` is ADDED, MODIFIED or DELETED for one object, or SYNCED after a (re)list."""
+
+    kind: str
+    object: dict[str, Any] = field(default_factory=dict)
+    items: tuple[dict[str, Any], ...] = ()
+
+
+class GoneError(Exception):
+    """The resourceVersion we resumed from is too old: relist."""
+
+
+async def _get_json(client: ApiClient, path: str, query: list[tuple[str, str]]) -> dict[str, Any]:
+    response = await client.call_api(
+        path,
+        "GET",
+        query_params=query,
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+        _return_http_data_only=True,
+    )
+    try:
+        return dict(await response.json())
+    finally:
+        response.release()
+
+
+async def _list(
+    client: ApiClient, resource: Resource, namespace: str | None
+) -> tuple[str, list[dict[str, Any]]]:
+    body = await _get_json(client, resource.collection(namespace), [])
+    items = [dict(item) for item in body.get("items") or []]
+    # Lists omit apiVersion/kind on items; consumers expect whole objects.
+    kind = str(body.get("kind", "")).removesuffix("List")
+    for item in items:
+        item.setdefault("apiVersion", resource.api_version)
+        item.setdefault("kind", kind)
+    return str(body["metadata"]["resourceVersion"]), items
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long one watch request lasts, and how much silence beyond that means a dead stream."""
+
+    server_timeout: int = SERVER_TIMEOUT
+    silence_margin: float = SILENCE_MARGIN
+
+    @property
+    def silence(self) -> float:
+        return self.server_timeout + self.silence_margin
+
+
+async def _stream(
+    client: ApiClient, resource: Resource, namespace: str | None, version: str, timing: Timing
+) -> AsyncIterator[dict[str, Any]]:
+    """Raw watch events from `version` until the server ends the request."""
+    query = [
+        ("watch", "true"),
+        ("resourceVersion", version),
+        ("allowWatchBookmarks", "true"),
+        ("timeoutSeconds", str(timing.server_timeout)),
+    ]
+    async with asyncio.timeout(timing.silence):  # a stall can come before the headers, too
+        response = await client.call_api(
+            resource.collection(namespace),
+            "GET",
+            query_params=query,
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _return_http_data_only=True,
+        )
+    try:
+        while True:
+            async with asyncio.timeout(timing.silence):
+                line = await response.content.readline()
+            if not line:
+                return
+            event = json.loads(line)
+            if event.get("type") == "ERROR":
+                status = event.get("object", {})
+                if status.get("code") == 410:
+                    raise GoneError(status.get("message", "resource version too old"))
+                raise ApiException(status=status.get("code", 500), reason=status.get("message"))
+            yield event
+    finally:
+        response.release()
+
+
+async def watch(
+    client: ApiClient,
+    resource: Resource,
+    *,
+    namespace: str | None = None,
+    resume_from: str | None = None,
+    timing: Timing = Timing(),
+) -> AsyncIterator[WatchEvent]:
+    """Every change to `resource` (in `namespace`, or all), forever; see the module docstring.
+
+    Without `resume_from` it starts with a list (a SYNCED event); with it, it resumes a watch
+    from that resourceVersion and lists only if the version is gone.
+    """
+    backoff = 0.5
+    version: str | None = resume_from
+    while True:
+        try:
+            if version is None:
+                version, items = await _list(client, resource, namespace)
+                yield WatchEvent("SYNCED", items=tuple(items))
+            async for event in _stream(client, resource, namespace, version, timing):
+                obj = event.get("object") or {}
+                version = str(obj.get("metadata", {}).get("resourceVersion") or version)
+                if event["type"] != "BOOKMARK":
+                    yield WatchEvent(str(event["type"]), object=obj)
+                backoff = 0.5
+        except GoneError as gone:
+            log.info("watch_relist", resource=resource.plural, reason=str(gone))
+            version = None
+        except (TimeoutError, aiohttp.ClientError, ApiException, OSError, ValueError) as error:
+            log.warning("watch_retry", resource=resource.plural, error=str(error), backoff=backoff)
+            await asyncio.sleep(backoff * random.uniform(0.5, 1.5))  # noqa: S311 - jitter, not crypto
+            backoff = min(backoff * 2, 30.0)
+            if isinstance(error, ApiException) and error.status == 410:
+                version = None

@@ -1,0 +1,62 @@
+"""The one protocol every traffic router implements, and the plain description of a route.
+
+The controller drives any mesh or ingress through these three calls; each is idempotent and
+absolute ("set 70/30", never "+10"), so a cycle that crashed halfway is repaired by the next.
+This module defines shapes only: it must not know any particular router.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from canary.kube.resources import CanaryRef
+
+PRIMARY_SUFFIX: Final = "-primary"
+CANARY_SUFFIX: Final = "-canary"
+
+# Objects a router generates are the controller's, not the GitOps repository's: Flux must not
+# prune or revert them (Flagger adds the same two annotations to every router object).
+GITOPS_OPT_OUT: Final[Mapping[str, str]] = {
+    "kustomize.toolkit.fluxcd.io/reconcile": "disabled",
+    "helm.toolkit.fluxcd.io/driftDetection": "disabled",
+}
+
+
+class RouteError(ValueError):
+    """The route object exists but cannot be read as a primary/canary split (it is malformed)."""
+
+
+@dataclass(frozen=True)
+class RouteRef:
+    """The route of one Canary: its apex Service (clients' address) and the two backends.
+
+    `owner` is None when the route must carry no owner reference (the mesh's API server is not
+    the one that holds the Canary, so garbage collection could not work across them).
+    """
+
+    namespace: str
+    apex: str
+    owner: CanaryRef | None
+
+    @property
+    def primary_service(self) -> str:
+        return f"{self.apex}{PRIMARY_SUFFIX}"
+
+    @property
+    def canary_service(self) -> str:
+        return f"{self.apex}{CANARY_SUFFIX}"
+
+
+class Router(Protocol):
+    """Splits the apex Service's traffic between the primary and the canary."""
+
+    async def reconcile(self, route: RouteRef) -> None:
+        """Create the route object at 100/0 if absent, repair it if malformed; keep the weights."""
+
+    async def set_weights(self, route: RouteRef, *, primary: int, canary: int) -> None:
+        """Route `primary`% to the primary and `canary`% to the canary (they sum to 100)."""
+
+    async def get_weights(self, route: RouteRef) -> tuple[int, int] | None:
+        """(primary, canary) in percent; None when the route object does not exist."""

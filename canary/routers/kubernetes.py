@@ -1,0 +1,126 @@
+"""The three ClusterIP Services of a Canary: `<svc>` (apex), `<svc>-primary` and `<svc>-canary`.
+
+Every router needs them: the apex is the address clients use and selects the primary's pods (so
+traffic is safe even without a mesh); the other two give a mesh one backend per version, and are
+what blue/green switches between. This module builds them (Flagger's shape, with the annotations
+that stop Flux from reverting them) and applies them. It must not touch the route object of any
+mesh, nor decide when Services change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes_asyncio.client import ApiClient
+
+from canary.kube import resources
+from canary.kube.resources import SERVICE, CanaryRef
+from canary.routers.base import CANARY_SUFFIX, GITOPS_OPT_OUT, PRIMARY_SUFFIX
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """The Canary's `service` section, reduced to what the Services need."""
+
+    name: str  # the apex name (service.name, else the target's name)
+    port: int
+    port_name: str = "http"
+    target_port: int | str | None = None  # defaults to `port`
+    app_protocol: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def primary_name(self) -> str:
+        return f"{self.name}{PRIMARY_SUFFIX}"
+
+    @property
+    def canary_name(self) -> str:
+        return f"{self.name}{CANARY_SUFFIX}"
+
+
+def service(  # noqa: PLR0913 - keyword-only: the Service's name, pods and owner
+    spec: ServiceSpec,
+    *,
+    name: str,
+    namespace: str,
+    selector: Mapping[str, str],
+    label_key: str,
+    owner: CanaryRef | None,
+) -> dict[str, Any]:
+    """One ClusterIP Service `name` in front of the pods `selector` picks, on `spec`'s port."""
+    port: dict[str, Any] = {
+        "name": spec.port_name,
+        "protocol": "TCP",
+        "port": spec.port,
+        "targetPort": spec.target_port if spec.target_port is not None else spec.port,
+    }
+    if spec.app_protocol:
+        port["appProtocol"] = spec.app_protocol
+    metadata: dict[str, Any] = {
+        "name": name,
+        "namespace": namespace,
+        "labels": {**spec.labels, label_key: name},
+        "annotations": {**spec.annotations, **GITOPS_OPT_OUT},
+    }
+    if owner is not None:
+        metadata["ownerReferences"] = [owner.owner_reference()]
+    return {
+        "apiVersion": SERVICE.api_version,
+        "kind": SERVICE.kind,
+        "metadata": metadata,
+        "spec": {"type": "ClusterIP", "selector": dict(selector), "ports": [port]},
+    }
+
+
+def services(
+    spec: ServiceSpec, *, selector_label: str, selector_value: str, owner: CanaryRef
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(apex, primary, canary): the apex and primary select `<value>-primary`, canary `<value>`.
+
+    `selector_label`/`selector_value` are the target's selector label (e.g. app: podinfo); the
+    primary Deployment's pods carry the same key with `-primary` appended to the value.
+    """
+    primary_pods = {selector_label: f"{selector_value}{PRIMARY_SUFFIX}"}
+    canary_pods = {selector_label: selector_value}
+
+    def one(name: str, selector: Mapping[str, str]) -> dict[str, Any]:
+        return service(
+            spec,
+            name=name,
+            namespace=owner.namespace,
+            selector=selector,
+            label_key=selector_label,
+            owner=owner,
+        )
+
+    return (
+        one(spec.name, primary_pods),
+        one(spec.primary_name, primary_pods),
+        one(spec.canary_name, canary_pods),
+    )
+
+
+def _owned_by(existing: Mapping[str, Any], owner: CanaryRef) -> bool:
+    references = (existing.get("metadata") or {}).get("ownerReferences") or []
+    return any(reference.get("uid") == owner.uid for reference in references)
+
+
+async def apply_services(
+    api: ApiClient, spec: ServiceSpec, *, selector_label: str, selector_value: str, owner: CanaryRef
+) -> None:
+    """Apply the three Services (absolute: repeating it changes nothing).
+
+    An apex Service that already exists and is not this Canary's (the user created it) is taken
+    over without an owner reference, as Flagger does: deleting the Canary must not delete it.
+    """
+    apex, primary, canary = services(
+        spec, selector_label=selector_label, selector_value=selector_value, owner=owner
+    )
+    existing = await resources.get(api, SERVICE, spec.name, namespace=owner.namespace)
+    if existing is not None and not _owned_by(existing, owner):
+        apex["metadata"].pop("ownerReferences", None)
+    for manifest in (primary, canary, apex):
+        await resources.apply(api, manifest)

@@ -1,0 +1,58 @@
+"""The few cluster calls for Deployment targets: read, apply the primary, scale, observe readiness.
+
+Each call is absolute ("make it so"), so a cycle that stopped halfway is repaired by repeating
+it. What to write is decided by the callers and built by `canary.targets.deployment`; this module
+only sends it and must not choose templates, replicas or timing itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from kubernetes_asyncio.client import ApiClient
+
+from canary.core.model import WorkloadReadiness
+from canary.kube import resources
+from canary.targets.deployment import deployment_readiness
+
+
+async def read_deployment(api: ApiClient, name: str, *, namespace: str) -> dict[str, Any] | None:
+    """The Deployment `name`, or None when it does not exist."""
+    return await resources.get(api, resources.DEPLOYMENT, name, namespace=namespace)
+
+
+async def apply_deployment(api: ApiClient, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """Server-side apply a Deployment built by `canary.targets.deployment` (e.g. the primary)."""
+    if manifest.get("kind") != resources.DEPLOYMENT.kind:
+        raise ValueError(f"expected a Deployment manifest, got kind {manifest.get('kind')!r}")
+    return await resources.apply(api, manifest)
+
+
+async def scale_deployment(api: ApiClient, name: str, *, namespace: str, replicas: int) -> None:
+    """Set the Deployment's replicas to `replicas` (0 to park the canary, N to start it)."""
+    await resources.scale(api, resources.DEPLOYMENT, name, namespace=namespace, replicas=replicas)
+
+
+async def observe_readiness(  # noqa: PLR0913 - keyword-only: the deadline and threshold to judge by
+    api: ApiClient,
+    name: str,
+    *,
+    namespace: str,
+    progress_deadline_seconds: float,
+    ready_threshold_percent: int = 100,
+    now: datetime,
+) -> WorkloadReadiness:
+    """Read the Deployment and judge it; a missing one is reported by name."""
+    deployment = await read_deployment(api, name, namespace=namespace)
+    if deployment is None:
+        return WorkloadReadiness(
+            exists=False, ready=False, message=f"deployment {namespace}/{name} does not exist"
+        )
+    return deployment_readiness(
+        deployment,
+        progress_deadline_seconds=progress_deadline_seconds,
+        ready_threshold_percent=ready_threshold_percent,
+        now=now,
+    )

@@ -1,0 +1,1 @@
+"""The controller's own observability: structured logs, metrics, health endpoints."""

@@ -1,0 +1,117 @@
+"""The controller's watcher: ordered events, relist when the version is gone, reopen when silent."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from kubernetes_asyncio.client import ApiClient, Configuration, CoreV1Api, V1ConfigMap
+
+from canary.kube.objects import body
+from canary.kube.paths import Resource
+from canary.kube.watch import Timing, WatchEvent, watch
+
+CONFIG_MAPS = Resource("v1", "configmaps")
+
+
+def _config_map(name: str, data: dict[str, str] | None = None) -> V1ConfigMap:
+    return body({"metadata": {"name": name}, "data": data or {}}, V1ConfigMap)
+
+
+async def _next(events: AsyncIterator[WatchEvent], *, skip_config: bool = True) -> WatchEvent:
+    """The next event, skipping the kube-root-ca.crt ConfigMap of every namespace."""
+    async with asyncio.timeout(30):
+        while True:
+            event = await anext(events)
+            name = event.object.get("metadata", {}).get("name")
+            if not (skip_config and name == "kube-root-ca.crt"):
+                return event
+
+
+async def test_events_arrive_in_order_after_the_initial_list(api: ApiClient, namespace: str) -> None:
+    core = CoreV1Api(api)
+    await core.create_namespaced_config_map(namespace, _config_map("before"))
+    events = watch(api, CONFIG_MAPS, namespace=namespace)
+    synced = await _next(events)
+    assert synced.kind == "SYNCED"
+    assert "before" in {item["metadata"]["name"] for item in synced.items}
+    assert all(item["kind"] == "ConfigMap" for item in synced.items)
+
+    await core.create_namespaced_config_map(namespace, _config_map("after"))
+    await core.patch_namespaced_config_map("after", namespace, {"data": {"k": "v"}})
+    await core.delete_namespaced_config_map("before", namespace)
+    seen = [await _next(events) for _ in range(3)]
+    await events.aclose()  # type: ignore[attr-defined]
+    assert [(e.kind, e.object["metadata"]["name"]) for e in seen] == [
+        ("ADDED", "after"),
+        ("MODIFIED", "after"),
+        ("DELETED", "before"),
+    ]
+    assert seen[1].object["data"] == {"k": "v"}
+
+
+async def test_a_gone_resource_version_relists(api: ApiClient, namespace: str) -> None:
+    await CoreV1Api(api).create_namespaced_config_map(namespace, _config_map("present"))
+    # "1" is older than anything the API server keeps for ConfigMaps in a running cluster,
+    # unless its watch cache still holds everything; either way the watcher must end up
+    # with the current state: a relist (SYNCED), or a replay that includes the object.
+    events = watch(api, CONFIG_MAPS, namespace=namespace, resume_from="1")
+    first = await _next(events)
+    await events.aclose()  # type: ignore[attr-defined]
+    names = (
+        {item["metadata"]["name"] for item in first.items}
+        if first.kind == "SYNCED"
+        else {first.object["metadata"]["name"]}
+    )
+    assert "present" in names
+
+
+async def test_a_silent_stream_is_reopened_from_the_last_version(unused_tcp_port: int) -> None:
+    """A fake API server on 127.0.0.1 whose watch requests hang without sending anything."""
+    watch_versions: list[str] = []
+    second_watch = asyncio.Event()
+    done = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if request.query.get("watch") != "true":
+            return web.json_response(
+                {"kind": "ConfigMapList", "metadata": {"resourceVersion": "42"}, "items": []}
+            )
+        watch_versions.append(request.query["resourceVersion"])
+        if len(watch_versions) >= 2:
+            second_watch.set()
+        response = web.StreamResponse()
+        await response.prepare(request)
+        await done.wait()  # silence, until the client gives up (and the test ends)
+        return response
+
+    app = web.Application()
+    app.router.add_get("/api/v1/namespaces/quiet/configmaps", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", unused_tcp_port)
+    await site.start()
+    configuration = Configuration(host=f"http://127.0.0.1:{unused_tcp_port}")
+    try:
+        async with ApiClient(configuration) as client:
+            events = watch(
+                client,
+                CONFIG_MAPS,
+                namespace="quiet",
+                timing=Timing(server_timeout=1, silence_margin=0.5),
+            )
+            consumer = asyncio.create_task(_drain(events))
+            async with asyncio.timeout(30):
+                await second_watch.wait()
+            consumer.cancel()
+    finally:
+        done.set()
+        await runner.cleanup()
+    assert watch_versions[:2] == ["42", "42"]
+
+
+async def _drain(events: AsyncIterator[Any]) -> None:
+    async for _ in events:
+        pass

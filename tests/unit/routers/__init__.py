@@ -1,0 +1,1 @@
+"""Unit tests of the traffic routers' pure builders."""

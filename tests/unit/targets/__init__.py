@@ -1,0 +1,1 @@
+"""Unit tests of the Deployment target's pure builders and readiness."""
