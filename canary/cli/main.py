@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from canary import __version__
-from canary.cli import demo, sandbox
+from canary.cli import controller, demo, sandbox
 from canary.sandbox.binaries import default_cache_root
 from canary.sandbox.errors import SandboxError
 from canary.sandbox.state import default_state_dir
@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         action = box_commands.add_parser(name, help=help_text, description=help_text)
         _add_location_flags(action)
+
+    controller.add_parsers(commands)
 
     show = commands.add_parser(
         "demo", help="bring the sandbox up and show a release happening on it, live"
@@ -62,6 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "sandbox":
             return sandbox.run(args.sandbox_command, state_dir=args.dir, cache=args.cache)
+        if args.command == "run":
+            return controller.run_controller(args)
+        if args.command == "crds":
+            return controller.run_crds(args)
         if args.command == "demo":
             return demo.run(state_dir=args.dir, cache=args.cache, stop_after=args.down)
     except SandboxError as error:

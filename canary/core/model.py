@@ -108,6 +108,11 @@ class Observation:
     route_weights: tuple[int, int] | None  # (primary, canary) read from the route object
     # The metric checks, run by the shell only when `checks_due(...)` said so; else None.
     checks: tuple[CheckResult, ...] | None = None
+    # The revision the primary's pod template was promoted from, as the shell reads it back from
+    # the primary (PromoteTemplate records it there, e.g. in a `canary.dev/` annotation that the
+    # revision hash ignores); "" when unknown. Promoting completes only once this equals the
+    # revision being promoted, so a primary that is "ready" on its old template does not count.
+    primary_revision: str = ""
 
 
 # Actions: each is absolute ("make it so"), so executing one twice is harmless.
@@ -116,7 +121,13 @@ class Observation:
 @dataclass(frozen=True)
 class Initialize:
     """Create whatever is missing: primary (from the last promoted template, or from the target
-    on first sight), Services, route object at 100/0; then scale the target to zero."""
+    on first sight), Services, route object at 100/0; then scale the target to zero.
+
+    `scale_target_to_zero` is False when the objects are repaired in the middle of a run, where
+    the target is the canary under analysis and must keep running.
+    """
+
+    scale_target_to_zero: bool = True
 
 
 @dataclass(frozen=True)

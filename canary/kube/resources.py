@@ -258,3 +258,18 @@ async def delete(
     except NotFound:
         return False
     return True
+
+
+async def replace_status(
+    api: ApiClient, resource: ResourceKind, manifest: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Replace the status subresource with `manifest["status"]`, guarded by its resourceVersion.
+
+    The manifest is the object as read, with a new status: if the object changed since it was
+    read, the API server answers 409 (`Conflict`) and nothing is written. The whole status is
+    replaced, so fields the new status omits are cleared (a merge patch could not do that).
+    """
+    _, name, namespace = _locate(manifest)
+    return await _request(
+        api, "PUT", f"{resource.path(namespace=namespace, name=name)}/status", payload=manifest
+    )

@@ -23,9 +23,9 @@ from typing import Any
 import aiohttp
 
 from canary.kube.client import api_client
-from canary.sandbox import components, nodes, processes
+from canary.sandbox import components, crds, nodes, processes
 from canary.sandbox.binaries import KUBERNETES_VERSION, Binaries, Report
-from canary.sandbox.configs import write_kubeconfig, write_prometheus_config
+from canary.sandbox.configs import ScrapeJob, write_kubeconfig, write_prometheus_config
 from canary.sandbox.errors import SandboxError
 from canary.sandbox.pki import create_pki
 from canary.sandbox.ports import free_ports, is_listening
@@ -41,6 +41,8 @@ ArgvBuilder = Callable[[Binaries, Ports, components.Layout], list[str]]
 
 API_SERVER_TIMEOUT = 90.0
 COMPONENT_TIMEOUT = 60.0
+# The mesh simulator's counters move every 250 ms; a 1 s scrape lets short rate windows work.
+MESHSIM_SCRAPE_INTERVAL = "1s"
 
 
 @contextmanager
@@ -75,9 +77,18 @@ class _Starter:
         self.report(f"{part} ready in {seconds:.1f} s")
 
 
+def _outdated(state: SandboxState) -> bool:
+    """Recorded by a version of `up` from before the mesh simulator was part of the sandbox."""
+    return state.ready and not any(p.name == "meshsim" for p in state.processes)
+
+
 def is_up(state: SandboxState) -> bool:
-    """Every recorded process runs, and the sandbox finished starting."""
-    return state.ready and all(processes.is_running(p) for p in state.processes)
+    """Every recorded process runs, the sandbox finished starting, and it is not outdated."""
+    return (
+        state.ready
+        and not _outdated(state)
+        and all(processes.is_running(p) for p in state.processes)
+    )
 
 
 def up(state_dir: Path, binaries: Binaries, report: Report) -> SandboxState:
@@ -88,7 +99,8 @@ def up(state_dir: Path, binaries: Binaries, report: Report) -> SandboxState:
             report(f"sandbox already up at {existing.api_server_url}; nothing changed")
             return existing
         if existing is not None:
-            report("found a sandbox that is not fully running; stopping it and starting afresh")
+            what = "from an older version" if _outdated(existing) else "that is not fully running"
+            report(f"found a sandbox {what}; stopping it and starting afresh")
             _stop_all(existing)
         shutil.rmtree(state_dir, ignore_errors=True)
         state_dir.mkdir(parents=True)
@@ -144,7 +156,7 @@ async def _start_cluster(starter: _Starter) -> None:
         write_kubeconfig(layout.kubeconfig, server=f"https://127.0.0.1:{ports.apiserver}", pki=pki)
 
         self_signed = insecure_ssl_context()
-        waits = []
+        waits = [("TrafficSplit CRD", _install_crds(starter, apiserver))]
         for name, builder, port in (
             (
                 "kube-controller-manager",
@@ -153,9 +165,11 @@ async def _start_cluster(starter: _Starter) -> None:
             ),
             ("kube-scheduler", components.kube_scheduler, ports.scheduler),
             ("kwok", components.kwok, ports.kwok),
+            ("meshsim", components.meshsim, ports.meshsim),
         ):
             record = starter.start(name, builder)
-            scheme, tls = ("http", False) if name == "kwok" else ("https", self_signed)
+            plain = name in {"kwok", "meshsim"}
+            scheme, tls = ("http", False) if plain else ("https", self_signed)
             probe = http_probe(session, f"{scheme}://127.0.0.1:{port}/healthz", ssl_context=tls)
             waits.append(
                 (
@@ -170,7 +184,12 @@ async def _start_cluster(starter: _Starter) -> None:
 
         write_prometheus_config(
             layout.prometheus_config,
-            scrape_targets={"prometheus": f"127.0.0.1:{ports.prometheus}"},
+            jobs=[
+                ScrapeJob("prometheus", f"127.0.0.1:{ports.prometheus}"),
+                ScrapeJob(
+                    "meshsim", f"127.0.0.1:{ports.meshsim}", interval=MESHSIM_SCRAPE_INTERVAL
+                ),
+            ],
         )
         prometheus = starter.start("prometheus", components.prometheus)
         prometheus_ready = wait_until(
@@ -182,6 +201,22 @@ async def _start_cluster(starter: _Starter) -> None:
         cluster_ready = _wait_workloads_schedulable(starter)
         prometheus_seconds, _ = await _gather([prometheus_ready, cluster_ready])
         starter.ready("prometheus", prometheus_seconds)
+
+
+async def _install_crds(starter: _Starter, apiserver: processes.ProcessRecord) -> float:
+    """The SMI TrafficSplit CRD, created (or replaced) and served."""
+    started = time.monotonic()
+    manifest = crds.load(crds.TRAFFIC_SPLIT_CRD)
+    name = manifest["metadata"]["name"]
+    async with api_client(Path(starter.state.kubeconfig)) as client:
+        await crds.create_or_replace(client, manifest)
+        await wait_until(
+            f"establish CRD {name}",
+            lambda: crds.established(client, name),
+            within=COMPONENT_TIMEOUT,
+            process=apiserver,
+        )
+    return time.monotonic() - started
 
 
 async def _wait_workloads_schedulable(starter: _Starter) -> float:

@@ -6,6 +6,7 @@ argv list, so the whole cluster's configuration can be read in one place.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,6 +134,10 @@ def kwok(binaries: Binaries, ports: Ports, layout: Layout) -> list[str]:
         f"--kubeconfig={layout.kubeconfig}",
         f"--config={binaries.kwok_stages}",
         "--manage-all-nodes=true",
+        # The heartbeat stage renews node Leases only, and kwok keeps Leases only with a
+        # duration set; without one, node-lifecycle marks every node NotReady after ~40 s and
+        # pods flap between ready and not ready.
+        "--node-lease-duration-seconds=40",
         f"--cidr={POD_CIDR}",
         "--node-ip=10.0.0.1",
         f"--server-address=127.0.0.1:{ports.kwok}",
@@ -147,4 +152,15 @@ def prometheus(binaries: Binaries, ports: Ports, layout: Layout) -> list[str]:
         "--storage.tsdb.retention.time=1d",
         f"--web.listen-address=127.0.0.1:{ports.prometheus}",
         "--web.enable-lifecycle",
+    ]
+
+
+def meshsim(_binaries: Binaries, ports: Ports, layout: Layout) -> list[str]:
+    """The mesh simulator runs in this interpreter's environment, which has the package."""
+    return [
+        sys.executable,
+        "-m",
+        "canary.sandbox.meshsim",
+        f"--kubeconfig={layout.kubeconfig}",
+        f"--port={ports.meshsim}",
     ]

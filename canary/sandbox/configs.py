@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -44,15 +46,27 @@ def write_kubeconfig(
     path.chmod(0o600)
 
 
-def write_prometheus_config(
-    path: Path, *, scrape_targets: dict[str, str], interval: str = "5s"
-) -> None:
-    """Prometheus scraping each `job -> host:port` target every `interval`."""
+@dataclass(frozen=True)
+class ScrapeJob:
+    """One Prometheus job scraping `target` (host:port), every `interval` if not the global one."""
+
+    name: str
+    target: str
+    interval: str | None = None
+
+
+def write_prometheus_config(path: Path, *, jobs: Sequence[ScrapeJob], interval: str = "5s") -> None:
+    """Prometheus scraping each job's target, by default every `interval`."""
+    scrape_configs = []
+    for job in jobs:
+        job_config: dict[str, object] = {"job_name": job.name}
+        if job.interval is not None:
+            # The timeout may not exceed the interval, and the global default (10 s) would.
+            job_config |= {"scrape_interval": job.interval, "scrape_timeout": job.interval}
+        job_config["static_configs"] = [{"targets": [job.target]}]
+        scrape_configs.append(job_config)
     config = {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
-        "scrape_configs": [
-            {"job_name": job, "static_configs": [{"targets": [target]}]}
-            for job, target in scrape_targets.items()
-        ],
+        "scrape_configs": scrape_configs,
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from canary.sandbox.processes import ProcessRecord
@@ -32,6 +32,8 @@ class Ports:
     scheduler: int
     kwok: int
     prometheus: int
+    # 0 in the record of a sandbox started before the mesh simulator existed.
+    meshsim: int = 0
 
     @classmethod
     def from_list(cls, ports: list[int]) -> Ports:
@@ -39,7 +41,7 @@ class Ports:
 
     @staticmethod
     def count() -> int:
-        return 7
+        return len(fields(Ports))
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,9 @@ async def _next(events: AsyncIterator[WatchEvent], *, skip_config: bool = True) 
                 return event
 
 
-async def test_events_arrive_in_order_after_the_initial_list(api: ApiClient, namespace: str) -> None:
+async def test_events_arrive_in_order_after_the_initial_list(
+    api: ApiClient, namespace: str
+) -> None:
     core = CoreV1Api(api)
     await core.create_namespaced_config_map(namespace, _config_map("before"))
     events = watch(api, CONFIG_MAPS, namespace=namespace)

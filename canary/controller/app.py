@@ -1,0 +1,135 @@
+"""The controller process: watches that wake Canaries, the scheduler that runs their cycles, and
+the health endpoints. `run` returns only when cancelled (SIGINT/SIGTERM)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+from aiohttp import web
+from kubernetes_asyncio.client import ApiClient
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from canary.controller.reconcile import Reconciler
+from canary.controller.scheduler import Key, Scheduler
+from canary.controller.settings import Settings
+from canary.kube.client import api_client
+from canary.kube.paths import CANARIES, DEPLOYMENTS, Resource
+from canary.kube.watch import WatchEvent, watch
+from canary.targets.deployment import PRIMARY_SUFFIX
+
+log = structlog.get_logger(__name__)
+
+
+class Wiring:
+    """Maps watch events to the Canaries they concern, and tracks what is ready to serve."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+        # (namespace, deployment name) -> Canaries whose target or primary it is
+        self.by_deployment: defaultdict[tuple[str, str], set[Key]] = defaultdict(set)
+        self.synced: set[str] = set()
+
+    def _index(self, key: Key, canary: dict[str, Any]) -> None:
+        target = (canary.get("spec") or {}).get("targetRef", {}).get("name")
+        for keys in self.by_deployment.values():
+            keys.discard(key)
+        if isinstance(target, str):
+            self.by_deployment[(key[0], target)].add(key)
+            self.by_deployment[(key[0], target + PRIMARY_SUFFIX)].add(key)
+
+    def canary_event(self, event: WatchEvent, namespace: str | None) -> None:
+        if event.kind == "SYNCED":
+            keys = {_key(item) for item in event.items}
+            for item in event.items:
+                self._index(_key(item), item)
+            scope = {k for k in self.scheduler.keys if namespace is None or k[0] == namespace}
+            for gone in scope - keys:
+                self.scheduler.forget(gone)
+            for key in keys:
+                self.scheduler.wake(key)
+            self.synced.add(f"canaries/{namespace}")
+            return
+        key = _key(event.object)
+        if event.kind == "DELETED":
+            self.scheduler.forget(key)
+            return
+        self._index(key, event.object)
+        self.scheduler.wake(key)
+
+    def deployment_event(self, event: WatchEvent, namespace: str | None) -> None:
+        objects: Iterable[dict[str, Any]] = (
+            event.items if event.kind == "SYNCED" else (event.object,)
+        )
+        if event.kind == "SYNCED":
+            self.synced.add(f"deployments/{namespace}")
+        for obj in objects:
+            metadata = obj.get("metadata") or {}
+            for key in self.by_deployment.get(
+                (metadata.get("namespace", ""), metadata.get("name", "")), ()
+            ):
+                self.scheduler.wake(key)
+
+
+def _key(obj: dict[str, Any]) -> Key:
+    metadata = obj.get("metadata") or {}
+    return (str(metadata.get("namespace")), str(metadata.get("name")))
+
+
+async def _follow(api: ApiClient, resource: Resource, namespace: str | None, handle: Any) -> None:
+    async for event in watch(api, resource, namespace=namespace):
+        handle(event, namespace)
+
+
+async def run(settings: Settings) -> None:
+    async with api_client(settings.kubeconfig) as api:
+        reconciler = Reconciler(api, settings)
+        scheduler = Scheduler(reconciler.cycle, max_parallel=settings.max_parallel)
+        wiring = Wiring(scheduler)
+        scopes: list[str | None] = list(settings.namespaces) or [None]
+        expected = {f"{kind}/{scope}" for kind in ("canaries", "deployments") for scope in scopes}
+        log.info(
+            "controller_started",
+            namespaces=list(settings.namespaces) or "all",
+            prometheus=settings.prometheus_url,
+            provider=settings.provider,
+        )
+        runner = await _serve(settings.listen, ready=lambda: expected <= wiring.synced)
+        try:
+            async with asyncio.TaskGroup() as group:
+                for scope in scopes:
+                    group.create_task(_follow(api, CANARIES, scope, wiring.canary_event))
+                    group.create_task(_follow(api, DEPLOYMENTS, scope, wiring.deployment_event))
+        finally:
+            await scheduler.stop()
+            reconciler.prometheus.close()
+            if runner is not None:
+                await runner.cleanup()
+
+
+async def _serve(listen: str, *, ready: Any) -> web.AppRunner | None:
+    """/healthz (the process serves), /readyz (every watch has listed once), /metrics."""
+    if not listen:
+        return None
+    host, _, port = listen.rpartition(":")
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def readyz(_request: web.Request) -> web.Response:
+        return web.Response(text="ok") if ready() else web.Response(status=503, text="syncing")
+
+    async def metrics(_request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host or "0.0.0.0", int(port)).start()  # noqa: S104 - configurable
+    return runner

@@ -1,0 +1,171 @@
+"""Translate between the API's models and the plain inputs of the core and the metrics checks.
+
+The API (pydantic, camelCase on the wire) is what users write; the core and the checks work on
+frozen dataclasses. This module is the only place that knows both, so neither side depends on
+the other's representation. It must not perform I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from canary.api.canary import Canary
+from canary.api.durations import parse_duration
+from canary.api.metrictemplate import MetricTemplate
+from canary.api.status import CanaryStatus
+from canary.api.status import Phase as ApiPhase
+from canary.core.conditions import conditions, transition_time
+from canary.core.model import CanaryState, CheckResult, Phase, Policy, Verdict
+from canary.metrics.inputs import CanaryContext, MetricSpec
+
+
+def policy_of(canary: Canary, *, min_interval: float) -> Policy:
+    """The core's policy for `canary`; intervals below `min_interval` are raised to it."""
+    spec, analysis = canary.spec, canary.spec.analysis
+    return Policy(
+        interval=max(min_interval, parse_duration(analysis.interval)),
+        threshold=analysis.threshold,
+        max_weight=analysis.max_weight or 100,
+        step_weight=analysis.step_weight or 0,
+        step_weights=tuple(analysis.step_weights or ()),
+        step_weight_promotion=analysis.step_weight_promotion or 0,
+        iterations=analysis.iterations or 0,
+        progress_deadline=float(spec.progress_deadline_seconds),
+        skip_analysis=spec.skip_analysis,
+        suspend=spec.suspend,
+    )
+
+
+def state_of(status: CanaryStatus) -> CanaryState:
+    """The core's state from the stored status (a new Canary's empty status: Initializing)."""
+    ready = next((c for c in status.conditions if c.type == "Ready"), None)
+    return CanaryState(
+        phase=Phase(status.phase.value) if status.phase is not None else Phase.INITIALIZING,
+        canary_weight=status.canary_weight,
+        failed_checks=status.failed_checks,
+        iterations=status.iterations,
+        last_applied_revision=status.last_applied_spec,
+        last_promoted_revision=status.last_promoted_spec,
+        phase_since=status.phase_since,
+        last_step_at=status.last_step_time,
+        message=ready.message if ready is not None else "",
+        checks=tuple(
+            CheckResult(
+                name=check.name,
+                verdict=Verdict(check.verdict),
+                value=check.value,
+                message=check.message,
+                min=check.min,
+                max=check.max,
+            )
+            for check in status.checks
+        ),
+    )
+
+
+def status_of(
+    state: CanaryState,
+    *,
+    previous: CanaryStatus,
+    generation: int,
+    now: datetime,
+    checked_at: datetime | None,
+) -> dict[str, Any]:
+    """The whole status manifest for `state`, keeping timestamps of what did not change."""
+    old_conditions = {c.type: c for c in previous.conditions}
+    changed = state.phase.value != (previous.phase.value if previous.phase else None)
+    check_times = {c.name: c.time for c in previous.checks}
+    status = CanaryStatus(
+        observed_generation=generation,
+        phase=ApiPhase(state.phase.value),
+        canary_weight=state.canary_weight,
+        failed_checks=state.failed_checks,
+        iterations=state.iterations,
+        last_applied_spec=state.last_applied_revision,
+        last_promoted_spec=state.last_promoted_revision,
+        last_transition_time=now
+        if changed or previous.last_transition_time is None
+        else previous.last_transition_time,
+        last_step_time=state.last_step_at,
+        phase_since=state.phase_since,
+        tracked_configs=previous.tracked_configs,
+        conditions=[
+            {
+                "type": condition.type.value,
+                "status": condition.status.value,
+                "reason": condition.reason,
+                "message": condition.message,
+                "observedGeneration": condition.observed_generation,
+                "lastTransitionTime": transition_time(
+                    previous_status=_status_of(old_conditions.get(condition.type.value)),
+                    previous_time=_time_of(old_conditions.get(condition.type.value)),
+                    status=condition.status.value,
+                    now=now,
+                ),
+            }
+            for condition in conditions(state, generation)
+        ],
+        checks=[
+            {
+                "name": check.name,
+                "value": check.value,
+                "verdict": check.verdict.value,
+                "message": check.message,
+                "min": check.min,
+                "max": check.max,
+                "time": checked_at or check_times.get(check.name) or now,
+            }
+            for check in state.checks
+        ],
+    )
+    return status.to_manifest()
+
+
+def _status_of(condition: Any) -> str | None:
+    return None if condition is None else str(condition.status)
+
+
+def _time_of(condition: Any) -> datetime | None:
+    return None if condition is None else condition.last_transition_time
+
+
+def context_of(canary: Canary, *, default_provider: str) -> CanaryContext:
+    """The names a metric query may refer to for `canary`."""
+    return CanaryContext(
+        name=canary.metadata.name,
+        namespace=canary.metadata.namespace,
+        target=canary.spec.target_ref.name,
+        service=canary.spec.service_name,
+        provider=canary.spec.provider or default_provider,
+    )
+
+
+def metric_specs(
+    canary: Canary, templates: dict[tuple[str, str], MetricTemplate]
+) -> list[MetricSpec]:
+    """Every metric of `canary`, with its MetricTemplate's query; `templates` is keyed by
+    (namespace, name). A missing template gives a spec whose query says so when run."""
+    specs = []
+    for metric in canary.spec.analysis.metrics:
+        template_query = None
+        if metric.template_ref is not None:
+            key = (
+                metric.template_ref.namespace or canary.metadata.namespace,
+                metric.template_ref.name,
+            )
+            template = templates.get(key)
+            template_query = template.spec.query if template is not None else None
+        bounds = metric.threshold_range
+        specs.append(
+            MetricSpec(
+                name=metric.name,
+                interval=metric.interval,
+                min=bounds.min if bounds is not None else None,
+                max=bounds.max if bounds is not None else None,
+                query=metric.query,
+                template_query=template_query,
+                template_variables=dict(metric.template_variables),
+            )
+        )
+    return specs

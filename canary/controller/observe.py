@@ -1,0 +1,75 @@
+"""Gather what one reconcile cycle needs to know about a Canary's world, before `decide` runs.
+
+Reads only: the target, the primary and the route. Metric checks run separately (`checks.py`),
+and only when the core says a tick is due.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kubernetes_asyncio.client import ApiClient
+
+from canary.api.canary import Canary
+from canary.core.model import Observation, WorkloadReadiness
+from canary.core.revision import revision
+from canary.routers.base import Router, RouteRef
+from canary.targets.apply import read_deployment
+from canary.targets.deployment import REVISION_ANNOTATION, deployment_readiness, primary_name
+
+
+@dataclass(frozen=True)
+class World:
+    """The objects read this cycle, kept for executing actions without reading them again."""
+
+    target: dict[str, Any] | None
+    primary: dict[str, Any] | None
+    observation: Observation
+
+
+async def observe(
+    api: ApiClient, canary: Canary, *, router: Router, route: RouteRef, now: datetime
+) -> World:
+    namespace, target_name = canary.metadata.namespace, canary.spec.target_ref.name
+    analysis = canary.spec.analysis
+    deadline = float(canary.spec.progress_deadline_seconds)
+    target = await read_deployment(api, target_name, namespace=namespace)
+    primary = await read_deployment(api, primary_name(target_name), namespace=namespace)
+    weights = await router.get_weights(route)
+    template = (target or {}).get("spec", {}).get("template")
+    primary_template = (primary or {}).get("spec", {}).get("template") or {}
+    observation = Observation(
+        now=now,
+        target_revision=revision(template) if isinstance(template, dict) else "",
+        primary=deployment_readiness(
+            primary,
+            progress_deadline_seconds=deadline,
+            ready_threshold_percent=analysis.primary_ready_threshold,
+            now=now,
+        ),
+        canary=_canary_readiness(target, canary, deadline=deadline, now=now),
+        initialized=primary is not None and weights is not None,
+        route_weights=weights,
+        primary_revision=(primary_template.get("metadata") or {})
+        .get("annotations", {})
+        .get(REVISION_ANNOTATION, ""),
+    )
+    return World(target=target, primary=primary, observation=observation)
+
+
+def _canary_readiness(
+    target: dict[str, Any] | None, canary: Canary, *, deadline: float, now: datetime
+) -> WorkloadReadiness:
+    readiness = deployment_readiness(
+        target,
+        progress_deadline_seconds=deadline,
+        ready_threshold_percent=canary.spec.analysis.canary_ready_threshold,
+        now=now,
+    )
+    replicas = ((target or {}).get("spec") or {}).get("replicas")
+    if readiness.ready and replicas == 0:
+        # A target scaled to zero is "rolled out" but serves nothing: not ready as a canary.
+        return WorkloadReadiness(exists=True, ready=False, message="scaled to zero")
+    return readiness

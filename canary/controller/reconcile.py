@@ -1,0 +1,210 @@
+"""One reconcile cycle of one Canary: load, observe, decide, execute, write status once.
+
+The cycle reads the Canary fresh from the API server, so a decision is never made on a stale
+copy. It writes the status with the resourceVersion it read: if anything changed meanwhile the
+write fails with 409 and the cycle runs again from a fresh read. A Canary whose spec cannot be
+used gets `Ready=False, reason=InvalidSpec` and a Warning event, and nothing else happens to it.
+The cycle returns how long to wait before the next one is needed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from kubernetes_asyncio.client import ApiClient
+from pydantic import ValidationError
+
+from canary.api.canary import Canary
+from canary.controller.checks import PrometheusPool, run_checks
+from canary.controller.convert import policy_of, state_of, status_of
+from canary.controller.execute import CannotActError, Context, execute
+from canary.controller.observe import observe
+from canary.controller.scheduler import Key
+from canary.controller.settings import Settings
+from canary.core.decide import decide
+from canary.core.model import CanaryState, Phase, Policy
+from canary.core.schedule import checks_due
+from canary.kube import resources
+from canary.kube.errors import Conflict, KubeError
+from canary.kube.events import record_event
+from canary.kube.resources import CanaryRef, resource_kind
+from canary.routers.base import RouteError, RouteRef
+from canary.routers.registry import router_for
+from canary.targets.deployment import TargetError
+
+log = structlog.get_logger(__name__)
+
+CANARIES = resource_kind("canary.dev/v1alpha1", "Canary")
+STEADY_RECHECK = 60.0  # seconds between cycles of an idle Canary (watch events wake it sooner)
+WAITING_RECHECK = 1.0  # seconds between cycles while waiting on workloads
+ANALYSING = frozenset({Phase.PROGRESSING, Phase.WAITING_PROMOTION})
+
+
+class Reconciler:
+    def __init__(self, api: ApiClient, settings: Settings) -> None:
+        self.api = api
+        self.settings = settings
+        self.prometheus = PrometheusPool(timeout=settings.prometheus_timeout)
+
+    async def cycle(self, key: Key) -> float:
+        namespace, name = key
+        raw = await resources.get(self.api, CANARIES, name, namespace=namespace)
+        if raw is None:
+            return STEADY_RECHECK
+        structlog.contextvars.bind_contextvars(namespace=namespace, canary=name)
+        try:
+            return await self._cycle(raw)
+        except Conflict:
+            log.info("status_conflict_retrying")
+            return 0.0
+        finally:
+            structlog.contextvars.unbind_contextvars("namespace", "canary")
+
+    async def _cycle(self, raw: dict[str, Any]) -> float:
+        now = datetime.now(UTC)
+        try:
+            canary = Canary.model_validate(raw)
+            route = self._route(canary)
+            router = router_for(canary.spec.provider or self.settings.provider, self.api)
+        except (ValidationError, ValueError) as error:
+            await self._invalid(raw, _first_error(error), now=now)
+            return STEADY_RECHECK
+        policy = policy_of(canary, min_interval=self.settings.min_interval)
+        state = state_of(canary.status)
+        if policy.suspend:
+            return STEADY_RECHECK
+        try:
+            world = await observe(self.api, canary, router=router, route=route, now=now)
+        except RouteError as error:
+            await self._invalid(raw, str(error), now=now, reason="RouteInvalid")
+            return STEADY_RECHECK
+        observation = world.observation
+        checked_at = None
+        if checks_due(policy, state, now) and observation.canary.ready:
+            checks = await run_checks(
+                self.api,
+                canary,
+                pool=self.prometheus,
+                default_url=self.settings.prometheus_url,
+                default_provider=self.settings.provider,
+            )
+            observation = dataclasses.replace(observation, checks=checks)
+            checked_at = now
+        decision = decide(policy, state, observation)
+        context = Context(
+            api=self.api,
+            canary=canary,
+            raw=raw,
+            router=router,
+            route=route,
+            owner=_owner(canary),
+            target=world.target,
+            primary=world.primary,
+            last_promoted_revision=state.last_promoted_revision,
+        )
+        try:
+            for action in decision.actions:
+                await execute(context, action)
+        except (CannotActError, TargetError) as error:
+            await self._invalid(raw, str(error), now=now, reason="CannotProceed")
+            return STEADY_RECHECK / 2
+        new_state = decision.state
+        if (
+            checked_at is not None
+            and observation.checks is not None
+            and new_state.checks == state.checks
+        ):
+            new_state = dataclasses.replace(new_state, checks=observation.checks)
+        await self._write_status(raw, canary, new_state, now=now, checked_at=checked_at)
+        if new_state.phase != state.phase:
+            log.info(
+                "phase_changed",
+                phase=new_state.phase.value,
+                previous=state.phase.value,
+                weight=new_state.canary_weight,
+            )
+        return _next_delay(policy, new_state, now)
+
+    def _route(self, canary: Canary) -> RouteRef:
+        return RouteRef(
+            namespace=canary.metadata.namespace, apex=canary.spec.service_name, owner=_owner(canary)
+        )
+
+    async def _write_status(
+        self,
+        raw: dict[str, Any],
+        canary: Canary,
+        state: CanaryState,
+        *,
+        now: datetime,
+        checked_at: datetime | None,
+    ) -> None:
+        status = status_of(
+            state,
+            previous=canary.status,
+            generation=canary.metadata.generation,
+            now=now,
+            checked_at=checked_at,
+        )
+        if status == raw.get("status"):
+            return
+        await resources.replace_status(self.api, CANARIES, {**raw, "status": status})
+
+    async def _invalid(
+        self, raw: dict[str, Any], message: str, *, now: datetime, reason: str = "InvalidSpec"
+    ) -> None:
+        """Mark the Canary not ready with `message`, once (and a Warning event with it)."""
+        status = dict(raw.get("status") or {})
+        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "Ready"]
+        old: dict[str, Any] = next(
+            (c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {}
+        )
+        if old.get("reason") == reason and old.get("message") == message:
+            return
+        generation = int(raw.get("metadata", {}).get("generation") or 0)
+        conditions.append(
+            {
+                "type": "Ready",
+                "status": "False",
+                "reason": reason,
+                "message": message,
+                "observedGeneration": generation,
+                "lastTransitionTime": now.isoformat().replace("+00:00", "Z"),
+            }
+        )
+        status["conditions"] = conditions
+        status["observedGeneration"] = generation
+        log.warning("canary_not_ready", reason=reason, message=message)
+        await record_event(self.api, raw, reason=reason, message=message, warning=True)
+        try:
+            await resources.replace_status(self.api, CANARIES, {**raw, "status": status})
+        except KubeError as error:
+            log.warning("status_not_written", error=str(error))
+
+
+def _owner(canary: Canary) -> CanaryRef:
+    return CanaryRef(
+        name=canary.metadata.name, namespace=canary.metadata.namespace, uid=canary.metadata.uid
+    )
+
+
+def _first_error(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return f"{where}: {first['msg']}" if where else str(first["msg"])
+    return str(error)
+
+
+def _next_delay(policy: Policy, state: CanaryState, now: datetime) -> float:
+    if state.phase in ANALYSING:
+        if state.last_step_at is None:
+            return WAITING_RECHECK
+        due = (state.last_step_at - now).total_seconds() + policy.interval
+        return max(0.05, min(due, policy.interval))
+    if state.phase in {Phase.PROMOTING, Phase.FINALISING, Phase.INITIALIZING, Phase.WAITING}:
+        return WAITING_RECHECK
+    return STEADY_RECHECK

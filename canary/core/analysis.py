@@ -1,0 +1,153 @@
+"""One analysis tick of a run in Progressing or WaitingPromotion: judge, then step or promote.
+
+The rules that make analysis fail closed live here. A tick moves traffic or promotes only when
+every check the shell passed in has passed; a failing check counts towards `threshold`, and the
+tick that reaches the threshold rolls back at once (Flagger waits for the next tick). A tick that
+needs checks and got none waits rather than guessing.
+
+Pure: called by `decide` after the deadline, infrastructure and new-revision rules have had
+their say; it never looks at the clock except through the observation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import assert_never
+
+from canary.core.model import (
+    CanaryState,
+    CheckResult,
+    Decision,
+    Observation,
+    Policy,
+    RecordEvent,
+    SetWeights,
+    Verdict,
+)
+from canary.core.schedule import (
+    TOTAL_WEIGHT,
+    Strategy,
+    max_weight,
+    needs_checks,
+    next_weight,
+    strategy,
+    tick_due,
+)
+from canary.core.transitions import Reason, promote, rollback, waiting_message
+
+
+def analyse(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
+    """Decide one cycle of a run whose revision is current and whose objects exist."""
+    now = observation.now
+    if not observation.canary.ready:
+        message = waiting_message("canary", observation.canary.message)
+        return Decision(state=replace(state, message=message))
+    if policy.skip_analysis:
+        message = f"Analysis skipped; promoting revision {state.last_applied_revision}"
+        return promote(state, now=now, message=message)
+    if not tick_due(policy, state, now):
+        if not state.message.startswith(waiting_message("canary", "")):
+            return Decision(state=state)
+        # The canary is ready again: say so rather than keep an outdated "waiting" message.
+        message = f"The canary is ready at weight {state.canary_weight}; waiting for the next tick"
+        return Decision(state=replace(state, message=message))
+    return _tick(policy, state, observation)
+
+
+def _tick(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
+    """A due tick with the canary ready: judge the checks, then step, promote or count."""
+    judged = needs_checks(policy, state)
+    if observation.checks is None and judged:
+        message = (
+            f"Analysis of revision {state.last_applied_revision} is due; "
+            "waiting for the checks to run"
+        )
+        return Decision(state=replace(state, message=message))
+    if observation.checks is not None:
+        state = replace(state, checks=observation.checks)
+    failing = [check for check in observation.checks or () if check.verdict is Verdict.FAIL]
+    if failing:
+        return _failed_tick(policy, state, observation, failing)
+    kind = strategy(policy)
+    match kind:
+        case Strategy.CANARY:
+            return _weighted_step(policy, state, observation, judged=judged)
+        case Strategy.ITERATIONS:
+            return _iteration(policy, state, observation)
+        case Strategy.NONE:
+            message = (
+                f"Rolling back revision {state.last_applied_revision}: the analysis sets "
+                "neither stepWeight, stepWeights nor iterations, so it can never promote"
+            )
+            return rollback(state, now=observation.now, reason=Reason.ROLLBACK, message=message)
+        case _:
+            assert_never(kind)
+
+
+def describe(check: CheckResult) -> str:
+    """A failing check in one line: name, value, accepted range and why."""
+    bounds = [f"min {check.min:g}" if check.min is not None else ""]
+    bounds.append(f"max {check.max:g}" if check.max is not None else "")
+    accepted = ", ".join(b for b in bounds if b)
+    value = "no value" if check.value is None else f"{check.value:g}"
+    shown = f"{check.name} = {value}" + (f" (accepted {accepted})" if accepted else "")
+    return f"{shown}: {check.message}" if check.message else shown
+
+
+def _failed_tick(
+    policy: Policy, state: CanaryState, observation: Observation, failing: list[CheckResult]
+) -> Decision:
+    threshold = max(1, policy.threshold)
+    failed_checks = state.failed_checks + 1
+    detail = "; ".join(describe(check) for check in failing)
+    counted = replace(state, failed_checks=failed_checks, last_step_at=observation.now)
+    if failed_checks >= threshold:
+        message = (
+            f"Rolling back revision {state.last_applied_revision}: "
+            f"failed checks threshold {threshold} reached; {detail}"
+        )
+        return rollback(counted, now=observation.now, reason=Reason.ROLLBACK, message=message)
+    message = (
+        f"Check failed ({failed_checks}/{threshold}) at canary weight {state.canary_weight}: "
+        f"{detail}"
+    )
+    event = RecordEvent(reason=Reason.CHECK_FAILED, message=message, warning=True)
+    return Decision(state=replace(counted, message=message), actions=(event,))
+
+
+def _weighted_step(
+    policy: Policy, state: CanaryState, observation: Observation, *, judged: bool
+) -> Decision:
+    now = observation.now
+    current = state.canary_weight
+    ceiling = max_weight(policy)
+    if current < ceiling:
+        weight = next_weight(policy, current)
+        message = f"Advanced canary weight to {weight}"
+        stepped = replace(state, canary_weight=weight, last_step_at=now, message=message)
+        actions = (
+            SetWeights(primary=TOTAL_WEIGHT - weight, canary=weight),
+            RecordEvent(reason=Reason.ADVANCE, message=message),
+        )
+        return Decision(state=stepped, actions=actions)
+    if not judged:  # cannot happen with a positive ceiling; never promote unjudged
+        return Decision(state=state)
+    message = (
+        f"Checks passed at canary weight {current}; "
+        f"promoting revision {state.last_applied_revision}"
+    )
+    return promote(state, now=now, message=message)
+
+
+def _iteration(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
+    done = state.iterations + 1
+    if done >= policy.iterations:
+        message = (
+            f"Checks passed for {done}/{policy.iterations} iterations; "
+            f"promoting revision {state.last_applied_revision}"
+        )
+        return promote(replace(state, iterations=done), now=observation.now, message=message)
+    message = f"Advanced iteration {done}/{policy.iterations}"
+    stepped = replace(state, iterations=done, last_step_at=observation.now, message=message)
+    event = RecordEvent(reason=Reason.ADVANCE, message=message)
+    return Decision(state=stepped, actions=(event,))

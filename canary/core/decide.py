@@ -1,0 +1,291 @@
+"""The state machine: `decide(policy, state, observation) -> Decision`, one cycle at a time.
+
+Rules are applied in a fixed order, so the important ones can never be skipped by an early
+return (the most reported failure of Flagger and Argo Rollouts):
+
+1. A suspended canary, or one being deleted, is left alone.
+2. The progress deadline, from persisted timestamps, in every phase that waits for a workload.
+3. Initialization, then repair of missing objects (primary, Services, route).
+4. A new revision: starts a run from a steady phase, restarts it from any analysing phase.
+5. The phase's own rule (analysis tick, promotion, finalisation).
+6. Route repair: when the route object's weights differ from what the state says, set them again.
+
+`decide` is deterministic and pure: no I/O, no clock but `observation.now`, no randomness. The
+shell executes the returned actions in order and writes the returned state in one status patch;
+if it crashes halfway, the next cycle's decision repeats what is still missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import assert_never
+
+from canary.core.analysis import analyse
+from canary.core.model import (
+    CanaryState,
+    Decision,
+    Initialize,
+    Observation,
+    Phase,
+    Policy,
+    PromoteTemplate,
+    RecordEvent,
+    ScaleCanary,
+    SetWeights,
+    WorkloadReadiness,
+)
+from canary.core.schedule import TOTAL_WEIGHT, next_promotion_weight, tick_due
+from canary.core.transitions import (
+    ALL_TO_PRIMARY,
+    Reason,
+    enter,
+    expected_weights,
+    rollback,
+    start_run,
+    waiting_message,
+)
+
+# Phases in which the target runs as the canary and must not be scaled down by a repair.
+_CANARY_RUNNING = frozenset(
+    {Phase.WAITING, Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.PROMOTING}
+)
+
+
+def decide(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
+    """The next state of one Canary and the actions that make the world match it."""
+    if policy.suspend or state.phase in {Phase.TERMINATING, Phase.TERMINATED}:
+        return Decision(state=state)
+    if state.phase_since is None:  # a fresh object: its first phase begins now
+        state = replace(state, phase_since=observation.now)
+    expired = _deadline(policy, state, observation)
+    if expired is not None:
+        return expired
+    return _with_route_repair(_by_phase(policy, state, observation), observation)
+
+
+def _by_phase(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
+    match state.phase:
+        case Phase.INITIALIZING:
+            return _initializing(policy, state, observation)
+        case Phase.INITIALIZED | Phase.SUCCEEDED | Phase.FAILED:
+            return _steady(state, observation)
+        case (
+            Phase.WAITING
+            | Phase.PROGRESSING
+            | Phase.WAITING_PROMOTION
+            | Phase.PROMOTING
+            | Phase.FINALISING
+        ):
+            return _running(policy, state, observation)
+        case Phase.TERMINATING | Phase.TERMINATED:
+            return Decision(state=state)
+        case _:
+            assert_never(state.phase)
+
+
+def _deadline(policy: Policy, state: CanaryState, observation: Observation) -> Decision | None:
+    """Roll back when the workload a phase waits for has run out of time.
+
+    The clock is the later of `phase_since` and `last_step_at`: a run that keeps ticking is
+    making progress, a workload that stays unready after the last tick is not. Kubernetes'
+    own ProgressDeadlineExceeded (`deadline_exceeded`) fails the run at once.
+    """
+    workload: WorkloadReadiness
+    match state.phase:
+        case Phase.INITIALIZING if not policy.skip_analysis:
+            name, workload = "primary", observation.primary
+        case Phase.PROGRESSING | Phase.WAITING_PROMOTION:
+            name, workload = "canary", observation.canary
+        case Phase.PROMOTING | Phase.FINALISING:
+            name, workload = "primary", _promoted_primary(state, observation)
+        case _:
+            return None
+    if workload.deadline_exceeded:
+        problem = f"the {name} exceeded its progress deadline"
+    else:
+        since = max(t for t in (state.phase_since, state.last_step_at) if t is not None)
+        stalled = (observation.now - since).total_seconds()
+        if workload.ready or stalled <= policy.progress_deadline:
+            return None
+        problem = (
+            f"the {name} is not ready and nothing has progressed for {stalled:.0f}s, "
+            f"beyond the progress deadline of {policy.progress_deadline:.0f}s"
+        )
+    if workload.message:
+        problem = f"{problem}: {workload.message}"
+    if state.phase is Phase.INITIALIZING:
+        failed = replace(state, last_applied_revision=observation.target_revision)
+        message = f"Initialization of revision {observation.target_revision} failed: {problem}"
+    else:
+        failed = state
+        message = f"Rolling back revision {state.last_applied_revision}: {problem}"
+    return rollback(failed, now=observation.now, reason=Reason.DEADLINE_EXCEEDED, message=message)
+
+
+def _promoted_primary(state: CanaryState, observation: Observation) -> WorkloadReadiness:
+    """The primary counts as ready for a promotion only once it runs the promoted template."""
+    primary = observation.primary
+    if observation.primary_revision == state.last_applied_revision:
+        return primary
+    running = observation.primary_revision or "an unknown revision"
+    detail = f"it runs {running}, not {state.last_applied_revision}"
+    message = f"{detail}; {primary.message}" if primary.message else detail
+    return replace(primary, ready=False, message=message)
+
+
+def _initializing(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
+    revision = observation.target_revision
+    if not observation.initialized:
+        message = "Creating the primary, the Services and the route"
+        return Decision(state=replace(state, message=message), actions=(Initialize(),))
+    if not (policy.skip_analysis or observation.primary.ready):
+        message = waiting_message("primary", observation.primary.message)
+        return Decision(state=replace(state, message=message), actions=(Initialize(),))
+    message = f"Initialization done; the primary runs revision {revision}"
+    done = replace(
+        enter(state, Phase.INITIALIZED, now=observation.now, message=message),
+        canary_weight=0,
+        failed_checks=0,
+        iterations=0,
+        last_applied_revision=revision,
+        last_promoted_revision=revision,
+        last_step_at=None,
+        checks=(),
+    )
+    return Decision(
+        state=done, actions=(Initialize(), RecordEvent(reason=Reason.SYNCED, message=message))
+    )
+
+
+def _steady(state: CanaryState, observation: Observation) -> Decision:
+    """Initialized, Succeeded, Failed: nothing moves until the target's revision changes."""
+    revision = observation.target_revision
+    if not state.last_promoted_revision:
+        return _initialization_failed(state, observation)
+    if not observation.initialized:
+        return _reinitialize(state)
+    if revision == state.last_promoted_revision:
+        if revision == state.last_applied_revision:
+            return Decision(state=state)
+        # Remembering the revert means re-applying the failed revision later starts a new run.
+        message = f"The target went back to the promoted revision {revision}; nothing to analyse"
+        reverted = replace(state, last_applied_revision=revision, message=message)
+        return Decision(
+            state=reverted, actions=(RecordEvent(reason=Reason.REVERTED, message=message),)
+        )
+    if revision == state.last_applied_revision:  # a failed revision is not retried by itself
+        return Decision(state=state)
+    return start_run(state, observation, restarting=False, promoted=state.last_promoted_revision)
+
+
+def _initialization_failed(state: CanaryState, observation: Observation) -> Decision:
+    """Failed before anything was promoted: only a new revision retries initialization."""
+    revision = observation.target_revision
+    if revision == state.last_applied_revision:
+        return Decision(state=state)
+    message = f"New revision {revision} detected, retrying initialization"
+    retrying = enter(state, Phase.INITIALIZING, now=observation.now, message=message)
+    event = RecordEvent(reason=Reason.NEW_REVISION, message=message)
+    return Decision(state=retrying, actions=(Initialize(), event))
+
+
+def _running(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
+    """Waiting and the analysing phases: a new revision restarts the run wherever it is."""
+    if not observation.initialized:
+        return _reinitialize(state)
+    if state.phase is Phase.WAITING or observation.target_revision != state.last_applied_revision:
+        promotion_landed = state.phase is Phase.FINALISING or (
+            state.phase is Phase.PROMOTING
+            and observation.primary_revision == state.last_applied_revision
+        )
+        promoted = state.last_applied_revision if promotion_landed else state.last_promoted_revision
+        restarting = state.phase is not Phase.WAITING
+        return start_run(state, observation, restarting=restarting, promoted=promoted)
+    match state.phase:
+        case Phase.PROGRESSING | Phase.WAITING_PROMOTION:
+            return analyse(policy, state, observation)
+        case Phase.PROMOTING:
+            return _promoting(policy, state, observation)
+        case Phase.FINALISING:
+            return _finalising(state, observation)
+        case _:  # the other phases never reach here
+            return Decision(state=state)
+
+
+def _reinitialize(state: CanaryState) -> Decision:
+    """Recreate missing objects; the primary comes from the last promoted template."""
+    message = "Recreating a missing primary, Service or route"
+    action = Initialize(scale_target_to_zero=state.phase not in _CANARY_RUNNING)
+    event = RecordEvent(reason=Reason.REINITIALIZE, message=message)
+    return Decision(state=replace(state, message=message), actions=(action, event))
+
+
+def _promoting(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
+    """Wait until the primary runs the promoted template, then route traffic back to it."""
+    now = observation.now
+    revision = state.last_applied_revision
+    if observation.primary_revision != revision:
+        running = observation.primary_revision or "an unknown revision"
+        message = f"Promoting revision {revision}: the primary still runs {running}"
+        return Decision(
+            state=replace(state, message=message), actions=(PromoteTemplate(revision=revision),)
+        )
+    if not observation.primary.ready:
+        message = waiting_message("primary", observation.primary.message)
+        return Decision(state=replace(state, message=message))
+    weight = next_promotion_weight(policy, state.canary_weight)
+    if weight > 0:
+        if not tick_due(policy, state, now):
+            return Decision(state=state)
+        message = f"Advanced primary weight to {TOTAL_WEIGHT - weight}"
+        shifted = replace(state, canary_weight=weight, last_step_at=now, message=message)
+        actions = (
+            SetWeights(primary=TOTAL_WEIGHT - weight, canary=weight),
+            RecordEvent(reason=Reason.ADVANCE, message=message),
+        )
+        return Decision(state=shifted, actions=actions)
+    message = f"The primary runs revision {revision}; routing all traffic to it"
+    finalising = replace(
+        enter(state, Phase.FINALISING, now=now, message=message), canary_weight=0, last_step_at=now
+    )
+    event = RecordEvent(reason=Reason.PROMOTING, message=message)
+    return Decision(state=finalising, actions=(ALL_TO_PRIMARY, event))
+
+
+def _finalising(state: CanaryState, observation: Observation) -> Decision:
+    revision = state.last_applied_revision
+    message = f"Promotion of revision {revision} completed"
+    succeeded = replace(
+        enter(state, Phase.SUCCEEDED, now=observation.now, message=message),
+        canary_weight=0,
+        iterations=0,
+        last_promoted_revision=revision,
+    )
+    actions = (
+        ALL_TO_PRIMARY,
+        ScaleCanary(up=False),
+        RecordEvent(reason=Reason.SUCCEEDED, message=message),
+    )
+    return Decision(state=succeeded, actions=actions)
+
+
+def _with_route_repair(decision: Decision, observation: Observation) -> Decision:
+    """Set the route's weights again when they drifted from the state's and nothing else does."""
+    state = decision.state
+    seen = observation.route_weights
+    if (
+        seen is None
+        or not observation.initialized
+        or state.phase in {Phase.INITIALIZING, Phase.TERMINATING, Phase.TERMINATED}
+        or any(isinstance(action, SetWeights) for action in decision.actions)
+    ):
+        return decision
+    primary, canary = expected_weights(state)
+    if seen == (primary, canary):
+        return decision
+    message = f"Route weights were {seen[0]}/{seen[1]}; set back to {primary}/{canary}"
+    repair = (
+        SetWeights(primary=primary, canary=canary),
+        RecordEvent(reason=Reason.ROUTE_REPAIRED, message=message),
+    )
+    return Decision(state=state, actions=repair + decision.actions)

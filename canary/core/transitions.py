@@ -1,0 +1,121 @@
+"""The moves every part of the state machine shares: start a run, promote, roll back.
+
+Each returns a whole `Decision` (the next state and the absolute actions that make it true), so
+the analysis tick and the lifecycle phases build their outcomes the same way. Every phase change
+goes through `enter`, which stamps `phase_since` (the progress deadline's clock) and a message.
+
+Pure: the time comes from the observation, the actions are data the shell executes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from enum import StrEnum
+
+from canary.core.model import (
+    Action,
+    CanaryState,
+    Decision,
+    Observation,
+    Phase,
+    PromoteTemplate,
+    RecordEvent,
+    ScaleCanary,
+    SetWeights,
+)
+from canary.core.schedule import TOTAL_WEIGHT
+
+ALL_TO_PRIMARY = SetWeights(primary=TOTAL_WEIGHT, canary=0)
+
+
+class Reason(StrEnum):
+    """Event reasons: stable CamelCase strings that alerts and users' scripts may match."""
+
+    SYNCED = "Synced"  # initialization done
+    REINITIALIZE = "Reinitialize"  # missing primary, services or route recreated
+    NEW_REVISION = "NewRevision"
+    REVERTED = "Reverted"  # the target went back to the promoted revision: nothing to analyse
+    ADVANCE = "Advance"
+    CHECK_FAILED = "CheckFailed"
+    PROMOTING = "Promoting"
+    SUCCEEDED = "Succeeded"
+    ROLLBACK = "Rollback"
+    DEADLINE_EXCEEDED = "DeadlineExceeded"
+    ROUTE_REPAIRED = "RouteRepaired"
+
+
+def enter(state: CanaryState, phase: Phase, *, now: datetime, message: str) -> CanaryState:
+    """`state` moved to `phase` at `now`, for the reason `message`."""
+    return replace(state, phase=phase, phase_since=now, message=message)
+
+
+def start_run(
+    state: CanaryState, observation: Observation, *, restarting: bool, promoted: str
+) -> Decision:
+    """Begin analysing `observation.target_revision` from weight 0 with fresh counters.
+
+    `promoted` is the revision the primary runs from now on (a restart from Promoting or
+    Finalising may have completed the previous promotion already).
+    """
+    revision = observation.target_revision
+    what = "restarting analysis" if restarting else "starting analysis"
+    message = f"New revision {revision} detected, {what}"
+    started = replace(
+        enter(state, Phase.PROGRESSING, now=observation.now, message=message),
+        canary_weight=0,
+        failed_checks=0,
+        iterations=0,
+        last_applied_revision=revision,
+        last_promoted_revision=promoted,
+        last_step_at=None,
+        checks=(),
+    )
+    actions: tuple[Action, ...] = (
+        ScaleCanary(up=True),
+        ALL_TO_PRIMARY,
+        RecordEvent(reason=Reason.NEW_REVISION, message=message),
+    )
+    return Decision(state=started, actions=actions)
+
+
+def promote(state: CanaryState, *, now: datetime, message: str) -> Decision:
+    """Give the primary the template that passed analysis; traffic stays where it is."""
+    promoting = replace(enter(state, Phase.PROMOTING, now=now, message=message), last_step_at=now)
+    actions: tuple[Action, ...] = (
+        PromoteTemplate(revision=state.last_applied_revision),
+        RecordEvent(reason=Reason.PROMOTING, message=message),
+    )
+    return Decision(state=promoting, actions=actions)
+
+
+def rollback(state: CanaryState, *, now: datetime, reason: Reason, message: str) -> Decision:
+    """Fail the run: all traffic to the primary, canary scaled to zero, a Warning event.
+
+    `failed_checks` is kept (unlike Flagger, which zeroes it) so the status still shows why.
+    A failure while initializing has no canary or route to undo: only the event is recorded.
+    """
+    failed = replace(
+        enter(state, Phase.FAILED, now=now, message=message),
+        canary_weight=0,
+        iterations=0,
+        last_step_at=now,
+    )
+    event = RecordEvent(reason=reason, message=message, warning=True)
+    if state.phase is Phase.INITIALIZING:
+        return Decision(state=failed, actions=(event,))
+    return Decision(state=failed, actions=(ALL_TO_PRIMARY, ScaleCanary(up=False), event))
+
+
+def waiting_message(workload: str, detail: str) -> str:
+    """Why a run holds while `workload` ("canary" or "primary") is not ready."""
+    base = f"Waiting for the {workload} to be ready"
+    return f"{base}: {detail}" if detail else base
+
+
+def expected_weights(state: CanaryState) -> tuple[int, int]:
+    """The (primary, canary) weights the route must have in `state`."""
+    if state.phase in {Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.PROMOTING}:
+        canary = max(0, min(TOTAL_WEIGHT, state.canary_weight))
+        return (TOTAL_WEIGHT - canary, canary)
+    return (TOTAL_WEIGHT, 0)

@@ -1,0 +1,275 @@
+"""The mesh simulator: Linkerd's inbound proxy metrics for workloads that have no real pods.
+
+    python -m canary.sandbox.meshsim --kubeconfig K --port P [--rate 20]
+
+A test instrument of the sandbox (docs/sandbox.md). Every second it lists the TrafficSplits
+(split.smi-spec.io/v1alpha2), Services and Deployments of all namespaces and works out which
+Deployment gets how many requests (meshsim_model.plan); every 250 ms it counts the requests due
+since the last tick. It serves the counts on http://127.0.0.1:P/metrics under the Linkerd proxy's
+names and labels, for the sandbox's Prometheus to scrape, and answers /healthz.
+
+Relisting instead of watching keeps it simple and self-healing (no resource versions, no 410s):
+three list calls a second, cheap for a sandbox's few hundred objects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from kubernetes_asyncio.client import ApiClient, AppsV1Api, CoreV1Api, CustomObjectsApi
+from kubernetes_asyncio.client.exceptions import ApiException
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from canary.kube.client import api_client
+from canary.sandbox.meshsim_model import (
+    DEFAULT_RATE,
+    Key,
+    Service,
+    Simulator,
+    Split,
+    Target,
+    Workload,
+    plan,
+)
+
+log = logging.getLogger("canary.sandbox.meshsim")
+
+SMI_GROUP = "split.smi-spec.io"
+SMI_VERSION = "v1alpha2"  # the storage version; v1alpha1 weights come back as quantity strings
+RELIST_INTERVAL = 1.0
+TICK_INTERVAL = 0.25
+LIST_TIMEOUT = 5.0
+
+
+class MeshCollector(Collector):
+    """The simulator's counts as the Linkerd proxy names them, read at scrape time."""
+
+    def __init__(self, simulator: Simulator) -> None:
+        self._simulator = simulator
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["namespace", "deployment", "direction"]
+        requests = CounterMetricFamily("request", "Requests received.", labels=labels)
+        responses = CounterMetricFamily(
+            "response",
+            "Responses sent, by classification and HTTP status.",
+            labels=[*labels, "classification", "status_code"],
+        )
+        latency = HistogramMetricFamily(
+            "response_latency_ms", "Time to the response's headers, in ms.", labels=labels
+        )
+        for (namespace, deployment), series in self._simulator.series().items():
+            common = [namespace, deployment, "inbound"]
+            requests.add_metric(common, series.count)
+            if series.successes:
+                responses.add_metric([*common, "success", "200"], series.successes)
+            if series.failures:
+                responses.add_metric([*common, "failure", "500"], series.failures)
+            latency.add_metric(common, series.cumulative(), series.latency_sum_ms)
+        yield requests
+        yield responses
+        yield latency
+
+
+async def _list(call: Any, *args: str) -> list[dict[str, Any]] | None:
+    """The items of a list call as plain dicts (no model classes), or None on a 404."""
+    response = await call(*args, _preload_content=False)
+    async with response:
+        if response.status == 404:
+            return None
+        if response.status != 200:
+            raise ApiException(status=response.status, reason=await response.text())
+        items: list[dict[str, Any]] = json.loads(await response.read())["items"]
+        return items
+
+
+class Relister:
+    """Lists the cluster's routing objects and hands the resulting plan to the simulator."""
+
+    def __init__(self, client: ApiClient, simulator: Simulator, *, default_rate: float) -> None:
+        self._client = client
+        self._simulator = simulator
+        self._default_rate = default_rate
+        self._said: set[str] = set()  # problems already logged, so each is logged once
+
+    async def once(self) -> None:
+        custom, apps, core = (
+            CustomObjectsApi(self._client),
+            AppsV1Api(self._client),
+            CoreV1Api(self._client),
+        )
+        async with asyncio.timeout(LIST_TIMEOUT), asyncio.TaskGroup() as group:
+            splits = group.create_task(
+                _list(custom.list_cluster_custom_object, SMI_GROUP, SMI_VERSION, "trafficsplits")
+            )
+            deployments = group.create_task(_list(apps.list_deployment_for_all_namespaces))
+            services = group.create_task(_list(core.list_service_for_all_namespaces))
+        if splits.result() is None:
+            self._say("the TrafficSplit CRD is not installed; no TrafficSplits to follow")
+        workloads = [Workload.from_manifest(d) for d in deployments.result() or []]
+        routes = [Split.from_manifest(s) for s in splits.result() or []]
+        for problem in [p for w in workloads for p in w.problems]:
+            self._say(problem)
+        for problem in [p for r in routes for p in r.problems]:
+            self._say(problem)
+        new_plan = plan(
+            routes,
+            [Service.from_manifest(s) for s in services.result() or []],
+            workloads,
+            default_rate=self._default_rate,
+        )
+        if changes := describe_changes(self._simulator.current_plan, new_plan):
+            log.info("plan: %s", changes)
+        self._simulator.set_plan(new_plan, existing=[w.key for w in workloads])
+
+    async def forever(self, interval: float) -> None:
+        failing = False
+        while True:
+            try:
+                await self.once()
+            # ValueError and KeyError: a response that is not the JSON list it should be.
+            except* (
+                ApiException,
+                aiohttp.ClientError,
+                TimeoutError,
+                OSError,
+                ValueError,
+                KeyError,
+            ) as group:
+                # Keep the last plan: proxies go on serving while the API server is away.
+                if not failing:
+                    log.warning("listing failed, keeping the last plan: %r", group.exceptions[0])
+                failing = True
+            else:
+                if failing:
+                    log.info("listing works again")
+                failing = False
+            await asyncio.sleep(interval)
+
+    def _say(self, message: str) -> None:
+        if message not in self._said:
+            self._said.add(message)
+            log.warning("%s", message)
+
+
+def describe_changes(old: Mapping[Key, Target], new: Mapping[Key, Target]) -> str:
+    """What differs between two plans, for the log ("" when nothing does)."""
+    parts = []
+    for key in sorted(old.keys() | new.keys()):
+        if (target := new.get(key)) == old.get(key):
+            continue
+        what = (
+            "no traffic"
+            if target is None
+            else f"{target.rate:g} rps (errors {target.behaviour.error_rate:g}, "
+            f"latency {target.behaviour.latency_ms:g} ms)"
+        )
+        parts.append(f"{key[0]}/{key[1]} {what}")
+    return "; ".join(parts)
+
+
+async def tick(simulator: Simulator, interval: float) -> None:
+    """Advance the simulator by the real time elapsed, every `interval` seconds."""
+    last = time.monotonic()
+    while True:
+        await asyncio.sleep(interval)
+        now = time.monotonic()
+        simulator.advance(now - last)
+        last = now
+
+
+def web_app(simulator: Simulator) -> web.Application:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(MeshCollector(simulator))
+
+    async def metrics(_request: web.Request) -> web.Response:
+        response = web.Response(body=generate_latest(registry))
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def current_plan(_request: web.Request) -> web.Response:
+        """The rates in force, for people debugging a test."""
+        return web.json_response(
+            [
+                {"namespace": ns, "deployment": name, "rate": t.rate, **vars(t.behaviour)}
+                for (ns, name), t in simulator.current_plan.items()
+            ]
+        )
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/plan", current_plan)
+    return app
+
+
+async def serve(arguments: argparse.Namespace) -> None:
+    simulator = Simulator(seed=arguments.seed)
+    runner = web.AppRunner(web_app(simulator), access_log=None)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await web.TCPSite(runner, arguments.host, arguments.port).start()
+        log.info("serving /metrics on http://%s:%d", arguments.host, arguments.port)
+        async with api_client(arguments.kubeconfig) as client, asyncio.TaskGroup() as group:
+            relister = Relister(client, simulator, default_rate=arguments.rate)
+            tasks = [
+                group.create_task(relister.forever(arguments.relist_interval)),
+                group.create_task(tick(simulator, TICK_INTERVAL)),
+            ]
+            await stop.wait()
+            for task in tasks:
+                task.cancel()
+        log.info("stopped")
+    finally:
+        await runner.cleanup()
+
+
+def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m canary.sandbox.meshsim",
+        description="Simulated Linkerd proxy metrics for the sandbox's workloads.",
+    )
+    parser.add_argument("--kubeconfig", type=Path, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=DEFAULT_RATE,
+        help="requests per second of each TrafficSplit (default %(default)g)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the latency draws")
+    parser.add_argument("--relist-interval", type=float, default=RELIST_INTERVAL)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    arguments = parse_arguments(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    asyncio.run(serve(arguments))
+
+
+if __name__ == "__main__":
+    main()
