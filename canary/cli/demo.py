@@ -1,157 +1,143 @@
-"""`canary demo`: bring the sandbox up and show a Deployment rolling out on it, live.
+"""`canary demo`: a real canary release on the local sandbox, shown live as it happens.
 
-Until the controller lands this shows the ground it will stand on: a real API server, scheduler,
-controller-manager and kwok's fake nodes rolling a Deployment from one version to the next. It
-exits 0 only when both rollouts completed.
+Brings the sandbox up, installs the CRDs, starts the controller as its own process, applies
+examples/podinfo/, then releases a healthy version (which must be promoted) and a faulty one
+(which must be rolled back). Exits 0 only when both outcomes happened. The controller's log
+goes to the sandbox's log directory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from kubernetes_asyncio.client import ApiClient, AppsV1Api, CoreV1Api, V1Deployment, V1Namespace
-from kubernetes_asyncio.client.exceptions import ApiException
+import yaml
+from kubernetes_asyncio.client import ApiClient
 from rich.console import Console
 from rich.live import Live
-from rich.table import Table
 
+from canary.api.crd import all_crds
+from canary.cli.demo_view import render
 from canary.cli.sandbox import report
+from canary.kube import resources
 from canary.kube.client import api_client
-from canary.kube.objects import body
-from canary.sandbox import cluster
+from canary.kube.crds import install_crds
+from canary.sandbox import cluster, processes
 from canary.sandbox.binaries import ensure_binaries
+from canary.sandbox.ports import free_ports
+from canary.sandbox.state import SandboxState
 
 NAMESPACE = "demo"
-NAME = "podinfo"
-VERSIONS = ("6.7.0", "6.7.1")
-ROLLOUT_TIMEOUT = 120.0
-
-
-def deployment(version: str) -> V1Deployment:
-    labels = {"app": NAME}
-    manifest = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": labels},
-        "spec": {
-            "replicas": 4,
-            # Each new pod must stay ready this long before the next one is replaced, so the
-            # rolling update proceeds in visible steps rather than all at once.
-            "minReadySeconds": 2,
-            "selector": {"matchLabels": labels},
-            "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": NAME,
-                            "image": f"ghcr.io/stefanprodan/podinfo:{version}",
-                            "ports": [{"name": "http", "containerPort": 9898}],
-                        }
-                    ]
-                },
-            },
-        },
-    }
-    return body(manifest, V1Deployment)
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "podinfo"
+CANARIES = resources.resource_kind("canary.dev/v1alpha1", "Canary")
+RELEASE_TIMEOUT = 300.0
+FAULTY = {"meshsim.canary.dev/error-rate": "0.3"}  # the simulator fails 30% of its requests
 
 
 def run(*, state_dir: Path, cache: Path, stop_after: bool) -> int:
     console = Console()
+    if not EXAMPLES.is_dir():
+        console.print(f"[red]examples not found at {EXAMPLES}; run the demo from a checkout")
+        return 1
     binaries = ensure_binaries(cache, report)
     state = cluster.up(state_dir, binaries, report)
+    controller = _start_controller(state)
+    console.print(f"controller started (pid {controller.pid}); its log: {controller.log}")
     try:
-        return asyncio.run(_show_rollouts(Path(state.kubeconfig), console))
+        return asyncio.run(_releases(state, console))
     finally:
+        processes.stop(controller)
         if stop_after:
             cluster.down(state_dir, report)
         else:
             console.print("the sandbox keeps running; stop it with [bold]canary sandbox down[/]")
 
 
-async def _show_rollouts(kubeconfig: Path, console: Console) -> int:
-    async with api_client(kubeconfig) as client:
-        await _ensure_namespace(client)
-        apps = AppsV1Api(client)
-        for version in VERSIONS:
-            console.rule(f"release {NAME} {version}")
-            release = deployment(version)
-            try:
-                await apps.create_namespaced_deployment(NAMESPACE, release)
-            except ApiException as error:
-                if error.status != 409:
-                    raise
-                await apps.patch_namespaced_deployment(NAME, NAMESPACE, release)
-            completed = await _follow(client, console)
-            console.print()
-            if not completed:
-                console.print(
-                    f"[red]rollout of {version} did not finish in {ROLLOUT_TIMEOUT:.0f} s"
-                )
-                return 1
-            console.print(f"[green]{NAME} {version} rolled out: every replica updated and ready")
-    return 0
+def _start_controller(state: SandboxState) -> processes.ProcessRecord:
+    (port,) = free_ports(1)
+    argv = [
+        sys.executable,
+        "-m",
+        "canary.cli.main",
+        "run",
+        f"--kubeconfig={state.kubeconfig}",
+        f"--prometheus-url={state.prometheus_url}",
+        f"--namespaces={NAMESPACE}",
+        f"--listen=127.0.0.1:{port}",
+        "--log-format=json",
+        "--min-interval=1",
+    ]
+    directory = Path(state.directory)
+    return processes.start(
+        "controller", argv, log=directory / "logs" / "controller-demo.log", cwd=directory
+    )
 
 
-async def _ensure_namespace(client: ApiClient) -> None:
-    try:
-        await CoreV1Api(client).create_namespace(
-            body({"metadata": {"name": NAMESPACE}}, V1Namespace)
+async def _releases(state: SandboxState, console: Console) -> int:
+    async with api_client(Path(state.kubeconfig)) as api:
+        await install_crds(api, all_crds().values())
+        await _apply_examples(api)
+        console.rule("podinfo 6.7.0 is deployed; the controller takes it over")
+        if not await _follow(api, console, until={"Initialized", "Succeeded"}):
+            return 1
+        console.rule("release 1: podinfo 6.7.1, a healthy version")
+        await _release(api, image="ghcr.io/stefanprodan/podinfo:6.7.1", annotations={})
+        promoted = await _follow(api, console, until={"Succeeded", "Failed"}) == "Succeeded"
+        console.print("[green]promoted" if promoted else "[red]not promoted")
+        console.rule("release 2: podinfo 6.7.2, which fails 30% of its requests")
+        await _release(api, image="ghcr.io/stefanprodan/podinfo:6.7.2", annotations=FAULTY)
+        rolled_back = await _follow(api, console, until={"Succeeded", "Failed"}) == "Failed"
+        console.print("[green]rolled back" if rolled_back else "[red]not rolled back")
+    if promoted and rolled_back:
+        console.print(
+            "[bold green]both releases ended as they should: one promoted, one rolled back"
         )
-    except ApiException as error:
-        if error.status != 409:
-            raise
+        return 0
+    console.print(f"[bold red]unexpected outcome; the controller's log: {state.directory}/logs")
+    return 1
 
 
-async def _follow(client: ApiClient, console: Console) -> bool:
-    """Redraw the rollout's state until it completes or the deadline passes."""
-    apps, core = AppsV1Api(client), CoreV1Api(client)
+async def _apply_examples(api: ApiClient) -> None:
+    await resources.apply(
+        api, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
+    )
+    for name in ("deployment.yaml", "metrictemplate.yaml", "canary.yaml"):
+        for manifest in yaml.safe_load_all((EXAMPLES / name).read_text()):
+            manifest["metadata"]["namespace"] = NAMESPACE
+            await resources.apply(api, manifest)
+
+
+async def _release(api: ApiClient, *, image: str, annotations: dict[str, str]) -> None:
+    """Change the Deployment the way a CI pipeline or a GitOps tool would: a new pod template."""
+    for manifest in yaml.safe_load_all((EXAMPLES / "deployment.yaml").read_text()):
+        manifest["metadata"]["namespace"] = NAMESPACE
+        template = manifest["spec"]["template"]
+        template["spec"]["containers"][0]["image"] = image
+        template["metadata"]["annotations"] = annotations
+        # The controller owns spec.replicas while it releases; leave that field to it.
+        del manifest["spec"]["replicas"]
+        await resources.apply(api, manifest, field_manager="canary-demo")
+
+
+async def _follow(api: ApiClient, console: Console, *, until: set[str]) -> str | None:
+    """Show the Canary live until its phase is in `until` (after having left it, for a release)."""
     started = time.monotonic()
-    with Live(console=console, refresh_per_second=8) as live:
-        while time.monotonic() - started < ROLLOUT_TIMEOUT:
-            current = await apps.read_namespaced_deployment(NAME, NAMESPACE)
-            pods = await core.list_namespaced_pod(NAMESPACE, label_selector=f"app={NAME}")
-            live.update(_table(current, pods.items, time.monotonic() - started))
-            if _complete(current):
-                return True
-            await asyncio.sleep(0.25)
-    return False
-
-
-def _complete(current: Any) -> bool:
-    spec, status = current.spec, current.status
-    return bool(
-        status.observed_generation == current.metadata.generation
-        and (status.updated_replicas or 0) == spec.replicas
-        and (status.available_replicas or 0) == spec.replicas
-        and (status.replicas or 0) == spec.replicas
-    )
-
-
-def _table(current: Any, pods: list[Any], elapsed: float) -> Table:
-    status = current.status
-    table = Table(title=f"deployment/{NAME} after {elapsed:4.1f} s", title_justify="left")
-    for column in ("desired", "current", "updated", "ready", "available"):
-        table.add_column(column, justify="right")
-    table.add_row(
-        str(current.spec.replicas),
-        str(status.replicas or 0),
-        str(status.updated_replicas or 0),
-        str(status.ready_replicas or 0),
-        str(status.available_replicas or 0),
-    )
-    pod_table = Table(show_header=True)
-    for column in ("pod", "image", "node", "phase"):
-        pod_table.add_column(column)
-    for pod in sorted(pods, key=lambda p: p.metadata.name):
-        image = pod.spec.containers[0].image.rsplit(":", 1)[-1]
-        phase = "Terminating" if pod.metadata.deletion_timestamp else pod.status.phase
-        pod_table.add_row(pod.metadata.name, image, pod.spec.node_name or "-", phase or "-")
-    outer = Table.grid()
-    outer.add_row(table)
-    outer.add_row(pod_table)
-    return outer
+    left_start = False
+    with Live(console=console, refresh_per_second=4) as live:
+        while time.monotonic() - started < RELEASE_TIMEOUT:
+            canary = await resources.get(api, CANARIES, "podinfo", namespace=NAMESPACE)
+            phase = ((canary or {}).get("status") or {}).get("phase")
+            live.update(render(canary, elapsed=time.monotonic() - started))
+            if phase not in until:
+                left_start = True
+            elif left_start or "Initialized" in until:
+                live.stop()
+                if not console.is_terminal:
+                    console.line()  # a live view ends mid-line when not on a terminal
+                return str(phase)
+            await asyncio.sleep(0.5)
+    console.print(f"[red]no outcome within {RELEASE_TIMEOUT:.0f} s")
+    return None
