@@ -12,7 +12,6 @@ import asyncio
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import yaml
 from kubernetes_asyncio.client import ApiClient
