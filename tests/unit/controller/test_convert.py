@@ -1,0 +1,81 @@
+"""The API's Canary maps onto the core's policy and state, and the state back onto the status."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+from canary.api.canary import Canary
+from canary.api.status import CanaryStatus
+from canary.controller.convert import context_of, metric_specs, policy_of, state_of, status_of
+from canary.core.model import CanaryState, CheckResult, Phase, Verdict
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "podinfo" / "canary.yaml"
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def _canary() -> Canary:
+    manifest = yaml.safe_load(EXAMPLE.read_text())
+    manifest["metadata"].update(namespace="shop", uid="u-1", generation=3)
+    return Canary.model_validate(manifest)
+
+
+def test_policy_takes_the_spec_with_defaults_and_the_minimum_interval() -> None:
+    policy = policy_of(_canary(), min_interval=1)
+    assert (policy.interval, policy.threshold, policy.max_weight, policy.step_weight) == (
+        10.0,
+        2,
+        50,
+        10,
+    )
+    assert policy.progress_deadline == 60.0
+    assert policy_of(_canary(), min_interval=30).interval == 30.0
+
+
+def test_an_empty_status_is_a_new_canary() -> None:
+    state = state_of(CanaryStatus())
+    assert state.phase is Phase.INITIALIZING
+    assert (state.canary_weight, state.last_applied_revision, state.last_step_at) == (0, "", None)
+
+
+def test_state_survives_a_round_trip_through_the_status() -> None:
+    state = CanaryState(
+        phase=Phase.PROGRESSING,
+        canary_weight=30,
+        failed_checks=1,
+        last_applied_revision="b" * 16,
+        last_promoted_revision="a" * 16,
+        phase_since=NOW - timedelta(seconds=40),
+        last_step_at=NOW - timedelta(seconds=5),
+        message="Advanced canary weight to 30",
+        checks=(CheckResult("request-success-rate", Verdict.FAIL, None, "no data", 99.0, None),),
+    )
+    manifest = status_of(state, previous=CanaryStatus(), generation=3, now=NOW, checked_at=NOW)
+    assert manifest["checks"][0]["value"] is None  # "no value" is said explicitly
+    assert manifest["observedGeneration"] == 3
+    assert state_of(CanaryStatus.model_validate(manifest)) == state
+
+
+def test_condition_times_are_kept_while_their_status_holds() -> None:
+    progressing = CanaryState(phase=Phase.PROGRESSING, phase_since=NOW)
+    first = CanaryStatus.model_validate(
+        status_of(progressing, previous=CanaryStatus(), generation=1, now=NOW, checked_at=None)
+    )
+    later = NOW + timedelta(minutes=5)
+    second = CanaryStatus.model_validate(
+        status_of(progressing, previous=first, generation=1, now=later, checked_at=None)
+    )
+    assert [c.last_transition_time for c in second.conditions] == [NOW, NOW]
+    assert second.last_transition_time == NOW
+
+
+def test_metrics_resolve_templates_and_context_names_the_target() -> None:
+    canary = _canary()
+    specs = {spec.name: spec for spec in metric_specs(canary, {})}
+    assert specs["request-success-rate"].min == 99
+    assert specs["request-duration"].max == 500
+    assert specs["error-rate"].template_query is None  # the template was not found
+    context = context_of(canary, default_provider="smi:v1alpha3")
+    assert (context.namespace, context.target, context.provider) == ("shop", "podinfo", "linkerd")
