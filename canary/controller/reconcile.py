@@ -24,6 +24,7 @@ from canary.controller.execute import CannotActError, Context, execute
 from canary.controller.observe import observe
 from canary.controller.scheduler import Key
 from canary.controller.settings import Settings
+from canary.controller.support import unsupported_fields, unsupported_message
 from canary.core.decide import decide
 from canary.core.model import CanaryState, Phase, Policy
 from canary.core.schedule import checks_due
@@ -34,6 +35,7 @@ from canary.kube.resources import CanaryRef, resource_kind
 from canary.routers.base import RouteError, RouteRef
 from canary.routers.registry import router_for
 from canary.targets.deployment import TargetError
+from canary.telemetry import metrics
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +51,7 @@ class Reconciler:
         self.settings = settings
         self.prometheus = PrometheusPool(timeout=settings.prometheus_timeout)
 
+    @metrics.instrument_cycle
     async def cycle(self, key: Key) -> float:
         namespace, name = key
         raw = await resources.get(self.api, CANARIES, name, namespace=namespace)
@@ -58,6 +61,7 @@ class Reconciler:
         try:
             return await self._cycle(raw)
         except Conflict:
+            metrics.mark_conflict()
             log.info("status_conflict_retrying")
             return 0.0
         finally:
@@ -71,6 +75,12 @@ class Reconciler:
             router = router_for(canary.spec.provider or self.settings.provider, self.api)
         except (ValidationError, ValueError) as error:
             await self._invalid(raw, _first_error(error), now=now)
+            return STEADY_RECHECK
+        unsupported = unsupported_fields(canary, default_provider=self.settings.provider)
+        if unsupported:
+            await self._invalid(
+                raw, unsupported_message(unsupported), now=now, reason="Unsupported"
+            )
             return STEADY_RECHECK
         policy = policy_of(canary, min_interval=self.settings.min_interval)
         state = state_of(canary.status)

@@ -147,3 +147,25 @@ async def test_an_unusable_canary_gets_a_condition_and_others_are_unaffected(
     ready = next(c for c in stored["status"]["conditions"] if c["type"] == "Ready")
     assert ready["status"] == "False"
     assert f"Deployment {namespace}/does-not-exist not found" in ready["message"]
+
+
+async def test_a_canary_with_fields_not_supported_yet_is_not_released(
+    api: ApiClient, namespace: str, sandbox: SandboxState
+) -> None:
+    await install_crds(api, all_crds().values())
+    await _apply_example(api, "deployment.yaml", namespace)
+    canary = yaml.safe_load((EXAMPLES / "canary.yaml").read_text())
+    canary["metadata"]["namespace"] = namespace
+    canary["spec"]["analysis"]["webhooks"] = [
+        {"name": "gate", "type": "confirm-rollout", "url": "http://127.0.0.1:9/gate"}
+    ]
+    await resources.apply(api, canary)
+    reconciler = Reconciler(api, _settings(sandbox))
+    await reconciler.cycle((namespace, "podinfo"))
+    reconciler.prometheus.close()
+    stored = await resources.get(api, CANARIES, "podinfo", namespace=namespace)
+    assert stored is not None
+    ready = next(c for c in stored["status"]["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "Unsupported")
+    assert "spec.analysis.webhooks" in ready["message"]
+    assert await resources.get(api, DEPLOYMENT, "podinfo-primary", namespace=namespace) is None
