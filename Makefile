@@ -6,7 +6,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: demo test lint unit integration build venv clean
+.PHONY: demo test lint unit integration e2e build venv clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,7 @@ test: lint build
 	$(PY) -m pytest
 
 lint: $(STAMP)
+	$(VENV)/bin/python -m canary.api.crdgen --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
@@ -40,6 +41,9 @@ unit: $(STAMP)
 
 integration: build
 	$(PY) -m pytest tests/integration
+
+e2e: build
+	$(PY) -m pytest tests/e2e
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
