@@ -27,8 +27,9 @@ log = structlog.get_logger(__name__)
 class Wiring:
     """Maps watch events to the Canaries they concern, and tracks what is ready to serve."""
 
-    def __init__(self, scheduler: Scheduler) -> None:
+    def __init__(self, scheduler: Scheduler, reconciler: Reconciler) -> None:
         self.scheduler = scheduler
+        self.reconciler = reconciler
         # (namespace, deployment name) -> Canaries whose target or primary it is
         self.by_deployment: defaultdict[tuple[str, str], set[Key]] = defaultdict(set)
         self.synced: set[str] = set()
@@ -46,9 +47,11 @@ class Wiring:
             keys = {_key(item) for item in event.items}
             for item in event.items:
                 self._index(_key(item), item)
+                self.reconciler.note_phase(_key(item), _phase(item))
             scope = {k for k in self.scheduler.keys if namespace is None or k[0] == namespace}
             for gone in scope - keys:
                 self.scheduler.forget(gone)
+                self.reconciler.note_phase(gone, None)
             for key in keys:
                 self.scheduler.wake(key)
             self.synced.add(f"canaries/{namespace}")
@@ -56,8 +59,10 @@ class Wiring:
         key = _key(event.object)
         if event.kind == "DELETED":
             self.scheduler.forget(key)
+            self.reconciler.note_phase(key, None)
             return
         self._index(key, event.object)
+        self.reconciler.note_phase(key, _phase(event.object))
         self.scheduler.wake(key)
 
     def deployment_event(self, event: WatchEvent, namespace: str | None) -> None:
@@ -74,6 +79,11 @@ class Wiring:
                 self.scheduler.wake(key)
 
 
+def _phase(obj: dict[str, Any]) -> str | None:
+    phase = (obj.get("status") or {}).get("phase")
+    return str(phase) if phase else None
+
+
 def _key(obj: dict[str, Any]) -> Key:
     metadata = obj.get("metadata") or {}
     return (str(metadata.get("namespace")), str(metadata.get("name")))
@@ -88,7 +98,7 @@ async def run(settings: Settings) -> None:
     async with api_client(settings.kubeconfig) as api:
         reconciler = Reconciler(api, settings)
         scheduler = Scheduler(reconciler.cycle, max_parallel=settings.max_parallel)
-        wiring = Wiring(scheduler)
+        wiring = Wiring(scheduler, reconciler)
         scopes: list[str | None] = list(settings.namespaces) or [None]
         expected = {f"{kind}/{scope}" for kind in ("canaries", "deployments") for scope in scopes}
         log.info(

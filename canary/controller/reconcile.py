@@ -43,6 +43,10 @@ CANARIES = resource_kind("canary.dev/v1alpha1", "Canary")
 STEADY_RECHECK = 60.0  # seconds between cycles of an idle Canary (watch events wake it sooner)
 WAITING_RECHECK = 1.0  # seconds between cycles while waiting on workloads
 ANALYSING = frozenset({Phase.PROGRESSING, Phase.WAITING_PROMOTION})
+# Phases that count against --max-progressing: a release is under way.
+UNDER_WAY = frozenset(
+    {Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.PROMOTING, Phase.FINALISING}
+)
 
 
 class Reconciler:
@@ -50,6 +54,26 @@ class Reconciler:
         self.api = api
         self.settings = settings
         self.prometheus = PrometheusPool(timeout=settings.prometheus_timeout)
+        # The last known phase of every Canary: from watch events, and from this controller's
+        # own decisions the moment they are made (before any await, so two cycles can never
+        # both take the last free slot).
+        self.phases: dict[Key, str] = {}
+
+    def note_phase(self, key: Key, phase: str | None) -> None:
+        if phase is None:
+            self.phases.pop(key, None)
+        else:
+            self.phases[key] = phase
+
+    def start_blocked(self, key: Key) -> str:
+        """Why `key` may not start a new release now, or "" when it may."""
+        limit = self.settings.max_progressing
+        if limit <= 0:
+            return ""
+        under_way = sum(1 for k, p in self.phases.items() if k != key and p in UNDER_WAY)
+        if under_way < limit:
+            return ""
+        return f"{under_way} canaries are progressing (limit {limit}, --max-progressing)"
 
     @metrics.instrument_cycle
     async def cycle(self, key: Key) -> float:
@@ -103,7 +127,10 @@ class Reconciler:
             )
             observation = dataclasses.replace(observation, checks=checks)
             checked_at = now
+        key = (canary.metadata.namespace, canary.metadata.name)
+        observation = dataclasses.replace(observation, start_blocked=self.start_blocked(key))
         decision = decide(policy, state, observation)
+        self.note_phase(key, decision.state.phase.value)
         context = Context(
             api=self.api,
             canary=canary,

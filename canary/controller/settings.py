@@ -19,6 +19,7 @@ class Settings:
     listen: str  # host:port of /healthz, /readyz and /metrics; empty disables them
     min_interval: float  # analysis intervals below this are raised to it
     max_parallel: int  # reconcile cycles running at once
+    max_progressing: int  # canaries analysing at once, cluster-wide; 0 for no limit
     prometheus_timeout: float
 
 
@@ -66,6 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-parallel", type=int, default=int(env("CANARY_MAX_PARALLEL", "8")))
     parser.add_argument(
+        "--max-progressing",
+        type=int,
+        default=int(env("CANARY_MAX_PROGRESSING", "10")),
+        help="new releases wait (phase Waiting) while this many are under way; 0: no limit",
+    )
+    parser.add_argument(
         "--prometheus-timeout", type=float, default=float(env("CANARY_PROMETHEUS_TIMEOUT", "10"))
     )
 
@@ -81,5 +88,6 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         listen=args.listen,
         min_interval=args.min_interval,
         max_parallel=args.max_parallel,
+        max_progressing=args.max_progressing,
         prometheus_timeout=args.prometheus_timeout,
     )

@@ -165,17 +165,31 @@ def _steady(state: CanaryState, observation: Observation) -> Decision:
     if not observation.initialized:
         return _reinitialize(state)
     if revision == state.last_promoted_revision:
-        if revision == state.last_applied_revision:
-            return Decision(state=state)
-        # Remembering the revert means re-applying the failed revision later starts a new run.
-        message = f"The target went back to the promoted revision {revision}; nothing to analyse"
-        reverted = replace(state, last_applied_revision=revision, message=message)
-        return Decision(
-            state=reverted, actions=(RecordEvent(reason=Reason.REVERTED, message=message),)
-        )
+        return _back_to_promoted(state, revision)
     if revision == state.last_applied_revision:  # a failed revision is not retried by itself
         return Decision(state=state)
+    if observation.start_blocked:
+        return _wait_to_start(state, observation)
     return start_run(state, observation, restarting=False, promoted=state.last_promoted_revision)
+
+
+def _back_to_promoted(state: CanaryState, revision: str) -> Decision:
+    """The target runs the promoted revision: nothing to analyse, but remember the revert."""
+    if revision == state.last_applied_revision:
+        return Decision(state=state)
+    # Remembering the revert means re-applying the failed revision later starts a new run.
+    message = f"The target went back to the promoted revision {revision}; nothing to analyse"
+    reverted = replace(state, last_applied_revision=revision, message=message)
+    return Decision(state=reverted, actions=(RecordEvent(reason=Reason.REVERTED, message=message),))
+
+
+def _wait_to_start(state: CanaryState, observation: Observation) -> Decision:
+    """A new revision that may not start yet: wait in Waiting, saying why, with one event."""
+    message = f"New revision {observation.target_revision} waits: {observation.start_blocked}"
+    if state.phase is Phase.WAITING:
+        return Decision(state=replace(state, message=message))
+    waiting = enter(state, Phase.WAITING, now=observation.now, message=message)
+    return Decision(state=waiting, actions=(RecordEvent(reason=Reason.WAITING, message=message),))
 
 
 def _initialization_failed(state: CanaryState, observation: Observation) -> Decision:
@@ -193,14 +207,14 @@ def _running(policy: Policy, state: CanaryState, observation: Observation) -> De
     """Waiting and the analysing phases: a new revision restarts the run wherever it is."""
     if not observation.initialized:
         return _reinitialize(state)
+    if state.phase is Phase.WAITING and (held := _still_waiting(state, observation)) is not None:
+        return held
     if state.phase is Phase.WAITING or observation.target_revision != state.last_applied_revision:
-        promotion_landed = state.phase is Phase.FINALISING or (
-            state.phase is Phase.PROMOTING
-            and observation.primary_revision == state.last_applied_revision
-        )
-        promoted = state.last_applied_revision if promotion_landed else state.last_promoted_revision
-        restarting = state.phase is not Phase.WAITING
-        return start_run(state, observation, restarting=restarting, promoted=promoted)
+        return _new_run(state, observation)
+    return _phase_rule(policy, state, observation)
+
+
+def _phase_rule(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
     match state.phase:
         case Phase.PROGRESSING | Phase.WAITING_PROMOTION:
             return analyse(policy, state, observation)
@@ -210,6 +224,31 @@ def _running(policy: Policy, state: CanaryState, observation: Observation) -> De
             return _finalising(state, observation)
         case _:  # the other phases never reach here
             return Decision(state=state)
+
+
+def _new_run(state: CanaryState, observation: Observation) -> Decision:
+    """Start the waiting run, or restart a run for a newer revision, wherever it was."""
+    promotion_landed = state.phase is Phase.FINALISING or (
+        state.phase is Phase.PROMOTING
+        and observation.primary_revision == state.last_applied_revision
+    )
+    promoted = state.last_applied_revision if promotion_landed else state.last_promoted_revision
+    restarting = state.phase is not Phase.WAITING
+    return start_run(state, observation, restarting=restarting, promoted=promoted)
+
+
+def _still_waiting(state: CanaryState, observation: Observation) -> Decision | None:
+    """Waiting: back to steady if the target was reverted, on hold while runs are limited."""
+    if observation.target_revision == state.last_promoted_revision:
+        message = "The target went back to the promoted revision while waiting; nothing to analyse"
+        back = replace(
+            enter(state, Phase.INITIALIZED, now=observation.now, message=message),
+            last_applied_revision=observation.target_revision,
+        )
+        return Decision(state=back, actions=(RecordEvent(reason=Reason.REVERTED, message=message),))
+    if observation.start_blocked:
+        return _wait_to_start(state, observation)
+    return None
 
 
 def _reinitialize(state: CanaryState) -> Decision:

@@ -113,6 +113,10 @@ class Observation:
     # revision hash ignores); "" when unknown. Promoting completes only once this equals the
     # revision being promoted, so a primary that is "ready" on its old template does not count.
     primary_revision: str = ""
+    # Why a new run may not start now (the cluster-wide limit of progressing canaries is
+    # reached), or "" when it may. A blocked run waits in phase Waiting; a run already under
+    # way is never blocked, and a new revision during a run restarts it regardless.
+    start_blocked: str = ""
 
 
 # Actions: each is absolute ("make it so"), so executing one twice is harmless.

@@ -43,6 +43,7 @@ class Reason(StrEnum):
     ROLLBACK = "Rollback"
     DEADLINE_EXCEEDED = "DeadlineExceeded"
     ROUTE_REPAIRED = "RouteRepaired"
+    WAITING = "Waiting"  # a new revision waits for the limit of progressing canaries
 
 
 def enter(state: CanaryState, phase: Phase, *, now: datetime, message: str) -> CanaryState:

@@ -38,6 +38,7 @@ def _settings(sandbox: SandboxState) -> Settings:
         listen="",
         min_interval=1.0,
         max_parallel=1,
+        max_progressing=10,
         prometheus_timeout=5.0,
     )
 
