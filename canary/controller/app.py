@@ -63,6 +63,9 @@ class Wiring:
             return
         self._index(key, event.object)
         self.reconciler.note_phase(key, _phase(event.object))
+        version = (event.object.get("metadata") or {}).get("resourceVersion")
+        if event.kind == "MODIFIED" and self.reconciler.is_own_write(key, version):
+            return
         self.scheduler.wake(key)
 
     def deployment_event(self, event: WatchEvent, namespace: str | None) -> None:

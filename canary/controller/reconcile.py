@@ -58,6 +58,7 @@ class Reconciler:
         # own decisions the moment they are made (before any await, so two cycles can never
         # both take the last free slot).
         self.phases: dict[Key, str] = {}
+        self.own_writes: dict[Key, str] = {}  # resourceVersion of each Canary's last status write
 
     def note_phase(self, key: Key, phase: str | None) -> None:
         if phase is None:
@@ -188,7 +189,21 @@ class Reconciler:
         )
         if status == raw.get("status"):
             return
-        await resources.replace_status(self.api, CANARIES, {**raw, "status": status})
+        written = await resources.replace_status(self.api, CANARIES, {**raw, "status": status})
+        self._remember_write(written)
+
+    def _remember_write(self, written: dict[str, Any]) -> None:
+        metadata = written.get("metadata") or {}
+        key = (str(metadata.get("namespace")), str(metadata.get("name")))
+        self.own_writes[key] = str(metadata.get("resourceVersion"))
+
+    def is_own_write(self, key: Key, resource_version: str | None) -> bool:
+        """Whether a watch event shows exactly what this controller's last status write made.
+
+        Such an event needs no new cycle: the cycle that wrote it has already decided what
+        comes next (waking on it would double the API calls of every step).
+        """
+        return resource_version is not None and self.own_writes.get(key) == resource_version
 
     async def _invalid(
         self, raw: dict[str, Any], message: str, *, now: datetime, reason: str = "InvalidSpec"
@@ -217,7 +232,9 @@ class Reconciler:
         log.warning("canary_not_ready", reason=reason, message=message)
         await record_event(self.api, raw, reason=reason, message=message, warning=True)
         try:
-            await resources.replace_status(self.api, CANARIES, {**raw, "status": status})
+            self._remember_write(
+                await resources.replace_status(self.api, CANARIES, {**raw, "status": status})
+            )
         except KubeError as error:
             log.warning("status_not_written", error=str(error))
 

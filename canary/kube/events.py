@@ -14,6 +14,7 @@ import structlog
 from kubernetes_asyncio.client import ApiClient, CoreV1Api, CoreV1Event
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from canary.kube.metrics import NO_ANSWER, count_request
 from canary.kube.objects import body
 
 COMPONENT = "canary-controller"
@@ -55,9 +56,14 @@ async def record_event(
         "lastTimestamp": now,
         "count": 1,
     }
+    code: int | str = NO_ANSWER
     try:
-        await CoreV1Api(client).create_namespaced_event(
+        _event, code, _headers = await CoreV1Api(client).create_namespaced_event_with_http_info(
             metadata["namespace"], body(event, CoreV1Event)
         )
     except (ApiException, OSError) as error:
+        if isinstance(error, ApiException):
+            code = int(error.status or 0)
         log.warning("event_not_recorded", reason=reason, error=str(error))
+    finally:
+        count_request("POST", "events", code)

@@ -21,6 +21,7 @@ from kubernetes_asyncio.client import ApiClient
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from canary.kube.errors import KubeError, NotFound, Transient, from_status
+from canary.kube.metrics import NO_ANSWER, count_path
 
 FIELD_MANAGER: Final = "canary-controller"
 # Every request is bounded by this; a caller wanting less wraps its call in `asyncio.timeout`.
@@ -129,10 +130,11 @@ async def _request(  # noqa: PLR0913 - a transport primitive; every caller passe
     payload: Mapping[str, Any] | None = None,
     content_type: str = "application/json",
 ) -> dict[str, Any]:
-    """One request; the decoded JSON response, or a `KubeError`."""
+    """One request; the decoded JSON response, or a `KubeError`. Counted in `API_REQUESTS`."""
+    code: int | str = NO_ANSWER
     try:
         async with asyncio.timeout(REQUEST_TIMEOUT):
-            result = await api.call_api(
+            result, code, _headers = await api.call_api(
                 path,
                 method,
                 query_params=query or [],
@@ -140,10 +142,11 @@ async def _request(  # noqa: PLR0913 - a transport primitive; every caller passe
                 body=dict(payload) if payload is not None else None,
                 response_types_map={200: "object", 201: "object", 202: "object"},
                 auth_settings=["BearerToken"],
-                _return_http_data_only=True,
+                _return_http_data_only=False,
                 _request_timeout=REQUEST_TIMEOUT,
             )
     except ApiException as error:
+        code = int(error.status or 0)
         raise from_status(
             int(error.status or 0), body=error.body, fallback=f"{method} {path}: {error.reason}"
         ) from error
@@ -151,6 +154,8 @@ async def _request(  # noqa: PLR0913 - a transport primitive; every caller passe
         raise Transient(f"{method} {path}: no answer within {REQUEST_TIMEOUT:g} s") from error
     except aiohttp.ClientError as error:
         raise Transient(f"{method} {path}: {error}") from error
+    finally:
+        count_path(method, path, code)
     if not isinstance(result, dict):
         raise KubeError(f"{method} {path}: expected a JSON object, got {type(result).__name__}")
     return result

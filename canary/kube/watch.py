@@ -24,6 +24,7 @@ import structlog
 from kubernetes_asyncio.client import ApiClient
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from canary.kube.metrics import NO_ANSWER, count_path, count_request
 from canary.kube.paths import Resource
 
 log = structlog.get_logger(__name__)
@@ -46,14 +47,19 @@ class GoneError(Exception):
 
 
 async def _get_json(client: ApiClient, path: str, query: list[tuple[str, str]]) -> dict[str, Any]:
-    response = await client.call_api(
-        path,
-        "GET",
-        query_params=query,
-        auth_settings=["BearerToken"],
-        _preload_content=False,
-        _return_http_data_only=True,
-    )
+    code: int | str = NO_ANSWER
+    try:
+        response = await client.call_api(
+            path,
+            "GET",
+            query_params=query,
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _return_http_data_only=True,
+        )
+        code = response.status
+    finally:
+        count_path("GET", path, code)  # a collection path: LIST
     try:
         return dict(await response.json())
     finally:
@@ -95,15 +101,20 @@ async def _stream(
         ("allowWatchBookmarks", "true"),
         ("timeoutSeconds", str(timing.server_timeout)),
     ]
-    async with asyncio.timeout(timing.silence):  # a stall can come before the headers, too
-        response = await client.call_api(
-            resource.collection(namespace),
-            "GET",
-            query_params=query,
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _return_http_data_only=True,
-        )
+    code: int | str = NO_ANSWER
+    try:
+        async with asyncio.timeout(timing.silence):  # a stall can come before the headers, too
+            response = await client.call_api(
+                resource.collection(namespace),
+                "GET",
+                query_params=query,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _return_http_data_only=True,
+            )
+        code = response.status
+    finally:
+        count_request("WATCH", resource.plural, code)
     try:
         while True:
             async with asyncio.timeout(timing.silence):
