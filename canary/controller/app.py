@@ -42,7 +42,17 @@ class Wiring:
             self.by_deployment[(key[0], target)].add(key)
             self.by_deployment[(key[0], target + PRIMARY_SUFFIX)].add(key)
 
+    def _cache(self, plural: str, event: WatchEvent, namespace: str | None) -> None:
+        cache = self.reconciler.cache
+        if event.kind == "SYNCED":
+            cache.replace(plural, namespace, event.items)
+        elif event.kind == "DELETED":
+            cache.delete(plural, event.object)
+        else:
+            cache.put(plural, event.object)
+
     def canary_event(self, event: WatchEvent, namespace: str | None) -> None:
+        self._cache("canaries", event, namespace)
         if event.kind == "SYNCED":
             keys = {_key(item) for item in event.items}
             for item in event.items:
@@ -69,6 +79,7 @@ class Wiring:
         self.scheduler.wake(key)
 
     def deployment_event(self, event: WatchEvent, namespace: str | None) -> None:
+        self._cache("deployments", event, namespace)
         objects: Iterable[dict[str, Any]] = (
             event.items if event.kind == "SYNCED" else (event.object,)
         )

@@ -6,6 +6,7 @@ and only when the core says a tick is due.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,14 +30,26 @@ class World:
     observation: Observation
 
 
+DeploymentReader = Callable[[str, str], Awaitable[dict[str, Any] | None]]  # (namespace, name)
+
+
+def api_reader(api: ApiClient) -> DeploymentReader:
+    """Deployments read straight from the API server."""
+
+    async def read(namespace: str, name: str) -> dict[str, Any] | None:
+        return await read_deployment(api, name, namespace=namespace)
+
+    return read
+
+
 async def observe(
-    api: ApiClient, canary: Canary, *, router: Router, route: RouteRef, now: datetime
+    read: DeploymentReader, canary: Canary, *, router: Router, route: RouteRef, now: datetime
 ) -> World:
     namespace, target_name = canary.metadata.namespace, canary.spec.target_ref.name
     analysis = canary.spec.analysis
     deadline = float(canary.spec.progress_deadline_seconds)
-    target = await read_deployment(api, target_name, namespace=namespace)
-    primary = await read_deployment(api, primary_name(target_name), namespace=namespace)
+    target = await read(namespace, target_name)
+    primary = await read(namespace, primary_name(target_name))
     weights = await router.get_weights(route)
     template = (target or {}).get("spec", {}).get("template")
     primary_template = (primary or {}).get("spec", {}).get("template") or {}

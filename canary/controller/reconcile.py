@@ -18,10 +18,11 @@ from kubernetes_asyncio.client import ApiClient
 from pydantic import ValidationError
 
 from canary.api.canary import Canary
+from canary.controller.cache import ObjectCache
 from canary.controller.checks import PrometheusPool, run_checks
 from canary.controller.convert import policy_of, state_of, status_of
 from canary.controller.execute import CannotActError, Context, execute
-from canary.controller.observe import observe
+from canary.controller.observe import api_reader, observe
 from canary.controller.scheduler import Key
 from canary.controller.settings import Settings
 from canary.controller.support import unsupported_fields, unsupported_message
@@ -59,6 +60,7 @@ class Reconciler:
         # both take the last free slot).
         self.phases: dict[Key, str] = {}
         self.own_writes: dict[Key, str] = {}  # resourceVersion of each Canary's last status write
+        self.cache = ObjectCache()  # filled by the watches (see app.Wiring)
 
     def note_phase(self, key: Key, phase: str | None) -> None:
         if phase is None:
@@ -79,7 +81,7 @@ class Reconciler:
     @metrics.instrument_cycle
     async def cycle(self, key: Key) -> float:
         namespace, name = key
-        raw = await resources.get(self.api, CANARIES, name, namespace=namespace)
+        raw = await self._read_canary(namespace, name)
         if raw is None:
             return STEADY_RECHECK
         structlog.contextvars.bind_contextvars(namespace=namespace, canary=name)
@@ -88,7 +90,7 @@ class Reconciler:
         except Conflict:
             metrics.mark_conflict()
             log.info("status_conflict_retrying")
-            return 0.0
+            return 0.2  # read again (the watch brings the newer object within moments)
         finally:
             structlog.contextvars.unbind_contextvars("namespace", "canary")
 
@@ -112,7 +114,9 @@ class Reconciler:
         if policy.suspend:
             return STEADY_RECHECK
         try:
-            world = await observe(self.api, canary, router=router, route=route, now=now)
+            world = await observe(
+                self._read_deployment, canary, router=router, route=route, now=now
+            )
         except RouteError as error:
             await self._invalid(raw, str(error), now=now, reason="RouteInvalid")
             return STEADY_RECHECK
@@ -196,6 +200,17 @@ class Reconciler:
         metadata = written.get("metadata") or {}
         key = (str(metadata.get("namespace")), str(metadata.get("name")))
         self.own_writes[key] = str(metadata.get("resourceVersion"))
+        self.cache.put("canaries", written)
+
+    async def _read_canary(self, namespace: str, name: str) -> dict[str, Any] | None:
+        if self.cache.knows("canaries", namespace):
+            return self.cache.get("canaries", namespace, name)
+        return await resources.get(self.api, CANARIES, name, namespace=namespace)
+
+    async def _read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
+        if self.cache.knows("deployments", namespace):
+            return self.cache.get("deployments", namespace, name)
+        return await api_reader(self.api)(namespace, name)
 
     def is_own_write(self, key: Key, resource_version: str | None) -> bool:
         """Whether a watch event shows exactly what this controller's last status write made.

@@ -1,0 +1,44 @@
+"""The latest objects the watches delivered, so a reconcile cycle need not read them again.
+
+Canaries and Deployments are watched anyway (to wake cycles); keeping what the watches say
+saves every cycle three GETs. A read is answered from the cache only once the watch covering
+that namespace has listed; before that the caller reads from the API server. A stale read is
+safe: the status write is guarded by the resourceVersion it read (409 means "read again"), and
+the controller puts the object its own write returned straight into the cache.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Scope = str | None  # a namespace, or None for all of them
+
+
+class ObjectCache:
+    def __init__(self) -> None:
+        self._objects: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._synced: set[tuple[str, Scope]] = set()
+
+    def replace(self, plural: str, scope: Scope, items: tuple[dict[str, Any], ...]) -> None:
+        """A (re)list: the complete set of `plural` objects in `scope`."""
+        for key in [k for k in self._objects if k[0] == plural and scope in (None, k[1])]:
+            del self._objects[key]
+        for item in items:
+            self.put(plural, item)
+        self._synced.add((plural, scope))
+
+    def put(self, plural: str, obj: dict[str, Any]) -> None:
+        metadata = obj.get("metadata") or {}
+        self._objects[(plural, str(metadata.get("namespace")), str(metadata.get("name")))] = obj
+
+    def delete(self, plural: str, obj: dict[str, Any]) -> None:
+        metadata = obj.get("metadata") or {}
+        key = (plural, str(metadata.get("namespace")), str(metadata.get("name")))
+        self._objects.pop(key, None)
+
+    def knows(self, plural: str, namespace: str) -> bool:
+        """Whether a watch covering `namespace` has listed `plural` (so absence means absent)."""
+        return (plural, None) in self._synced or (plural, namespace) in self._synced
+
+    def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._objects.get((plural, namespace, name))
