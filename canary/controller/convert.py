@@ -14,7 +14,6 @@ from canary.api.canary import Canary
 from canary.api.durations import parse_duration
 from canary.api.metrictemplate import MetricTemplate
 from canary.api.status import CanaryStatus
-from canary.api.status import Phase as ApiPhase
 from canary.core.conditions import conditions, transition_time
 from canary.core.model import CanaryState, CheckResult, Phase, Policy, Verdict
 from canary.metrics.inputs import CanaryContext, MetricSpec
@@ -41,7 +40,7 @@ def state_of(status: CanaryStatus) -> CanaryState:
     """The core's state from the stored status (a new Canary's empty status: Initializing)."""
     ready = next((c for c in status.conditions if c.type == "Ready"), None)
     return CanaryState(
-        phase=Phase(status.phase.value) if status.phase is not None else Phase.INITIALIZING,
+        phase=status.phase if status.phase is not None else Phase.INITIALIZING,
         canary_weight=status.canary_weight,
         failed_checks=status.failed_checks,
         iterations=status.iterations,
@@ -78,7 +77,7 @@ def status_of(
     check_times = {c.name: c.time for c in previous.checks}
     status = CanaryStatus(
         observed_generation=generation,
-        phase=ApiPhase(state.phase.value),
+        phase=state.phase,
         canary_weight=state.canary_weight,
         failed_checks=state.failed_checks,
         iterations=state.iterations,

@@ -12,21 +12,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+# One enum of phases from the resource to the core: Flagger's names and spelling.
+from canary.api.status import Phase
 
-class Phase(StrEnum):
-    """Flagger's phases, with Flagger's spelling (kstatus and users' scripts depend on them)."""
-
-    INITIALIZING = "Initializing"
-    INITIALIZED = "Initialized"
-    WAITING = "Waiting"
-    PROGRESSING = "Progressing"
-    WAITING_PROMOTION = "WaitingPromotion"
-    PROMOTING = "Promoting"
-    FINALISING = "Finalising"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    TERMINATING = "Terminating"
-    TERMINATED = "Terminated"
+__all__ = [
+    "Action",
+    "CanaryState",
+    "CheckResult",
+    "Decision",
+    "Initialize",
+    "Observation",
+    "Phase",
+    "Policy",
+    "PromoteTemplate",
+    "RecordEvent",
+    "ScaleCanary",
+    "SetWeights",
+    "Verdict",
+    "WorkloadReadiness",
+]
 
 
 @dataclass(frozen=True)
