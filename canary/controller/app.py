@@ -104,8 +104,17 @@ def _key(obj: dict[str, Any]) -> Key:
 
 
 async def _follow(api: ApiClient, resource: Resource, namespace: str | None, handle: Any) -> None:
-    async for event in watch(api, resource, namespace=namespace):
-        handle(event, namespace)
+    """Feed `handle` forever; a watcher that breaks on something unforeseen is restarted (with
+    a relist), never allowed to take the controller down."""
+    while True:
+        try:
+            async for event in watch(api, resource, namespace=namespace):
+                handle(event, namespace)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("watch_crashed", resource=resource.plural, namespace=namespace)
+            await asyncio.sleep(1.0)
 
 
 async def run(settings: Settings) -> None:

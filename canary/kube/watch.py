@@ -61,9 +61,19 @@ async def _get_json(client: ApiClient, path: str, query: list[tuple[str, str]]) 
     finally:
         count_path("GET", path, code)  # a collection path: LIST
     try:
+        await _raise_for_status(response)
         return dict(await response.json())
     finally:
         response.release()
+
+
+async def _raise_for_status(response: Any) -> None:
+    """An error answer (429 while a CRD's storage initializes, 5xx, 403) is an ApiException, so
+    the watcher's retry (and, for 410, relist) handles it instead of misreading the body."""
+    if response.status == 200:
+        return
+    text = (await response.text())[:512]
+    raise ApiException(status=response.status, reason=f"HTTP {response.status}: {text}")
 
 
 async def _list(
@@ -76,7 +86,10 @@ async def _list(
     for item in items:
         item.setdefault("apiVersion", resource.api_version)
         item.setdefault("kind", kind)
-    return str(body["metadata"]["resourceVersion"]), items
+    version = (body.get("metadata") or {}).get("resourceVersion")
+    if not version:
+        raise ValueError(f"a list of {resource.plural} without a resourceVersion")
+    return str(version), items
 
 
 @dataclass(frozen=True)
@@ -116,12 +129,15 @@ async def _stream(
     finally:
         count_request("WATCH", resource.plural, code)
     try:
+        await _raise_for_status(response)
         while True:
             async with asyncio.timeout(timing.silence):
                 line = await response.content.readline()
             if not line:
                 return
             event = json.loads(line)
+            if not isinstance(event, dict) or "type" not in event:
+                raise ValueError(f"not a watch event: {line[:200]!r}")
             if event.get("type") == "ERROR":
                 status = event.get("object", {})
                 if status.get("code") == 410:

@@ -117,3 +117,39 @@ async def test_a_silent_stream_is_reopened_from_the_last_version(unused_tcp_port
 async def _drain(events: AsyncIterator[Any]) -> None:
     async for _ in events:
         pass
+
+
+async def test_an_error_answer_to_the_list_is_retried_not_fatal(unused_tcp_port: int) -> None:
+    """429 while a CRD's storage initializes (seen right after a CRD is Established), then OK."""
+    lists = 0
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        nonlocal lists
+        if request.query.get("watch") == "true":
+            return web.Response(text="")  # the server ends the watch at once
+        lists += 1
+        if lists == 1:
+            return web.json_response(
+                {"kind": "Status", "code": 429, "message": "storage is (re)initializing"},
+                status=429,
+            )
+        return web.json_response(
+            {"kind": "ConfigMapList", "metadata": {"resourceVersion": "7"}, "items": []}
+        )
+
+    app = web.Application()
+    app.router.add_get("/api/v1/namespaces/busy/configmaps", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
+    try:
+        configuration = Configuration(host=f"http://127.0.0.1:{unused_tcp_port}")
+        async with ApiClient(configuration) as client:
+            events = watch(client, CONFIG_MAPS, namespace="busy")
+            async with asyncio.timeout(30):
+                first = await anext(events)
+            await events.aclose()  # type: ignore[attr-defined]
+    finally:
+        await runner.cleanup()
+    assert first.kind == "SYNCED"
+    assert lists == 2

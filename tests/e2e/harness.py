@@ -1,0 +1,511 @@
+"""The end-to-end harness: the controller as its own process, the objects a release needs, and a
+recorder of what the cluster went through.
+
+Each test runs its own controller process, restricted with `--namespaces` to the test's
+namespace, so tests never see each other's Canaries and a test may kill its controller with
+SIGKILL and start another. Tests assert on recorded history (every distinct TrafficSplit weight,
+Canary status and primary revision, with the monotonic time it was seen) and on final state,
+never on the order of the controller's calls. Nothing here sleeps to synchronise: every wait
+polls with a deadline and fails with what it saw last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Generic, TypeVar
+
+import aiohttp
+from kubernetes_asyncio.client import ApiClient, CoreV1Api
+
+from canary.kube import resources
+from canary.kube.paths import CANARIES, DEPLOYMENTS, Resource
+from canary.kube.resources import DEPLOYMENT, resource_kind
+from canary.kube.watch import WatchEvent, watch
+from canary.sandbox.ports import free_ports
+from canary.sandbox.state import SandboxState
+
+T = TypeVar("T")
+
+REPOSITORY: Final = Path(__file__).resolve().parents[2]
+TEST_MANAGER: Final = "canary-e2e-test"  # the field manager of everything the tests write
+REVISION_ANNOTATION: Final = "canary.dev/revision"
+ERROR_RATE_ANNOTATION: Final = "meshsim.canary.dev/error-rate"
+LATENCY_ANNOTATION: Final = "meshsim.canary.dev/latency-ms"
+RATE_ANNOTATION: Final = "meshsim.canary.dev/rate"
+IMAGE: Final = "ghcr.io/stefanprodan/podinfo"
+
+CANARY: Final = resource_kind("canary.dev/v1alpha1", "Canary")
+TRAFFIC_SPLIT: Final = resource_kind("split.smi-spec.io/v1alpha2", "TrafficSplit")
+TRAFFIC_SPLITS: Final = Resource("split.smi-spec.io/v1alpha2", "trafficsplits")
+
+CONTROLLER_READY_WITHIN: Final = 30.0
+CONTROLLER_STOP_WITHIN: Final = 10.0
+POLL: Final = 0.05
+
+
+# --- the controller process ------------------------------------------------------------------
+
+
+@dataclass
+class Controller:
+    """One `canary run` process and the file its output goes to."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+    port: int
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def tail(self, lines: int = 60) -> str:
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError as error:
+            return f"(cannot read {self.log}: {error})"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def kill(self) -> int:
+        """SIGKILL, as `kill -9` does; the exit status (-9)."""
+        self.process.send_signal(signal.SIGKILL)
+        return self.process.wait(timeout=CONTROLLER_STOP_WITHIN)
+
+    async def stop(self) -> int:
+        """SIGTERM, then SIGKILL when it has not exited after a deadline; the exit status."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                return await asyncio.to_thread(self.process.wait, CONTROLLER_STOP_WITHIN)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return await asyncio.to_thread(self.process.wait, CONTROLLER_STOP_WITHIN)
+
+
+async def start_controller(
+    sandbox: SandboxState, *, namespace: str, log: Path, min_interval: float = 1.0
+) -> Controller:
+    """Start `canary run` for `namespace` and wait until its /readyz answers 200."""
+    port = free_ports(1)[0]
+    argv = [
+        sys.executable,
+        "-m",
+        "canary.cli.main",
+        "run",
+        "--kubeconfig",
+        str(sandbox.kubeconfig),
+        "--prometheus-url",
+        sandbox.prometheus_url,
+        "--namespaces",
+        namespace,
+        "--min-interval",
+        f"{min_interval:g}",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--log-format",
+        "json",
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANARY_")}
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as output:
+        # Popen only forks and execs; waiting for the process happens off the loop (`stop`).
+        process = subprocess.Popen(  # noqa: ASYNC220
+            argv, stdout=output, stderr=subprocess.STDOUT, cwd=REPOSITORY, env=env
+        )
+    controller = Controller(process=process, log=log, port=port)
+    try:
+        await _wait_ready(controller)
+    except BaseException:
+        await controller.stop()
+        raise
+    return controller
+
+
+async def _wait_ready(controller: Controller) -> None:
+    url = f"http://127.0.0.1:{controller.port}/readyz"
+    deadline = time.monotonic() + CONTROLLER_READY_WITHIN
+    last = "no answer"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while True:
+            code = controller.process.poll()
+            if code is not None:
+                raise AssertionError(
+                    f"the controller exited with {code} before it was ready; log {controller.log}:"
+                    f"\n{controller.tail()}"
+                )
+            try:
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return
+                    last = f"{response.status} {await response.text()}"
+            except (aiohttp.ClientError, TimeoutError) as error:
+                last = repr(error)
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"the controller's /readyz did not answer 200 within "
+                    f"{CONTROLLER_READY_WITHIN:g} s (last: {last}); log {controller.log}"
+                )
+            await asyncio.sleep(0.1)
+
+
+@dataclass
+class Controllers:
+    """Starts controller processes for one test's namespace (the `controllers` fixture stops
+    them all after the test)."""
+
+    sandbox: SandboxState
+    namespace: str
+    directory: Path
+    started: list[Controller] = field(default_factory=list)
+
+    async def start(self) -> Controller:
+        log = self.directory / f"controller-{len(self.started) + 1}.log"
+        print(f"controller log: {log}")  # shown with the output of a failed test
+        controller = await start_controller(self.sandbox, namespace=self.namespace, log=log)
+        self.started.append(controller)
+        return controller
+
+
+# --- manifests and changes -------------------------------------------------------------------
+
+
+def deployment(
+    name: str,
+    *,
+    namespace: str,
+    tag: str = "6.7.0",
+    annotations: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A podinfo-like Deployment: 2 replicas, selector app=<name>, port 9898."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": name}},
+            "template": template(name, tag=tag, annotations=annotations),
+        },
+    }
+
+
+def template(
+    name: str,
+    *,
+    tag: str,
+    annotations: Mapping[str, str] | None = None,
+    node_selector: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "containers": [
+            {
+                "name": "podinfod",
+                "image": f"{IMAGE}:{tag}",
+                "command": ["./podinfo", "--port=9898"],
+                "ports": [{"name": "http", "containerPort": 9898, "protocol": "TCP"}],
+            }
+        ]
+    }
+    if node_selector:
+        spec["nodeSelector"] = dict(node_selector)
+    metadata: dict[str, Any] = {"labels": {"app": name}}
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    return {"metadata": metadata, "spec": spec}
+
+
+def canary(
+    name: str,
+    *,
+    namespace: str,
+    interval: str = "2s",
+    threshold: int = 2,
+    step_weights: list[int] | None = None,
+    step_weight: int | None = None,
+    max_weight: int | None = None,
+    max_duration_ms: float = 500,
+    progress_deadline_seconds: int = 60,
+) -> dict[str, Any]:
+    """A Canary of Deployment `name` judged by the builtin success rate and p99 latency."""
+    analysis: dict[str, Any] = {
+        "interval": interval,
+        "threshold": threshold,
+        "metrics": [
+            {
+                "name": "request-success-rate",
+                "interval": "10s",
+                "thresholdRange": {"min": 99},
+            },
+            {
+                "name": "request-duration",
+                "interval": "10s",
+                "thresholdRange": {"max": max_duration_ms},
+            },
+        ],
+    }
+    if step_weights is not None:
+        analysis["stepWeights"] = step_weights
+    if step_weight is not None:
+        analysis["stepWeight"] = step_weight
+    if max_weight is not None:
+        analysis["maxWeight"] = max_weight
+    return {
+        "apiVersion": "canary.dev/v1alpha1",
+        "kind": "Canary",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "provider": "linkerd",
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "progressDeadlineSeconds": progress_deadline_seconds,
+            "service": {"port": 9898},
+            "analysis": analysis,
+        },
+    }
+
+
+async def apply(api: ApiClient, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    return await resources.apply(api, manifest, field_manager=TEST_MANAGER)
+
+
+async def set_template(
+    api: ApiClient,
+    name: str,
+    *,
+    namespace: str,
+    tag: str,
+    annotations: Mapping[str, str] | None = None,
+    node_selector: Mapping[str, str] | None = None,
+) -> None:
+    """Release a new version, as `kubectl set image` would: patch only the pod template."""
+    new = template(name, tag=tag, annotations=annotations, node_selector=node_selector)
+    await resources.merge_patch(
+        api,
+        DEPLOYMENT,
+        name,
+        namespace=namespace,
+        patch={"spec": {"template": new}},
+        field_manager=TEST_MANAGER,
+    )
+
+
+# --- reading state ---------------------------------------------------------------------------
+
+
+async def get_deployment(api: ApiClient, name: str, *, namespace: str) -> dict[str, Any]:
+    found = await resources.get(api, DEPLOYMENT, name, namespace=namespace)
+    assert found is not None, f"Deployment {namespace}/{name} does not exist"
+    return found
+
+
+async def get_canary(api: ApiClient, name: str, *, namespace: str) -> dict[str, Any]:
+    found = await resources.get(api, CANARY, name, namespace=namespace)
+    assert found is not None, f"Canary {namespace}/{name} does not exist"
+    return found
+
+
+def image_of(manifest: Mapping[str, Any]) -> str:
+    return str(manifest["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def template_revision(manifest: Mapping[str, Any]) -> str:
+    annotations = manifest["spec"]["template"].get("metadata", {}).get("annotations") or {}
+    return str(annotations.get(REVISION_ANNOTATION, ""))
+
+
+@dataclass(frozen=True)
+class Event:
+    reason: str
+    type: str
+    message: str
+
+
+async def events_of(api: ApiClient, name: str, *, namespace: str) -> list[Event]:
+    """The events recorded about the Canary `name`."""
+    found = await CoreV1Api(api).list_namespaced_event(
+        namespace, field_selector=f"involvedObject.kind=Canary,involvedObject.name={name}"
+    )
+    return [Event(e.reason or "", e.type or "", e.message or "") for e in found.items]
+
+
+# --- the recorder ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sample(Generic[T]):
+    at: float  # time.monotonic() when the recorder saw it
+    value: T
+
+
+@dataclass
+class History(Generic[T]):
+    """Every distinct value in the order seen (a value equal to the previous one is not kept)."""
+
+    samples: list[Sample[T]] = field(default_factory=list)
+
+    def add(self, value: T) -> None:
+        if not self.samples or self.samples[-1].value != value:
+            self.samples.append(Sample(time.monotonic(), value))
+
+    @property
+    def values(self) -> list[T]:
+        return [s.value for s in self.samples]
+
+    @property
+    def last(self) -> T | None:
+        return self.samples[-1].value if self.samples else None
+
+
+@dataclass(frozen=True)
+class CanaryView:
+    """The parts of a Canary's status a test follows."""
+
+    phase: str
+    weight: int
+    failed_checks: int
+    applied: str  # status.lastAppliedSpec
+    promoted: str  # status.lastPromotedSpec
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> CanaryView:
+        status = obj.get("status") or {}
+        return cls(
+            phase=str(status.get("phase") or ""),
+            weight=int(status.get("canaryWeight") or 0),
+            failed_checks=int(status.get("failedChecks") or 0),
+            applied=str(status.get("lastAppliedSpec") or ""),
+            promoted=str(status.get("lastPromotedSpec") or ""),
+        )
+
+
+class Recorder:
+    """Watches one Canary, its TrafficSplit and its primary, and keeps their histories.
+
+    `weights` holds (primary, canary) from the TrafficSplit's backends; `statuses` the
+    Canary's `CanaryView`s; `primary_revisions` the primary's pod-template revision annotation.
+    """
+
+    def __init__(self, api: ApiClient, *, namespace: str, name: str) -> None:
+        self.api = api
+        self.namespace = namespace
+        self.name = name
+        self.weights: History[tuple[int, int]] = History()
+        self.statuses: History[CanaryView] = History()
+        self.primary_revisions: History[str] = History()
+        self._synced: set[str] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def canary_weights(self) -> list[int]:
+        return [canary for _, canary in self.weights.values]
+
+    @property
+    def phases(self) -> list[str]:
+        phases: list[str] = []
+        for view in self.statuses.values:
+            if not phases or phases[-1] != view.phase:
+                phases.append(view.phase)
+        return phases
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Recorder]:
+        """Record from now until the block ends; entered once every watch has listed."""
+        follows: list[tuple[str, Resource, Callable[[dict[str, Any]], None]]] = [
+            ("split", TRAFFIC_SPLITS, self._split),
+            ("canary", CANARIES, self._canary),
+            ("primary", DEPLOYMENTS, self._primary),
+        ]
+        self._tasks = [
+            asyncio.create_task(self._follow(label, resource, handle), name=f"record {label}")
+            for label, resource, handle in follows
+        ]
+        try:
+            await self.wait(
+                lambda: self._synced == {label for label, _, _ in follows},
+                within=30,
+                what="the recorder's watches listed",
+            )
+            yield self
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def wait(self, condition: Callable[[], bool], *, within: float, what: str) -> None:
+        """Until `condition()` holds on the recorded history; fail with the history."""
+        deadline = time.monotonic() + within
+        while not condition():
+            for task in self._tasks:
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    raise AssertionError(f"the recorder stopped: {task.exception()!r}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what} not seen within {within:g} s; {self.describe()}")
+            await asyncio.sleep(POLL)
+
+    async def outcome(self, *, since: float, within: float) -> CanaryView:
+        """The first Succeeded or Failed status recorded after `since`, once a run started."""
+
+        def finished() -> CanaryView | None:
+            views = [s for s in self.statuses.samples if s.at >= since]
+            started = next((i for i, s in enumerate(views) if s.value.phase == "Progressing"), None)
+            if started is None:
+                return None
+            return next(
+                (s.value for s in views[started:] if s.value.phase in {"Succeeded", "Failed"}),
+                None,
+            )
+
+        await self.wait(lambda: finished() is not None, within=within, what="a finished run")
+        result = finished()
+        assert result is not None
+        return result
+
+    def describe(self) -> str:
+        return (
+            f"canary weights seen {self.canary_weights}; phases seen {self.phases}; "
+            f"last status {self.statuses.last}; primary revisions {self.primary_revisions.values}"
+        )
+
+    async def _follow(
+        self, label: str, resource: Resource, handle: Callable[[dict[str, Any]], None]
+    ) -> None:
+        async for event in watch(self.api, resource, namespace=self.namespace):
+            self._on(event, handle)
+            if event.kind == "SYNCED":
+                self._synced.add(label)
+
+    @staticmethod
+    def _on(event: WatchEvent, handle: Callable[[dict[str, Any]], None]) -> None:
+        if event.kind == "DELETED":
+            return
+        for obj in event.items if event.kind == "SYNCED" else (event.object,):
+            handle(obj)
+
+    def _named(self, obj: Mapping[str, Any], name: str) -> bool:
+        return bool((obj.get("metadata") or {}).get("name") == name)
+
+    def _split(self, obj: dict[str, Any]) -> None:
+        if not self._named(obj, self.name):
+            return
+        backends = {
+            b.get("service"): int(b.get("weight") or 0)
+            for b in (obj.get("spec") or {}).get("backends") or []
+        }
+        self.weights.add(
+            (backends.get(f"{self.name}-primary", 0), backends.get(f"{self.name}-canary", 0))
+        )
+
+    def _canary(self, obj: dict[str, Any]) -> None:
+        if self._named(obj, self.name) and obj.get("status"):
+            self.statuses.add(CanaryView.of(obj))
+
+    def _primary(self, obj: dict[str, Any]) -> None:
+        if self._named(obj, f"{self.name}-primary"):
+            self.primary_revisions.add(template_revision(obj))
