@@ -17,7 +17,13 @@ from canary.controller.reconcile import Reconciler
 from canary.controller.scheduler import Key, Scheduler
 from canary.controller.settings import Settings
 from canary.kube.client import api_client
-from canary.kube.paths import CANARIES, DEPLOYMENTS, Resource
+from canary.kube.paths import (
+    CANARIES,
+    DEPLOYMENTS,
+    METRIC_TEMPLATES,
+    TRAFFIC_SPLITS,
+    Resource,
+)
 from canary.kube.watch import WatchEvent, watch
 from canary.targets.deployment import PRIMARY_SUFFIX
 
@@ -78,6 +84,14 @@ class Wiring:
             return
         self.scheduler.wake(key)
 
+    def cache_event(self, plural: str) -> Any:
+        """A handler that only keeps the cache (MetricTemplates, TrafficSplits)."""
+
+        def handle(event: WatchEvent, namespace: str | None) -> None:
+            self._cache(plural, event, namespace)
+
+        return handle
+
     def deployment_event(self, event: WatchEvent, namespace: str | None) -> None:
         self._cache("deployments", event, namespace)
         objects: Iterable[dict[str, Any]] = (
@@ -136,6 +150,9 @@ async def run(settings: Settings) -> None:
                 for scope in scopes:
                     group.create_task(_follow(api, CANARIES, scope, wiring.canary_event))
                     group.create_task(_follow(api, DEPLOYMENTS, scope, wiring.deployment_event))
+                    for cached in (METRIC_TEMPLATES, TRAFFIC_SPLITS):
+                        handle = wiring.cache_event(cached.plural)
+                        group.create_task(_follow(api, cached, scope, handle))
         finally:
             await scheduler.stop()
             reconciler.prometheus.close()

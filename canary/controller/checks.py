@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 
-from kubernetes_asyncio.client import ApiClient
 from pydantic import ValidationError
 
 from canary.api.canary import Canary
@@ -43,7 +42,7 @@ class PrometheusPool:
 
 
 async def run_checks(
-    api: ApiClient,
+    read: resources.Reader,
     canary: Canary,
     *,
     pool: PrometheusPool,
@@ -56,7 +55,7 @@ async def run_checks(
         if metric.template_ref is None:
             continue
         key = (metric.template_ref.namespace or canary.metadata.namespace, metric.template_ref.name)
-        raw = await resources.get(api, METRIC_TEMPLATES, key[1], namespace=key[0])
+        raw = await read(METRIC_TEMPLATES, key[0], key[1])
         if raw is None:
             problems[metric.name] = f"{metric.name}: MetricTemplate {key[0]}/{key[1]} not found"
             continue

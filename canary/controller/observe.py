@@ -11,13 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kubernetes_asyncio.client import ApiClient
-
 from canary.api.canary import Canary
 from canary.core.model import Observation, WorkloadReadiness
 from canary.core.revision import revision
 from canary.routers.base import Router, RouteRef
-from canary.targets.apply import read_deployment
 from canary.targets.deployment import REVISION_ANNOTATION, deployment_readiness, primary_name
 
 
@@ -31,15 +28,6 @@ class World:
 
 
 DeploymentReader = Callable[[str, str], Awaitable[dict[str, Any] | None]]  # (namespace, name)
-
-
-def api_reader(api: ApiClient) -> DeploymentReader:
-    """Deployments read straight from the API server."""
-
-    async def read(namespace: str, name: str) -> dict[str, Any] | None:
-        return await read_deployment(api, name, namespace=namespace)
-
-    return read
 
 
 async def observe(

@@ -22,7 +22,7 @@ from canary.controller.cache import ObjectCache
 from canary.controller.checks import PrometheusPool, run_checks
 from canary.controller.convert import policy_of, state_of, status_of
 from canary.controller.execute import CannotActError, Context, execute
-from canary.controller.observe import api_reader, observe
+from canary.controller.observe import observe
 from canary.controller.scheduler import Key
 from canary.controller.settings import Settings
 from canary.controller.support import unsupported_fields, unsupported_message
@@ -32,7 +32,7 @@ from canary.core.schedule import checks_due
 from canary.kube import resources
 from canary.kube.errors import Conflict, KubeError
 from canary.kube.events import record_event
-from canary.kube.resources import CanaryRef, resource_kind
+from canary.kube.resources import DEPLOYMENT, CanaryRef, ResourceKind, resource_kind
 from canary.routers.base import RouteError, RouteRef
 from canary.routers.registry import router_for
 from canary.targets.deployment import TargetError
@@ -99,7 +99,9 @@ class Reconciler:
         try:
             canary = Canary.model_validate(raw)
             route = self._route(canary)
-            router = router_for(canary.spec.provider or self.settings.provider, self.api)
+            router = router_for(
+                canary.spec.provider or self.settings.provider, self.api, read=self.read
+            )
         except (ValidationError, ValueError) as error:
             await self._invalid(raw, _first_error(error), now=now)
             return STEADY_RECHECK
@@ -124,7 +126,7 @@ class Reconciler:
         checked_at = None
         if checks_due(policy, state, now) and observation.canary.ready:
             checks = await run_checks(
-                self.api,
+                self.read,
                 canary,
                 pool=self.prometheus,
                 default_url=self.settings.prometheus_url,
@@ -202,15 +204,17 @@ class Reconciler:
         self.own_writes[key] = str(metadata.get("resourceVersion"))
         self.cache.put("canaries", written)
 
+    async def read(self, kind: ResourceKind, namespace: str, name: str) -> dict[str, Any] | None:
+        """An object from the watch caches once they cover `namespace`, else from the API."""
+        if self.cache.knows(kind.plural, namespace):
+            return self.cache.get(kind.plural, namespace, name)
+        return await resources.get(self.api, kind, name, namespace=namespace)
+
     async def _read_canary(self, namespace: str, name: str) -> dict[str, Any] | None:
-        if self.cache.knows("canaries", namespace):
-            return self.cache.get("canaries", namespace, name)
-        return await resources.get(self.api, CANARIES, name, namespace=namespace)
+        return await self.read(CANARIES, namespace, name)
 
     async def _read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
-        if self.cache.knows("deployments", namespace):
-            return self.cache.get("deployments", namespace, name)
-        return await api_reader(self.api)(namespace, name)
+        return await self.read(DEPLOYMENT, namespace, name)
 
     def is_own_write(self, key: Key, resource_version: str | None) -> bool:
         """Whether a watch event shows exactly what this controller's last status write made.

@@ -36,3 +36,5 @@ METRIC_TEMPLATES = Resource("canary.dev/v1alpha1", "metrictemplates")
 DEPLOYMENTS = Resource("apps/v1", "deployments")
 SERVICES = Resource("v1", "services")
 EVENTS = Resource("v1", "events")
+# Watched to serve route reads from a cache; every SMI version relabels the same stored objects.
+TRAFFIC_SPLITS = Resource("split.smi-spec.io/v1alpha2", "trafficsplits")

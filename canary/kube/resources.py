@@ -11,7 +11,7 @@ belongs to the callers.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
@@ -173,6 +173,18 @@ async def get(
         return await _request(api, "GET", resource.path(namespace=namespace, name=name))
     except NotFound:
         return None
+
+
+# How a caller reads one object: (kind, namespace, name) -> the object, or None when absent. The
+# controller passes one that answers from its watch caches; `api_reader` asks the API server.
+Reader = Callable[[ResourceKind, str, str], Awaitable[dict[str, Any] | None]]
+
+
+def api_reader(api: ApiClient) -> Reader:
+    async def read(resource: ResourceKind, namespace: str, name: str) -> dict[str, Any] | None:
+        return await get(api, resource, name, namespace=namespace)
+
+    return read
 
 
 async def create(api: ApiClient, manifest: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Final
 
 from kubernetes_asyncio.client import ApiClient
 
+from canary.kube.resources import Reader
 from canary.routers.base import Router
 from canary.routers.smi import SmiRouter, SmiVersion
 
@@ -47,6 +48,7 @@ def smi_version(provider: str) -> SmiVersion:
         ) from None
 
 
-def router_for(provider: str, api: ApiClient) -> Router:
-    """The router for `provider`, talking to the cluster through `api`."""
-    return SmiRouter(api, smi_version(provider))
+def router_for(provider: str, api: ApiClient, *, read: Reader | None = None) -> Router:
+    """The router for `provider`, writing through `api` and reading through `read` (the API
+    server when not given; the controller passes its watch caches)."""
+    return SmiRouter(api, smi_version(provider), read=read)

@@ -104,13 +104,16 @@ def split_weights(split: Mapping[str, Any], route: RouteRef) -> tuple[int, int]:
 class SmiRouter:
     """The `Router` for one SMI TrafficSplit version."""
 
-    def __init__(self, api: ApiClient, version: SmiVersion) -> None:
+    def __init__(
+        self, api: ApiClient, version: SmiVersion, *, read: resources.Reader | None = None
+    ) -> None:
         self._api = api
         self.version = version
         self._resource = resources.resource_kind(version.api_version, KIND)
+        self._reader = read or resources.api_reader(api)
 
     async def _read(self, route: RouteRef) -> dict[str, Any] | None:
-        return await resources.get(self._api, self._resource, route.apex, namespace=route.namespace)
+        return await self._reader(self._resource, route.namespace, route.apex)
 
     async def reconcile(self, route: RouteRef) -> None:
         """Create the split at 100/0 if absent; otherwise re-apply it with its current weights.
