@@ -26,6 +26,7 @@ from canary.api.base import (
     Url,
     cel_rules,
     is_http_url,
+    keyed_list,
 )
 from canary.api.durations import Duration, cel_is_duration, parse_duration
 
@@ -276,38 +277,13 @@ class Analysis(ApiModel):
     """Percent of the canary's replicas that must be available for it to count as ready."""
     match: Annotated[list[MatchRequest], Field(max_length=10)] = Field(default_factory=list)
     """A/B: the requests routed to the canary (with `iterations`)."""
-    metrics: Annotated[
-        list[Metric],
-        Field(
-            max_length=20,
-            json_schema_extra={
-                "x-kubernetes-list-type": "map",
-                "x-kubernetes-list-map-keys": ["name"],
-            },
-        ),
-    ] = Field(default_factory=list)
+    metrics: Annotated[list[Metric], keyed_list("name", max_items=20)] = Field(default_factory=list)
     """Checks run every interval; any failure counts towards `threshold`."""
-    webhooks: Annotated[
-        list[Webhook],
-        Field(
-            max_length=20,
-            json_schema_extra={
-                "x-kubernetes-list-type": "map",
-                "x-kubernetes-list-map-keys": ["name"],
-            },
-        ),
-    ] = Field(default_factory=list)
+    webhooks: Annotated[list[Webhook], keyed_list("name", max_items=20)] = Field(
+        default_factory=list
+    )
     """Calls made at points of the rollout (gates, load tests, notifications)."""
-    alerts: Annotated[
-        list[Alert],
-        Field(
-            max_length=10,
-            json_schema_extra={
-                "x-kubernetes-list-type": "map",
-                "x-kubernetes-list-map-keys": ["name"],
-            },
-        ),
-    ] = Field(default_factory=list)
+    alerts: Annotated[list[Alert], keyed_list("name", max_items=10)] = Field(default_factory=list)
     """Notifications of this Canary's progress."""
 
     model_config = ConfigDict(

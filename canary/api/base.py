@@ -121,3 +121,12 @@ class ObjectMeta(ApiModel):
     finalizers: list[str] = Field(default_factory=list)
     creation_timestamp: datetime | None = None
     deletion_timestamp: datetime | None = None
+
+
+def keyed_list(key: str, *, max_items: int) -> Any:
+    """A list whose items are identified by `key` (a map list: server-side apply merges items
+    by it, and the API server rejects two items with the same key)."""
+    return Field(
+        max_length=max_items,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": [key]},
+    )

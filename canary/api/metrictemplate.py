@@ -22,6 +22,7 @@ from canary.api.base import (
     Url,
     cel_rules,
     is_http_url,
+    keyed_list,
 )
 from canary.api.status import Condition
 
@@ -71,16 +72,9 @@ class MetricTemplateStatus(ApiModel):
     """Written by the controller, if at all; kstatus-compatible."""
 
     observed_generation: Int = Field(default=0, ge=0)
-    conditions: Annotated[
-        list[Condition],
-        Field(
-            max_length=8,
-            json_schema_extra={
-                "x-kubernetes-list-type": "map",
-                "x-kubernetes-list-map-keys": ["type"],
-            },
-        ),
-    ] = Field(default_factory=list)
+    conditions: Annotated[list[Condition], keyed_list("type", max_items=8)] = Field(
+        default_factory=list
+    )
 
 
 class MetricTemplate(ApiModel):

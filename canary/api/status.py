@@ -21,7 +21,7 @@ from pydantic import (
     model_serializer,
 )
 
-from canary.api.base import ApiModel, Int, ShortText, Text, Timestamp
+from canary.api.base import ApiModel, Int, ShortText, Text, Timestamp, keyed_list
 
 
 class Phase(StrEnum):
@@ -120,27 +120,13 @@ class CanaryStatus(ApiModel):
     ] = Field(default_factory=dict)
     """Checksums of the ConfigMaps and Secrets the target uses, as `configmap/<name>` or
     `secret/<name>`."""
-    conditions: Annotated[
-        list[Condition],
-        Field(
-            max_length=8,
-            json_schema_extra={
-                "x-kubernetes-list-type": "map",
-                "x-kubernetes-list-map-keys": ["type"],
-            },
-        ),
-    ] = Field(default_factory=list)
+    conditions: Annotated[list[Condition], keyed_list("type", max_items=8)] = Field(
+        default_factory=list
+    )
     """`Ready` (the Canary is valid and healthy) and `Promoted` (the last analysis passed)."""
-    checks: Annotated[
-        list[MetricCheck],
-        Field(
-            max_length=20,
-            json_schema_extra={
-                "x-kubernetes-list-type": "map",
-                "x-kubernetes-list-map-keys": ["name"],
-            },
-        ),
-    ] = Field(default_factory=list)
+    checks: Annotated[list[MetricCheck], keyed_list("name", max_items=20)] = Field(
+        default_factory=list
+    )
     """The latest result of every metric check."""
 
     def condition(self, kind: ConditionType) -> Condition | None:
