@@ -16,7 +16,6 @@ import copy
 import json
 import platform
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -39,6 +38,7 @@ from canary.kube.paths import CANARIES as CANARY_RESOURCE
 from canary.kube.watch import watch
 from canary.sandbox import cluster, processes
 from canary.sandbox.binaries import default_cache_root, ensure_binaries
+from canary.sandbox.controller import controller_argv
 from canary.sandbox.ports import free_ports
 from canary.sandbox.state import SandboxState
 
@@ -173,18 +173,7 @@ async def controller(
     state: SandboxState, namespace: str, *, min_interval: float = 1.0
 ) -> AsyncIterator[Controller]:
     (port,) = free_ports(1)
-    argv = [
-        sys.executable,
-        "-m",
-        "canary.cli.main",
-        "run",
-        f"--kubeconfig={state.kubeconfig}",
-        f"--prometheus-url={state.prometheus_url}",
-        f"--namespaces={namespace}",
-        f"--listen=127.0.0.1:{port}",
-        "--log-format=json",
-        f"--min-interval={min_interval:g}",
-    ]
+    argv = controller_argv(state, namespace=namespace, port=port, min_interval=min_interval)
     directory = Path(state.directory)
     log = directory / "logs" / f"controller-{namespace}.log"
     record_ = processes.start("controller", argv, log=log, cwd=directory)

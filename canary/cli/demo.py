@@ -9,7 +9,6 @@ goes to the sandbox's log directory.
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from canary.kube.client import api_client
 from canary.kube.crds import install_crds
 from canary.sandbox import cluster, processes
 from canary.sandbox.binaries import ensure_binaries
+from canary.sandbox.controller import controller_argv
 from canary.sandbox.ports import free_ports
 from canary.sandbox.state import SandboxState
 
@@ -57,18 +57,7 @@ def run(*, state_dir: Path, cache: Path, stop_after: bool) -> int:
 
 def _start_controller(state: SandboxState) -> processes.ProcessRecord:
     (port,) = free_ports(1)
-    argv = [
-        sys.executable,
-        "-m",
-        "canary.cli.main",
-        "run",
-        f"--kubeconfig={state.kubeconfig}",
-        f"--prometheus-url={state.prometheus_url}",
-        f"--namespaces={NAMESPACE}",
-        f"--listen=127.0.0.1:{port}",
-        "--log-format=json",
-        "--min-interval=1",
-    ]
+    argv = controller_argv(state, namespace=NAMESPACE, port=port)
     directory = Path(state.directory)
     return processes.start(
         "controller", argv, log=directory / "logs" / "controller-demo.log", cwd=directory

@@ -16,7 +16,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from canary.kube import resources
 from canary.kube.paths import CANARIES, DEPLOYMENTS, Resource
 from canary.kube.resources import DEPLOYMENT, resource_kind
 from canary.kube.watch import WatchEvent, watch
+from canary.sandbox.controller import controller_argv
 from canary.sandbox.ports import free_ports
 from canary.sandbox.state import SandboxState
 
@@ -95,24 +95,7 @@ async def start_controller(
 ) -> Controller:
     """Start `canary run` for `namespace` and wait until its /readyz answers 200."""
     port = free_ports(1)[0]
-    argv = [
-        sys.executable,
-        "-m",
-        "canary.cli.main",
-        "run",
-        "--kubeconfig",
-        str(sandbox.kubeconfig),
-        "--prometheus-url",
-        sandbox.prometheus_url,
-        "--namespaces",
-        namespace,
-        "--min-interval",
-        f"{min_interval:g}",
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--log-format",
-        "json",
-    ]
+    argv = controller_argv(sandbox, namespace=namespace, port=port, min_interval=min_interval)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CANARY_")}
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as output:
