@@ -1,4 +1,4 @@
-"""The Canary and MetricTemplate APIs (`canary.dev/v1alpha1`) as pydantic models.
+"""The Canary, MetricTemplate and AlertProvider APIs (`canary.dev/v1alpha1`) as pydantic models.
 
 These models are the single source of truth: the CRDs in `crds/` are generated from them
 (`python -m canary.api.crdgen`), and the controller parses what it reads from the API server with
@@ -7,6 +7,7 @@ never does I/O (no asyncio, aiohttp or kubernetes_asyncio); only the generator's
 entry point writes files.
 """
 
+from canary.api.alertprovider import AlertProvider, AlertProviderSpec
 from canary.api.base import API_VERSION, GROUP, VERSION
 from canary.api.canary import Canary, CanarySpec
 from canary.api.durations import parse_duration
@@ -17,6 +18,8 @@ __all__ = [
     "API_VERSION",
     "GROUP",
     "VERSION",
+    "AlertProvider",
+    "AlertProviderSpec",
     "Canary",
     "CanarySpec",
     "CanaryStatus",

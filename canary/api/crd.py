@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from canary.api.alertprovider import AlertProvider
 from canary.api.base import GROUP, VERSION
 from canary.api.canary import Canary
 from canary.api.metrictemplate import MetricTemplate
@@ -31,6 +32,10 @@ CANARY_COLUMNS = [
 ]
 METRIC_TEMPLATE_COLUMNS = [
     {"name": "Provider", "type": "string", "jsonPath": ".spec.provider.type"},
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+]
+ALERT_PROVIDER_COLUMNS = [
+    {"name": "Type", "type": "string", "jsonPath": ".spec.type"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 ]
 
@@ -101,9 +106,19 @@ def metric_template_crd() -> dict[str, Any]:
     )
 
 
+def alert_provider_crd() -> dict[str, Any]:
+    return custom_resource_definition(
+        AlertProvider, plural="alertproviders", columns=ALERT_PROVIDER_COLUMNS
+    )
+
+
 def all_crds() -> dict[str, dict[str, Any]]:
     """Every CRD of the API, by the file name it is committed under in `crds/`."""
-    return {"canaries.yaml": canary_crd(), "metrictemplates.yaml": metric_template_crd()}
+    return {
+        "canaries.yaml": canary_crd(),
+        "metrictemplates.yaml": metric_template_crd(),
+        "alertproviders.yaml": alert_provider_crd(),
+    }
 
 
 def render(crd: dict[str, Any]) -> str:

@@ -472,7 +472,11 @@ def _causes(error: ApiException) -> list[dict[str, str]]:
 async def test_the_examples_are_admitted_as_written(
     api: ApiClient, namespace: str, crds: list[str]
 ) -> None:
-    assert crds == ["canaries.canary.dev", "metrictemplates.canary.dev"]
+    assert crds == [
+        "canaries.canary.dev",
+        "metrictemplates.canary.dev",
+        "alertproviders.canary.dev",
+    ]
     template = _example("metrictemplate.yaml")
     canary = _example("canary.yaml")
     stored_template = await _create(api, namespace, "metrictemplates", template)

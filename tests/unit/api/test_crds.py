@@ -13,7 +13,13 @@ import yaml
 
 from canary.api import analysis, canary, metrictemplate
 from canary.api.base import ApiModel, CelRule
-from canary.api.crd import all_crds, canary_crd, metric_template_crd, render
+from canary.api.crd import (
+    alert_provider_crd,
+    all_crds,
+    canary_crd,
+    metric_template_crd,
+    render,
+)
 from canary.api.crdgen import DEFAULT_DIR, differences, main
 from canary.api.schema import SchemaError, structural
 
@@ -74,7 +80,11 @@ def test_check_fails_on_a_stale_file_and_passes_once_regenerated(
     assert len(differences(tmp_path)) == 2
 
 
-@pytest.mark.parametrize("crd", [canary_crd(), metric_template_crd()], ids=["canary", "template"])
+@pytest.mark.parametrize(
+    "crd",
+    [canary_crd(), metric_template_crd(), alert_provider_crd()],
+    ids=["canary", "template", "alertprovider"],
+)
 def test_the_schema_is_structural_and_bounded(crd: dict[str, Any]) -> None:
     for path, node in _nodes(_schema(crd)):
         if path in {".apiVersion", ".kind", ".metadata"}:
