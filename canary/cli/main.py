@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from canary import __version__
 from canary.cli import controller, demo, sandbox
+from canary.hooks.loadtester import main as loadtester
 from canary.sandbox.binaries import default_cache_root
 from canary.sandbox.errors import SandboxError
 from canary.sandbox.state import default_state_dir
@@ -35,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         _add_location_flags(action)
 
     controller.add_parsers(commands)
+    commands.add_parser(
+        "loadtester",
+        help="the load tester and gates service (webhooks call it)",
+        parents=[loadtester.build_parser()],
+        add_help=False,
+    )
 
     show = commands.add_parser(
         "demo", help="bring the sandbox up and show a release happening on it, live"
@@ -59,24 +66,25 @@ def _add_location_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "sandbox": lambda args: sandbox.run(args.sandbox_command, state_dir=args.dir, cache=args.cache),
+    "run": controller.run_controller,
+    "crds": controller.run_crds,
+    "loadtester": loadtester.run,
+    "demo": lambda args: demo.run(state_dir=args.dir, cache=args.cache, stop_after=args.down),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "sandbox":
-            return sandbox.run(args.sandbox_command, state_dir=args.dir, cache=args.cache)
-        if args.command == "run":
-            return controller.run_controller(args)
-        if args.command == "crds":
-            return controller.run_crds(args)
-        if args.command == "demo":
-            return demo.run(state_dir=args.dir, cache=args.cache, stop_after=args.down)
+        return COMMANDS[args.command](args)  # argparse restricts the choices to these keys
     except SandboxError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    raise AssertionError(f"unhandled command {args.command!r}")  # argparse restricts the choices
 
 
 if __name__ == "__main__":
