@@ -7,8 +7,9 @@ of the linkerd-smi extension's CRD (and of the sandbox's), its weights are plain
 v1alpha1 object with quantity-string weights read back as v1alpha2 (the CRDs convert by
 relabelling only) would carry strings where readers expect integers. `smi:v1alpha1` ..
 `smi:v1alpha4` choose a version explicitly; Flagger's `smi:<version>:<mesh>` form is accepted
-(the mesh part names the metrics, not the route). This module only maps names; it must not
-build objects.
+(the mesh part names the metrics, not the route). `gatewayapi:v1` and `gatewayapi:v1beta1` route
+with an HTTPRoute of that version, which needs `GatewaySettings` (port, parents, hostnames) that
+the route's `RouteRef` does not carry. This module only maps names; it must not build objects.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from canary.kube.resources import Reader
 from canary.routers.base import Router
+from canary.routers.gatewayapi import GatewayApiRouter, GatewaySettings, GatewayVersion
 from canary.routers.smi import SmiRouter, SmiVersion
 
 _NAMED: Final[Mapping[str, SmiVersion]] = {
@@ -27,12 +29,25 @@ _NAMED: Final[Mapping[str, SmiVersion]] = {
     "osm": SmiVersion.V1ALPHA2,  # as Flagger: Open Service Mesh serves TrafficSplit v1alpha2
     **{f"smi:{version.value}": version for version in SmiVersion},
 }
+_GATEWAY: Final[Mapping[str, GatewayVersion]] = {
+    f"gatewayapi:{version.value}": version for version in GatewayVersion
+}
 
-KNOWN_PROVIDERS: Final = tuple(_NAMED)
+KNOWN_PROVIDERS: Final = (*_NAMED, *_GATEWAY)
+
+
+def _unknown(provider: str) -> ValueError:
+    known = ", ".join(KNOWN_PROVIDERS)
+    return ValueError(
+        f"unknown traffic provider {provider!r}; known providers: {known} "
+        "(smi:<version>:<mesh> is accepted too)"
+    )
 
 
 def smi_version(provider: str) -> SmiVersion:
     """The SMI version `provider` routes with; ValueError naming it and the known ones."""
+    if provider in _GATEWAY:
+        raise ValueError(f"traffic provider {provider!r} routes with an HTTPRoute, not SMI")
     name = provider
     if name.startswith("smi:"):
         version, separator, mesh = name.removeprefix("smi:").partition(":")
@@ -41,14 +56,33 @@ def smi_version(provider: str) -> SmiVersion:
     try:
         return _NAMED[name]
     except KeyError:
-        known = ", ".join(KNOWN_PROVIDERS)
-        raise ValueError(
-            f"unknown traffic provider {provider!r}; known providers: {known} "
-            "(smi:<version>:<mesh> is accepted too)"
-        ) from None
+        raise _unknown(provider) from None
 
 
-def router_for(provider: str, api: ApiClient, *, read: Reader | None = None) -> Router:
+def gateway_version(provider: str) -> GatewayVersion | None:
+    """The HTTPRoute version `provider` routes with; None for a provider that is not Gateway API."""
+    return _GATEWAY.get(provider)
+
+
+def router_for(
+    provider: str,
+    api: ApiClient,
+    *,
+    read: Reader | None = None,
+    gateway: GatewaySettings | None = None,
+) -> Router:
     """The router for `provider`, writing through `api` and reading through `read` (the API
-    server when not given; the controller passes its watch caches)."""
-    return SmiRouter(api, smi_version(provider), read=read)
+    server when not given; the controller passes its watch caches).
+
+    A Gateway API provider needs `gateway` (the Services' port, the route's parents and
+    hostnames); asking for one without it is a ValueError. SMI providers ignore it.
+    """
+    version = gateway_version(provider)
+    if version is None:
+        return SmiRouter(api, smi_version(provider), read=read)
+    if gateway is None:
+        raise ValueError(
+            f"traffic provider {provider!r} needs Gateway API settings (the Services' port, "
+            "parentRefs and hostnames of the HTTPRoute); none were given"
+        )
+    return GatewayApiRouter(api, version, gateway, read=read)

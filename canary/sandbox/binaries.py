@@ -30,6 +30,8 @@ KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"
 KWOK_VERSION = "v0.8.0"
 HELM_VERSION = "v3.22.0"
+# The newest v1.x whose module builds with the local Go toolchain (v1.7.0 requires Go 1.27).
+GATEWAY_API_VERSION = "v1.6.3"
 # Debian bookworm's package; the cache holds whichever 2.42 build apt offers.
 PROMETHEUS_SERIES = "2.42."
 
@@ -41,6 +43,12 @@ KWOK_STAGE_FILES = (
     "kustomize/stage/pod/fast/pod-ready.yaml",
     "kustomize/stage/pod/fast/pod-complete.yaml",
     "kustomize/stage/pod/fast/pod-delete.yaml",
+)
+
+# The Gateway API standard channel's CRDs the sandbox installs, as shipped in the module.
+GATEWAY_API_CRD_FILES = tuple(
+    f"config/crd/standard/gateway.networking.k8s.io_{plural}.yaml"
+    for plural in ("gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants")
 )
 
 Report = Callable[[str], None]
@@ -66,7 +74,10 @@ def _version_ldflags(version: str) -> str:
 
 @dataclass(frozen=True)
 class GoComponent:
-    """One wrapper module and the binaries built from it: (Go package, binary name) pairs."""
+    """One wrapper module and the binaries built from it: (Go package, binary name) pairs.
+
+    A component with no packages builds nothing: its module only ships files (Gateway API's CRDs).
+    """
 
     name: str
     version: str
@@ -74,6 +85,11 @@ class GoComponent:
     tags: str = ""
     ldflags: str = "-s -w"
     source: Path | None = None  # the wrapper module's directory; default gomod/<name>
+    module: str = ""  # the pinned upstream module; default: the first package, up to /cmd/
+
+    @property
+    def upstream(self) -> str:
+        return self.module or self.packages[0][0].split("/cmd/")[0]
 
     @property
     def module_dir(self) -> Path:
@@ -121,6 +137,12 @@ COMPONENTS = (
         version=HELM_VERSION,
         packages=(("helm.sh/helm/v3/cmd/helm", "helm"),),
     ),
+    GoComponent(
+        name="gateway-api",
+        version=GATEWAY_API_VERSION,
+        packages=(),
+        module="sigs.k8s.io/gateway-api",
+    ),
 )
 
 
@@ -137,6 +159,7 @@ class Binaries:
     kwok_stages: Path
     helm: Path
     prometheus: Path
+    gateway_api_crds: tuple[Path, ...]
 
     @property
     def bin_dirs(self) -> tuple[Path, ...]:
@@ -168,6 +191,9 @@ def cached_binaries(cache_root: Path) -> Binaries | None:
         kwok_stages=dirs["kwok"] / "stages.yaml",
         helm=dirs["helm"] / "bin" / "helm",
         prometheus=prometheus / "bin" / "prometheus",
+        gateway_api_crds=tuple(
+            dirs["gateway-api"] / "crds" / Path(name).name for name in GATEWAY_API_CRD_FILES
+        ),
     )
 
 
@@ -238,25 +264,51 @@ def build_go_component(component: GoComponent, cache_root: Path, report: Report)
         argv += ["-o", str(work / "bin" / binary), package]
     else:
         argv += ["-o", str(work / "bin") + "/", *(package for package, _ in component.packages)]
-    _run_logged(argv, cwd=work, log=log, step=step, env=env)
+    if component.packages:
+        _run_logged(argv, cwd=work, log=log, step=step, env=env)
+    else:
+        argv = ["go", "mod", "download", component.upstream]
+        _run_logged(argv, cwd=work, log=log, step=f"download {component.name}", env=env)
     if component.name == "kwok":
         _write_kwok_stages(work, log=log, env=env)
+    if component.name == "gateway-api":
+        _copy_gateway_api_crds(work, log=log, env=env)
     (work / ".complete").write_text(f"{component.version}\n")
     shutil.rmtree(final, ignore_errors=True)
     work.rename(final)
     report(f"built {component.name} {component.version} in {time.monotonic() - started:.0f} s")
 
 
-def _write_kwok_stages(work: Path, *, log: Path, env: dict[str, str]) -> None:
-    """Copy the stages shipped in kwok's module: without them kwok does nothing at all."""
-    argv = ["go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"]
+def _module_dir(work: Path, module: str, *, log: Path, env: dict[str, str], step: str) -> Path:
+    """Where the Go module cache holds `module`'s source (as pinned by the wrapper in `work`)."""
+    argv = ["go", "list", "-m", "-f", "{{.Dir}}", module]
     result = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, check=False)
     module_dir = Path(result.stdout.strip())
-    if result.returncode != 0 or not module_dir.is_dir():
-        log.open("a").write(result.stderr)
-        raise SandboxError("build kwok stages", "cannot locate the kwok module's source", log=log)
+    if result.returncode != 0 or not result.stdout.strip() or not module_dir.is_dir():
+        with log.open("a") as out:
+            out.write(result.stderr)
+        raise SandboxError(step, f"cannot locate the source of module {module}", log=log)
+    return module_dir
+
+
+def _write_kwok_stages(work: Path, *, log: Path, env: dict[str, str]) -> None:
+    """Copy the stages shipped in kwok's module: without them kwok does nothing at all."""
+    step = "build kwok stages"
+    module_dir = _module_dir(work, "sigs.k8s.io/kwok", log=log, env=env, step=step)
     documents = [(module_dir / name).read_text().strip() for name in KWOK_STAGE_FILES]
     (work / "stages.yaml").write_text("\n---\n".join(documents) + "\n")
+
+
+def _copy_gateway_api_crds(work: Path, *, log: Path, env: dict[str, str]) -> None:
+    """Copy the standard channel's CRDs out of the pinned Gateway API module, unchanged."""
+    step = "copy Gateway API CRDs"
+    module_dir = _module_dir(work, "sigs.k8s.io/gateway-api", log=log, env=env, step=step)
+    (work / "crds").mkdir()
+    for name in GATEWAY_API_CRD_FILES:
+        source = module_dir / name
+        if not source.is_file():
+            raise SandboxError(step, f"{name} is missing from {module_dir}", log=log)
+        shutil.copyfile(source, work / "crds" / source.name)
 
 
 def _cached_prometheus(cache_root: Path) -> Path | None:

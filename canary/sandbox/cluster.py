@@ -24,7 +24,7 @@ import aiohttp
 
 from canary.kube.client import api_client
 from canary.sandbox import components, crds, nodes, processes
-from canary.sandbox.binaries import KUBERNETES_VERSION, Binaries, Report
+from canary.sandbox.binaries import GATEWAY_API_VERSION, KUBERNETES_VERSION, Binaries, Report
 from canary.sandbox.configs import ScrapeJob, write_kubeconfig, write_prometheus_config
 from canary.sandbox.errors import SandboxError
 from canary.sandbox.pki import create_pki
@@ -78,8 +78,12 @@ class _Starter:
 
 
 def _outdated(state: SandboxState) -> bool:
-    """Recorded by a version of `up` from before the mesh simulator was part of the sandbox."""
-    return state.ready and not any(p.name == "meshsim" for p in state.processes)
+    """Recorded by a version of `up` from before the mesh simulator was part of the sandbox, or
+    that installed no (or other) Gateway API CRDs."""
+    return state.ready and (
+        not any(p.name == "meshsim" for p in state.processes)
+        or state.gateway_api_version != GATEWAY_API_VERSION
+    )
 
 
 def is_up(state: SandboxState) -> bool:
@@ -129,6 +133,7 @@ def _initial_state(state_dir: Path, binaries: Binaries) -> SandboxState:
         prometheus_url=f"http://127.0.0.1:{ports.prometheus}",
         bin_dirs=tuple(str(d) for d in binaries.bin_dirs),
         kubernetes_version=KUBERNETES_VERSION,
+        gateway_api_version=GATEWAY_API_VERSION,
     )
 
 
@@ -156,7 +161,13 @@ async def _start_cluster(starter: _Starter) -> None:
         write_kubeconfig(layout.kubeconfig, server=f"https://127.0.0.1:{ports.apiserver}", pki=pki)
 
         self_signed = insecure_ssl_context()
-        waits = [("TrafficSplit CRD", _install_crds(starter, apiserver))]
+        waits = [
+            ("TrafficSplit CRD", _install_crds(starter, apiserver, [crds.TRAFFIC_SPLIT_CRD])),
+            (
+                f"Gateway API {GATEWAY_API_VERSION} CRDs",
+                _install_crds(starter, apiserver, starter.binaries.gateway_api_crds),
+            ),
+        ]
         for name, builder, port in (
             (
                 "kube-controller-manager",
@@ -203,19 +214,25 @@ async def _start_cluster(starter: _Starter) -> None:
         starter.ready("prometheus", prometheus_seconds)
 
 
-async def _install_crds(starter: _Starter, apiserver: processes.ProcessRecord) -> float:
-    """The SMI TrafficSplit CRD, created (or replaced) and served."""
+async def _install_crds(
+    starter: _Starter, apiserver: processes.ProcessRecord, paths: Iterable[Path]
+) -> float:
+    """CRDs (the SMI TrafficSplit, Gateway API's), created (or replaced) together and served."""
     started = time.monotonic()
-    manifest = crds.load(crds.TRAFFIC_SPLIT_CRD)
-    name = manifest["metadata"]["name"]
+    manifests = await asyncio.to_thread(lambda: [crds.load(path) for path in paths])
     async with api_client(Path(starter.state.kubeconfig)) as client:
-        await crds.create_or_replace(client, manifest)
-        await wait_until(
-            f"establish CRD {name}",
-            lambda: crds.established(client, name),
-            within=COMPONENT_TIMEOUT,
-            process=apiserver,
-        )
+
+        async def install(manifest: dict[str, Any]) -> float:
+            name = manifest["metadata"]["name"]
+            await crds.create_or_replace(client, manifest)
+            return await wait_until(
+                f"establish CRD {name}",
+                lambda: crds.established(client, name),
+                within=COMPONENT_TIMEOUT,
+                process=apiserver,
+            )
+
+        await _gather(install(m) for m in manifests)
     return time.monotonic() - started
 
 

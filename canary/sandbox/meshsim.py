@@ -3,13 +3,14 @@
     python -m canary.sandbox.meshsim --kubeconfig K --port P [--rate 20]
 
 A test instrument of the sandbox (docs/sandbox.md). Every second it lists the TrafficSplits
-(split.smi-spec.io/v1alpha2), Services and Deployments of all namespaces and works out which
+(split.smi-spec.io/v1alpha2), HTTPRoutes (gateway.networking.k8s.io/v1), Services and Deployments
+of all namespaces and works out which
 Deployment gets how many requests (meshsim_model.plan); every 250 ms it counts the requests due
 since the last tick. It serves the counts on http://127.0.0.1:P/metrics under the Linkerd proxy's
 names and labels, for the sandbox's Prometheus to scrape, and answers /healthz.
 
 Relisting instead of watching keeps it simple and self-healing (no resource versions, no 410s):
-three list calls a second, cheap for a sandbox's few hundred objects.
+four list calls a second, cheap for a sandbox's few hundred objects.
 """
 
 from __future__ import annotations
@@ -43,12 +44,15 @@ from canary.sandbox.meshsim_model import (
     Target,
     Workload,
     plan,
+    splits_of_http_route,
 )
 
 log = logging.getLogger("canary.sandbox.meshsim")
 
 SMI_GROUP = "split.smi-spec.io"
 SMI_VERSION = "v1alpha2"  # the storage version; v1alpha1 weights come back as quantity strings
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+GATEWAY_VERSION = "v1"  # v1beta1 HTTPRoutes are the same objects, served as v1 too
 RELIST_INTERVAL = 1.0
 TICK_INTERVAL = 0.25
 LIST_TIMEOUT = 5.0
@@ -115,12 +119,20 @@ class Relister:
             splits = group.create_task(
                 _list(custom.list_cluster_custom_object, SMI_GROUP, SMI_VERSION, "trafficsplits")
             )
+            http_routes = group.create_task(
+                _list(
+                    custom.list_cluster_custom_object, GATEWAY_GROUP, GATEWAY_VERSION, "httproutes"
+                )
+            )
             deployments = group.create_task(_list(apps.list_deployment_for_all_namespaces))
             services = group.create_task(_list(core.list_service_for_all_namespaces))
         if splits.result() is None:
             self._say("the TrafficSplit CRD is not installed; no TrafficSplits to follow")
         workloads = [Workload.from_manifest(d) for d in deployments.result() or []]
+        if http_routes.result() is None:
+            self._say("the HTTPRoute CRD is not installed; no HTTPRoutes to follow")
         routes = [Split.from_manifest(s) for s in splits.result() or []]
+        routes += [r for h in http_routes.result() or [] for r in splits_of_http_route(h)]
         for problem in [p for w in workloads for p in w.problems]:
             self._say(problem)
         for problem in [p for r in routes for p in r.problems]:
@@ -256,7 +268,7 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
         "--rate",
         type=float,
         default=DEFAULT_RATE,
-        help="requests per second of each TrafficSplit (default %(default)g)",
+        help="requests per second of each TrafficSplit and HTTPRoute (default %(default)g)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the latency draws")
     parser.add_argument("--relist-interval", type=float, default=RELIST_INTERVAL)

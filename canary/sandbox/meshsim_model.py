@@ -1,9 +1,9 @@
 """The mesh simulator's pure part: who gets how many requests, and what they count as (no I/O).
 
-From the TrafficSplits, Services and Deployments of the cluster (as plain manifests), `plan` works
-out the request rate every Deployment receives and how it behaves; `Simulator` turns rates into
-counts as time passes, the way Linkerd's inbound proxies would count them. Everything here is
-deterministic: the same plan, seed and time steps give the same counts.
+From the TrafficSplits and HTTPRoutes, Services and Deployments of the cluster (as plain
+manifests), `plan` works out the request rate every Deployment receives and how it behaves;
+`Simulator` turns rates into counts as time passes, the way Linkerd's inbound proxies would count
+them. Everything here is deterministic: the same plan, seed and time steps give the same counts.
 """
 
 from __future__ import annotations
@@ -195,11 +195,12 @@ class Service:
 class Backend:
     service: str
     weight: float
+    namespace: str | None = None  # the Service's namespace, when not the route's own
 
 
 @dataclass(frozen=True)
 class Split:
-    """A TrafficSplit: the apex Service's requests divided among backend Services by weight."""
+    """A TrafficSplit, or one rule of an HTTPRoute: requests divided among Services by weight."""
 
     namespace: str
     name: str
@@ -208,6 +209,8 @@ class Split:
     # `meshsim.canary.dev/rate` on the TrafficSplit: this apex Service's request rate.
     rate: float | None = None
     problems: tuple[str, ...] = ()
+    # The part of that rate this split carries (an HTTPRoute's rules share the route's rate).
+    share: float = 1.0
 
     @classmethod
     def from_manifest(cls, manifest: Mapping[str, Any]) -> Split:
@@ -239,6 +242,61 @@ class Split:
         )
 
 
+def parse_backend_ref_weight(value: object) -> float:
+    """An HTTPRoute backendRef weight: an integer from 0 to 1,000,000 (absent means 1)."""
+    if value is None:
+        return 1.0
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1_000_000:
+        return float(value)
+    raise ValueError(f"not an integer weight from 0 to 1000000: {value!r}")
+
+
+def splits_of_http_route(manifest: Mapping[str, Any]) -> list[Split]:
+    """An HTTPRoute (gateway.networking.k8s.io) as one Split per rule that has backendRefs.
+
+    Each rule divides its requests among the Services its backendRefs name, by weight (a missing
+    weight is 1, as the Gateway API specifies); backendRefs to anything but a core Service are
+    left out. The route's `meshsim.canary.dev/rate` (or the default rate) is shared equally among
+    those rules, so a route receives the same rate whatever number of rules it has.
+    """
+    meta = manifest.get("metadata") or {}
+    spec = manifest.get("spec") or {}
+    namespace, name = meta.get("namespace", ""), meta.get("name", "")
+    annotations = _Annotations(meta.get("annotations") or {}, f"HTTPRoute {namespace}/{name}")
+    problems = annotations.problems
+    rate = annotations.optional(RATE_ANNOTATION, parse_rate)
+    rules: list[tuple[Backend, ...]] = []
+    for index, rule in enumerate(spec.get("rules") or []):
+        backends = []
+        for ref in rule.get("backendRefs") or []:
+            if ref.get("group", "") != "" or ref.get("kind", "Service") != "Service":
+                continue
+            service = str(ref.get("name", ""))
+            try:
+                weight = parse_backend_ref_weight(ref.get("weight"))
+            except ValueError as error:
+                where = f"{annotations.where}: rule {index} backendRef {service}"
+                problems.append(f"{where}: {error}; using 0")
+                weight = 0.0
+            other = ref.get("namespace")
+            backends.append(Backend(service=service, weight=weight, namespace=other))
+        if backends:
+            rules.append(tuple(backends))
+    return [
+        Split(
+            namespace=namespace,
+            name=f"{name}/rule-{index}" if len(rules) > 1 else name,
+            apex=name,
+            backends=backends,
+            rate=rate,
+            share=1.0 / len(rules),
+            # The route's problems, once: on its first rule.
+            problems=tuple(problems) if index == 0 else (),
+        )
+        for index, backends in enumerate(rules)
+    ]
+
+
 def selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     """A Service selector picks pods carrying all its labels; an empty one picks nothing."""
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
@@ -261,11 +319,11 @@ def plan(
 ) -> dict[Key, Target]:
     """The request rate of every Deployment that receives traffic.
 
-    Each TrafficSplit sends its rate to its backends in proportion to their weights; a backend
-    Service's share goes to the ready pods its selector picks, so to the Deployments whose pod
-    template it matches, in proportion to their ready replicas. A share with no ready pod to go
-    to is dropped: the inbound proxies never see it. Deployments no TrafficSplit reaches get the
-    rate annotated on them, if any.
+    Each TrafficSplit (and HTTPRoute rule) sends its rate to its backends in proportion to their
+    weights; a backend Service's share goes to the ready pods its selector picks, so to the
+    Deployments whose pod template it matches, in proportion to their ready replicas. A share
+    with no ready pod to go to is dropped: the inbound proxies never see it. Deployments no
+    route reaches get the rate annotated on them, if any.
     """
     by_service = {(s.namespace, s.name): s for s in services}
     all_workloads = list(workloads)
@@ -273,17 +331,17 @@ def plan(
     routed: set[Key] = set()
     for split in splits:
         total = sum(b.weight for b in split.backends)
-        rate = split.rate if split.rate is not None else default_rate
+        rate = (split.rate if split.rate is not None else default_rate) * split.share
         if total <= 0:
             continue
         for backend in split.backends:
-            service = by_service.get((split.namespace, backend.service))
+            service = by_service.get((backend.namespace or split.namespace, backend.service))
             if service is None:
                 continue
             picked = [
                 w
                 for w in all_workloads
-                if w.namespace == split.namespace and selects(service.selector, w.template_labels)
+                if w.namespace == service.namespace and selects(service.selector, w.template_labels)
             ]
             routed.update(w.key for w in picked)
             ready = sum(w.ready_replicas for w in picked)

@@ -55,6 +55,8 @@ class SandboxState:
     bin_dirs: tuple[str, ...]
     kubernetes_version: str
     processes: tuple[ProcessRecord, ...] = field(default=())
+    # The Gateway API release whose CRDs `up` installed; "" for sandboxes from before it did.
+    gateway_api_version: str = ""
     # False while `up` is still starting things; a record left at False means `up` died midway.
     ready: bool = False
 
@@ -84,6 +86,7 @@ class SandboxState:
             bin_dirs=tuple(raw["bin_dirs"]),
             kubernetes_version=raw["kubernetes_version"],
             ready=raw["ready"],
+            gateway_api_version=raw.get("gateway_api_version", ""),
             processes=tuple(
                 ProcessRecord(**{**p, "argv": tuple(p["argv"])}) for p in raw["processes"]
             ),

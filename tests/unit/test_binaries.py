@@ -27,7 +27,7 @@ def test_every_component_has_a_committed_wrapper_module() -> None:
     for component in COMPONENTS:
         go_mod = (GOMOD_ROOT / component.name / "go.mod").read_text()
         assert (GOMOD_ROOT / component.name / "go.sum").stat().st_size > 0
-        upstream = component.packages[0][0].split("/cmd/")[0]
+        upstream = component.upstream
         assert re.search(
             rf"^\s*(require )?{re.escape(upstream)} {re.escape(component.version)}", go_mod, re.M
         ), component.name
