@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from canary import __version__
-from canary.cli import controller, demo, sandbox
+from canary.cli import controller, demo, manual, sandbox
 from canary.hooks.loadtester import main as loadtester
 from canary.sandbox.binaries import default_cache_root
 from canary.sandbox.errors import SandboxError
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_location_flags(action)
 
     controller.add_parsers(commands)
+    manual.add_parsers(commands)
     commands.add_parser(
         "loadtester",
         help="the load tester and gates service (webhooks call it)",
@@ -71,6 +72,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": controller.run_controller,
     "crds": controller.run_crds,
     "loadtester": loadtester.run,
+    **dict.fromkeys(manual.REQUESTS, manual.run),
     "demo": lambda args: demo.run(state_dir=args.dir, cache=args.cache, stop_after=args.down),
 }
 

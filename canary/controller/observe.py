@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from canary.api.canary import Canary
+from canary.controller.manual import requests_of
 from canary.core.model import Observation, WorkloadReadiness
 from canary.core.revision import revision
 from canary.routers.base import Router, RouteRef
@@ -41,8 +42,12 @@ async def observe(
     weights = await router.get_weights(route)
     template = (target or {}).get("spec", {}).get("template")
     primary_template = (primary or {}).get("spec", {}).get("template") or {}
+    manual = requests_of(canary.metadata.annotations)
     observation = Observation(
         now=now,
+        paused=manual.paused,
+        abort_revision=manual.abort_revision,
+        promote_revision=manual.promote_revision,
         target_revision=revision(template) if isinstance(template, dict) else "",
         primary=deployment_readiness(
             primary,

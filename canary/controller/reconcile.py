@@ -33,7 +33,7 @@ from canary.kube import resources
 from canary.kube.errors import Conflict, KubeError
 from canary.kube.events import record_event
 from canary.kube.resources import DEPLOYMENT, CanaryRef, ResourceKind, resource_kind
-from canary.routers.base import RouteError, RouteRef
+from canary.routers.base import RouteError, Router, RouteRef
 from canary.routers.registry import router_for
 from canary.targets.deployment import TargetError
 from canary.telemetry import metrics
@@ -96,21 +96,10 @@ class Reconciler:
 
     async def _cycle(self, raw: dict[str, Any]) -> float:
         now = datetime.now(UTC)
-        try:
-            canary = Canary.model_validate(raw)
-            route = self._route(canary)
-            router = router_for(
-                canary.spec.provider or self.settings.provider, self.api, read=self.read
-            )
-        except (ValidationError, ValueError) as error:
-            await self._invalid(raw, _first_error(error), now=now)
+        vetted = await self._vet(raw, now=now)
+        if vetted is None:
             return STEADY_RECHECK
-        unsupported = unsupported_fields(canary, default_provider=self.settings.provider)
-        if unsupported:
-            await self._invalid(
-                raw, unsupported_message(unsupported), now=now, reason="Unsupported"
-            )
-            return STEADY_RECHECK
+        canary, route, router = vetted
         policy = policy_of(canary, min_interval=self.settings.min_interval)
         state = state_of(canary.status)
         if policy.suspend:
@@ -171,6 +160,31 @@ class Reconciler:
                 weight=new_state.canary_weight,
             )
         return _next_delay(policy, new_state, now)
+
+    async def _vet(
+        self, raw: dict[str, Any], *, now: datetime
+    ) -> tuple[Canary, RouteRef, Router] | None:
+        """The Canary with its route and router, or None after marking it not Ready (why)."""
+        try:
+            canary = Canary.model_validate(raw)
+        except ValidationError as error:
+            await self._invalid(raw, _first_error(error), now=now)
+            return None
+        unsupported = unsupported_fields(canary, default_provider=self.settings.provider)
+        if unsupported:
+            await self._invalid(
+                raw, unsupported_message(unsupported), now=now, reason="Unsupported"
+            )
+            return None
+        try:
+            route = self._route(canary)
+            router = router_for(
+                canary.spec.provider or self.settings.provider, self.api, read=self.read
+            )
+        except ValueError as error:
+            await self._invalid(raw, _first_error(error), now=now)
+            return None
+        return canary, route, router
 
     def _route(self, canary: Canary) -> RouteRef:
         return RouteRef(

@@ -121,6 +121,12 @@ def _weighted_step(
     now = observation.now
     current = state.canary_weight
     ceiling = max_weight(policy)
+    if judged and observation.promote_revision == state.last_applied_revision:
+        message = (
+            f"Checks passed at canary weight {current}; promoting revision "
+            f"{state.last_applied_revision} by request (annotation canary.dev/promote)"
+        )
+        return promote(state, now=now, message=message)
     if current < ceiling:
         weight = next_weight(policy, current)
         message = f"Advanced canary weight to {weight}"

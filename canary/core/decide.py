@@ -55,12 +55,27 @@ def decide(policy: Policy, state: CanaryState, observation: Observation) -> Deci
     """The next state of one Canary and the actions that make the world match it."""
     if policy.suspend or state.phase in {Phase.TERMINATING, Phase.TERMINATED}:
         return Decision(state=state)
+    if observation.paused:
+        return _paused(state)
     if state.phase_since is None:  # a fresh object: its first phase begins now
         state = replace(state, phase_since=observation.now)
     expired = _deadline(policy, state, observation)
     if expired is not None:
         return expired
     return _with_route_repair(_by_phase(policy, state, observation), observation)
+
+
+PAUSED_MESSAGE = "Paused by request (annotation canary.dev/paused); nothing moves until resumed"
+
+
+def _paused(state: CanaryState) -> Decision:
+    """Like `suspend`, but set by `canary pause` on the object's annotations, and visible."""
+    if state.message == PAUSED_MESSAGE:
+        return Decision(state=state)
+    paused = replace(state, message=PAUSED_MESSAGE)
+    return Decision(
+        state=paused, actions=(RecordEvent(reason=Reason.PAUSED, message=PAUSED_MESSAGE),)
+    )
 
 
 def _by_phase(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
@@ -211,6 +226,15 @@ def _running(policy: Policy, state: CanaryState, observation: Observation) -> De
         return held
     if state.phase is Phase.WAITING or observation.target_revision != state.last_applied_revision:
         return _new_run(state, observation)
+    if (
+        state.phase in {Phase.PROGRESSING, Phase.WAITING_PROMOTION}
+        and observation.abort_revision == state.last_applied_revision
+    ):
+        message = (
+            f"Rolling back revision {state.last_applied_revision}: aborted by request "
+            "(annotation canary.dev/abort)"
+        )
+        return rollback(state, now=observation.now, reason=Reason.ABORTED, message=message)
     return _phase_rule(policy, state, observation)
 
 

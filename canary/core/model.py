@@ -121,6 +121,12 @@ class Observation:
     # reached), or "" when it may. A blocked run waits in phase Waiting; a run already under
     # way is never blocked, and a new revision during a run restarts it regardless.
     start_blocked: str = ""
+    # Manual control, read from the Canary's annotations (see canary.controller.manual): a
+    # paused Canary is left alone; abort and promote name the revision they are about, so a
+    # request never applies to a later revision and needs no clearing.
+    paused: bool = False
+    abort_revision: str = ""
+    promote_revision: str = ""
 
 
 # Actions: each is absolute ("make it so"), so executing one twice is harmless.

@@ -44,6 +44,8 @@ class Reason(StrEnum):
     DEADLINE_EXCEEDED = "DeadlineExceeded"
     ROUTE_REPAIRED = "RouteRepaired"
     WAITING = "Waiting"  # a new revision waits for the limit of progressing canaries
+    PAUSED = "Paused"
+    ABORTED = "Aborted"
 
 
 def enter(state: CanaryState, phase: Phase, *, now: datetime, message: str) -> CanaryState:

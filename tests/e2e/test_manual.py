@@ -1,0 +1,90 @@
+"""Manual control through the CLI, as an operator would use it, on a live release."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from kubernetes_asyncio.client import ApiClient
+
+from canary.sandbox.state import SandboxState
+from tests.e2e.harness import Recorder, apply, canary, deployment, get_deployment, image_of
+from tests.e2e.harness import set_template as release
+
+pytestmark = pytest.mark.usefixtures("controller")
+
+NAME = "podinfo"
+
+
+def _canary_cli(
+    sandbox: SandboxState, namespace: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KUBECONFIG": sandbox.kubeconfig}
+    argv = [sys.executable, "-m", "canary.cli.main", *args, NAME, "-n", namespace]
+    return subprocess.run(argv, capture_output=True, text=True, env=env, check=False, timeout=60)
+
+
+async def _started(api: ApiClient, recorder: Recorder, namespace: str, *, tag: str) -> float:
+    await apply(api, deployment(NAME, namespace=namespace))
+    await apply(
+        api,
+        canary(
+            NAME, namespace=namespace, interval="2s", threshold=3, step_weights=[10, 20, 30, 40, 50]
+        ),
+    )
+    await recorder.wait(
+        lambda: (
+            recorder.statuses.last is not None and recorder.statuses.last.phase == "Initialized"
+        ),
+        within=30,
+        what="phase Initialized",
+    )
+    released = time.monotonic()
+    await release(api, NAME, namespace=namespace, tag=tag)
+    await recorder.wait(
+        lambda: (recorder.weights.last or (100, 0))[1] >= 10, within=30, what="weight 10"
+    )
+    return released
+
+
+async def test_abort_rolls_back_now_and_promote_skips_the_remaining_steps(
+    api: ApiClient, namespace: str, sandbox: SandboxState
+) -> None:
+    async with Recorder(api, namespace=namespace, name=NAME).running() as recorder:
+        released = await _started(api, recorder, namespace, tag="6.7.1")
+        aborted = _canary_cli(sandbox, namespace, "abort")
+        assert aborted.returncode == 0, aborted.stderr
+        assert "will be rolled back now" in aborted.stdout
+        outcome = await recorder.outcome(since=released, within=60)
+        assert outcome.phase == "Failed", recorder.describe()
+        assert max(recorder.canary_weights) < 50, "aborted before the schedule ran out"
+        primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
+        assert image_of(primary).endswith(":6.7.0")
+
+        # Nothing is under analysis now: abort and promote say so instead of recording anything.
+        refused = _canary_cli(sandbox, namespace, "promote")
+        assert refused.returncode == 1
+        assert "nothing to promote" in refused.stderr
+
+        released = time.monotonic()
+        await release(api, NAME, namespace=namespace, tag="6.7.2")
+        await recorder.wait(
+            lambda: (
+                recorder.statuses.last is not None
+                and recorder.statuses.last.phase == "Progressing"
+                and (recorder.weights.last or (100, 0))[1] >= 10
+            ),
+            within=30,
+            what="the second release at weight 10",
+        )
+        promoted = _canary_cli(sandbox, namespace, "promote")
+        assert promoted.returncode == 0, promoted.stderr
+        outcome = await recorder.outcome(since=released, within=60)
+        assert outcome.phase == "Succeeded", recorder.describe()
+    weights_after_second_release = recorder.canary_weights[recorder.canary_weights.index(0, 1) :]
+    assert max(weights_after_second_release) < 50, recorder.describe()
+    primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
+    assert image_of(primary).endswith(":6.7.2")

@@ -1,0 +1,56 @@
+"""Manual requests: pause holds everything, abort and promote apply to their revision only."""
+
+from __future__ import annotations
+
+from canary.core.decide import PAUSED_MESSAGE, decide
+from canary.core.model import Phase, Policy, PromoteTemplate, ScaleCanary, SetWeights
+from tests.unit.core.world import REV_B, REV_C, ago, effects, observe, passing, reasons, running
+
+POLICY = Policy(interval=10, step_weight=10, max_weight=50, threshold=2)
+
+
+def test_a_paused_canary_does_not_move_and_says_so_once() -> None:
+    state = running(canary_weight=20, last_step_at=ago(60))
+    paused = decide(POLICY, state, observe(paused=True, checks=(passing(),)))
+    assert paused.state.canary_weight == 20
+    assert paused.state.message == PAUSED_MESSAGE
+    assert reasons(paused) == ("Paused",)
+    again = decide(POLICY, paused.state, observe(paused=True, checks=(passing(),)))
+    assert effects(again) == ()
+
+
+def test_resuming_continues_where_it_was() -> None:
+    state = running(canary_weight=20, last_step_at=ago(60), message=PAUSED_MESSAGE)
+    resumed = decide(POLICY, state, observe(checks=(passing(),)))
+    assert resumed.state.canary_weight == 30
+    assert SetWeights(primary=70, canary=30) in effects(resumed)
+
+
+def test_abort_rolls_back_the_named_revision_at_once() -> None:
+    state = running(canary_weight=30, last_step_at=ago(1))
+    aborted = decide(POLICY, state, observe(abort_revision=REV_B))
+    assert aborted.state.phase is Phase.FAILED
+    assert SetWeights(primary=100, canary=0) in effects(aborted)
+    assert ScaleCanary(up=False) in effects(aborted)
+    assert "Aborted" in reasons(aborted)
+    assert "aborted by request" in aborted.state.message
+
+
+def test_an_abort_of_an_older_revision_does_not_touch_a_newer_run() -> None:
+    state = running(canary_weight=30, last_step_at=ago(1), last_applied_revision=REV_C)
+    decision = decide(POLICY, state, observe(target_revision=REV_C, abort_revision=REV_B))
+    assert decision.state.phase is Phase.PROGRESSING
+
+
+def test_promote_skips_the_remaining_steps_once_the_checks_pass() -> None:
+    state = running(canary_weight=10, last_step_at=ago(60))
+    promoted = decide(POLICY, state, observe(promote_revision=REV_B, checks=(passing(),)))
+    assert promoted.state.phase is Phase.PROMOTING
+    assert PromoteTemplate(revision=REV_B) in effects(promoted)
+
+
+def test_promote_never_skips_the_checks() -> None:
+    state = running(canary_weight=10, last_step_at=ago(60))
+    waiting = decide(POLICY, state, observe(promote_revision=REV_B))  # checks not run yet
+    assert waiting.state.phase is Phase.PROGRESSING
+    assert not [a for a in effects(waiting) if isinstance(a, PromoteTemplate)]
