@@ -156,6 +156,7 @@ async def run(settings: Settings) -> None:
         finally:
             await scheduler.stop()
             reconciler.prometheus.close()
+            await reconciler.hooks.close()
             if runner is not None:
                 await runner.cleanup()
 

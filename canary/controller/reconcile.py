@@ -22,12 +22,13 @@ from canary.controller.cache import ObjectCache
 from canary.controller.checks import PrometheusPool, run_checks
 from canary.controller.convert import policy_of, state_of, status_of
 from canary.controller.execute import CannotActError, Context, execute
+from canary.controller.hooks import HookRunner, after_decide, before_decide
 from canary.controller.observe import observe
 from canary.controller.scheduler import Key
 from canary.controller.settings import Settings
 from canary.controller.support import unsupported_fields, unsupported_message
 from canary.core.decide import decide
-from canary.core.model import CanaryState, Phase, Policy
+from canary.core.model import CanaryState, Phase, Policy, RecordEvent
 from canary.core.schedule import checks_due
 from canary.kube import resources
 from canary.kube.errors import Conflict, KubeError
@@ -55,6 +56,7 @@ class Reconciler:
         self.api = api
         self.settings = settings
         self.prometheus = PrometheusPool(timeout=settings.prometheus_timeout)
+        self.hooks = HookRunner()
         # The last known phase of every Canary: from watch events, and from this controller's
         # own decisions the moment they are made (before any await, so two cycles can never
         # both take the last free slot).
@@ -123,8 +125,10 @@ class Reconciler:
             )
             observation = dataclasses.replace(observation, checks=checks)
             checked_at = now
+        observation = await before_decide(self.hooks, canary, policy, state, observation)
         key = (canary.metadata.namespace, canary.metadata.name)
-        observation = dataclasses.replace(observation, start_blocked=self.start_blocked(key))
+        blocked = self.start_blocked(key) or observation.start_blocked
+        observation = dataclasses.replace(observation, start_blocked=blocked)
         decision = decide(policy, state, observation)
         self.note_phase(key, decision.state.phase.value)
         context = Context(
@@ -152,6 +156,8 @@ class Reconciler:
         ):
             new_state = dataclasses.replace(new_state, checks=observation.checks)
         await self._write_status(raw, canary, new_state, now=now, checked_at=checked_at)
+        events = [(a.reason, a.message) for a in decision.actions if isinstance(a, RecordEvent)]
+        await after_decide(self.hooks, canary, before=state, after=new_state, events=events)
         if new_state.phase != state.phase:
             log.info(
                 "phase_changed",

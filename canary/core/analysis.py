@@ -19,6 +19,7 @@ from canary.core.model import (
     CheckResult,
     Decision,
     Observation,
+    Phase,
     Policy,
     RecordEvent,
     SetWeights,
@@ -33,7 +34,7 @@ from canary.core.schedule import (
     strategy,
     tick_due,
 )
-from canary.core.transitions import Reason, promote, rollback, waiting_message
+from canary.core.transitions import Reason, enter, promote, rollback, waiting_message
 
 
 def analyse(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
@@ -142,7 +143,31 @@ def _weighted_step(
         f"Checks passed at canary weight {current}; "
         f"promoting revision {state.last_applied_revision}"
     )
-    return promote(state, now=now, message=message)
+    return _promote_unless_gated(state, observation, message=message)
+
+
+def _promote_unless_gated(
+    state: CanaryState, observation: Observation, *, message: str
+) -> Decision:
+    """Promote, unless a confirm-promotion webhook has not approved: then wait in
+    WaitingPromotion, keep analysing every interval, and ask again at the next tick."""
+    if not observation.promotion_blocked:
+        return promote(state, now=observation.now, message=message)
+    waiting_message_ = (
+        f"Checks passed; revision {state.last_applied_revision} waits for approval to be "
+        f"promoted: {observation.promotion_blocked}"
+    )
+    entered = state.phase is not Phase.WAITING_PROMOTION
+    waiting = (
+        enter(state, Phase.WAITING_PROMOTION, now=observation.now, message=waiting_message_)
+        if entered
+        else state
+    )
+    waiting = replace(waiting, last_step_at=observation.now, message=waiting_message_)
+    events = (
+        (RecordEvent(reason=Reason.WAITING_PROMOTION, message=waiting_message_),) if entered else ()
+    )
+    return Decision(state=waiting, actions=events)
 
 
 def _iteration(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
@@ -152,7 +177,7 @@ def _iteration(policy: Policy, state: CanaryState, observation: Observation) -> 
             f"Checks passed for {done}/{policy.iterations} iterations; "
             f"promoting revision {state.last_applied_revision}"
         )
-        return promote(replace(state, iterations=done), now=observation.now, message=message)
+        return _promote_unless_gated(replace(state, iterations=done), observation, message=message)
     message = f"Advanced iteration {done}/{policy.iterations}"
     stepped = replace(state, iterations=done, last_step_at=observation.now, message=message)
     event = RecordEvent(reason=Reason.ADVANCE, message=message)

@@ -68,6 +68,22 @@ def decide(policy: Policy, state: CanaryState, observation: Observation) -> Deci
 PAUSED_MESSAGE = "Paused by request (annotation canary.dev/paused); nothing moves until resumed"
 
 
+def would_start_run(state: CanaryState, observation: Observation) -> bool:
+    """Whether `decide` starts a new run for `observation.target_revision` unless blocked (by
+    the limit of releases under way, or a confirm-rollout gate): the shell asks gates only then.
+    """
+    revision = observation.target_revision
+    if not observation.initialized or not state.last_promoted_revision:
+        return False
+    if state.phase is Phase.WAITING:
+        return revision != state.last_promoted_revision
+    steady = {Phase.INITIALIZED, Phase.SUCCEEDED, Phase.FAILED}
+    return state.phase in steady and revision not in {
+        state.last_promoted_revision,
+        state.last_applied_revision,
+    }
+
+
 def _paused(state: CanaryState) -> Decision:
     """Like `suspend`, but set by `canary pause` on the object's annotations, and visible."""
     if state.message == PAUSED_MESSAGE:
@@ -235,6 +251,14 @@ def _running(policy: Policy, state: CanaryState, observation: Observation) -> De
             "(annotation canary.dev/abort)"
         )
         return rollback(state, now=observation.now, reason=Reason.ABORTED, message=message)
+    if (
+        state.phase in {Phase.PROGRESSING, Phase.WAITING_PROMOTION}
+        and observation.rollback_requested
+    ):
+        message = (
+            f"Rolling back revision {state.last_applied_revision}: {observation.rollback_requested}"
+        )
+        return rollback(state, now=observation.now, reason=Reason.ROLLBACK, message=message)
     return _phase_rule(policy, state, observation)
 
 

@@ -127,6 +127,11 @@ class Observation:
     paused: bool = False
     abort_revision: str = ""
     promote_revision: str = ""
+    # Webhook gates the shell called this cycle (see canary.controller.hooks): why promotion
+    # must wait (a confirm-promotion hook did not approve), or "" when it may go ahead; and why
+    # a rollback was requested (a rollback hook answered 2xx), or "".
+    promotion_blocked: str = ""
+    rollback_requested: str = ""
 
 
 # Actions: each is absolute ("make it so"), so executing one twice is harmless.

@@ -45,6 +45,7 @@ class Reason(StrEnum):
     ROUTE_REPAIRED = "RouteRepaired"
     WAITING = "Waiting"  # a new revision waits for the limit of progressing canaries
     PAUSED = "Paused"
+    WAITING_PROMOTION = "WaitingPromotion"  # a confirm-promotion webhook has not approved yet
     ABORTED = "Aborted"
 
 

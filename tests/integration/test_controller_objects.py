@@ -158,7 +158,7 @@ async def test_a_canary_with_fields_not_supported_yet_is_not_released(
     canary = yaml.safe_load((EXAMPLES / "canary.yaml").read_text())
     canary["metadata"]["namespace"] = namespace
     canary["spec"]["analysis"]["webhooks"] = [
-        {"name": "gate", "type": "confirm-rollout", "url": "http://127.0.0.1:9/gate"}
+        {"name": "gate", "type": "confirm-traffic-increase", "url": "http://127.0.0.1:9/gate"}
     ]
     await resources.apply(api, canary)
     reconciler = Reconciler(api, _settings(sandbox))
@@ -168,5 +168,5 @@ async def test_a_canary_with_fields_not_supported_yet_is_not_released(
     assert stored is not None
     ready = next(c for c in stored["status"]["conditions"] if c["type"] == "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "Unsupported")
-    assert "spec.analysis.webhooks" in ready["message"]
+    assert "spec.analysis.webhooks[type=confirm-traffic-increase]" in ready["message"]
     assert await resources.get(api, DEPLOYMENT, "podinfo-primary", namespace=namespace) is None
