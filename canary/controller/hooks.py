@@ -132,6 +132,11 @@ async def before_decide(
             hook_checks += _as_checks("rollout", results)
         if hook_checks:
             changes["checks"] = (observation.checks or ()) + hook_checks
+        if strategy(policy) is Strategy.CANARY and state.canary_weight < max_weight(policy):
+            results = await runner.call(
+                canary, "confirm-traffic-increase", phase=phase, checksum=revision
+            )
+            changes["increase_blocked"] = _refusal("confirm-traffic-increase", results)
         if _promotion_next(policy, state):
             results = await runner.call(canary, "confirm-promotion", phase=phase, checksum=revision)
             changes["promotion_blocked"] = _refusal("confirm-promotion", results)

@@ -128,6 +128,9 @@ def _weighted_step(
             f"{state.last_applied_revision} by request (annotation canary.dev/promote)"
         )
         return promote(state, now=now, message=message)
+    if current < ceiling and observation.increase_blocked:
+        message = f"Holding canary weight {current}: {observation.increase_blocked}"
+        return Decision(state=replace(state, last_step_at=now, message=message))
     if current < ceiling:
         weight = next_weight(policy, current)
         message = f"Advanced canary weight to {weight}"

@@ -132,6 +132,9 @@ class Observation:
     # a rollback was requested (a rollback hook answered 2xx), or "".
     promotion_blocked: str = ""
     rollback_requested: str = ""
+    # Why the weight may not increase this tick (a confirm-traffic-increase hook did not
+    # approve), or "". A held tick is no failed check; it asks again one interval later.
+    increase_blocked: str = ""
 
 
 # Actions: each is absolute ("make it so"), so executing one twice is harmless.

@@ -78,7 +78,11 @@ async def test_the_first_step_runs_pre_rollout_hooks_as_checks() -> None:
     runner = Recording({"pre-rollout": False})
     state = running(canary_weight=0, last_step_at=None)
     observation = await before_decide(runner, _canary(), POLICY, state, observe())
-    assert [kind for kind, _ in runner.calls] == ["rollback", "pre-rollout"]
+    assert [kind for kind, _ in runner.calls] == [
+        "rollback",
+        "pre-rollout",
+        "confirm-traffic-increase",
+    ]
     assert observation.checks is not None
     assert [(c.name, c.verdict) for c in observation.checks] == [
         ("pre-rollout webhook pre-rollout", Verdict.FAIL)

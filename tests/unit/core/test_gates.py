@@ -39,6 +39,16 @@ def test_an_opened_promotion_gate_promotes_at_the_next_tick() -> None:
     assert PromoteTemplate(revision=REV_B) in effects(promoted)
 
 
+def test_a_shut_traffic_increase_gate_holds_the_weight_without_counting_a_failure() -> None:
+    state = running(canary_weight=20, last_step_at=ago(60))
+    held = decide(POLICY, state, observe(checks=(passing(),), increase_blocked="not yet"))
+    assert (held.state.canary_weight, held.state.failed_checks) == (20, 0)
+    assert held.state.phase is Phase.PROGRESSING
+    assert held.state.message == "Holding canary weight 20: not yet"
+    assert held.state.last_step_at is not None
+    assert not [a for a in effects(held) if isinstance(a, SetWeights)]
+
+
 def test_a_rollback_request_rolls_the_run_back() -> None:
     state = running(canary_weight=20, last_step_at=ago(1))
     rolled = decide(POLICY, state, observe(rollback_requested="rollback requested by webhook 'x'"))
