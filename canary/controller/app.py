@@ -157,6 +157,7 @@ async def run(settings: Settings) -> None:
             await scheduler.stop()
             reconciler.prometheus.close()
             await reconciler.hooks.close()
+            await reconciler.alerts.close()
             if runner is not None:
                 await runner.cleanup()
 

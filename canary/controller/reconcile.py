@@ -18,6 +18,7 @@ from kubernetes_asyncio.client import ApiClient
 from pydantic import ValidationError
 
 from canary.api.canary import Canary
+from canary.controller.alerts import AlertSender
 from canary.controller.cache import ObjectCache
 from canary.controller.checks import PrometheusPool, run_checks
 from canary.controller.convert import policy_of, state_of, status_of
@@ -57,6 +58,7 @@ class Reconciler:
         self.settings = settings
         self.prometheus = PrometheusPool(timeout=settings.prometheus_timeout)
         self.hooks = HookRunner()
+        self.alerts = AlertSender(self.read, cluster=settings.cluster_name)
         # The last known phase of every Canary: from watch events, and from this controller's
         # own decisions the moment they are made (before any await, so two cycles can never
         # both take the last free slot).
@@ -158,6 +160,7 @@ class Reconciler:
         await self._write_status(raw, canary, new_state, now=now, checked_at=checked_at)
         events = [(a.reason, a.message) for a in decision.actions if isinstance(a, RecordEvent)]
         await after_decide(self.hooks, canary, before=state, after=new_state, events=events)
+        await self.alerts.notify(canary, events, phase=new_state.phase)
         if new_state.phase != state.phase:
             log.info(
                 "phase_changed",

@@ -21,6 +21,7 @@ class Settings:
     max_parallel: int  # reconcile cycles running at once
     max_progressing: int  # canaries analysing at once, cluster-wide; 0 for no limit
     prometheus_timeout: float
+    cluster_name: str = ""  # named in alerts, so a message says which cluster it is about
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,6 +76,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--prometheus-timeout", type=float, default=float(env("CANARY_PROMETHEUS_TIMEOUT", "10"))
     )
+    parser.add_argument(
+        "--cluster-name",
+        default=env("CANARY_CLUSTER_NAME", ""),
+        help="the cluster's name in alerts (env CANARY_CLUSTER_NAME)",
+    )
 
 
 def from_arguments(args: argparse.Namespace) -> Settings:
@@ -90,4 +96,5 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         max_parallel=args.max_parallel,
         max_progressing=args.max_progressing,
         prometheus_timeout=args.prometheus_timeout,
+        cluster_name=args.cluster_name,
     )

@@ -18,8 +18,6 @@ def unsupported_fields(canary: Canary, *, default_provider: str) -> list[str]:
     provider = spec.provider or default_provider
     if not provider.startswith(SUPPORTED_PROVIDERS):
         found.append(f"spec.provider={provider}")
-    if analysis.alerts:
-        found.append("spec.analysis.alerts")
     if analysis.match:
         found.append("spec.analysis.match")
     if analysis.mirror:

@@ -157,9 +157,7 @@ async def test_a_canary_with_fields_not_supported_yet_is_not_released(
     await _apply_example(api, "deployment.yaml", namespace)
     canary = yaml.safe_load((EXAMPLES / "canary.yaml").read_text())
     canary["metadata"]["namespace"] = namespace
-    canary["spec"]["analysis"]["alerts"] = [
-        {"name": "on-call", "severity": "error", "providerRef": {"name": "slack"}}
-    ]
+    canary["spec"]["analysis"]["mirror"] = True
     await resources.apply(api, canary)
     reconciler = Reconciler(api, _settings(sandbox))
     await reconciler.cycle((namespace, "podinfo"))
@@ -168,5 +166,5 @@ async def test_a_canary_with_fields_not_supported_yet_is_not_released(
     assert stored is not None
     ready = next(c for c in stored["status"]["conditions"] if c["type"] == "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "Unsupported")
-    assert "spec.analysis.alerts" in ready["message"]
+    assert "spec.analysis.mirror" in ready["message"]
     assert await resources.get(api, DEPLOYMENT, "podinfo-primary", namespace=namespace) is None
