@@ -34,7 +34,6 @@ from canary.api.crd import all_crds
 from canary.kube import resources
 from canary.kube.client import api_client
 from canary.kube.crds import install_crds
-from canary.kube.paths import CANARIES as CANARY_RESOURCE
 from canary.kube.watch import watch
 from canary.sandbox import cluster, processes
 from canary.sandbox.binaries import default_cache_root, ensure_binaries
@@ -304,7 +303,7 @@ async def watch_canary(api: ApiClient, namespace: str) -> AsyncIterator[CanaryWa
     watcher = CanaryWatch()
 
     async def follow() -> None:
-        async for event in watch(api, CANARY_RESOURCE, namespace=namespace):
+        async for event in watch(api, CANARIES, namespace=namespace):
             objects = event.items if event.kind == "SYNCED" else (event.object,)
             now = time.monotonic()
             for obj in objects:

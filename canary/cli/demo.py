@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import yaml
-from kubernetes_asyncio.client import ApiClient
 from rich.console import Console
 from rich.live import Live
 
@@ -21,7 +20,7 @@ from canary.api.crd import all_crds
 from canary.cli.demo_view import render
 from canary.cli.sandbox import report
 from canary.kube import resources
-from canary.kube.client import api_client
+from canary.kube.client import ApiClient, api_client
 from canary.kube.crds import install_crds
 from canary.sandbox import cluster, processes
 from canary.sandbox.binaries import ensure_binaries
@@ -31,7 +30,7 @@ from canary.sandbox.state import SandboxState
 
 NAMESPACE = "demo"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "podinfo"
-CANARIES = resources.resource_kind("canary.dev/v1alpha1", "Canary")
+CANARIES = resources.CANARY
 RELEASE_TIMEOUT = 300.0
 FAULTY = {"meshsim.canary.dev/error-rate": "0.3"}  # the simulator fails 30% of its requests
 

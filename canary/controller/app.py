@@ -10,19 +10,18 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from kubernetes_asyncio.client import ApiClient
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from canary.controller.reconcile import Reconciler
 from canary.controller.scheduler import Key, Scheduler
 from canary.controller.settings import Settings
-from canary.kube.client import api_client
-from canary.kube.paths import (
-    CANARIES,
-    DEPLOYMENTS,
-    METRIC_TEMPLATES,
-    TRAFFIC_SPLITS,
-    Resource,
+from canary.kube.client import ApiClient, api_client
+from canary.kube.resources import (
+    CANARY,
+    DEPLOYMENT,
+    METRIC_TEMPLATE,
+    TRAFFIC_SPLIT,
+    ResourceKind,
 )
 from canary.kube.watch import WatchEvent, watch
 from canary.targets.deployment import PRIMARY_SUFFIX
@@ -117,7 +116,9 @@ def _key(obj: dict[str, Any]) -> Key:
     return (str(metadata.get("namespace")), str(metadata.get("name")))
 
 
-async def _follow(api: ApiClient, resource: Resource, namespace: str | None, handle: Any) -> None:
+async def _follow(
+    api: ApiClient, resource: ResourceKind, namespace: str | None, handle: Any
+) -> None:
     """Feed `handle` forever; a watcher that breaks on something unforeseen is restarted (with
     a relist), never allowed to take the controller down."""
     while True:
@@ -148,9 +149,9 @@ async def run(settings: Settings) -> None:
         try:
             async with asyncio.TaskGroup() as group:
                 for scope in scopes:
-                    group.create_task(_follow(api, CANARIES, scope, wiring.canary_event))
-                    group.create_task(_follow(api, DEPLOYMENTS, scope, wiring.deployment_event))
-                    for cached in (METRIC_TEMPLATES, TRAFFIC_SPLITS):
+                    group.create_task(_follow(api, CANARY, scope, wiring.canary_event))
+                    group.create_task(_follow(api, DEPLOYMENT, scope, wiring.deployment_event))
+                    for cached in (METRIC_TEMPLATE, TRAFFIC_SPLIT):
                         handle = wiring.cache_event(cached.plural)
                         group.create_task(_follow(api, cached, scope, handle))
         finally:

@@ -16,11 +16,11 @@ from canary.api.metrictemplate import MetricTemplate
 from canary.controller.convert import context_of, metric_specs
 from canary.core.model import CheckResult, Verdict
 from canary.kube import resources
-from canary.kube.resources import resource_kind
+from canary.kube.resources import METRIC_TEMPLATE
 from canary.metrics.checks import run_check
 from canary.metrics.prometheus import PrometheusClient
 
-METRIC_TEMPLATES = resource_kind("canary.dev/v1alpha1", "MetricTemplate")
+METRIC_TEMPLATES = METRIC_TEMPLATE
 
 
 class PrometheusPool:

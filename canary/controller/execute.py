@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any, assert_never
 
 import structlog
-from kubernetes_asyncio.client import ApiClient
 
 from canary.api.canary import Canary
 from canary.core.model import (
@@ -24,6 +23,7 @@ from canary.core.model import (
     SetWeights,
 )
 from canary.core.revision import revision
+from canary.kube.client import ApiClient
 from canary.kube.events import record_event
 from canary.kube.resources import CanaryRef
 from canary.routers.base import Router, RouteRef

@@ -12,15 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from kubernetes_asyncio.client import ApiClient
-
 from canary.kube import resources
-from canary.kube.resources import resource_kind
+from canary.kube.client import ApiClient
+from canary.kube.resources import CANARY
 
 PAUSED = "canary.dev/paused"
 ABORT = "canary.dev/abort"
 PROMOTE = "canary.dev/promote"
-CANARIES = resource_kind("canary.dev/v1alpha1", "Canary")
+CANARIES = CANARY
 UNDER_ANALYSIS = ("Progressing", "WaitingPromotion")
 
 Request = Literal["pause", "resume", "abort", "promote"]

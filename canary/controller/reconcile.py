@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from kubernetes_asyncio.client import ApiClient
 from pydantic import ValidationError
 
 from canary.api.canary import Canary
@@ -32,9 +31,10 @@ from canary.core.decide import decide
 from canary.core.model import CanaryState, Phase, Policy, RecordEvent
 from canary.core.schedule import checks_due
 from canary.kube import resources
+from canary.kube.client import ApiClient
 from canary.kube.errors import Conflict, KubeError
 from canary.kube.events import record_event
-from canary.kube.resources import DEPLOYMENT, CanaryRef, ResourceKind, resource_kind
+from canary.kube.resources import CANARY, DEPLOYMENT, CanaryRef, ResourceKind
 from canary.routers.base import RouteError, Router, RouteRef
 from canary.routers.registry import router_for
 from canary.targets.deployment import TargetError
@@ -42,7 +42,7 @@ from canary.telemetry import metrics
 
 log = structlog.get_logger(__name__)
 
-CANARIES = resource_kind("canary.dev/v1alpha1", "Canary")
+CANARIES = CANARY
 STEADY_RECHECK = 60.0  # seconds between cycles of an idle Canary (watch events wake it sooner)
 WAITING_RECHECK = 1.0  # seconds between cycles while waiting on workloads
 ANALYSING = frozenset({Phase.PROGRESSING, Phase.WAITING_PROMOTION})

@@ -10,6 +10,9 @@ from pathlib import Path
 from kubernetes_asyncio import config
 from kubernetes_asyncio.client import ApiClient, Configuration
 
+# Other packages name the client type through here: only canary.kube imports kubernetes_asyncio.
+__all__ = ["ApiClient", "api_client"]
+
 
 @asynccontextmanager
 async def api_client(kubeconfig: Path | None = None) -> AsyncIterator[ApiClient]:

@@ -28,7 +28,7 @@ async def install_crds(
         names.append(str(crd["metadata"]["name"]))
     deadline = time.monotonic() + within
     for name in names:
-        while not await _established(api, name):
+        while not await established(api, name):
             if time.monotonic() > deadline:
                 raise KubeError(
                     f"CustomResourceDefinition {name} not Established after {within:g} s"
@@ -37,7 +37,8 @@ async def install_crds(
     return names
 
 
-async def _established(api: ApiClient, name: str) -> bool:
+async def established(api: ApiClient, name: str) -> bool:
+    """The API server serves the CRD's resources (its `Established` condition is True)."""
     crd = await resources.get(api, CUSTOM_RESOURCE_DEFINITION, name, namespace=None)
     conditions = ((crd or {}).get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)

@@ -40,6 +40,13 @@ class ResourceKind:
     plural: str
     namespaced: bool = True
 
+    def collection(self, namespace: str | None) -> str:
+        """The list/watch path in `namespace`, or across all namespaces when it is None."""
+        if namespace is None or not self.namespaced:
+            prefix = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+            return f"{prefix}/{self.plural}"
+        return self.path(namespace=namespace)
+
     def path(self, *, namespace: str | None, name: str | None = None) -> str:
         """The collection path (or the object path, with `name`) in `namespace`."""
         prefix = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
@@ -66,6 +73,8 @@ _KNOWN_KINDS: Final[Mapping[str, tuple[str, bool]]] = {
     "MetricTemplate": ("metrictemplates", True),
     "AlertProvider": ("alertproviders", True),
     "Namespace": ("namespaces", False),
+    "Node": ("nodes", False),
+    "ServiceAccount": ("serviceaccounts", True),
     "CustomResourceDefinition": ("customresourcedefinitions", False),
 }
 
@@ -290,3 +299,21 @@ async def replace_status(
     return await _request(
         api, "PUT", f"{resource.path(namespace=namespace, name=name)}/status", payload=manifest
     )
+
+
+async def list_objects(
+    api: ApiClient, resource: ResourceKind, *, namespace: str | None = None
+) -> list[dict[str, Any]] | None:
+    """Every `resource` object in `namespace` (all when None) as plain dicts, or None when the
+    API server does not serve the kind (its CRD is not installed)."""
+    try:
+        listed = await _request(api, "GET", resource.collection(namespace))
+    except NotFound:
+        return None
+    return [dict(item) for item in listed.get("items") or []]
+
+
+CANARY: Final = resource_kind("canary.dev/v1alpha1", "Canary")
+METRIC_TEMPLATE: Final = resource_kind("canary.dev/v1alpha1", "MetricTemplate")
+# Every SMI version relabels the same stored objects; v1alpha2 is the storage version.
+TRAFFIC_SPLIT: Final = resource_kind("split.smi-spec.io/v1alpha2", "TrafficSplit")

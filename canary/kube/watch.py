@@ -25,7 +25,7 @@ from kubernetes_asyncio.client import ApiClient
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from canary.kube.metrics import NO_ANSWER, count_path, count_request
-from canary.kube.paths import Resource
+from canary.kube.resources import ResourceKind
 
 log = structlog.get_logger(__name__)
 
@@ -77,7 +77,7 @@ async def _raise_for_status(response: Any) -> None:
 
 
 async def _list(
-    client: ApiClient, resource: Resource, namespace: str | None
+    client: ApiClient, resource: ResourceKind, namespace: str | None
 ) -> tuple[str, list[dict[str, Any]]]:
     body = await _get_json(client, resource.collection(namespace), [])
     items = [dict(item) for item in body.get("items") or []]
@@ -105,7 +105,7 @@ class Timing:
 
 
 async def _stream(
-    client: ApiClient, resource: Resource, namespace: str | None, version: str, timing: Timing
+    client: ApiClient, resource: ResourceKind, namespace: str | None, version: str, timing: Timing
 ) -> AsyncIterator[dict[str, Any]]:
     """Raw watch events from `version` until the server ends the request."""
     query = [
@@ -150,7 +150,7 @@ async def _stream(
 
 async def watch(
     client: ApiClient,
-    resource: Resource,
+    resource: ResourceKind,
     *,
     namespace: str | None = None,
     resume_from: str | None = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Final, Protocol
 
 from canary.kube.resources import CanaryRef
@@ -60,3 +61,10 @@ class Router(Protocol):
 
     async def get_weights(self, route: RouteRef) -> tuple[int, int] | None:
         """(primary, canary) in percent; None when the route object does not exist."""
+
+
+def as_percentages(primary: Decimal, canary: Decimal) -> tuple[int, int]:
+    """Two backend weights in any units as whole percentages of their (positive) sum, rounded
+    half up on the primary's side so the two always add up to 100."""
+    primary_percent = int((100 * primary / (primary + canary)).quantize(0, ROUND_HALF_UP))
+    return primary_percent, 100 - primary_percent

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
-from kubernetes_asyncio.client import ApiClient
-
 from canary.kube import resources
-from canary.routers.base import GITOPS_OPT_OUT, RouteError, RouteRef
+from canary.kube.client import ApiClient
+from canary.routers.base import GITOPS_OPT_OUT, RouteError, RouteRef, as_percentages
 
 GROUP: Final = "gateway.networking.k8s.io"
 KIND: Final = "HTTPRoute"
@@ -154,8 +153,7 @@ def route_weights(http_route_object: Mapping[str, Any], route: RouteRef) -> tupl
                 f"{where} routes to neither {route.primary_service} nor {route.canary_service} "
                 "(both weights are 0)"
             )
-        primary_percent = int((100 * primary / (primary + canary)).quantize(0, ROUND_HALF_UP))
-        return primary_percent, 100 - primary_percent
+        return as_percentages(primary, canary)
     raise RouteError(
         f"{where} has no rule with exactly two backendRefs, "
         f"{route.primary_service} and {route.canary_service}"

@@ -13,9 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubernetes_asyncio.client import ApiClient
-
 from canary.kube import resources
+from canary.kube.client import ApiClient
 from canary.kube.resources import SERVICE, CanaryRef
 from canary.routers.base import CANARY_SUFFIX, GITOPS_OPT_OUT, PRIMARY_SUFFIX
 

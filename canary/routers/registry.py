@@ -17,8 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from kubernetes_asyncio.client import ApiClient
-
+from canary.kube.client import ApiClient
 from canary.kube.resources import Reader
 from canary.routers.base import Router
 from canary.routers.gatewayapi import GatewayApiRouter, GatewaySettings, GatewayVersion

@@ -11,14 +11,13 @@ This module builds the object and applies it; it must not decide weights, nor to
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
-from kubernetes_asyncio.client import ApiClient
-
 from canary.kube import resources
-from canary.routers.base import GITOPS_OPT_OUT, RouteError, RouteRef
+from canary.kube.client import ApiClient
+from canary.routers.base import GITOPS_OPT_OUT, RouteError, RouteRef, as_percentages
 from canary.routers.quantity import parse_quantity
 
 GROUP: Final = "split.smi-spec.io"
@@ -97,8 +96,7 @@ def split_weights(split: Mapping[str, Any], route: RouteRef) -> tuple[int, int]:
             f"{name} does not route to {route.primary_service} and {route.canary_service} "
             f"(weights {primary} and {canary})"
         )
-    primary_percent = int((100 * primary / (primary + canary)).quantize(0, ROUND_HALF_UP))
-    return primary_percent, 100 - primary_percent
+    return as_percentages(primary, canary)
 
 
 class SmiRouter:

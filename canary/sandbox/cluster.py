@@ -22,7 +22,9 @@ from typing import Any
 
 import aiohttp
 
+from canary.kube import resources
 from canary.kube.client import api_client
+from canary.kube.crds import established
 from canary.sandbox import components, crds, nodes, processes
 from canary.sandbox.binaries import GATEWAY_API_VERSION, KUBERNETES_VERSION, Binaries, Report
 from canary.sandbox.configs import ScrapeJob, write_kubeconfig, write_prometheus_config
@@ -224,10 +226,10 @@ async def _install_crds(
 
         async def install(manifest: dict[str, Any]) -> float:
             name = manifest["metadata"]["name"]
-            await crds.create_or_replace(client, manifest)
+            await resources.apply(client, manifest)
             return await wait_until(
                 f"establish CRD {name}",
-                lambda: crds.established(client, name),
+                lambda: established(client, name),
                 within=COMPONENT_TIMEOUT,
                 process=apiserver,
             )

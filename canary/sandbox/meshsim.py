@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import signal
 import sys
@@ -28,13 +27,14 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from kubernetes_asyncio.client import ApiClient, AppsV1Api, CoreV1Api, CustomObjectsApi
-from kubernetes_asyncio.client.exceptions import ApiException
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from canary.kube.client import api_client
+from canary.kube import resources
+from canary.kube.client import ApiClient, api_client
+from canary.kube.errors import KubeError
+from canary.kube.resources import DEPLOYMENT, SERVICE, TRAFFIC_SPLIT, ResourceKind, resource_kind
 from canary.sandbox.meshsim_model import (
     DEFAULT_RATE,
     Key,
@@ -49,10 +49,9 @@ from canary.sandbox.meshsim_model import (
 
 log = logging.getLogger("canary.sandbox.meshsim")
 
-SMI_GROUP = "split.smi-spec.io"
-SMI_VERSION = "v1alpha2"  # the storage version; v1alpha1 weights come back as quantity strings
-GATEWAY_GROUP = "gateway.networking.k8s.io"
-GATEWAY_VERSION = "v1"  # v1beta1 HTTPRoutes are the same objects, served as v1 too
+# TrafficSplits are read as v1alpha2 (the storage version; v1alpha1 weights come back as quantity
+# strings), HTTPRoutes as v1 (v1beta1 HTTPRoutes are the same objects, served as v1 too).
+HTTP_ROUTE = resource_kind("gateway.networking.k8s.io/v1", "HTTPRoute")
 RELIST_INTERVAL = 1.0
 TICK_INTERVAL = 0.25
 LIST_TIMEOUT = 5.0
@@ -88,18 +87,6 @@ class MeshCollector(Collector):
         yield latency
 
 
-async def _list(call: Any, *args: str) -> list[dict[str, Any]] | None:
-    """The items of a list call as plain dicts (no model classes), or None on a 404."""
-    response = await call(*args, _preload_content=False)
-    async with response:
-        if response.status == 404:
-            return None
-        if response.status != 200:
-            raise ApiException(status=response.status, reason=await response.text())
-        items: list[dict[str, Any]] = json.loads(await response.read())["items"]
-        return items
-
-
 class Relister:
     """Lists the cluster's routing objects and hands the resulting plan to the simulator."""
 
@@ -110,22 +97,14 @@ class Relister:
         self._said: set[str] = set()  # problems already logged, so each is logged once
 
     async def once(self) -> None:
-        custom, apps, core = (
-            CustomObjectsApi(self._client),
-            AppsV1Api(self._client),
-            CoreV1Api(self._client),
-        )
+        def listed(kind: ResourceKind) -> asyncio.Task[list[dict[str, Any]] | None]:
+            return group.create_task(resources.list_objects(self._client, kind))
+
         async with asyncio.timeout(LIST_TIMEOUT), asyncio.TaskGroup() as group:
-            splits = group.create_task(
-                _list(custom.list_cluster_custom_object, SMI_GROUP, SMI_VERSION, "trafficsplits")
-            )
-            http_routes = group.create_task(
-                _list(
-                    custom.list_cluster_custom_object, GATEWAY_GROUP, GATEWAY_VERSION, "httproutes"
-                )
-            )
-            deployments = group.create_task(_list(apps.list_deployment_for_all_namespaces))
-            services = group.create_task(_list(core.list_service_for_all_namespaces))
+            splits = listed(TRAFFIC_SPLIT)
+            http_routes = listed(HTTP_ROUTE)
+            deployments = listed(DEPLOYMENT)
+            services = listed(SERVICE)
         if splits.result() is None:
             self._say("the TrafficSplit CRD is not installed; no TrafficSplits to follow")
         workloads = [Workload.from_manifest(d) for d in deployments.result() or []]
@@ -154,7 +133,7 @@ class Relister:
                 await self.once()
             # ValueError and KeyError: a response that is not the JSON list it should be.
             except* (
-                ApiException,
+                KubeError,
                 aiohttp.ClientError,
                 TimeoutError,
                 OSError,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubernetes_asyncio.client import ApiClient, CoreV1Api, V1Node
-from kubernetes_asyncio.client.exceptions import ApiException
+from canary.kube import resources
+from canary.kube.client import ApiClient
+from canary.kube.resources import resource_kind
 
-from canary.kube.objects import body
+NODE = resource_kind("v1", "Node")
+SERVICE_ACCOUNT = resource_kind("v1", "ServiceAccount")
 
 NODE_COUNT = 3
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
@@ -38,32 +40,25 @@ def fake_node(name: str) -> dict[str, Any]:
 
 
 async def create_nodes(client: ApiClient, names: list[str]) -> None:
-    core = CoreV1Api(client)
+    """Apply the fake nodes (absolute: `up` after a partial start finds them there already)."""
     for name in names:
-        try:
-            await core.create_node(body(fake_node(name), V1Node))
-        except ApiException as error:
-            if error.status != 409:  # already there: `up` after a partial start
-                raise
+        await resources.apply(client, fake_node(name))
 
 
 async def nodes_ready(client: ApiClient, names: list[str]) -> bool:
     """True when every named node is Ready and carries no taint (so anything can schedule)."""
-    nodes = await CoreV1Api(client).list_node()
     ready = {
-        node.metadata.name
-        for node in nodes.items
-        if not node.spec.taints
-        and any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+        node["metadata"]["name"]
+        for node in await resources.list_objects(client, NODE) or []
+        if not (node.get("spec") or {}).get("taints")
+        and any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in (node.get("status") or {}).get("conditions") or []
+        )
     }
     return set(names) <= ready
 
 
 async def default_service_account_exists(client: ApiClient) -> bool:
-    try:
-        await CoreV1Api(client).read_namespaced_service_account("default", "default")
-    except ApiException as error:
-        if error.status == 404:
-            return False
-        raise
-    return True
+    account = await resources.get(client, SERVICE_ACCOUNT, "default", namespace="default")
+    return account is not None

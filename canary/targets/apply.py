@@ -11,10 +11,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from kubernetes_asyncio.client import ApiClient
-
 from canary.core.model import WorkloadReadiness
 from canary.kube import resources
+from canary.kube.client import ApiClient
 from canary.targets.deployment import deployment_readiness
 
 

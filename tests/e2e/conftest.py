@@ -20,7 +20,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from canary.api.crd import all_crds
 from canary.kube.client import api_client
 from canary.kube.crds import install_crds
-from canary.kube.paths import CANARIES, METRIC_TEMPLATES, Resource
+from canary.kube.resources import CANARY, METRIC_TEMPLATE, ResourceKind
 from canary.sandbox.state import SandboxState
 from tests.e2e.harness import Controller, Controllers
 from tests.integration.waiting import eventually
@@ -38,7 +38,7 @@ def crds(sandbox: SandboxState) -> list[str]:
             # Established is not yet served: for a moment lists answer 429 "storage is
             # (re)initializing", a JSON Status the controller's watch cannot yet survive
             # (it exits). Start controllers only once their lists work.
-            for served in (CANARIES, METRIC_TEMPLATES):
+            for served in (CANARY, METRIC_TEMPLATE):
                 await eventually(
                     partial(_lists, api, served),
                     until=bool,
@@ -50,7 +50,7 @@ def crds(sandbox: SandboxState) -> list[str]:
     return asyncio.run(install())
 
 
-async def _lists(api: ApiClient, resource: Resource) -> bool:
+async def _lists(api: ApiClient, resource: ResourceKind) -> bool:
     try:
         await api.call_api(
             resource.collection(None),

@@ -26,8 +26,7 @@ import aiohttp
 from kubernetes_asyncio.client import ApiClient, CoreV1Api
 
 from canary.kube import resources
-from canary.kube.paths import CANARIES, DEPLOYMENTS, Resource
-from canary.kube.resources import DEPLOYMENT, resource_kind
+from canary.kube.resources import CANARY, DEPLOYMENT, TRAFFIC_SPLIT, ResourceKind
 from canary.kube.watch import WatchEvent, watch
 from canary.sandbox.controller import controller_argv
 from canary.sandbox.ports import free_ports
@@ -43,9 +42,6 @@ LATENCY_ANNOTATION: Final = "meshsim.canary.dev/latency-ms"
 RATE_ANNOTATION: Final = "meshsim.canary.dev/rate"
 IMAGE: Final = "ghcr.io/stefanprodan/podinfo"
 
-CANARY: Final = resource_kind("canary.dev/v1alpha1", "Canary")
-TRAFFIC_SPLIT: Final = resource_kind("split.smi-spec.io/v1alpha2", "TrafficSplit")
-TRAFFIC_SPLITS: Final = Resource("split.smi-spec.io/v1alpha2", "trafficsplits")
 
 CONTROLLER_READY_WITHIN: Final = 30.0
 CONTROLLER_STOP_WITHIN: Final = 10.0
@@ -400,10 +396,10 @@ class Recorder:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Recorder]:
         """Record from now until the block ends; entered once every watch has listed."""
-        follows: list[tuple[str, Resource, Callable[[dict[str, Any]], None]]] = [
-            ("split", TRAFFIC_SPLITS, self._split),
-            ("canary", CANARIES, self._canary),
-            ("primary", DEPLOYMENTS, self._primary),
+        follows: list[tuple[str, ResourceKind, Callable[[dict[str, Any]], None]]] = [
+            ("split", TRAFFIC_SPLIT, self._split),
+            ("canary", CANARY, self._canary),
+            ("primary", DEPLOYMENT, self._primary),
         ]
         self._tasks = [
             asyncio.create_task(self._follow(label, resource, handle), name=f"record {label}")
@@ -457,7 +453,7 @@ class Recorder:
         )
 
     async def _follow(
-        self, label: str, resource: Resource, handle: Callable[[dict[str, Any]], None]
+        self, label: str, resource: ResourceKind, handle: Callable[[dict[str, Any]], None]
     ) -> None:
         async for event in watch(self.api, resource, namespace=self.namespace):
             self._on(event, handle)

@@ -15,13 +15,13 @@ import pytest
 from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
+from canary.kube.resources import TRAFFIC_SPLIT
 from tests.e2e.harness import (
     ERROR_RATE_ANNOTATION,
     IMAGE,
     LATENCY_ANNOTATION,
     RATE_ANNOTATION,
     TEST_MANAGER,
-    TRAFFIC_SPLIT,
     CanaryView,
     Event,
     Recorder,

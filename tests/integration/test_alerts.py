@@ -15,10 +15,10 @@ from kubernetes_asyncio.client import ApiClient
 
 from canary.api.crd import all_crds
 from canary.controller.reconcile import Reconciler
-from canary.controller.settings import Settings
 from canary.kube import resources
 from canary.kube.crds import install_crds
 from canary.sandbox.state import SandboxState
+from tests.integration.controller_settings import sandbox_settings
 from tests.integration.waiting import eventually
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "podinfo"
@@ -90,20 +90,7 @@ async def test_an_initialized_canary_alerts_every_provider_that_wants_info(
                 "spec": spec,
             },
         )
-    settings = Settings(
-        kubeconfig=Path(sandbox.kubeconfig),
-        prometheus_url=sandbox.prometheus_url,
-        provider="linkerd",
-        namespaces=(),
-        log_format="console",
-        log_level="warning",
-        listen="",
-        min_interval=1.0,
-        max_parallel=1,
-        max_progressing=10,
-        prometheus_timeout=5.0,
-        cluster_name="sandbox",
-    )
+    settings = sandbox_settings(sandbox, cluster_name="sandbox")
     reconciler = Reconciler(api, settings)
     try:
 

@@ -15,32 +15,16 @@ from kubernetes_asyncio.client import ApiClient
 
 from canary.api.crd import all_crds
 from canary.controller.reconcile import Reconciler
-from canary.controller.settings import Settings
 from canary.kube import resources
 from canary.kube.crds import install_crds
 from canary.kube.resources import DEPLOYMENT, SERVICE, resource_kind
 from canary.sandbox.state import SandboxState
+from tests.integration.controller_settings import sandbox_settings
 from tests.integration.waiting import eventually
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "podinfo"
 CANARIES = resource_kind("canary.dev/v1alpha1", "Canary")
 SPLITS = resource_kind("split.smi-spec.io/v1alpha2", "TrafficSplit")
-
-
-def _settings(sandbox: SandboxState) -> Settings:
-    return Settings(
-        kubeconfig=Path(sandbox.kubeconfig),
-        prometheus_url=sandbox.prometheus_url,
-        provider="linkerd",
-        namespaces=(),
-        log_format="console",
-        log_level="warning",
-        listen="",
-        min_interval=1.0,
-        max_parallel=1,
-        max_progressing=10,
-        prometheus_timeout=5.0,
-    )
 
 
 async def _apply_example(api: ApiClient, name: str, namespace: str) -> dict[str, Any]:
@@ -56,7 +40,7 @@ async def test_first_cycles_create_owned_objects_and_initialize(
     await _apply_example(api, "deployment.yaml", namespace)
     canary = await _apply_example(api, "canary.yaml", namespace)
     uid = canary["metadata"]["uid"]
-    reconciler = Reconciler(api, _settings(sandbox))
+    reconciler = Reconciler(api, sandbox_settings(sandbox))
 
     async def cycle() -> str:
         await reconciler.cycle((namespace, "podinfo"))
@@ -140,7 +124,7 @@ async def test_an_unusable_canary_gets_a_condition_and_others_are_unaffected(
     canary["metadata"]["name"] = "orphan"
     canary["spec"]["targetRef"]["name"] = "does-not-exist"
     await resources.apply(api, canary)
-    reconciler = Reconciler(api, _settings(sandbox))
+    reconciler = Reconciler(api, sandbox_settings(sandbox))
     await reconciler.cycle((namespace, "orphan"))
     reconciler.prometheus.close()
     stored = await resources.get(api, CANARIES, "orphan", namespace=namespace)
@@ -159,7 +143,7 @@ async def test_a_canary_with_fields_not_supported_yet_is_not_released(
     canary["metadata"]["namespace"] = namespace
     canary["spec"]["analysis"]["mirror"] = True
     await resources.apply(api, canary)
-    reconciler = Reconciler(api, _settings(sandbox))
+    reconciler = Reconciler(api, sandbox_settings(sandbox))
     await reconciler.cycle((namespace, "podinfo"))
     reconciler.prometheus.close()
     stored = await resources.get(api, CANARIES, "podinfo", namespace=namespace)

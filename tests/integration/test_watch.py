@@ -10,10 +10,10 @@ from aiohttp import web
 from kubernetes_asyncio.client import ApiClient, Configuration, CoreV1Api, V1ConfigMap
 
 from canary.kube.objects import body
-from canary.kube.paths import Resource
+from canary.kube.resources import resource_kind
 from canary.kube.watch import Timing, WatchEvent, watch
 
-CONFIG_MAPS = Resource("v1", "configmaps")
+CONFIG_MAPS = resource_kind("v1", "ConfigMap")
 
 
 def _config_map(name: str, data: dict[str, str] | None = None) -> V1ConfigMap:

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from kubernetes_asyncio.client import ApiClient
-
 from canary.kube import resources
+from canary.kube.client import ApiClient
 from canary.kube.errors import Conflict
 
 CONFIG_MAP_NAME: Final = "canary-loadtester-gates"

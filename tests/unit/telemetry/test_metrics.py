@@ -20,7 +20,6 @@ from canary.kube import resources
 from canary.kube.errors import Conflict, NotFound, Transient
 from canary.kube.events import record_event
 from canary.kube.metrics import describe
-from canary.kube.paths import CANARIES as CANARY_RESOURCE
 from canary.kube.watch import watch
 from canary.sandbox.ports import free_ports
 from canary.telemetry import metrics
@@ -160,7 +159,7 @@ async def test_an_unknown_route_is_counted_as_404(api: ApiClient) -> None:
 async def test_a_watch_counts_its_list_and_each_watch_request(api: ApiClient) -> None:
     lists, watches = requests("LIST", "canaries", "200"), requests("WATCH", "canaries", "200")
     kinds = []
-    async for event in watch(api, CANARY_RESOURCE, namespace="ns"):
+    async for event in watch(api, CANARIES, namespace="ns"):
         kinds.append(event.kind)
         if len(kinds) == 3:  # SYNCED, then one MODIFIED from each of two watch requests
             break
