@@ -74,7 +74,11 @@ def _tick(policy: Policy, state: CanaryState, observation: Observation) -> Decis
         case Strategy.CANARY:
             return _weighted_step(policy, state, observation, judged=judged)
         case Strategy.ITERATIONS:
-            return _iteration(policy, state, observation)
+            return _iteration(policy, state, observation, switch_at_end=True)
+        case Strategy.AB if state.canary_weight == 0:
+            return _route_matching(state, observation)
+        case Strategy.AB:
+            return _iteration(policy, state, observation, switch_at_end=False)
         case Strategy.NONE:
             message = (
                 f"Rolling back revision {state.last_applied_revision}: the analysis sets "
@@ -173,15 +177,62 @@ def _promote_unless_gated(
     return Decision(state=waiting, actions=events)
 
 
-def _iteration(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
+def _iteration(
+    policy: Policy, state: CanaryState, observation: Observation, *, switch_at_end: bool
+) -> Decision:
+    """One passing tick of a blue/green or A/B run: count it, or promote after the last.
+
+    Blue/green (`switch_at_end`) then sends all traffic to the canary before the primary is
+    given its template, so clients never see the primary roll (with the `kubernetes` router the
+    apex Service switches to the canary's pods); the switch is a traffic increase, so a shut
+    confirm-traffic-increase gate holds it. A/B promotes with the matching requests where they
+    are, on the canary.
+    """
+    revision = state.last_applied_revision
+    if observation.promote_revision == revision:
+        message = f"Checks passed; promoting revision {revision} by request (canary.dev/promote)"
+        return _promote_switching(state, observation, message=message, switch=switch_at_end)
     done = state.iterations + 1
-    if done >= policy.iterations:
+    if done < policy.iterations:
+        message = f"Advanced iteration {done}/{policy.iterations}"
+        stepped = replace(state, iterations=done, last_step_at=observation.now, message=message)
+        event = RecordEvent(reason=Reason.ADVANCE, message=message)
+        return Decision(state=stepped, actions=(event,))
+    counted = replace(state, iterations=done)
+    if switch_at_end and observation.increase_blocked:
         message = (
-            f"Checks passed for {done}/{policy.iterations} iterations; "
-            f"promoting revision {state.last_applied_revision}"
+            f"Checks passed for {done}/{policy.iterations} iterations; holding all traffic on "
+            f"the primary: {observation.increase_blocked}"
         )
-        return _promote_unless_gated(replace(state, iterations=done), observation, message=message)
-    message = f"Advanced iteration {done}/{policy.iterations}"
-    stepped = replace(state, iterations=done, last_step_at=observation.now, message=message)
-    event = RecordEvent(reason=Reason.ADVANCE, message=message)
-    return Decision(state=stepped, actions=(event,))
+        return Decision(state=replace(counted, last_step_at=observation.now, message=message))
+    message = (
+        f"Checks passed for {done}/{policy.iterations} iterations; promoting revision {revision}"
+    )
+    return _promote_switching(counted, observation, message=message, switch=switch_at_end)
+
+
+def _promote_switching(
+    state: CanaryState, observation: Observation, *, message: str, switch: bool
+) -> Decision:
+    """Promote (unless gated); with `switch`, route all traffic to the canary first."""
+    decision = _promote_unless_gated(state, observation, message=message)
+    if not switch or decision.state.phase is not Phase.PROMOTING:
+        return decision
+    switched = replace(decision.state, canary_weight=TOTAL_WEIGHT)
+    event = RecordEvent(reason=Reason.ADVANCE, message="Routing all traffic to the canary")
+    actions = (SetWeights(primary=0, canary=TOTAL_WEIGHT), event, *decision.actions)
+    return Decision(state=switched, actions=actions)
+
+
+def _route_matching(state: CanaryState, observation: Observation) -> Decision:
+    """An A/B run's first tick: send the requests that match to the canary (not judged: no
+    request has reached it yet). The route's other requests stay on the primary."""
+    message = "Routing the requests that match to the canary"
+    routed = replace(
+        state, canary_weight=TOTAL_WEIGHT, last_step_at=observation.now, message=message
+    )
+    actions = (
+        SetWeights(primary=0, canary=TOTAL_WEIGHT),
+        RecordEvent(reason=Reason.ADVANCE, message=message),
+    )
+    return Decision(state=routed, actions=actions)

@@ -34,7 +34,7 @@ from canary.core.model import (
     SetWeights,
     WorkloadReadiness,
 )
-from canary.core.schedule import TOTAL_WEIGHT, next_promotion_weight, tick_due
+from canary.core.schedule import TOTAL_WEIGHT, mirroring, next_promotion_weight, tick_due
 from canary.core.transitions import (
     ALL_TO_PRIMARY,
     Reason,
@@ -62,7 +62,7 @@ def decide(policy: Policy, state: CanaryState, observation: Observation) -> Deci
     expired = _deadline(policy, state, observation)
     if expired is not None:
         return expired
-    return _with_route_repair(_by_phase(policy, state, observation), observation)
+    return _with_route_repair(policy, _by_phase(policy, state, observation), observation)
 
 
 PAUSED_MESSAGE = "Paused by request (annotation canary.dev/paused); nothing moves until resumed"
@@ -78,10 +78,10 @@ def would_start_run(state: CanaryState, observation: Observation) -> bool:
     if state.phase is Phase.WAITING:
         return revision != state.last_promoted_revision
     steady = {Phase.INITIALIZED, Phase.SUCCEEDED, Phase.FAILED}
-    return state.phase in steady and revision not in {
-        state.last_promoted_revision,
-        state.last_applied_revision,
-    }
+    return state.phase in steady and (
+        revision not in {state.last_promoted_revision, state.last_applied_revision}
+        or _retry_requested(state, observation)
+    )
 
 
 def _paused(state: CanaryState) -> Decision:
@@ -99,7 +99,7 @@ def _by_phase(policy: Policy, state: CanaryState, observation: Observation) -> D
         case Phase.INITIALIZING:
             return _initializing(policy, state, observation)
         case Phase.INITIALIZED | Phase.SUCCEEDED | Phase.FAILED:
-            return _steady(state, observation)
+            return _steady(policy, state, observation)
         case (
             Phase.WAITING
             | Phase.PROGRESSING
@@ -188,8 +188,9 @@ def _initializing(policy: Policy, state: CanaryState, observation: Observation) 
     )
 
 
-def _steady(state: CanaryState, observation: Observation) -> Decision:
-    """Initialized, Succeeded, Failed: nothing moves until the target's revision changes."""
+def _steady(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
+    """Initialized, Succeeded, Failed: nothing moves until the target's revision changes (or a
+    failed revision is retried by request)."""
     revision = observation.target_revision
     if not state.last_promoted_revision:
         return _initialization_failed(state, observation)
@@ -197,11 +198,40 @@ def _steady(state: CanaryState, observation: Observation) -> Decision:
         return _reinitialize(state)
     if revision == state.last_promoted_revision:
         return _back_to_promoted(state, revision)
-    if revision == state.last_applied_revision:  # a failed revision is not retried by itself
-        return Decision(state=state)
+    retry = _retry_requested(state, observation)
+    if revision == state.last_applied_revision and not retry:
+        return Decision(state=state)  # a failed revision is not retried by itself
     if observation.start_blocked:
         return _wait_to_start(state, observation)
-    return start_run(state, observation, restarting=False, promoted=state.last_promoted_revision)
+    started = start_run(
+        state,
+        observation,
+        restarting=False,
+        promoted=state.last_promoted_revision,
+        mirror=_mirrors(policy),
+    )
+    if not retry:
+        return started
+    message = f"Retrying revision {revision} by request (annotation canary.dev/retry)"
+    event = RecordEvent(reason=Reason.RETRY, message=message)
+    return Decision(
+        state=replace(started.state, message=message), actions=(*started.actions, event)
+    )
+
+
+def _retry_requested(state: CanaryState, observation: Observation) -> bool:
+    """`canary retry` asked to run this failed revision again, about this very failure."""
+    return (
+        state.phase is Phase.FAILED
+        and observation.retry_revision == observation.target_revision == state.last_applied_revision
+        and observation.retry_failed_at is not None
+        and observation.retry_failed_at == state.phase_since
+    )
+
+
+def _mirrors(policy: Policy) -> bool:
+    """Whether a run of `policy` starts by mirroring requests to the canary."""
+    return mirroring(policy, CanaryState(phase=Phase.PROGRESSING))
 
 
 def _back_to_promoted(state: CanaryState, revision: str) -> Decision:
@@ -241,7 +271,7 @@ def _running(policy: Policy, state: CanaryState, observation: Observation) -> De
     if state.phase is Phase.WAITING and (held := _still_waiting(state, observation)) is not None:
         return held
     if state.phase is Phase.WAITING or observation.target_revision != state.last_applied_revision:
-        return _new_run(state, observation)
+        return _new_run(policy, state, observation)
     if (
         state.phase in {Phase.PROGRESSING, Phase.WAITING_PROMOTION}
         and observation.abort_revision == state.last_applied_revision
@@ -274,7 +304,7 @@ def _phase_rule(policy: Policy, state: CanaryState, observation: Observation) ->
             return Decision(state=state)
 
 
-def _new_run(state: CanaryState, observation: Observation) -> Decision:
+def _new_run(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
     """Start the waiting run, or restart a run for a newer revision, wherever it was."""
     promotion_landed = state.phase is Phase.FINALISING or (
         state.phase is Phase.PROMOTING
@@ -282,7 +312,9 @@ def _new_run(state: CanaryState, observation: Observation) -> Decision:
     )
     promoted = state.last_applied_revision if promotion_landed else state.last_promoted_revision
     restarting = state.phase is not Phase.WAITING
-    return start_run(state, observation, restarting=restarting, promoted=promoted)
+    return start_run(
+        state, observation, restarting=restarting, promoted=promoted, mirror=_mirrors(policy)
+    )
 
 
 def _still_waiting(state: CanaryState, observation: Observation) -> Decision | None:
@@ -356,7 +388,7 @@ def _finalising(state: CanaryState, observation: Observation) -> Decision:
     return Decision(state=succeeded, actions=actions)
 
 
-def _with_route_repair(decision: Decision, observation: Observation) -> Decision:
+def _with_route_repair(policy: Policy, decision: Decision, observation: Observation) -> Decision:
     """Set the route's weights again when they drifted from the state's and nothing else does."""
     state = decision.state
     seen = observation.route_weights
@@ -372,7 +404,7 @@ def _with_route_repair(decision: Decision, observation: Observation) -> Decision
         return decision
     message = f"Route weights were {seen[0]}/{seen[1]}; set back to {primary}/{canary}"
     repair = (
-        SetWeights(primary=primary, canary=canary),
+        SetWeights(primary=primary, canary=canary, mirror=mirroring(policy, state)),
         RecordEvent(reason=Reason.ROUTE_REPAIRED, message=message),
     )
     return Decision(state=state, actions=repair + decision.actions)

@@ -47,6 +47,11 @@ class Policy:
     progress_deadline: float = 600.0
     skip_analysis: bool = False
     suspend: bool = False
+    # A/B testing: `iterations` with request matches. The route sends the matching requests to
+    # the canary during the run; the rest stays on the primary.
+    ab_testing: bool = False
+    # Blue/green only: copy the primary's requests to the canary while it is analysed.
+    mirror: bool = False
 
 
 class Verdict(StrEnum):
@@ -135,6 +140,11 @@ class Observation:
     # Why the weight may not increase this tick (a confirm-traffic-increase hook did not
     # approve), or "". A held tick is no failed check; it asks again one interval later.
     increase_blocked: str = ""
+    # `canary retry`: run the failed revision `retry_revision` again, if the failure it was asked
+    # about is the current one (the Failed phase that began at `retry_failed_at`), so a request
+    # is honoured once and never applies to a later failure.
+    retry_revision: str = ""
+    retry_failed_at: datetime | None = None
 
 
 # Actions: each is absolute ("make it so"), so executing one twice is harmless.
@@ -154,8 +164,12 @@ class Initialize:
 
 @dataclass(frozen=True)
 class SetWeights:
+    """Route `primary`% and `canary`% of the traffic; with `mirror`, also copy the primary's
+    requests to the canary (their responses are discarded)."""
+
     primary: int
     canary: int
+    mirror: bool = False
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,15 @@ class Strategy(StrEnum):
 
     CANARY = "Canary"  # traffic steps by stepWeight or stepWeights up to max_weight
     ITERATIONS = "Iterations"  # blue/green: traffic stays on the primary for N passing ticks
+    AB = "AB"  # A/B testing: matching requests go to the canary for N passing ticks
     NONE = "None"  # nothing says how to progress: the run cannot reach promotion
 
 
 def strategy(policy: Policy) -> Strategy:
-    """Flagger's precedence: `iterations` makes a blue/green run, else the weights decide."""
+    """Flagger's precedence: `iterations` makes an A/B run when requests are matched, else a
+    blue/green run; without iterations the weights decide."""
     if policy.iterations > 0:
-        return Strategy.ITERATIONS
+        return Strategy.AB if policy.ab_testing else Strategy.ITERATIONS
     if next_weight(policy, 0) > 0:
         return Strategy.CANARY
     return Strategy.NONE
@@ -99,12 +101,24 @@ def needs_checks(policy: Policy, state: CanaryState) -> bool:
     """Whether an analysis tick in this state is judged by metric checks.
 
     Not when analysis is skipped, and not for a weighted run's first step: at weight 0 no
-    traffic has reached the canary yet, so metrics could only say "no data". Every later step,
-    and every tick of an iterations run (whose canary is tested directly), is judged.
+    traffic has reached the canary yet, so metrics could only say "no data". The same holds for
+    an A/B run's first tick, which routes the matching requests to the canary. Every later step,
+    and every tick of a blue/green run (whose canary is tested directly), is judged.
     """
     if policy.skip_analysis or state.phase not in ANALYSING_PHASES:
         return False
-    return not (strategy(policy) is Strategy.CANARY and state.canary_weight == 0)
+    routed_later = strategy(policy) in {Strategy.CANARY, Strategy.AB}
+    return not (routed_later and state.canary_weight == 0)
+
+
+def mirroring(policy: Policy, state: CanaryState) -> bool:
+    """Whether the route copies the primary's requests to the canary: only while a blue/green
+    run with `mirror` is analysed (a weighted or A/B run sends the canary real traffic)."""
+    return (
+        policy.mirror
+        and strategy(policy) is Strategy.ITERATIONS
+        and state.phase in ANALYSING_PHASES
+    )
 
 
 def checks_due(policy: Policy, state: CanaryState, now: datetime) -> bool:

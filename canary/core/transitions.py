@@ -47,6 +47,7 @@ class Reason(StrEnum):
     PAUSED = "Paused"
     WAITING_PROMOTION = "WaitingPromotion"  # a confirm-promotion webhook has not approved yet
     ABORTED = "Aborted"
+    RETRY = "Retry"  # a failed revision runs again by request
 
 
 def enter(state: CanaryState, phase: Phase, *, now: datetime, message: str) -> CanaryState:
@@ -55,12 +56,18 @@ def enter(state: CanaryState, phase: Phase, *, now: datetime, message: str) -> C
 
 
 def start_run(
-    state: CanaryState, observation: Observation, *, restarting: bool, promoted: str
+    state: CanaryState,
+    observation: Observation,
+    *,
+    restarting: bool,
+    promoted: str,
+    mirror: bool = False,
 ) -> Decision:
     """Begin analysing `observation.target_revision` from weight 0 with fresh counters.
 
     `promoted` is the revision the primary runs from now on (a restart from Promoting or
-    Finalising may have completed the previous promotion already).
+    Finalising may have completed the previous promotion already). With `mirror` the route
+    copies the primary's requests to the canary from the start (blue/green with mirroring).
     """
     revision = observation.target_revision
     what = "restarting analysis" if restarting else "starting analysis"
@@ -77,7 +84,7 @@ def start_run(
     )
     actions: tuple[Action, ...] = (
         ScaleCanary(up=True),
-        ALL_TO_PRIMARY,
+        SetWeights(primary=TOTAL_WEIGHT, canary=0, mirror=mirror),
         RecordEvent(reason=Reason.NEW_REVISION, message=message),
     )
     return Decision(state=started, actions=actions)

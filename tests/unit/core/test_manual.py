@@ -1,8 +1,9 @@
-"""Manual requests: pause holds everything, abort and promote apply to their revision only."""
+"""Manual requests: pause holds everything, abort and promote apply to their revision only, retry
+runs a failed revision again once; and mirroring of a blue/green run."""
 
 from __future__ import annotations
 
-from canary.core.decide import PAUSED_MESSAGE, decide
+from canary.core.decide import PAUSED_MESSAGE, decide, would_start_run
 from canary.core.model import Phase, Policy, PromoteTemplate, ScaleCanary, SetWeights
 from tests.unit.core.world import REV_B, REV_C, ago, effects, observe, passing, reasons, running
 
@@ -54,3 +55,48 @@ def test_promote_never_skips_the_checks() -> None:
     waiting = decide(POLICY, state, observe(promote_revision=REV_B))  # checks not run yet
     assert waiting.state.phase is Phase.PROGRESSING
     assert not [a for a in effects(waiting) if isinstance(a, PromoteTemplate)]
+
+
+def test_retry_runs_the_failed_revision_again_once() -> None:
+    state = running(Phase.FAILED, phase_since=ago(120), last_step_at=ago(120), failed_checks=2)
+    retried = decide(POLICY, state, observe(retry_revision=REV_B, retry_failed_at=ago(120)))
+    assert retried.state.phase is Phase.PROGRESSING
+    assert retried.state.failed_checks == 0
+    assert ScaleCanary(up=True) in effects(retried)
+    assert reasons(retried) == ("NewRevision", "Retry")
+    assert would_start_run(state, observe(retry_revision=REV_B, retry_failed_at=ago(120)))
+
+
+def test_a_retry_about_an_earlier_failure_is_not_honoured_again() -> None:
+    # The retried run failed again later: the old request names the earlier failure.
+    state = running(Phase.FAILED, phase_since=ago(10), last_step_at=ago(10))
+    seen = observe(retry_revision=REV_B, retry_failed_at=ago(120))
+    assert decide(POLICY, state, seen).state.phase is Phase.FAILED
+    assert effects(decide(POLICY, state, seen)) == ()
+    assert not would_start_run(state, seen)
+
+
+def test_a_retry_of_another_revision_does_nothing() -> None:
+    state = running(Phase.FAILED, phase_since=ago(120), last_step_at=ago(120))
+    seen = observe(retry_revision=REV_C, retry_failed_at=ago(120))
+    assert decide(POLICY, state, seen).state.phase is Phase.FAILED
+
+
+def test_a_mirrored_blue_green_run_starts_mirroring_and_repairs_with_the_mirror() -> None:
+    policy = Policy(interval=10, iterations=3, mirror=True)
+    state = running(Phase.SUCCEEDED, last_applied_revision=REV_C, last_promoted_revision=REV_C)
+    started = decide(policy, state, observe(primary_revision=REV_C))
+    assert SetWeights(primary=100, canary=0, mirror=True) in effects(started)
+    drifted = decide(
+        policy,
+        running(iterations=1, last_step_at=ago(1)),
+        observe(route_weights=(90, 10)),
+    )
+    assert effects(drifted) == (SetWeights(primary=100, canary=0, mirror=True),)
+
+
+def test_mirroring_stops_when_the_run_fails() -> None:
+    policy = Policy(interval=10, iterations=3, mirror=True)
+    state = running(iterations=1, last_step_at=ago(60))
+    failed = decide(policy, state, observe(abort_revision=REV_B))
+    assert SetWeights(primary=100, canary=0) in effects(failed)
