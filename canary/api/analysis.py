@@ -51,6 +51,15 @@ STEP_WEIGHTS_RULE = CelRule(
     rule="self.isSorted()",
     message="analysis.stepWeights must be in ascending order",
 )
+MATCH_RULE = CelRule(
+    rule="!has(self.match) || size(self.match) == 0 || has(self.iterations)",
+    message="analysis.match needs analysis.iterations (A/B testing counts iterations)",
+)
+MIRROR_RULE = CelRule(
+    rule="!has(self.mirror) || !self.mirror || "
+    "(has(self.iterations) && (!has(self.match) || size(self.match) == 0))",
+    message="analysis.mirror needs analysis.iterations without match (blue/green)",
+)
 WEBHOOK_TIMEOUT_RULE = CelRule(
     # Malformed durations are reported by their own fields' checks, not again here.
     rule=f"!has(self.webhooks) || !{cel_is_duration('self.interval')} || "
@@ -287,7 +296,9 @@ class Analysis(ApiModel):
     """Notifications of this Canary's progress."""
 
     model_config = ConfigDict(
-        json_schema_extra=cel_rules(STEP_MODE_RULE, STEP_WEIGHT_RULE, WEBHOOK_TIMEOUT_RULE)
+        json_schema_extra=cel_rules(
+            STEP_MODE_RULE, STEP_WEIGHT_RULE, MATCH_RULE, MIRROR_RULE, WEBHOOK_TIMEOUT_RULE
+        )
     )
 
     @field_validator("interval")
@@ -315,6 +326,10 @@ class Analysis(ApiModel):
             and self.step_weight > self.max_weight
         ):
             raise ValueError(STEP_WEIGHT_RULE.message)
+        if self.match and self.iterations is None:
+            raise ValueError(MATCH_RULE.message)
+        if self.mirror and (self.iterations is None or self.match):
+            raise ValueError(MIRROR_RULE.message)
         interval = self.interval_seconds
         for webhook in self.webhooks:
             if webhook.timeout is not None and parse_duration(webhook.timeout) >= interval:

@@ -69,6 +69,13 @@ def _tick(policy: Policy, state: CanaryState, observation: Observation) -> Decis
     failing = [check for check in observation.checks or () if check.verdict is Verdict.FAIL]
     if failing:
         return _failed_tick(policy, state, observation, failing)
+    return _passed_tick(policy, state, observation, judged=judged)
+
+
+def _passed_tick(
+    policy: Policy, state: CanaryState, observation: Observation, *, judged: bool
+) -> Decision:
+    """A due tick whose checks (if any) all passed: move on as the strategy says."""
     kind = strategy(policy)
     match kind:
         case Strategy.CANARY:

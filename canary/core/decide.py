@@ -34,7 +34,14 @@ from canary.core.model import (
     SetWeights,
     WorkloadReadiness,
 )
-from canary.core.schedule import TOTAL_WEIGHT, mirroring, next_promotion_weight, tick_due
+from canary.core.schedule import (
+    TOTAL_WEIGHT,
+    Strategy,
+    mirroring,
+    next_promotion_weight,
+    strategy,
+    tick_due,
+)
 from canary.core.transitions import (
     ALL_TO_PRIMARY,
     Reason,
@@ -201,6 +208,14 @@ def _steady(policy: Policy, state: CanaryState, observation: Observation) -> Dec
     retry = _retry_requested(state, observation)
     if revision == state.last_applied_revision and not retry:
         return Decision(state=state)  # a failed revision is not retried by itself
+    return _start(policy, state, observation, retry=retry)
+
+
+def _start(
+    policy: Policy, state: CanaryState, observation: Observation, *, retry: bool
+) -> Decision:
+    """Start a run for the target's revision from a steady phase, unless it must wait."""
+    revision = observation.target_revision
     if observation.start_blocked:
         return _wait_to_start(state, observation)
     started = start_run(
@@ -209,6 +224,7 @@ def _steady(policy: Policy, state: CanaryState, observation: Observation) -> Dec
         restarting=False,
         promoted=state.last_promoted_revision,
         mirror=_mirrors(policy),
+        paced=strategy(policy) is Strategy.ITERATIONS,
     )
     if not retry:
         return started
@@ -313,7 +329,12 @@ def _new_run(policy: Policy, state: CanaryState, observation: Observation) -> De
     promoted = state.last_applied_revision if promotion_landed else state.last_promoted_revision
     restarting = state.phase is not Phase.WAITING
     return start_run(
-        state, observation, restarting=restarting, promoted=promoted, mirror=_mirrors(policy)
+        state,
+        observation,
+        restarting=restarting,
+        promoted=promoted,
+        mirror=_mirrors(policy),
+        paced=strategy(policy) is Strategy.ITERATIONS,
     )
 
 

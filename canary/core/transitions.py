@@ -62,12 +62,16 @@ def start_run(
     restarting: bool,
     promoted: str,
     mirror: bool = False,
+    paced: bool = False,
 ) -> Decision:
     """Begin analysing `observation.target_revision` from weight 0 with fresh counters.
 
     `promoted` is the revision the primary runs from now on (a restart from Promoting or
     Finalising may have completed the previous promotion already). With `mirror` the route
     copies the primary's requests to the canary from the start (blue/green with mirroring).
+    `paced` makes the first analysis tick due one interval from now rather than at once: a
+    blue/green run judges its first tick, so the canary (and load tests) get an interval of
+    traffic before the metrics are read.
     """
     revision = observation.target_revision
     what = "restarting analysis" if restarting else "starting analysis"
@@ -79,7 +83,7 @@ def start_run(
         iterations=0,
         last_applied_revision=revision,
         last_promoted_revision=promoted,
-        last_step_at=None,
+        last_step_at=observation.now if paced else None,
         checks=(),
     )
     actions: tuple[Action, ...] = (

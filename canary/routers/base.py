@@ -56,8 +56,11 @@ class Router(Protocol):
     async def reconcile(self, route: RouteRef) -> None:
         """Create the route object at 100/0 if absent, repair it if malformed; keep the weights."""
 
-    async def set_weights(self, route: RouteRef, *, primary: int, canary: int) -> None:
-        """Route `primary`% to the primary and `canary`% to the canary (they sum to 100)."""
+    async def set_weights(
+        self, route: RouteRef, *, primary: int, canary: int, mirror: bool = False
+    ) -> None:
+        """Route `primary`% to the primary and `canary`% to the canary (they sum to 100); with
+        `mirror`, also copy the requests to the canary (ValueError where the router cannot)."""
 
     async def get_weights(self, route: RouteRef) -> tuple[int, int] | None:
         """(primary, canary) in percent; None when the route object does not exist."""

@@ -1,24 +1,30 @@
 """The Gateway API router: one HTTPRoute (gateway.networking.k8s.io v1 or v1beta1) per Canary.
 
-The HTTPRoute is named after the apex Service and has one rule: every path (`PathPrefix /`) goes
-to `<apex>-primary` and `<apex>-canary` by weight. It attaches either to Gateways (north-south) or,
-when no Gateway is given, to the apex Service itself (east-west "mesh" routing, GAMMA). Weights
-are written as percentages and read back relative to their sum; a backendRef without a weight
-counts 1, as the Gateway API specifies. Request timeouts exist on v1 only (as in Flagger, whose
-v1beta1 router has none). Unlike Flagger's v1 router, reading the weights does not wait for the
-parents to accept the route: the sandbox has no Gateway controller to accept it.
+The HTTPRoute is named after the apex Service and has one rule: every path (`PathPrefix /`) goes to
+`<apex>-primary` and `<apex>-canary` by weight. For A/B testing the weighted rule applies to the
+requests that match (headers, query parameters; prefixes and suffixes become regular expressions)
+and a second rule sends all others to the primary. Mirroring adds a RequestMirror filter that
+copies the weighted rule's requests to the canary. It attaches either to Gateways (north-south) or,
+when no Gateway is given, to the apex Service itself (east-west "mesh" routing, GAMMA). Weights are
+written as percentages and read back relative to their sum; a backendRef without a weight counts 1,
+as the Gateway API specifies. Request timeouts exist on v1 only (as in Flagger, whose v1beta1
+router has none). Unlike Flagger's v1 router, reading the weights does not wait for the parents to
+accept the route: the sandbox has no Gateway controller to accept it.
 
 This module builds the object and applies it; it must not decide weights, nor touch Services.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
+from canary.api.analysis import MatchRequest, StringMatch
+from canary.api.canary import Headers
 from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.routers.base import GITOPS_OPT_OUT, RouteError, RouteRef, as_percentages
@@ -49,6 +55,9 @@ class GatewaySettings:
     parent_refs: tuple[Mapping[str, Any], ...] = ()
     hostnames: tuple[str, ...] = ()
     timeout: str | None = None
+    matches: tuple[MatchRequest, ...] = ()  # A/B: the requests the weighted rule applies to
+    mirror_percent: int | None = None  # the share of requests mirrored (all when None)
+    headers: Headers | None = None  # header changes applied by every rule
 
 
 def gateway_parent_ref(
@@ -79,23 +88,23 @@ def _backend_ref(service: str, port: int, weight: int) -> dict[str, Any]:
     return {"group": "", "kind": "Service", "name": service, "port": port, "weight": weight}
 
 
-def http_route(  # noqa: PLR0913 - the route's whole shape, every argument keyword-only
+def http_route(  # noqa: PLR0913 - keyword-only: the weights and the mirror
     version: GatewayVersion,
     route: RouteRef,
+    settings: GatewaySettings,
     *,
     primary_weight: int,
     canary_weight: int,
-    port: int,
-    parent_refs: Sequence[Mapping[str, Any]],
-    hostnames: Sequence[str],
-    timeout: str | None = None,
+    mirror: bool = False,
 ) -> dict[str, Any]:
     """The full HTTPRoute manifest for `route` at `primary_weight`/`canary_weight` percent.
 
-    Empty `parent_refs` attach the route to the apex Service (mesh routing); `timeout` is
-    ignored on v1beta1.
+    Without `settings.matches` one rule sends every request by weight. With them (A/B) the
+    first rule sends the matching requests by weight and a second sends the rest to the
+    primary. With `mirror` the weighted rule also copies its requests to the canary.
     """
     _check_weights(primary_weight, canary_weight)
+    port = settings.port
     if not 1 <= port <= 65535:
         raise ValueError(f"port must be between 1 and 65535, got {port}")
     metadata: dict[str, Any] = {
@@ -105,23 +114,105 @@ def http_route(  # noqa: PLR0913 - the route's whole shape, every argument keywo
     }
     if route.owner is not None:
         metadata["ownerReferences"] = [route.owner.owner_reference()]
-    rule: dict[str, Any] = {
-        "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+    everything = [{"path": {"type": "PathPrefix", "value": "/"}}]
+    weighted = _rule(
+        version,
+        settings,
+        matches=[_match(m) for m in settings.matches] or everything,
         # Flagger's order: primary first, then canary.
-        "backendRefs": [
+        backends=[
             _backend_ref(route.primary_service, port, primary_weight),
             _backend_ref(route.canary_service, port, canary_weight),
         ],
-    }
-    if timeout is not None and version is GatewayVersion.V1:
-        rule["timeouts"] = {"request": timeout}
+    )
+    if mirror:
+        weighted.setdefault("filters", []).append(_mirror_filter(route, settings))
+    rules = [weighted]
+    if settings.matches:
+        rest = [_backend_ref(route.primary_service, port, 100)]
+        rules.append(_rule(version, settings, matches=everything, backends=rest))
     spec: dict[str, Any] = {
-        "parentRefs": [dict(ref) for ref in parent_refs] or [mesh_parent_ref(route, port)],
-        "rules": [rule],
+        "parentRefs": [dict(ref) for ref in settings.parent_refs] or [mesh_parent_ref(route, port)],
+        "rules": rules,
     }
-    if hostnames:
-        spec["hostnames"] = list(hostnames)
+    if settings.hostnames:
+        spec["hostnames"] = list(settings.hostnames)
     return {"apiVersion": version.api_version, "kind": KIND, "metadata": metadata, "spec": spec}
+
+
+def _rule(
+    version: GatewayVersion,
+    settings: GatewaySettings,
+    *,
+    matches: list[dict[str, Any]],
+    backends: list[dict[str, Any]],
+) -> dict[str, Any]:
+    rule: dict[str, Any] = {"matches": matches, "backendRefs": backends}
+    filters = _header_filters(settings.headers)
+    if filters:
+        rule["filters"] = filters
+    if settings.timeout is not None and version is GatewayVersion.V1:
+        rule["timeouts"] = {"request": settings.timeout}
+    return rule
+
+
+def _string_match(name: str, match: StringMatch) -> dict[str, Any]:
+    """A header or query condition: exact stays exact, the rest become regular expressions."""
+    if match.exact is not None:
+        return {"type": "Exact", "name": name, "value": match.exact}
+    if match.prefix is not None:
+        value = f"^{re.escape(match.prefix)}.*"
+    elif match.suffix is not None:
+        value = f".*{re.escape(match.suffix)}$"
+    else:
+        value = match.regex or ""
+    return {"type": "RegularExpression", "name": name, "value": value}
+
+
+def _match(request: MatchRequest) -> dict[str, Any]:
+    """One HTTPRouteMatch: every path, and all of the request's conditions."""
+    match: dict[str, Any] = {"path": {"type": "PathPrefix", "value": "/"}}
+    if request.headers:
+        match["headers"] = [_string_match(k, v) for k, v in sorted(request.headers.items())]
+    if request.query_params:
+        match["queryParams"] = [
+            _string_match(k, v) for k, v in sorted(request.query_params.items())
+        ]
+    return match
+
+
+def _mirror_filter(route: RouteRef, settings: GatewaySettings) -> dict[str, Any]:
+    mirror: dict[str, Any] = {
+        "backendRef": {"group": "", "kind": "Service", "name": route.canary_service},
+    }
+    mirror["backendRef"]["port"] = settings.port
+    if settings.mirror_percent is not None:
+        mirror["percent"] = settings.mirror_percent
+    return {"type": "RequestMirror", "requestMirror": mirror}
+
+
+def _header_filters(headers: Headers | None) -> list[dict[str, Any]]:
+    """Gateway API header modifier filters for the Canary's `service.headers`."""
+    if headers is None:
+        return []
+    filters = []
+    for kind, operations in (
+        ("RequestHeaderModifier", headers.request),
+        ("ResponseHeaderModifier", headers.response),
+    ):
+        if operations is None:
+            continue
+        modifier: dict[str, Any] = {}
+        if operations.set:
+            modifier["set"] = [{"name": k, "value": v} for k, v in sorted(operations.set.items())]
+        if operations.add:
+            modifier["add"] = [{"name": k, "value": v} for k, v in sorted(operations.add.items())]
+        if operations.remove:
+            modifier["remove"] = list(operations.remove)
+        if modifier:
+            key = kind[0].lower() + kind[1:]
+            filters.append({"type": kind, key: modifier})
+    return filters
 
 
 def _weight(ref: Mapping[str, Any], where: str) -> Decimal:
@@ -195,16 +286,16 @@ class GatewayApiRouter:
                 weights = (100, 0)
         await self.set_weights(route, primary=weights[0], canary=weights[1])
 
-    async def set_weights(self, route: RouteRef, *, primary: int, canary: int) -> None:
+    async def set_weights(
+        self, route: RouteRef, *, primary: int, canary: int, mirror: bool = False
+    ) -> None:
         manifest = http_route(
             self.version,
             route,
+            self.settings,
             primary_weight=primary,
             canary_weight=canary,
-            port=self.settings.port,
-            parent_refs=self.settings.parent_refs,
-            hostnames=self.settings.hostnames,
-            timeout=self.settings.timeout,
+            mirror=mirror,
         )
         await resources.apply(self._api, manifest)
 

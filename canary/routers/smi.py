@@ -5,16 +5,24 @@ The TrafficSplit is named after the apex Service and sends its traffic to `<apex
 and read anything, e.g. "900m"); later versions as integers. Weights are read back relative to
 their sum, so a split written by another tool in other units still reads as percentages.
 
-This module builds the object and applies it; it must not decide weights, nor touch Services.
+A/B testing (v1alpha3 and v1alpha4 only): the split then carries `matches` naming an
+HTTPRouteGroup of the same name, which lists the requests that match (header regular
+expressions); the mesh applies the split to those requests only, and the rest go to the apex
+Service, which selects the primary. SMI cannot match query parameters, nor mirror requests; the
+controller refuses Canaries that ask for either before a router is built.
+
+This module builds the objects and applies them; it must not decide weights, nor touch Services.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
+from canary.api.analysis import MatchRequest, StringMatch
 from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.routers.base import GITOPS_OPT_OUT, RouteError, RouteRef, as_percentages
@@ -22,6 +30,8 @@ from canary.routers.quantity import parse_quantity
 
 GROUP: Final = "split.smi-spec.io"
 KIND: Final = "TrafficSplit"
+ROUTE_GROUP: Final = "specs.smi-spec.io"
+ROUTE_GROUP_KIND: Final = "HTTPRouteGroup"
 
 
 class SmiVersion(StrEnum):
@@ -34,6 +44,16 @@ class SmiVersion(StrEnum):
     def api_version(self) -> str:
         return f"{GROUP}/{self.value}"
 
+    @property
+    def matches_requests(self) -> bool:
+        """Whether this version's TrafficSplit can apply to matching requests only."""
+        return self in {SmiVersion.V1ALPHA3, SmiVersion.V1ALPHA4}
+
+    @property
+    def route_group_api_version(self) -> str:
+        """The HTTPRouteGroup version that goes with this TrafficSplit version."""
+        return f"{ROUTE_GROUP}/{self.value}"
+
 
 def _check_weights(primary: int, canary: int) -> None:
     if not (0 <= primary <= 100 and 0 <= canary <= 100 and primary + canary == 100):
@@ -42,11 +62,72 @@ def _check_weights(primary: int, canary: int) -> None:
         )
 
 
-def traffic_split(
-    version: SmiVersion, route: RouteRef, *, primary_weight: int, canary_weight: int
+def header_regex(match: StringMatch) -> str:
+    """A header condition as the regular expression SMI matches values with."""
+    if match.exact is not None:
+        return f"^{re.escape(match.exact)}$"
+    if match.prefix is not None:
+        return f"^{re.escape(match.prefix)}"
+    if match.suffix is not None:
+        return f"{re.escape(match.suffix)}$"
+    return match.regex or ""
+
+
+def check_matches(version: SmiVersion, matches: Sequence[MatchRequest]) -> None:
+    """ValueError when `version` cannot route `matches` (what to use instead, in words)."""
+    if not version.matches_requests:
+        raise ValueError(
+            f"SMI TrafficSplit {version.value} cannot match requests; A/B testing (analysis.match) "
+            "needs provider smi:v1alpha3, smi:v1alpha4 or gatewayapi:v1"
+        )
+    if any(m.query_params for m in matches):
+        raise ValueError(
+            "SMI HTTPRouteGroups cannot match query parameters (analysis.match[].queryParams); "
+            "match headers only, or use provider gatewayapi:v1"
+        )
+
+
+def route_group(
+    version: SmiVersion, route: RouteRef, matches: Sequence[MatchRequest]
 ) -> dict[str, Any]:
-    """The full TrafficSplit manifest for `route` at `primary_weight`/`canary_weight` percent."""
+    """The HTTPRouteGroup naming the requests of an A/B split: one match per MatchRequest."""
+    check_matches(version, matches)
+    metadata: dict[str, Any] = {
+        "name": route.apex,
+        "namespace": route.namespace,
+        "annotations": dict(GITOPS_OPT_OUT),
+    }
+    if route.owner is not None:
+        metadata["ownerReferences"] = [route.owner.owner_reference()]
+    return {
+        "apiVersion": version.route_group_api_version,
+        "kind": ROUTE_GROUP_KIND,
+        "metadata": metadata,
+        "spec": {
+            "matches": [
+                {
+                    "name": f"match-{index}",
+                    "headers": {name: header_regex(m) for name, m in sorted(match.headers.items())},
+                }
+                for index, match in enumerate(matches)
+            ]
+        },
+    }
+
+
+def traffic_split(
+    version: SmiVersion,
+    route: RouteRef,
+    *,
+    primary_weight: int,
+    canary_weight: int,
+    matched: bool = False,
+) -> dict[str, Any]:
+    """The full TrafficSplit manifest for `route` at `primary_weight`/`canary_weight` percent;
+    `matched` applies it to the requests of the route's HTTPRouteGroup only (A/B)."""
     _check_weights(primary_weight, canary_weight)
+    if matched and not version.matches_requests:
+        raise ValueError(f"TrafficSplit {version.value} cannot match requests (v1alpha3+ can)")
 
     def weight(value: int) -> int | str:
         return str(value) if version is SmiVersion.V1ALPHA1 else value
@@ -58,19 +139,17 @@ def traffic_split(
     }
     if route.owner is not None:
         metadata["ownerReferences"] = [route.owner.owner_reference()]
-    return {
-        "apiVersion": version.api_version,
-        "kind": KIND,
-        "metadata": metadata,
-        "spec": {
-            "service": route.apex,
-            # Flagger's order: canary first, then primary.
-            "backends": [
-                {"service": route.canary_service, "weight": weight(canary_weight)},
-                {"service": route.primary_service, "weight": weight(primary_weight)},
-            ],
-        },
+    spec: dict[str, Any] = {
+        "service": route.apex,
+        # Flagger's order: canary first, then primary.
+        "backends": [
+            {"service": route.canary_service, "weight": weight(canary_weight)},
+            {"service": route.primary_service, "weight": weight(primary_weight)},
+        ],
     }
+    if matched:
+        spec["matches"] = [{"kind": ROUTE_GROUP_KIND, "name": route.apex, "apiGroup": ROUTE_GROUP}]
+    return {"apiVersion": version.api_version, "kind": KIND, "metadata": metadata, "spec": spec}
 
 
 def split_weights(split: Mapping[str, Any], route: RouteRef) -> tuple[int, int]:
@@ -100,13 +179,21 @@ def split_weights(split: Mapping[str, Any], route: RouteRef) -> tuple[int, int]:
 
 
 class SmiRouter:
-    """The `Router` for one SMI TrafficSplit version."""
+    """The `Router` for one SMI TrafficSplit version; with `matches`, an A/B split."""
 
     def __init__(
-        self, api: ApiClient, version: SmiVersion, *, read: resources.Reader | None = None
+        self,
+        api: ApiClient,
+        version: SmiVersion,
+        *,
+        read: resources.Reader | None = None,
+        matches: Sequence[MatchRequest] = (),
     ) -> None:
         self._api = api
         self.version = version
+        self.matches = tuple(matches)
+        if self.matches:
+            check_matches(version, self.matches)
         self._resource = resources.resource_kind(version.api_version, KIND)
         self._reader = read or resources.api_reader(api)
 
@@ -126,10 +213,22 @@ class SmiRouter:
                 weights = split_weights(existing, route)
             except RouteError:
                 weights = (100, 0)
+        if self.matches:
+            await resources.apply(self._api, route_group(self.version, route, self.matches))
         await self.set_weights(route, primary=weights[0], canary=weights[1])
 
-    async def set_weights(self, route: RouteRef, *, primary: int, canary: int) -> None:
-        manifest = traffic_split(self.version, route, primary_weight=primary, canary_weight=canary)
+    async def set_weights(
+        self, route: RouteRef, *, primary: int, canary: int, mirror: bool = False
+    ) -> None:
+        if mirror:
+            raise ValueError("SMI TrafficSplits cannot mirror requests")
+        manifest = traffic_split(
+            self.version,
+            route,
+            primary_weight=primary,
+            canary_weight=canary,
+            matched=bool(self.matches),
+        )
         await resources.apply(self._api, manifest)
 
     async def get_weights(self, route: RouteRef) -> tuple[int, int] | None:

@@ -164,7 +164,12 @@ async def _start_cluster(starter: _Starter) -> None:
 
         self_signed = insecure_ssl_context()
         waits = [
-            ("TrafficSplit CRD", _install_crds(starter, apiserver, [crds.TRAFFIC_SPLIT_CRD])),
+            (
+                "SMI CRDs",
+                _install_crds(
+                    starter, apiserver, [crds.TRAFFIC_SPLIT_CRD, crds.HTTP_ROUTE_GROUP_CRD]
+                ),
+            ),
             (
                 f"Gateway API {GATEWAY_API_VERSION} CRDs",
                 _install_crds(starter, apiserver, starter.binaries.gateway_api_crds),

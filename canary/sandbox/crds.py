@@ -1,5 +1,6 @@
-"""CustomResourceDefinitions the sandbox installs: the mesh simulator's SMI TrafficSplit (committed
-here) and Gateway API's standard channel (copied out of the pinned Go module by the build)."""
+"""CustomResourceDefinitions the sandbox installs: the mesh simulator's SMI TrafficSplit and the
+HTTPRouteGroup of A/B splits (committed here), and Gateway API's standard channel (copied out of
+the pinned Go module by the build)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import yaml
 
 MANIFESTS = Path(__file__).parent / "manifests"
 TRAFFIC_SPLIT_CRD = MANIFESTS / "trafficsplit-crd.yaml"
+HTTP_ROUTE_GROUP_CRD = MANIFESTS / "httproutegroup-crd.yaml"
 
 
 def load(path: Path) -> dict[str, Any]:

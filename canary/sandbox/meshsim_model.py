@@ -211,6 +211,9 @@ class Split:
     problems: tuple[str, ...] = ()
     # The part of that rate this split carries (an HTTPRoute's rules share the route's rate).
     share: float = 1.0
+    # Services that receive a copy of this split's requests (HTTPRoute RequestMirror filters);
+    # a mirror's `weight` is the fraction of requests copied, from 0 to 1.
+    mirrors: tuple[Backend, ...] = ()
 
     @classmethod
     def from_manifest(cls, manifest: Mapping[str, Any]) -> Split:
@@ -266,6 +269,7 @@ def splits_of_http_route(manifest: Mapping[str, Any]) -> list[Split]:
     problems = annotations.problems
     rate = annotations.optional(RATE_ANNOTATION, parse_rate)
     rules: list[tuple[Backend, ...]] = []
+    mirrors: list[tuple[Backend, ...]] = []
     for index, rule in enumerate(spec.get("rules") or []):
         backends = []
         for ref in rule.get("backendRefs") or []:
@@ -282,6 +286,7 @@ def splits_of_http_route(manifest: Mapping[str, Any]) -> list[Split]:
             backends.append(Backend(service=service, weight=weight, namespace=other))
         if backends:
             rules.append(tuple(backends))
+            mirrors.append(mirrors_of_rule(rule))
     return [
         Split(
             namespace=namespace,
@@ -290,11 +295,33 @@ def splits_of_http_route(manifest: Mapping[str, Any]) -> list[Split]:
             backends=backends,
             rate=rate,
             share=1.0 / len(rules),
+            mirrors=mirrors[index],
             # The route's problems, once: on its first rule.
             problems=tuple(problems) if index == 0 else (),
         )
         for index, backends in enumerate(rules)
     ]
+
+
+def mirrors_of_rule(rule: Mapping[str, Any]) -> tuple[Backend, ...]:
+    """The Services an HTTPRoute rule's RequestMirror filters copy requests to, each with the
+    fraction copied (`percent`, or `fraction` numerator/denominator; all when neither)."""
+    found = []
+    for entry in rule.get("filters") or []:
+        mirror = entry.get("requestMirror") or {}
+        ref = mirror.get("backendRef") or {}
+        if entry.get("type") != "RequestMirror" or not ref.get("name"):
+            continue
+        fraction = 1.0
+        if isinstance(mirror.get("percent"), int):
+            fraction = mirror["percent"] / 100
+        elif isinstance(mirror.get("fraction"), dict):
+            part = mirror["fraction"]
+            fraction = float(part.get("numerator", 0)) / float(part.get("denominator") or 100)
+        found.append(
+            Backend(service=str(ref["name"]), weight=fraction, namespace=ref.get("namespace"))
+        )
+    return tuple(found)
 
 
 def selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
@@ -320,8 +347,9 @@ def plan(
     """The request rate of every Deployment that receives traffic.
 
     Each TrafficSplit (and HTTPRoute rule) sends its rate to its backends in proportion to their
-    weights; a backend Service's share goes to the ready pods its selector picks, so to the
-    Deployments whose pod template it matches, in proportion to their ready replicas. A share
+    weights, and a copy of the mirrored fraction to each mirror; a backend Service's share goes
+    to the ready pods its selector picks, so to the Deployments whose pod template it matches,
+    in proportion to their ready replicas. A share
     with no ready pod to go to is dropped: the inbound proxies never see it. Deployments no
     route reaches get the rate annotated on them, if any.
     """
@@ -334,7 +362,9 @@ def plan(
         rate = (split.rate if split.rate is not None else default_rate) * split.share
         if total <= 0:
             continue
-        for backend in split.backends:
+        shares = [(b, rate * b.weight / total) for b in split.backends]
+        shares += [(mirror, rate * mirror.weight) for mirror in split.mirrors]
+        for backend, share in shares:
             service = by_service.get((backend.namespace or split.namespace, backend.service))
             if service is None:
                 continue
@@ -345,7 +375,6 @@ def plan(
             ]
             routed.update(w.key for w in picked)
             ready = sum(w.ready_replicas for w in picked)
-            share = rate * backend.weight / total
             for workload in picked:
                 if workload.ready_replicas > 0 and share > 0:
                     portion = share * workload.ready_replicas / ready

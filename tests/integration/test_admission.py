@@ -25,6 +25,8 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from canary.api import GROUP, VERSION, Canary, CanaryStatus, MetricTemplate
+from canary.api.analysis import MATCH_RULE, MIRROR_RULE
+from canary.api.canary import SCALER_REPLICAS_RULE
 from canary.sandbox.state import SandboxState
 from tests.integration.crds import install_crds
 
@@ -405,10 +407,16 @@ BAD = [
         ],
     ),
     Bad(
-        "gateway-api-without-gateway",
-        _spec("provider", "gatewayapi:v1"),
-        [_rule("spec", "service.gatewayRefs must be set when the provider is gatewayapi")],
-        rule_message="service.gatewayRefs must be set when the provider is gatewayapi",
+        "match-without-iterations",
+        _spec("analysis.match", [{"headers": {"x-canary": {"exact": "insider"}}}]),
+        [_rule("spec.analysis", MATCH_RULE.message)],
+        rule_message=MATCH_RULE.message,
+    ),
+    Bad(
+        "mirror-without-iterations",
+        _spec("analysis.mirror", value=True),
+        [_rule("spec.analysis", MIRROR_RULE.message)],
+        rule_message=MIRROR_RULE.message,
     ),
     Bad(
         "metrics-server-not-a-url",
@@ -420,6 +428,19 @@ BAD = [
             )
         ],
         rule_message="metricsServer must be an absolute http(s) URL",
+    ),
+    Bad(
+        "primary-scaler-replicas-min-above-max",
+        _spec(
+            "autoscalerRef",
+            {
+                "kind": "HorizontalPodAutoscaler",
+                "name": "podinfo",
+                "primaryScalerReplicas": {"minReplicas": 5, "maxReplicas": 2},
+            },
+        ),
+        [_rule("spec.autoscalerRef.primaryScalerReplicas", SCALER_REPLICAS_RULE.message)],
+        rule_message=SCALER_REPLICAS_RULE.message,
     ),
     Bad(
         "template-provider-not-prometheus",

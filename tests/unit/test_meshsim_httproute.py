@@ -186,3 +186,27 @@ def test_cached_gateway_api_crds_load_as_crds() -> None:
         for plural in ("gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants")
     }
     assert all(m["kind"] == "CustomResourceDefinition" for m in loaded)
+
+
+def test_a_mirror_filter_copies_its_share_of_the_rules_requests_to_the_canary() -> None:
+    route = _route([_ref("podinfo-primary", 100), _ref("podinfo-canary", 0)], rate="40")
+    route["spec"]["rules"][0]["filters"] = [
+        {
+            "type": "RequestMirror",
+            "requestMirror": {
+                "backendRef": {"name": "podinfo-canary", "port": 9898},
+                "percent": 25,
+            },
+        }
+    ]
+    [split] = splits_of_http_route(route)
+    assert split.mirrors == (Backend(service="podinfo-canary", weight=0.25),)
+    assert _rates([split]) == {"podinfo-primary": 40.0, "podinfo": 10.0}
+
+
+def test_a_mirror_without_percent_copies_every_request() -> None:
+    route = _route([_ref("podinfo-primary", 100)], rate="20")
+    route["spec"]["rules"][0]["filters"] = [
+        {"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "podinfo-canary"}}}
+    ]
+    assert _rates(splits_of_http_route(route)) == {"podinfo-primary": 20.0, "podinfo": 20.0}

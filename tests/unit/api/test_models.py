@@ -15,8 +15,10 @@ from pydantic import ValidationError
 from canary.api import Canary, CanaryStatus, MetricTemplate, Phase
 from canary.api.analysis import (
     INTERVAL_RULE,
+    MATCH_RULE,
     METRIC_RANGE_RULE,
     METRIC_SOURCE_RULE,
+    MIRROR_RULE,
     STEP_MODE_RULE,
     STEP_WEIGHT_RULE,
     STEP_WEIGHTS_RULE,
@@ -26,7 +28,7 @@ from canary.api.analysis import (
     WEBHOOK_URL_RULE,
     Webhook,
 )
-from canary.api.canary import GATEWAY_REFS_RULE, METRICS_SERVER_RULE
+from canary.api.canary import METRICS_SERVER_RULE
 from canary.api.metrictemplate import ADDRESS_RULE
 from canary.api.status import ConditionType
 
@@ -265,7 +267,14 @@ RULES = [
         _canary(iterations=10, stepWeight=None, match=[{"headers": {"x-canary": {}}}]),
         STRING_MATCH_RULE.message,
     ),
-    (_with_spec(provider="gatewayapi:v1beta1"), GATEWAY_REFS_RULE.message),
+    (_canary(mirror=True), MIRROR_RULE.message),
+    (_canary(match=[{"headers": {"x-canary": {"exact": "1"}}}]), MATCH_RULE.message),
+    (
+        _canary(
+            iterations=3, stepWeight=None, mirror=True, match=[{"headers": {"a": {"exact": "1"}}}]
+        ),
+        MIRROR_RULE.message,
+    ),
     (_with_spec(metricsServer="prometheus:9090"), METRICS_SERVER_RULE.message),
 ]
 

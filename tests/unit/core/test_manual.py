@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from canary.core.decide import PAUSED_MESSAGE, decide, would_start_run
 from canary.core.model import Phase, Policy, PromoteTemplate, ScaleCanary, SetWeights
-from tests.unit.core.world import REV_B, REV_C, ago, effects, observe, passing, reasons, running
+from tests.unit.core.world import (
+    REV_B,
+    REV_C,
+    T0,
+    ago,
+    effects,
+    observe,
+    passing,
+    reasons,
+    running,
+)
 
 POLICY = Policy(interval=10, step_weight=10, max_weight=50, threshold=2)
 
@@ -100,3 +110,13 @@ def test_mirroring_stops_when_the_run_fails() -> None:
     state = running(iterations=1, last_step_at=ago(60))
     failed = decide(policy, state, observe(abort_revision=REV_B))
     assert SetWeights(primary=100, canary=0) in effects(failed)
+
+
+def test_a_blue_green_run_judges_its_first_tick_one_interval_after_it_starts() -> None:
+    policy = Policy(interval=10, iterations=3)
+    state = running(Phase.SUCCEEDED, last_applied_revision=REV_C, last_promoted_revision=REV_C)
+    started = decide(policy, state, observe(primary_revision=REV_C))
+    assert started.state.phase is Phase.PROGRESSING
+    assert started.state.last_step_at == T0
+    weighted = decide(POLICY, state, observe(primary_revision=REV_C))
+    assert weighted.state.last_step_at is None  # a weighted run's first step is unjudged

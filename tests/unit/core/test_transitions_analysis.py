@@ -16,8 +16,6 @@ from canary.core.model import (
     WorkloadReadiness,
 )
 from tests.unit.core.table import DOWN, DUE, HOME, STEPS, UP, Row, check
-
-ALL_TO_CANARY = SetWeights(primary=0, canary=100)
 from tests.unit.core.world import (
     NOT_READY,
     REV_B,
@@ -28,6 +26,8 @@ from tests.unit.core.world import (
     passing,
     running,
 )
+
+ALL_TO_CANARY = SetWeights(primary=0, canary=100)
 
 ROWS = [
     # -- progressing ---------------------------------------------------------------------------

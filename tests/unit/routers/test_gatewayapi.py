@@ -39,11 +39,9 @@ def test_http_route_per_version(version: GatewayVersion) -> None:
     route = http_route(
         version,
         ROUTE,
+        GatewaySettings(port=9898, parent_refs=(GATEWAY,), hostnames=("app.example.com",)),
         primary_weight=90,
         canary_weight=10,
-        port=9898,
-        parent_refs=[GATEWAY],
-        hostnames=["app.example.com"],
     )
     assert route == {
         "apiVersion": f"gateway.networking.k8s.io/{version.value}",
@@ -91,11 +89,9 @@ def test_without_gateways_the_route_attaches_to_the_apex_service() -> None:
     manifest = http_route(
         GatewayVersion.V1,
         route,
+        GatewaySettings(port=80),
         primary_weight=100,
         canary_weight=0,
-        port=80,
-        parent_refs=[],
-        hostnames=[],
     )
     assert manifest["spec"]["parentRefs"] == [
         {"group": "", "kind": "Service", "name": "podinfo", "port": 80}
@@ -115,12 +111,9 @@ def test_the_request_timeout_is_set_on_v1_only(
     manifest = http_route(
         version,
         ROUTE,
+        GatewaySettings(port=80, parent_refs=(GATEWAY,), timeout="30s"),
         primary_weight=100,
         canary_weight=0,
-        port=80,
-        parent_refs=[GATEWAY],
-        hostnames=[],
-        timeout="30s",
     )
     assert manifest["spec"]["rules"][0].get("timeouts") == timeouts
 
@@ -131,11 +124,9 @@ def test_weights_must_be_percentages_summing_to_100(primary: int, canary: int) -
         http_route(
             GatewayVersion.V1,
             ROUTE,
+            GatewaySettings(port=80),
             primary_weight=primary,
             canary_weight=canary,
-            port=80,
-            parent_refs=[],
-            hostnames=[],
         )
 
 
@@ -144,11 +135,9 @@ def test_a_port_out_of_range_is_rejected() -> None:
         http_route(
             GatewayVersion.V1,
             ROUTE,
+            GatewaySettings(port=0),
             primary_weight=100,
             canary_weight=0,
-            port=0,
-            parent_refs=[],
-            hostnames=[],
         )
 
 
@@ -158,11 +147,9 @@ def test_weights_round_trip(weights: tuple[int, int]) -> None:
     manifest = http_route(
         GatewayVersion.V1,
         ROUTE,
+        GatewaySettings(port=80),
         primary_weight=primary,
         canary_weight=canary,
-        port=80,
-        parent_refs=[],
-        hostnames=[],
     )
     assert route_weights(manifest, ROUTE) == weights
 
@@ -242,11 +229,9 @@ async def test_the_router_reads_weights_through_its_reader() -> None:
     stored = http_route(
         GatewayVersion.V1BETA1,
         ROUTE,
+        GatewaySettings(port=80),
         primary_weight=70,
         canary_weight=30,
-        port=80,
-        parent_refs=[],
-        hostnames=[],
     )
     reader = _Reader(stored)
     async with ApiClient(Configuration()) as api:

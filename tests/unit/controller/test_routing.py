@@ -1,0 +1,91 @@
+"""A Canary's router settings, and what a router or strategy cannot do (refused, not ignored)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from canary.api.canary import Canary
+from canary.controller.manual import requests_of
+from canary.controller.routing import gateway_settings
+from canary.controller.support import unsupported_fields
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+
+def _example(path: str, **spec: Any) -> Canary:
+    manifest = yaml.safe_load((EXAMPLES / path).read_text())
+    manifest["metadata"].update(namespace="shop", uid="u-1")
+    manifest["spec"].update(spec)
+    return Canary.model_validate(manifest)
+
+
+def test_gateway_settings_come_from_the_service_and_the_analysis() -> None:
+    settings = gateway_settings(_example("gatewayapi/canary.yaml"))
+    assert settings.port == 9898
+    assert settings.parent_refs == (
+        {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "public"},
+    )
+    assert settings.hostnames == ("podinfo.example.com",)
+    assert settings.timeout == "30s"
+    assert settings.matches == ()
+    ab = gateway_settings(_example("ab-testing/canary.yaml"))
+    assert ab.parent_refs == ()  # attached to the apex Service: mesh routing
+    assert len(ab.matches) == 2
+
+
+@pytest.mark.parametrize(("timeout", "expected"), [("1m30s", "90s"), ("1500ms", "1500ms")])
+def test_timeouts_are_written_in_the_gateway_apis_form(timeout: str, expected: str) -> None:
+    canary = _example("gatewayapi/canary.yaml")
+    canary.spec.service.timeout = timeout
+    assert gateway_settings(canary).timeout == expected
+
+
+def test_the_examples_ask_nothing_their_routers_cannot_do() -> None:
+    for path in ("gatewayapi/canary.yaml", "bluegreen/canary.yaml", "ab-testing/canary.yaml"):
+        assert unsupported_fields(_example(path), default_provider="linkerd") == [], path
+
+
+@pytest.mark.parametrize(
+    ("provider", "refused"),
+    [
+        ("linkerd", "spec.analysis.match with provider linkerd"),
+        ("smi:v1alpha2", "spec.analysis.match with provider smi:v1alpha2"),
+        ("kubernetes", "spec.analysis.match with provider kubernetes"),
+    ],
+)
+def test_matches_need_a_router_that_can_match(provider: str, refused: str) -> None:
+    found = unsupported_fields(
+        _example("ab-testing/canary.yaml", provider=provider), default_provider="linkerd"
+    )
+    assert any(refused in item for item in found), found
+
+
+def test_smi_ab_tests_cannot_match_query_parameters() -> None:
+    canary = _example("ab-testing/canary.yaml", provider="smi:v1alpha4")
+    assert unsupported_fields(canary, default_provider="linkerd") == []
+    canary.spec.analysis.match[0].query_params = canary.spec.analysis.match[0].headers
+    [found] = unsupported_fields(canary, default_provider="linkerd")
+    assert "queryParams with provider smi:v1alpha4" in found
+
+
+def test_mirroring_needs_gateway_api_and_kubernetes_needs_iterations() -> None:
+    mirrored = _example("bluegreen/canary.yaml")
+    mirrored.spec.analysis.mirror = True
+    [found] = unsupported_fields(mirrored, default_provider="linkerd")
+    assert "spec.analysis.mirror with provider kubernetes" in found
+    stepped = _example("podinfo/canary.yaml", provider="kubernetes")
+    [found] = unsupported_fields(stepped, default_provider="linkerd")
+    assert "set analysis.iterations for blue/green" in found
+
+
+def test_a_retry_request_names_the_revision_and_the_failure() -> None:
+    requests = requests_of({"canary.dev/retry": "abc123@2026-11-25T20:00:01Z"})
+    assert requests.retry_revision == "abc123"
+    assert requests.retry_failed_at == datetime(2026, 11, 25, 20, 0, 1, tzinfo=UTC)
+    broken = requests_of({"canary.dev/retry": "abc123@yesterday"})
+    assert broken.retry_failed_at is None
