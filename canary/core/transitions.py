@@ -55,7 +55,7 @@ def enter(state: CanaryState, phase: Phase, *, now: datetime, message: str) -> C
     return replace(state, phase=phase, phase_since=now, message=message)
 
 
-def start_run(
+def start_run(  # noqa: PLR0913 - keyword-only: how the run starts
     state: CanaryState,
     observation: Observation,
     *,

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -20,6 +22,7 @@ from aiohttp import web
 
 from canary.hooks import Backoff, WebhookPayload, WebhookSpec, call_webhook
 from canary.hooks.webhooks import MAX_BODY_BYTES
+from canary.sandbox.pki import create_pki
 
 pytestmark = pytest.mark.integration
 
@@ -232,3 +235,36 @@ async def test_urls_that_are_not_http_are_refused_without_a_request(
     result = await call_webhook(_hook(url), PAYLOAD, session=session)
     assert (result.ok, result.status, result.attempts) == (False, None, 0)
     assert reason in result.message
+
+
+async def test_tls_is_verified_unless_the_webhook_opts_out(
+    session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    # A receiver whose certificate (for 127.0.0.1) is signed by a CA nobody trusts.
+    pki = create_pki(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(pki.serving_cert, pki.serving_key)
+    seen: list[str] = []
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        seen.append(request.path)
+        return web.Response(text="approved")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    url = f"https://127.0.0.1:{port}/gate"
+    try:
+        verified = await call_webhook(_hook(url), PAYLOAD, session=session)
+        assert not verified.ok
+        assert "TLS certificate verification failed" in verified.message, verified.message
+        assert seen == [], "no request may reach a server whose certificate was refused"
+        trusted = await call_webhook(_hook(url, disable_tls=True), PAYLOAD, session=session)
+        assert trusted.ok, trusted.message
+        assert seen == ["/gate"]
+    finally:
+        await runner.cleanup()

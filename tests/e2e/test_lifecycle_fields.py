@@ -1,0 +1,155 @@
+"""`skipAnalysis` and `suspend` end to end, with the controller as its own process."""
+
+from __future__ import annotations
+
+import re
+import time
+from functools import partial
+
+import aiohttp
+from kubernetes_asyncio.client import ApiClient
+
+from canary.kube import resources
+from canary.kube.resources import CANARY, DEPLOYMENT
+from tests.e2e.harness import (
+    ERROR_RATE_ANNOTATION,
+    IMAGE,
+    TEST_MANAGER,
+    Controller,
+    Recorder,
+    apply,
+    canary,
+    deployment,
+    events_of,
+    get_deployment,
+    image_of,
+    set_template,
+)
+from tests.integration.waiting import eventually
+
+NAME = "podinfo"
+CYCLES = re.compile(r'^canary_reconcile_total\{result="ok"\} ([0-9.e+]+)$', re.MULTILINE)
+
+
+async def _initialized(api: ApiClient, recorder: Recorder, namespace: str, **spec: object) -> None:
+    manifest = canary(NAME, namespace=namespace, interval="2s", threshold=2, step_weight=25)
+    manifest["spec"].update(spec)
+    await apply(api, deployment(NAME, namespace=namespace))
+    await apply(api, manifest)
+    await recorder.wait(
+        lambda: (
+            recorder.statuses.last is not None and recorder.statuses.last.phase == "Initialized"
+        ),
+        within=30,
+        what="phase Initialized",
+    )
+
+
+async def _cycles(controller: Controller) -> float:
+    """Reconcile cycles the controller finished (it only sees this test's Canary)."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{controller.port}/metrics") as response,
+    ):
+        found = CYCLES.search(await response.text())
+    return float(found.group(1)) if found else 0.0
+
+
+async def test_skip_analysis_promotes_without_checks_or_traffic(
+    api: ApiClient, namespace: str, controller: Controller
+) -> None:
+    del controller  # running for the test
+    async with Recorder(api, namespace=namespace, name=NAME).running() as recorder:
+        await _initialized(api, recorder, namespace, skipAnalysis=True)
+        released = time.monotonic()
+        # A version that fails a third of its requests: analysis would roll it back.
+        await set_template(
+            api, NAME, namespace=namespace, tag="6.7.1", annotations={ERROR_RATE_ANNOTATION: "0.3"}
+        )
+        outcome = await recorder.outcome(since=released, within=60)
+        assert outcome.phase == "Succeeded", recorder.describe()
+
+    assert recorder.canary_weights == [0], recorder.describe()
+    primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
+    assert image_of(primary) == f"{IMAGE}:6.7.1"
+    reasons = {event.reason for event in await events_of(api, NAME, namespace=namespace)}
+    assert "CheckFailed" not in reasons
+    assert "Rollback" not in reasons
+
+
+async def test_a_suspended_canary_releases_nothing_until_it_is_resumed(
+    api: ApiClient, namespace: str, controller: Controller
+) -> None:
+    async with Recorder(api, namespace=namespace, name=NAME).running() as recorder:
+        await _initialized(api, recorder, namespace)
+        await resources.merge_patch(
+            api,
+            CANARY,
+            NAME,
+            namespace=namespace,
+            patch={"spec": {"suspend": True}},
+            field_manager=TEST_MANAGER,
+        )
+        await set_template(api, NAME, namespace=namespace, tag="6.7.1")
+        # A barrier: touching the target after the change wakes the Canary, and the cycle that
+        # follows has seen the new template (the watch delivers events in order).
+        before = await _cycles(controller)
+        await resources.merge_patch(
+            api,
+            DEPLOYMENT,
+            NAME,
+            namespace=namespace,
+            patch={"metadata": {"annotations": {"test.canary.dev/touched": "1"}}},
+            field_manager=TEST_MANAGER,
+        )
+        await eventually(
+            partial(_cycles, controller),
+            until=lambda cycles: cycles > before,
+            within=30,
+            what="a reconcile cycle after the change",
+        )
+        assert recorder.phases == ["Initializing", "Initialized"], recorder.describe()
+        target = await get_deployment(api, NAME, namespace=namespace)
+        assert target["spec"]["replicas"] == 0, "a suspended Canary scales nothing up"
+
+        resumed = time.monotonic()
+        await resources.merge_patch(
+            api,
+            CANARY,
+            NAME,
+            namespace=namespace,
+            patch={"spec": {"suspend": False}},
+            field_manager=TEST_MANAGER,
+        )
+        outcome = await recorder.outcome(since=resumed, within=90)
+        assert outcome.phase == "Succeeded", recorder.describe()
+    assert recorder.canary_weights == [0, 25, 50, 75, 100, 0], recorder.describe()
+
+
+async def test_step_weight_promotion_shifts_traffic_back_to_the_promoted_primary_gradually(
+    api: ApiClient, namespace: str, controller: Controller
+) -> None:
+    del controller  # running for the test
+    async with Recorder(api, namespace=namespace, name=NAME).running() as recorder:
+        manifest = canary(
+            NAME, namespace=namespace, interval="2s", threshold=3, step_weights=[20, 40]
+        )
+        manifest["spec"]["analysis"]["stepWeightPromotion"] = 20
+        await apply(api, deployment(NAME, namespace=namespace))
+        await apply(api, manifest)
+        await recorder.wait(
+            lambda: (
+                recorder.statuses.last is not None and recorder.statuses.last.phase == "Initialized"
+            ),
+            within=30,
+            what="phase Initialized",
+        )
+        released = time.monotonic()
+        await set_template(api, NAME, namespace=namespace, tag="6.7.1")
+        outcome = await recorder.outcome(since=released, within=90)
+        assert outcome.phase == "Succeeded", recorder.describe()
+
+    # Up to 40 while analysed; back down by 20 per interval once the primary runs 6.7.1.
+    assert recorder.canary_weights == [0, 20, 40, 20, 0], recorder.describe()
+    stepping_back = [s.value for s in recorder.statuses.samples if s.value.phase == "Promoting"]
+    assert {view.weight for view in stepping_back} >= {40, 20}, recorder.describe()
