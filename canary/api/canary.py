@@ -50,10 +50,9 @@ METRICS_SERVER_RULE = CelRule(
     "url(self).getHostname() != ''",
     message="metricsServer must be an absolute http(s) URL",
 )
-GATEWAY_REFS_RULE = CelRule(
-    rule="!has(self.provider) || !self.provider.startsWith('gatewayapi') || "
-    "(has(self.service.gatewayRefs) && size(self.service.gatewayRefs) > 0)",
-    message="service.gatewayRefs must be set when the provider is gatewayapi",
+SCALER_REPLICAS_RULE = CelRule(
+    rule="!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas",
+    message="primaryScalerReplicas.minReplicas must be <= primaryScalerReplicas.maxReplicas",
 )
 
 # The name of the apex Service; `<name>-primary` must still fit in a DNS label (63).
@@ -71,12 +70,32 @@ class TargetRef(ApiModel):
     name: ObjectName
 
 
+class ScalerReplicas(ApiModel):
+    """Bounds for the primary's HPA in place of the target HPA's own (Flagger's names)."""
+
+    min_replicas: Annotated[Int, Field(ge=1)] | None = None
+    """The primary HPA's minReplicas; the target HPA's when left out."""
+    max_replicas: Annotated[Int, Field(ge=1)] | None = None
+    """The primary HPA's maxReplicas; the target HPA's when left out."""
+
+    model_config = ConfigDict(json_schema_extra=cel_rules(SCALER_REPLICAS_RULE))
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ScalerReplicas:
+        low, high = self.min_replicas, self.max_replicas
+        if low is not None and high is not None and low > high:
+            raise ValueError(SCALER_REPLICAS_RULE.message)
+        return self
+
+
 class AutoscalerRef(ApiModel):
     """The target's HorizontalPodAutoscaler; the controller gives the primary a copy of it."""
 
     api_version: ShortText = "autoscaling/v2"
     kind: Literal["HorizontalPodAutoscaler"]
     name: ObjectName
+    primary_scaler_replicas: ScalerReplicas | None = None
+    """Replica bounds of the primary's copy, when they differ from the target HPA's."""
 
 
 class GatewayRef(ApiModel):
@@ -125,7 +144,8 @@ class Service(ApiModel):
     hosts: Annotated[list[ShortText], Field(max_length=16)] = Field(default_factory=list)
     """Hostnames of the route (Gateway API); SMI uses the first as the TrafficSplit's service."""
     gateway_refs: Annotated[list[GatewayRef], Field(max_length=16)] = Field(default_factory=list)
-    """Gateways the HTTPRoute attaches to; required with a gatewayapi provider."""
+    """Gateways the HTTPRoute attaches to (gatewayapi); without any, the HTTPRoute attaches to
+    the apex Service itself (service-mesh routing, e.g. Linkerd 2.14+)."""
     timeout: Duration | None = None
     """Request timeout set on the route (Gateway API)."""
     headers: Headers | None = None
@@ -159,21 +179,12 @@ class CanarySpec(ApiModel):
     revert_on_deletion: Bool = False
     """On deletion, point traffic and the target back to the primary's version first."""
 
-    model_config = ConfigDict(json_schema_extra=cel_rules(GATEWAY_REFS_RULE))
-
     @field_validator("metrics_server")
     @classmethod
     def _http_url(cls, url: str | None) -> str | None:
         if url is not None and not is_http_url(url):
             raise ValueError(METRICS_SERVER_RULE.message)
         return url
-
-    @model_validator(mode="after")
-    def _gateway_refs(self) -> CanarySpec:
-        provider = self.provider or ""
-        if provider.startswith("gatewayapi") and not self.service.gateway_refs:
-            raise ValueError(GATEWAY_REFS_RULE.message)
-        return self
 
     @property
     def service_name(self) -> str:

@@ -1,4 +1,4 @@
-"""`canary pause|resume|abort|promote NAME`: manual control, recorded on the Canary."""
+"""`canary pause|resume|abort|promote|retry NAME`: manual control, recorded on the Canary."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ REQUESTS = {
     "resume": "undo `pause`",
     "abort": "roll back the release under analysis now",
     "promote": "promote the release under analysis once its current checks pass",
+    "retry": "analyse the failed revision again, without changing the target",
 }
 
 

@@ -12,14 +12,18 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from canary.controller.configwatch import ConfigUsers
+from canary.controller.deletion import is_deleting
 from canary.controller.reconcile import Reconciler
 from canary.controller.scheduler import Key, Scheduler
 from canary.controller.settings import Settings
 from canary.kube.client import ApiClient, api_client
 from canary.kube.resources import (
     CANARY,
+    CONFIG_MAP,
     DEPLOYMENT,
     METRIC_TEMPLATE,
+    SECRET,
     TRAFFIC_SPLIT,
     ResourceKind,
 )
@@ -38,6 +42,7 @@ class Wiring:
         # (namespace, deployment name) -> Canaries whose target or primary it is
         self.by_deployment: defaultdict[tuple[str, str], set[Key]] = defaultdict(set)
         self.synced: set[str] = set()
+        self.config_users = ConfigUsers(reconciler.cache)
 
     def _index(self, key: Key, canary: dict[str, Any]) -> None:
         target = (canary.get("spec") or {}).get("targetRef", {}).get("name")
@@ -79,7 +84,11 @@ class Wiring:
         self._index(key, event.object)
         self.reconciler.note_phase(key, _phase(event.object))
         version = (event.object.get("metadata") or {}).get("resourceVersion")
-        if event.kind == "MODIFIED" and self.reconciler.is_own_write(key, version):
+        if (
+            event.kind == "MODIFIED"
+            and not is_deleting(event.object)  # a Canary being deleted runs until it is gone
+            and self.reconciler.is_own_write(key, version)
+        ):
             return
         self.scheduler.wake(key)
 
@@ -88,6 +97,19 @@ class Wiring:
 
         def handle(event: WatchEvent, namespace: str | None) -> None:
             self._cache(plural, event, namespace)
+
+        return handle
+
+    def config_event(self, plural: str) -> Any:
+        """A handler for ConfigMaps or Secrets: keep the cache, wake the Canaries using them."""
+
+        def handle(event: WatchEvent, namespace: str | None) -> None:
+            self._cache(plural, event, namespace)
+            if event.kind == "SYNCED":
+                self.synced.add(f"{plural}/{namespace}")
+            changed = event.items if event.kind == "SYNCED" else (event.object,)
+            for key in self.config_users.canaries(plural, changed, self.by_deployment):
+                self.scheduler.wake(key)
 
         return handle
 
@@ -138,7 +160,8 @@ async def run(settings: Settings) -> None:
         scheduler = Scheduler(reconciler.cycle, max_parallel=settings.max_parallel)
         wiring = Wiring(scheduler, reconciler)
         scopes: list[str | None] = list(settings.namespaces) or [None]
-        expected = {f"{kind}/{scope}" for kind in ("canaries", "deployments") for scope in scopes}
+        watched = ("canaries", "deployments", "configmaps", "secrets")
+        expected = {f"{kind}/{scope}" for kind in watched for scope in scopes}
         log.info(
             "controller_started",
             namespaces=list(settings.namespaces) or "all",
@@ -151,6 +174,9 @@ async def run(settings: Settings) -> None:
                 for scope in scopes:
                     group.create_task(_follow(api, CANARY, scope, wiring.canary_event))
                     group.create_task(_follow(api, DEPLOYMENT, scope, wiring.deployment_event))
+                    for config in (CONFIG_MAP, SECRET):
+                        handle = wiring.config_event(config.plural)
+                        group.create_task(_follow(api, config, scope, handle))
                     for cached in (METRIC_TEMPLATE, TRAFFIC_SPLIT):
                         handle = wiring.cache_event(cached.plural)
                         group.create_task(_follow(api, cached, scope, handle))

@@ -1,10 +1,11 @@
 """The latest objects the watches delivered, so a reconcile cycle need not read them again.
 
-Canaries and Deployments are watched anyway (to wake cycles); keeping what the watches say
-saves every cycle three GETs. A read is answered from the cache only once the watch covering
-that namespace has listed; before that the caller reads from the API server. A stale read is
-safe: the status write is guarded by the resourceVersion it read (409 means "read again"), and
-the controller puts the object its own write returned straight into the cache.
+Canaries, Deployments, ConfigMaps and Secrets are watched anyway (to wake cycles); keeping what
+the watches say saves every cycle three GETs, and one per ConfigMap or Secret the target uses
+(config tracking reads them for the revision). A read is answered from the cache only once the
+watch covering that namespace has listed; before that the caller reads from the API server. A
+stale read is safe: the status write is guarded by the resourceVersion it read (409 means "read
+again"), and the controller puts the object its own write returned straight into the cache.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ the other's representation. It must not perform I/O.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +34,8 @@ def policy_of(canary: Canary, *, min_interval: float) -> Policy:
         progress_deadline=float(spec.progress_deadline_seconds),
         skip_analysis=spec.skip_analysis,
         suspend=spec.suspend,
+        ab_testing=bool(analysis.match),
+        mirror=analysis.mirror,
     )
 
 
@@ -63,15 +66,17 @@ def state_of(status: CanaryStatus) -> CanaryState:
     )
 
 
-def status_of(
+def status_of(  # noqa: PLR0913 - keyword-only: what the status is computed from
     state: CanaryState,
     *,
     previous: CanaryStatus,
     generation: int,
     now: datetime,
     checked_at: datetime | None,
+    tracked_configs: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The whole status manifest for `state`, keeping timestamps of what did not change."""
+    """The whole status manifest for `state`, keeping timestamps of what did not change (and
+    the tracked configs, unless `tracked_configs` says what they are now)."""
     old_conditions = {c.type: c for c in previous.conditions}
     changed = state.phase.value != (previous.phase.value if previous.phase else None)
     check_times = {c.name: c.time for c in previous.checks}
@@ -88,7 +93,9 @@ def status_of(
         else previous.last_transition_time,
         last_step_time=state.last_step_at,
         phase_since=state.phase_since,
-        tracked_configs=previous.tracked_configs,
+        tracked_configs=previous.tracked_configs
+        if tracked_configs is None
+        else dict(tracked_configs),
         conditions=[
             {
                 "type": condition.type.value,

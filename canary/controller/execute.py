@@ -8,6 +8,8 @@ the revision that passed analysis.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, assert_never
 
@@ -22,19 +24,26 @@ from canary.core.model import (
     ScaleCanary,
     SetWeights,
 )
-from canary.core.revision import revision
 from canary.kube.client import ApiClient
 from canary.kube.events import record_event
-from canary.kube.resources import CanaryRef
+from canary.kube.resources import CanaryRef, api_reader
 from canary.routers.base import Router, RouteRef
 from canary.routers.kubernetes import ServiceSpec, apply_services
 from canary.targets.apply import apply_deployment, read_deployment, scale_deployment
+from canary.targets.autoscaler import AutoscalerError
+from canary.targets.autoscaler_apply import (
+    apply_autoscaled_primary,
+    apply_primary_autoscaler,
+    canary_replicas_within_bounds,
+)
+from canary.targets.configs import TrackedConfigs, missing_message
 from canary.targets.deployment import (
     primary_deployment,
     primary_from_target,
     replicas_to_scale_up,
     selector_label,
 )
+from canary.targets.tracking import apply_copies, read_configs
 
 log = structlog.get_logger(__name__)
 
@@ -61,9 +70,15 @@ async def execute(context: Context, action: Action) -> None:
         case Initialize():
             await _initialize(context, scale_target_to_zero=action.scale_target_to_zero)
         case SetWeights():
-            await context.router.set_weights(
-                context.route, primary=action.primary, canary=action.canary
-            )
+            try:
+                await context.router.set_weights(
+                    context.route,
+                    primary=action.primary,
+                    canary=action.canary,
+                    mirror=action.mirror,
+                )
+            except ValueError as error:  # the router cannot route so (RouteError among them)
+                raise CannotActError(str(error)) from error
         case ScaleCanary():
             await _scale_canary(context, up=action.up)
         case PromoteTemplate():
@@ -98,8 +113,10 @@ def _target(context: Context) -> dict[str, Any]:
 async def _initialize(context: Context, *, scale_target_to_zero: bool) -> None:
     target = _target(context)
     namespace = context.canary.metadata.namespace
+    await _sync_autoscaler(context)
     if context.primary is None:
-        target_revision = revision(target["spec"]["template"])
+        configs = await _configs(context, target)
+        target_revision = configs.revision(target["spec"]["template"])
         if context.last_promoted_revision not in ("", target_revision):
             # The primary must only ever run an analysed template, and the target holds an
             # unanalysed one: recreating the primary from it would promote it silently.
@@ -108,8 +125,10 @@ async def _initialize(context: Context, *, scale_target_to_zero: bool) -> None:
                 f"promoted revision {context.last_promoted_revision}; restore the target to it "
                 "or recreate the Canary"
             )
-        await apply_deployment(
-            context.api, primary_from_target(target, owner=context.owner, revision=target_revision)
+        await apply_copies(context.api, configs, owner=context.owner)
+        primary = configs.primary_target(target)  # using the configs' -primary copies
+        await _apply_primary(
+            context, primary_from_target(primary, owner=context.owner, revision=target_revision)
         )
     label = selector_label(target)
     service = context.canary.spec.service
@@ -136,7 +155,7 @@ async def _initialize(context: Context, *, scale_target_to_zero: bool) -> None:
 
 async def _scale_canary(context: Context, *, up: bool) -> None:
     target = _target(context)
-    replicas = replicas_to_scale_up(target, primary=context.primary) if up else 0
+    replicas = await _scale_up_replicas(context, target) if up else 0
     if (target.get("spec") or {}).get("replicas") != replicas:
         await scale_deployment(
             context.api,
@@ -153,15 +172,18 @@ async def _promote(context: Context, wanted: str) -> None:
     )
     if target is None:
         raise CannotActError("target Deployment disappeared before promotion")
-    current = revision(target["spec"]["template"])
+    configs = await _configs(context, target)
+    current = configs.revision(target["spec"]["template"])
     if current != wanted:
         # A newer revision arrived after the checks passed: never promote what was not analysed.
         raise CannotActError(
             f"target changed to revision {current} before revision {wanted} was promoted"
         )
+    await _sync_autoscaler(context)  # the target HPA's changes reach the primary's with it
+    await apply_copies(context.api, configs, owner=context.owner)  # with the template, below
     manifest = primary_deployment(
         target,
-        template=target["spec"]["template"],
+        template=configs.primary_template(target["spec"]["template"]),
         owner=context.owner,
         revision=wanted,
         manage_replicas=context.canary.spec.autoscaler_ref is None,
@@ -171,4 +193,61 @@ async def _promote(context: Context, wanted: str) -> None:
         replicas = (context.primary.get("spec") or {}).get("replicas")
         if isinstance(replicas, int) and replicas > 0 and "replicas" in manifest["spec"]:
             manifest["spec"]["replicas"] = replicas
-    await apply_deployment(context.api, manifest)
+    await _apply_primary(context, manifest)
+
+
+async def _configs(context: Context, target: dict[str, Any]) -> TrackedConfigs:
+    """The target's tracked configs, read from the API server: they are about to be copied."""
+    namespace = context.canary.metadata.namespace
+    template = target["spec"]["template"]
+    configs = await read_configs(api_reader(context.api), template, namespace=namespace)
+    if configs.missing:
+        name = context.canary.spec.target_ref.name
+        raise CannotActError(missing_message(configs.missing, namespace=namespace, target=name))
+    return configs
+
+
+# With spec.autoscalerRef: the primary gets its own HPA and its replicas are left to it.
+
+
+@contextmanager
+def _autoscaler_errors() -> Iterator[None]:
+    """An unusable autoscalerRef stops the action, as a missing target does."""
+    try:
+        yield
+    except AutoscalerError as error:
+        raise CannotActError(str(error)) from error
+
+
+async def _sync_autoscaler(context: Context) -> None:
+    """Apply `<hpa>-primary` from the target's HPA as it is now (when the Canary names one)."""
+    ref = context.canary.spec.autoscaler_ref
+    if ref is not None:
+        with _autoscaler_errors():
+            await apply_primary_autoscaler(
+                context.api,
+                ref,
+                target_name=context.canary.spec.target_ref.name,
+                owner=context.owner,
+            )
+
+
+async def _apply_primary(context: Context, manifest: dict[str, Any]) -> None:
+    if context.canary.spec.autoscaler_ref is None:
+        await apply_deployment(context.api, manifest)
+    else:
+        await apply_autoscaled_primary(context.api, manifest, live=context.primary)
+
+
+async def _scale_up_replicas(context: Context, target: dict[str, Any]) -> int:
+    ref = context.canary.spec.autoscaler_ref
+    if ref is None:
+        return replicas_to_scale_up(target, primary=context.primary)
+    with _autoscaler_errors():
+        return await canary_replicas_within_bounds(
+            context.api,
+            ref,
+            target=target,
+            primary=context.primary,
+            namespace=context.canary.metadata.namespace,
+        )

@@ -1,22 +1,25 @@
 """Gather what one reconcile cycle needs to know about a Canary's world, before `decide` runs.
 
-Reads only: the target, the primary and the route. Metric checks run separately (`checks.py`),
-and only when the core says a tick is due.
+Reads only: the target, the primary (and its HPA) and the route. Metric checks run separately
+(`checks.py`), and only when the core says a tick is due.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from canary.api.canary import Canary
 from canary.controller.manual import requests_of
 from canary.core.model import Observation, WorkloadReadiness
-from canary.core.revision import revision
+from canary.kube.resources import Reader
 from canary.routers.base import Router, RouteRef
+from canary.targets.autoscaler_apply import primary_autoscaler_exists
+from canary.targets.configs import TrackedConfigs
 from canary.targets.deployment import REVISION_ANNOTATION, deployment_readiness, primary_name
+from canary.targets.tracking import read_configs
 
 
 @dataclass(frozen=True)
@@ -26,13 +29,20 @@ class World:
     target: dict[str, Any] | None
     primary: dict[str, Any] | None
     observation: Observation
+    configs: dict[str, str] = field(default_factory=dict)  # checksums of the target's configs
 
 
 DeploymentReader = Callable[[str, str], Awaitable[dict[str, Any] | None]]  # (namespace, name)
 
 
-async def observe(
-    read: DeploymentReader, canary: Canary, *, router: Router, route: RouteRef, now: datetime
+async def observe(  # noqa: PLR0913 - keyword-only: what to read with, and when
+    read: DeploymentReader,
+    canary: Canary,
+    *,
+    router: Router,
+    route: RouteRef,
+    now: datetime,
+    read_object: Reader,
 ) -> World:
     namespace, target_name = canary.metadata.namespace, canary.spec.target_ref.name
     analysis = canary.spec.analysis
@@ -40,15 +50,25 @@ async def observe(
     target = await read(namespace, target_name)
     primary = await read(namespace, primary_name(target_name))
     weights = await router.get_weights(route)
+    autoscaled = await primary_autoscaler_exists(
+        read_object, canary.spec.autoscaler_ref, namespace=namespace
+    )
     template = (target or {}).get("spec", {}).get("template")
     primary_template = (primary or {}).get("spec", {}).get("template") or {}
     manual = requests_of(canary.metadata.annotations)
+    configs = (
+        await read_configs(read_object, template, namespace=namespace)
+        if isinstance(template, dict)
+        else TrackedConfigs()
+    )
     observation = Observation(
         now=now,
         paused=manual.paused,
         abort_revision=manual.abort_revision,
         promote_revision=manual.promote_revision,
-        target_revision=revision(template) if isinstance(template, dict) else "",
+        retry_revision=manual.retry_revision,
+        retry_failed_at=manual.retry_failed_at,
+        target_revision=configs.revision(template) if isinstance(template, dict) else "",
         primary=deployment_readiness(
             primary,
             progress_deadline_seconds=deadline,
@@ -56,13 +76,13 @@ async def observe(
             now=now,
         ),
         canary=_canary_readiness(target, canary, deadline=deadline, now=now),
-        initialized=primary is not None and weights is not None,
+        initialized=primary is not None and weights is not None and autoscaled,
         route_weights=weights,
         primary_revision=(primary_template.get("metadata") or {})
         .get("annotations", {})
         .get(REVISION_ANNOTATION, ""),
     )
-    return World(target=target, primary=primary, observation=observation)
+    return World(target=target, primary=primary, observation=observation, configs=configs.checksums)
 
 
 def _canary_readiness(

@@ -10,6 +10,7 @@ The cycle returns how long to wait before the next one is needed.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,9 +22,13 @@ from canary.controller.alerts import AlertSender
 from canary.controller.cache import ObjectCache
 from canary.controller.checks import PrometheusPool, run_checks
 from canary.controller.convert import policy_of, state_of, status_of
+from canary.controller.deletion import is_deleting
 from canary.controller.execute import CannotActError, Context, execute
+from canary.controller.finalize import finalize, sync_finalizer
 from canary.controller.hooks import HookRunner, after_decide, before_decide
+from canary.controller.manual import clear_spent
 from canary.controller.observe import observe
+from canary.controller.routing import owner_of, route_of, router_of
 from canary.controller.scheduler import Key
 from canary.controller.settings import Settings
 from canary.controller.support import unsupported_fields, unsupported_message
@@ -34,9 +39,8 @@ from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.errors import Conflict, KubeError
 from canary.kube.events import record_event
-from canary.kube.resources import CANARY, DEPLOYMENT, CanaryRef, ResourceKind
+from canary.kube.resources import CANARY, DEPLOYMENT, ResourceKind
 from canary.routers.base import RouteError, Router, RouteRef
-from canary.routers.registry import router_for
 from canary.targets.deployment import TargetError
 from canary.telemetry import metrics
 
@@ -100,6 +104,15 @@ class Reconciler:
 
     async def _cycle(self, raw: dict[str, Any]) -> float:
         now = datetime.now(UTC)
+        if is_deleting(raw):  # before validation: an invalid Canary must still be deletable
+            return await finalize(
+                self.api,
+                raw,
+                default_provider=self.settings.provider,
+                now=now,
+                remember=self._remember_write,
+            )
+        raw = await sync_finalizer(self.api, raw, remember=self._remember_write)
         vetted = await self._vet(raw, now=now)
         if vetted is None:
             return STEADY_RECHECK
@@ -110,7 +123,12 @@ class Reconciler:
             return STEADY_RECHECK
         try:
             world = await observe(
-                self._read_deployment, canary, router=router, route=route, now=now
+                self._read_deployment,
+                canary,
+                router=router,
+                route=route,
+                now=now,
+                read_object=self.read,
             )
         except RouteError as error:
             await self._invalid(raw, str(error), now=now, reason="RouteInvalid")
@@ -139,7 +157,7 @@ class Reconciler:
             raw=raw,
             router=router,
             route=route,
-            owner=_owner(canary),
+            owner=owner_of(canary),
             target=world.target,
             primary=world.primary,
             last_promoted_revision=state.last_promoted_revision,
@@ -157,7 +175,16 @@ class Reconciler:
             and new_state.checks == state.checks
         ):
             new_state = dataclasses.replace(new_state, checks=observation.checks)
-        await self._write_status(raw, canary, new_state, now=now, checked_at=checked_at)
+        # The configs the status names are those of the revision under (or after) analysis.
+        tracked = (
+            world.configs
+            if new_state.last_applied_revision == observation.target_revision
+            else None
+        )
+        await self._write_status(
+            raw, canary, new_state, now=now, checked_at=checked_at, tracked_configs=tracked
+        )
+        await clear_spent(self.api, raw, phase=new_state.phase.value)
         events = [(a.reason, a.message) for a in decision.actions if isinstance(a, RecordEvent)]
         await after_decide(self.hooks, canary, before=state, after=new_state, events=events)
         await self.alerts.notify(canary, events, phase=new_state.phase)
@@ -186,21 +213,16 @@ class Reconciler:
             )
             return None
         try:
-            route = self._route(canary)
-            router = router_for(
-                canary.spec.provider or self.settings.provider, self.api, read=self.read
+            route = route_of(canary)
+            router = router_of(
+                canary, self.api, read=self.read, default_provider=self.settings.provider
             )
         except ValueError as error:
             await self._invalid(raw, _first_error(error), now=now)
             return None
         return canary, route, router
 
-    def _route(self, canary: Canary) -> RouteRef:
-        return RouteRef(
-            namespace=canary.metadata.namespace, apex=canary.spec.service_name, owner=_owner(canary)
-        )
-
-    async def _write_status(
+    async def _write_status(  # noqa: PLR0913 - keyword-only: what the status is computed from
         self,
         raw: dict[str, Any],
         canary: Canary,
@@ -208,6 +230,7 @@ class Reconciler:
         *,
         now: datetime,
         checked_at: datetime | None,
+        tracked_configs: Mapping[str, str] | None = None,
     ) -> None:
         status = status_of(
             state,
@@ -215,6 +238,7 @@ class Reconciler:
             generation=canary.metadata.generation,
             now=now,
             checked_at=checked_at,
+            tracked_configs=tracked_configs,
         )
         if status == raw.get("status"):
             return
@@ -279,12 +303,6 @@ class Reconciler:
             )
         except KubeError as error:
             log.warning("status_not_written", error=str(error))
-
-
-def _owner(canary: Canary) -> CanaryRef:
-    return CanaryRef(
-        name=canary.metadata.name, namespace=canary.metadata.namespace, uid=canary.metadata.uid
-    )
 
 
 def _first_error(error: Exception) -> str:

@@ -1,7 +1,8 @@
-"""Fields this controller version accepts in the API but cannot act on yet.
+"""Fields this controller accepts in the API but cannot act on, alone or with the chosen router.
 
 A release must never silently run without something its author asked for: a gate webhook that
-is ignored would let an unapproved release through. So a Canary that uses such a field is not
+is ignored would let an unapproved release through, and an A/B test whose matches the router
+cannot express would send everyone to the canary. So a Canary that asks for such a thing is not
 released at all; it gets `Ready=False, reason=Unsupported` naming the fields.
 """
 
@@ -9,28 +10,38 @@ from __future__ import annotations
 
 from canary.api.canary import Canary
 
-SUPPORTED_PROVIDERS = ("linkerd", "smi:")
+MATCHING_PROVIDERS = ("smi:v1alpha3", "smi:v1alpha4", "gatewayapi:")
+MIRRORING_PROVIDERS = ("gatewayapi:",)
 
 
 def unsupported_fields(canary: Canary, *, default_provider: str) -> list[str]:
-    spec, analysis = canary.spec, canary.spec.analysis
-    found = []
-    provider = spec.provider or default_provider
-    if not provider.startswith(SUPPORTED_PROVIDERS):
-        found.append(f"spec.provider={provider}")
-    if analysis.match:
-        found.append("spec.analysis.match")
-    if analysis.mirror:
-        found.append("spec.analysis.mirror")
-    if spec.autoscaler_ref is not None:
-        found.append("spec.autoscalerRef")
-    if spec.revert_on_deletion:
-        found.append("spec.revertOnDeletion")
-    return found
+    provider = canary.spec.provider or default_provider
+    return _routing_limits(canary, provider)
 
 
 def unsupported_message(fields: list[str]) -> str:
     return (
-        f"not supported by this controller version yet: {', '.join(fields)}; remove them to "
-        "release with this controller (nothing is released while they are set)"
+        f"not supported: {'; '.join(fields)}; change or remove them to release with this "
+        "controller (nothing is released while they are set)"
     )
+
+
+def _routing_limits(canary: Canary, provider: str) -> list[str]:
+    """What the Canary asks of its router that the router, or the strategy, cannot do."""
+    analysis = canary.spec.analysis
+    found = []
+    if analysis.match and not provider.startswith(MATCHING_PROVIDERS):
+        found.append(
+            f"spec.analysis.match with provider {provider} (A/B testing needs smi:v1alpha3, "
+            "smi:v1alpha4 or gatewayapi:v1)"
+        )
+    elif provider.startswith("smi:") and any(m.query_params for m in analysis.match):
+        found.append(f"spec.analysis.match[].queryParams with provider {provider} (headers only)")
+    if analysis.mirror and not provider.startswith(MIRRORING_PROVIDERS):
+        found.append(f"spec.analysis.mirror with provider {provider} (gatewayapi:* can mirror)")
+    if provider == "kubernetes" and analysis.iterations is None:
+        found.append(
+            "spec.analysis.stepWeight(s) with provider kubernetes (it switches all traffic at "
+            "once: set analysis.iterations for blue/green)"
+        )
+    return found

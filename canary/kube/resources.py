@@ -69,12 +69,15 @@ _KNOWN_KINDS: Final[Mapping[str, tuple[str, bool]]] = {
     "HorizontalPodAutoscaler": ("horizontalpodautoscalers", True),
     "TrafficSplit": ("trafficsplits", True),
     "HTTPRoute": ("httproutes", True),
+    "HTTPRouteGroup": ("httproutegroups", True),
     "Canary": ("canaries", True),
     "MetricTemplate": ("metrictemplates", True),
     "AlertProvider": ("alertproviders", True),
     "Namespace": ("namespaces", False),
     "Node": ("nodes", False),
     "ServiceAccount": ("serviceaccounts", True),
+    "Role": ("roles", True),
+    "RoleBinding": ("rolebindings", True),
     "CustomResourceDefinition": ("customresourcedefinitions", False),
 }
 
@@ -92,6 +95,8 @@ def resource_kind(api_version: str, kind: str) -> ResourceKind:
 DEPLOYMENT: Final = resource_kind("apps/v1", "Deployment")
 SERVICE: Final = resource_kind("v1", "Service")
 CONFIG_MAP: Final = resource_kind("v1", "ConfigMap")
+HORIZONTAL_POD_AUTOSCALER: Final = resource_kind("autoscaling/v2", "HorizontalPodAutoscaler")
+SECRET: Final = resource_kind("v1", "Secret")
 CUSTOM_RESOURCE_DEFINITION: Final = resource_kind(
     "apiextensions.k8s.io/v1", "CustomResourceDefinition"
 )

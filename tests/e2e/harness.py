@@ -371,10 +371,22 @@ class Recorder:
     Canary's `CanaryView`s; `primary_revisions` the primary's pod-template revision annotation.
     """
 
-    def __init__(self, api: ApiClient, *, namespace: str, name: str) -> None:
+    def __init__(
+        self,
+        api: ApiClient,
+        *,
+        namespace: str,
+        name: str,
+        route: ResourceKind = TRAFFIC_SPLIT,
+        weights_of: Callable[[Mapping[str, Any], str], tuple[int, int] | None] | None = None,
+    ) -> None:
         self.api = api
         self.namespace = namespace
         self.name = name
+        # The route object to follow and how to read (primary, canary) from it (None: not the
+        # Canary's route object); a TrafficSplit's backends unless told otherwise.
+        self.route = route
+        self.weights_of = weights_of or split_weights_of
         self.weights: History[tuple[int, int]] = History()
         self.statuses: History[CanaryView] = History()
         self.primary_revisions: History[str] = History()
@@ -397,7 +409,7 @@ class Recorder:
     async def running(self) -> AsyncIterator[Recorder]:
         """Record from now until the block ends; entered once every watch has listed."""
         follows: list[tuple[str, ResourceKind, Callable[[dict[str, Any]], None]]] = [
-            ("split", TRAFFIC_SPLIT, self._split),
+            ("split", self.route, self._split),
             ("canary", CANARY, self._canary),
             ("primary", DEPLOYMENT, self._primary),
         ]
@@ -471,15 +483,9 @@ class Recorder:
         return bool((obj.get("metadata") or {}).get("name") == name)
 
     def _split(self, obj: dict[str, Any]) -> None:
-        if not self._named(obj, self.name):
-            return
-        backends = {
-            b.get("service"): int(b.get("weight") or 0)
-            for b in (obj.get("spec") or {}).get("backends") or []
-        }
-        self.weights.add(
-            (backends.get(f"{self.name}-primary", 0), backends.get(f"{self.name}-canary", 0))
-        )
+        weights = self.weights_of(obj, self.name)
+        if weights is not None:
+            self.weights.add(weights)
 
     def _canary(self, obj: dict[str, Any]) -> None:
         if self._named(obj, self.name) and obj.get("status"):
@@ -488,3 +494,34 @@ class Recorder:
     def _primary(self, obj: dict[str, Any]) -> None:
         if self._named(obj, f"{self.name}-primary"):
             self.primary_revisions.add(template_revision(obj))
+
+
+def split_weights_of(obj: Mapping[str, Any], name: str) -> tuple[int, int] | None:
+    """(primary, canary) of the TrafficSplit `name`; None for any other object."""
+    if (obj.get("metadata") or {}).get("name") != name:
+        return None
+    backends = {
+        b.get("service"): int(b.get("weight") or 0)
+        for b in (obj.get("spec") or {}).get("backends") or []
+    }
+    return (backends.get(f"{name}-primary", 0), backends.get(f"{name}-canary", 0))
+
+
+def http_route_weights_of(obj: Mapping[str, Any], name: str) -> tuple[int, int] | None:
+    """(primary, canary) of the weighted rule of the HTTPRoute `name`; None for others."""
+    if (obj.get("metadata") or {}).get("name") != name:
+        return None
+    for rule in (obj.get("spec") or {}).get("rules") or []:
+        weights = {r.get("name"): int(r.get("weight", 1)) for r in rule.get("backendRefs") or []}
+        if set(weights) == {f"{name}-primary", f"{name}-canary"}:
+            return (weights[f"{name}-primary"], weights[f"{name}-canary"])
+    return None
+
+
+def apex_weights_of(obj: Mapping[str, Any], name: str) -> tuple[int, int] | None:
+    """The apex Service `name` of blue/green as weights: (100, 0) while it selects the
+    primary's pods (`app: <name>-primary`), (0, 100) while it selects the canary's."""
+    if (obj.get("metadata") or {}).get("name") != name:
+        return None
+    selected = ((obj.get("spec") or {}).get("selector") or {}).get("app")
+    return {f"{name}-primary": (100, 0), name: (0, 100)}.get(str(selected))

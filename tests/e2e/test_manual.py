@@ -88,3 +88,35 @@ async def test_abort_rolls_back_now_and_promote_skips_the_remaining_steps(
     assert max(weights_after_second_release) < 50, recorder.describe()
     primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
     assert image_of(primary).endswith(":6.7.2")
+
+
+async def test_retry_runs_the_failed_revision_again_without_changing_the_target(
+    api: ApiClient, namespace: str, sandbox: SandboxState
+) -> None:
+    async with Recorder(api, namespace=namespace, name=NAME).running() as recorder:
+        released = await _started(api, recorder, namespace, tag="6.7.1")
+        refused = _canary_cli(sandbox, namespace, "retry")
+        assert refused.returncode == 1
+        assert "nothing to retry" in refused.stderr
+        assert _canary_cli(sandbox, namespace, "abort").returncode == 0
+        failed = await recorder.outcome(since=released, within=60)
+        assert failed.phase == "Failed", recorder.describe()
+        target_before = await get_deployment(api, NAME, namespace=namespace)
+
+        retried_at = time.monotonic()
+        retried = _canary_cli(sandbox, namespace, "retry")
+        assert retried.returncode == 0, retried.stderr
+        assert f"revision {failed.applied} will be analysed again" in retried.stdout
+        outcome = await recorder.outcome(since=retried_at, within=90)
+        assert outcome.phase == "Succeeded", recorder.describe()
+        assert outcome.applied == outcome.promoted == failed.applied
+
+    target_after = await get_deployment(api, NAME, namespace=namespace)
+    assert target_after["spec"]["template"] == target_before["spec"]["template"]
+    primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
+    assert image_of(primary).endswith(":6.7.1")
+    # One retry, one run: after the failure, a single run to Succeeded.
+    after = recorder.phases[recorder.phases.index("Failed") :]
+    assert after[:2] == ["Failed", "Progressing"], after
+    assert after[-1] == "Succeeded", after
+    assert "Failed" not in after[1:], after

@@ -134,14 +134,16 @@ async def test_an_unusable_canary_gets_a_condition_and_others_are_unaffected(
     assert f"Deployment {namespace}/does-not-exist not found" in ready["message"]
 
 
-async def test_a_canary_with_fields_not_supported_yet_is_not_released(
+async def test_a_canary_asking_its_router_for_what_it_cannot_do_is_not_released(
     api: ApiClient, namespace: str, sandbox: SandboxState
 ) -> None:
     await install_crds(api, all_crds().values())
     await _apply_example(api, "deployment.yaml", namespace)
     canary = yaml.safe_load((EXAMPLES / "canary.yaml").read_text())
     canary["metadata"]["namespace"] = namespace
-    canary["spec"]["analysis"]["mirror"] = True
+    analysis = canary["spec"]["analysis"]
+    del analysis["stepWeight"], analysis["maxWeight"]
+    analysis.update(iterations=3, mirror=True)  # blue/green mirroring, which SMI cannot do
     await resources.apply(api, canary)
     reconciler = Reconciler(api, sandbox_settings(sandbox))
     await reconciler.cycle((namespace, "podinfo"))
@@ -150,5 +152,5 @@ async def test_a_canary_with_fields_not_supported_yet_is_not_released(
     assert stored is not None
     ready = next(c for c in stored["status"]["conditions"] if c["type"] == "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "Unsupported")
-    assert "spec.analysis.mirror" in ready["message"]
+    assert "spec.analysis.mirror with provider linkerd" in ready["message"]
     assert await resources.get(api, DEPLOYMENT, "podinfo-primary", namespace=namespace) is None
