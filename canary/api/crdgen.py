@@ -15,6 +15,9 @@ from pathlib import Path
 from canary.api.crd import GENERATED_BY, all_crds, render
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "crds"
+# The Helm chart's copy (Helm installs the CRDs of its chart's crds/ directory); written and
+# checked with DEFAULT_DIR when no --dir is given, so the two never drift apart.
+CHART_DIR = DEFAULT_DIR.parent / "helm" / "canary" / "crds"
 
 
 def expected_files() -> dict[str, str]:
@@ -52,20 +55,25 @@ def write(directory: Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=GENERATED_BY, description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if the files are stale")
-    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="where the CRDs live")
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="where the CRDs live (default: crds/ and the chart's)"
+    )
     args = parser.parse_args(argv)
+    directories = [args.dir] if args.dir is not None else [DEFAULT_DIR, CHART_DIR]
     if args.check:
-        diffs = differences(args.dir)
-        if diffs:
-            sys.stderr.write("".join(diffs))
+        stale = [d for d in directories if differences(d)]
+        for directory in stale:
+            sys.stderr.write("".join(differences(directory)))
             sys.stderr.write(
-                f"\nThe CRDs in {args.dir} differ from the models; run `{GENERATED_BY}`.\n"
+                f"\nThe CRDs in {directory} differ from the models; run `{GENERATED_BY}`.\n"
             )
-            return 1
-        sys.stdout.write(f"The CRDs in {args.dir} match the models.\n")
-        return 0
-    for path in write(args.dir):
-        sys.stdout.write(f"wrote {path}\n")
+        for directory in directories:
+            if directory not in stale:
+                sys.stdout.write(f"The CRDs in {directory} match the models.\n")
+        return 1 if stale else 0
+    for directory in directories:
+        for path in write(directory):
+            sys.stdout.write(f"wrote {path}\n")
     return 0
 
 

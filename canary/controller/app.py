@@ -24,13 +24,24 @@ from canary.kube.resources import (
     DEPLOYMENT,
     METRIC_TEMPLATE,
     SECRET,
+    SERVICE,
     TRAFFIC_SPLIT,
     ResourceKind,
+    resource_kind,
 )
 from canary.kube.watch import WatchEvent, watch
 from canary.targets.deployment import PRIMARY_SUFFIX
 
 log = structlog.get_logger(__name__)
+
+# Kinds the cycle reads but that wake no Canary: the route objects of every router (so reading
+# weights costs no request), the Services blue/green switches, and the MetricTemplates.
+CACHED_ONLY = (
+    METRIC_TEMPLATE,
+    TRAFFIC_SPLIT,
+    resource_kind("gateway.networking.k8s.io/v1", "HTTPRoute"),
+    SERVICE,
+)
 
 
 class Wiring:
@@ -177,7 +188,7 @@ async def run(settings: Settings) -> None:
                     for config in (CONFIG_MAP, SECRET):
                         handle = wiring.config_event(config.plural)
                         group.create_task(_follow(api, config, scope, handle))
-                    for cached in (METRIC_TEMPLATE, TRAFFIC_SPLIT):
+                    for cached in CACHED_ONLY:
                         handle = wiring.cache_event(cached.plural)
                         group.create_task(_follow(api, cached, scope, handle))
         finally:

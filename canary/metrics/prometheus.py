@@ -24,6 +24,8 @@ import math
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Self
@@ -35,6 +37,7 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
 from canary.metrics.errors import FailureKind, MetricError, bounded
+from canary.metrics.series import Series, matrix
 
 DEFAULT_TIMEOUT = 10.0
 # A rendered query longer than this is refused (reliability.md §4.6): it is sent in the URL.
@@ -71,7 +74,8 @@ class Credentials:
 
 
 class PrometheusClient:
-    """Instant queries against one Prometheus server, each bounded in time and in size.
+    """Instant queries against one Prometheus server, each bounded in time and in size (and
+    range queries, for the CLI's charts only).
 
     `timeout` bounds every query end to end (seconds, default 10); `max_in_flight` bounds the
     threads this client may block in hung requests. Close it (or use `async with`) when done.
@@ -128,6 +132,31 @@ class PrometheusClient:
             raise self._timed_out() from None
         return single_value(result)
 
+    async def query_range(
+        self, promql: str, *, start: datetime, end: datetime, step: int
+    ) -> tuple[Series, ...]:
+        """Every series of the range query `promql` from `start` to `end`, one point every
+        `step` seconds (whole seconds, as are `start` and `end` once sent), or a `MetricError`.
+
+        For charts only: gaps (NaN, no sample) are kept as such, never judged.
+        """
+        size = len(promql.encode())
+        if size > MAX_QUERY_BYTES:
+            raise MetricError(
+                FailureKind.QUERY_TOO_LONG,
+                f"the query is {size} bytes long; the limit is {MAX_QUERY_BYTES}",
+            )
+        if step < 1 or end <= start:
+            raise ValueError(f"a range needs start < end and a step of 1 s or more, not {step}")
+        loop = asyncio.get_running_loop()
+        blocking = partial(self._query_blocking, promql, window=(start, end, step))
+        try:
+            async with asyncio.timeout(self.timeout):
+                result = await loop.run_in_executor(self._executor, blocking)
+        except TimeoutError:
+            raise self._timed_out() from None
+        return matrix(result)
+
     async def is_online(self) -> bool:
         """Whether Prometheus answers `vector(1)` with 1 (Flagger's availability check)."""
         try:
@@ -151,10 +180,20 @@ class PrometheusClient:
     ) -> None:
         self.close()
 
-    def _query_blocking(self, promql: str) -> Any:
-        """Runs on the client's thread pool; every failure leaves as a `MetricError`."""
+    def _query_blocking(
+        self, promql: str, *, window: tuple[datetime, datetime, int] | None = None
+    ) -> Any:
+        """Runs on the client's thread pool; every failure leaves as a `MetricError`.
+
+        An instant query, or with `window` (start, end, step) a range query.
+        """
         params = {"timeout": f"{self.timeout:g}"}  # Prometheus stops evaluating at our deadline
         try:
+            if window is not None:
+                start, end, step = window
+                return self._connect.custom_query_range(
+                    promql, start_time=start, end_time=end, step=str(step), params=params
+                )
             return self._connect.custom_query(promql, params=params)
         except MetricError:
             raise
@@ -224,6 +263,8 @@ class PrometheusClient:
         match data.get("resultType"):
             case "vector" | "scalar":
                 return
+            case "matrix" if urlsplit(response.url).path.endswith("/api/v1/query_range"):
+                return  # what a range query (`query_range`) asks for
             case "matrix":
                 raise MetricError(
                     FailureKind.UNSUPPORTED_RESULT,
