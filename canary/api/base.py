@@ -93,6 +93,17 @@ class CelRule:
         return {"rule": self.rule, "message": self.message}
 
 
+def parse_timestamp(value: object) -> datetime | None:
+    """A Kubernetes RFC 3339 time (`2026-11-25T20:00:00Z`) as a datetime; None when `value` is
+    not one (absent, another type, or malformed)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
 def cel_rules(*rules: CelRule) -> JsonDict:
     """The JSON schema extra that attaches `rules` to a model or a field."""
     return {"x-kubernetes-validations": [rule.schema() for rule in rules]}

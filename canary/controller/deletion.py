@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from canary.api.base import parse_timestamp
+
 FINALIZER: Final = "canary.dev/finalizer"
 TERMINATING: Final = "Terminating"  # Flagger's phase while a Canary is being finalized
 DEFAULT_PROGRESS_DEADLINE: Final = 600  # seconds, as spec.progressDeadlineSeconds defaults
@@ -105,15 +107,6 @@ def revert_spec(raw: Mapping[str, Any], *, default_provider: str) -> RevertSpec 
     )
 
 
-def _timestamp(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
-
-
 def ready_deadline(raw: Mapping[str, Any], spec: RevertSpec) -> datetime | None:
     """Until when the revert waits for the target to be ready: the progress deadline after the
     revert began (`status.phaseSince` of phase Terminating, persisted, so a restart of the
@@ -123,8 +116,8 @@ def ready_deadline(raw: Mapping[str, Any], spec: RevertSpec) -> datetime | None:
     status = raw.get("status")
     began = None
     if isinstance(status, Mapping) and status.get("phase") == TERMINATING:
-        began = _timestamp(status.get("phaseSince"))
-    began = began or _timestamp(_metadata(raw).get("deletionTimestamp"))
+        began = parse_timestamp(status.get("phaseSince"))
+    began = began or parse_timestamp(_metadata(raw).get("deletionTimestamp"))
     if began is None:
         return None
     return began + timedelta(seconds=spec.progress_deadline_seconds)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from canary.api.base import parse_timestamp
 from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.resources import CANARY
@@ -49,16 +50,8 @@ def requests_of(annotations: Mapping[str, str]) -> ManualRequests:
         abort_revision=annotations.get(ABORT, ""),
         promote_revision=annotations.get(PROMOTE, ""),
         retry_revision=revision,
-        retry_failed_at=_timestamp(failed_at),
+        retry_failed_at=parse_timestamp(failed_at),
     )
-
-
-def _timestamp(text: str) -> datetime | None:
-    """An RFC 3339 time as the API writes it (`2026-11-25T20:00:00Z`), or None."""
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
-    except ValueError:
-        return None
 
 
 class RequestError(Exception):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from canary.kube.resources import CanaryRef
 
@@ -64,6 +64,19 @@ class Router(Protocol):
 
     async def get_weights(self, route: RouteRef) -> tuple[int, int] | None:
         """(primary, canary) in percent; None when the route object does not exist."""
+
+
+def route_metadata(route: RouteRef) -> dict[str, Any]:
+    """The metadata of a route object a router writes: named after the apex Service, in its
+    namespace, opted out of GitOps reconciliation, owned by the Canary when it can be."""
+    metadata: dict[str, Any] = {
+        "name": route.apex,
+        "namespace": route.namespace,
+        "annotations": dict(GITOPS_OPT_OUT),
+    }
+    if route.owner is not None:
+        metadata["ownerReferences"] = [route.owner.owner_reference()]
+    return metadata
 
 
 def as_percentages(primary: Decimal, canary: Decimal) -> tuple[int, int]:

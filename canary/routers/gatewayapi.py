@@ -27,7 +27,7 @@ from canary.api.analysis import MatchRequest, StringMatch
 from canary.api.canary import Headers
 from canary.kube import resources
 from canary.kube.client import ApiClient
-from canary.routers.base import GITOPS_OPT_OUT, RouteError, RouteRef, as_percentages
+from canary.routers.base import RouteError, RouteRef, as_percentages, route_metadata
 
 GROUP: Final = "gateway.networking.k8s.io"
 KIND: Final = "HTTPRoute"
@@ -107,13 +107,7 @@ def http_route(  # noqa: PLR0913 - keyword-only: the weights and the mirror
     port = settings.port
     if not 1 <= port <= 65535:
         raise ValueError(f"port must be between 1 and 65535, got {port}")
-    metadata: dict[str, Any] = {
-        "name": route.apex,
-        "namespace": route.namespace,
-        "annotations": dict(GITOPS_OPT_OUT),
-    }
-    if route.owner is not None:
-        metadata["ownerReferences"] = [route.owner.owner_reference()]
+    metadata = route_metadata(route)
     everything = [{"path": {"type": "PathPrefix", "value": "/"}}]
     weighted = _rule(
         version,

@@ -25,7 +25,7 @@ from typing import Any, Final
 from canary.api.analysis import MatchRequest, StringMatch
 from canary.kube import resources
 from canary.kube.client import ApiClient
-from canary.routers.base import GITOPS_OPT_OUT, RouteError, RouteRef, as_percentages
+from canary.routers.base import RouteError, RouteRef, as_percentages, route_metadata
 from canary.routers.quantity import parse_quantity
 
 GROUP: Final = "split.smi-spec.io"
@@ -92,13 +92,7 @@ def route_group(
 ) -> dict[str, Any]:
     """The HTTPRouteGroup naming the requests of an A/B split: one match per MatchRequest."""
     check_matches(version, matches)
-    metadata: dict[str, Any] = {
-        "name": route.apex,
-        "namespace": route.namespace,
-        "annotations": dict(GITOPS_OPT_OUT),
-    }
-    if route.owner is not None:
-        metadata["ownerReferences"] = [route.owner.owner_reference()]
+    metadata = route_metadata(route)
     return {
         "apiVersion": version.route_group_api_version,
         "kind": ROUTE_GROUP_KIND,
@@ -132,13 +126,7 @@ def traffic_split(
     def weight(value: int) -> int | str:
         return str(value) if version is SmiVersion.V1ALPHA1 else value
 
-    metadata: dict[str, Any] = {
-        "name": route.apex,
-        "namespace": route.namespace,
-        "annotations": dict(GITOPS_OPT_OUT),
-    }
-    if route.owner is not None:
-        metadata["ownerReferences"] = [route.owner.owner_reference()]
+    metadata = route_metadata(route)
     spec: dict[str, Any] = {
         "service": route.apex,
         # Flagger's order: canary first, then primary.

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from canary.api.base import parse_timestamp
 from canary.core.model import WorkloadReadiness
 from canary.kube.resources import DEPLOYMENT, CanaryRef
 
@@ -216,15 +217,6 @@ def _condition(deployment: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
     return {}
 
 
-def _timestamp(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
-
-
 def _unavailable_too_long(
     deployment: Mapping[str, Any], *, progress_deadline_seconds: float, now: datetime
 ) -> bool:
@@ -235,7 +227,7 @@ def _unavailable_too_long(
         or available.get("reason") != "MinimumReplicasUnavailable"
     ):
         return False
-    since = _timestamp(available.get("lastTransitionTime")) or _timestamp(
+    since = parse_timestamp(available.get("lastTransitionTime")) or parse_timestamp(
         available.get("lastUpdateTime")
     )
     return since is not None and since + timedelta(seconds=progress_deadline_seconds) < now

@@ -440,6 +440,14 @@ class Recorder:
                 raise AssertionError(f"{what} not seen within {within:g} s; {self.describe()}")
             await asyncio.sleep(POLL)
 
+    async def until_phase(self, phase: str, *, within: float = 30.0) -> None:
+        """Until the Canary's latest recorded status is in `phase`."""
+        await self.wait(
+            lambda: self.statuses.last is not None and self.statuses.last.phase == phase,
+            within=within,
+            what=f"phase {phase}",
+        )
+
     async def outcome(self, *, since: float, within: float) -> CanaryView:
         """The first Succeeded or Failed status recorded after `since`, once a run started."""
 

@@ -36,13 +36,7 @@ async def _initialized(api: ApiClient, recorder: Recorder, namespace: str, **spe
     manifest["spec"].update(spec)
     await apply(api, deployment(NAME, namespace=namespace))
     await apply(api, manifest)
-    await recorder.wait(
-        lambda: (
-            recorder.statuses.last is not None and recorder.statuses.last.phase == "Initialized"
-        ),
-        within=30,
-        what="phase Initialized",
-    )
+    await recorder.until_phase("Initialized", within=30)
 
 
 async def _cycles(controller: Controller) -> float:
@@ -137,13 +131,7 @@ async def test_step_weight_promotion_shifts_traffic_back_to_the_promoted_primary
         manifest["spec"]["analysis"]["stepWeightPromotion"] = 20
         await apply(api, deployment(NAME, namespace=namespace))
         await apply(api, manifest)
-        await recorder.wait(
-            lambda: (
-                recorder.statuses.last is not None and recorder.statuses.last.phase == "Initialized"
-            ),
-            within=30,
-            what="phase Initialized",
-        )
+        await recorder.until_phase("Initialized", within=30)
         released = time.monotonic()
         await set_template(api, NAME, namespace=namespace, tag="6.7.1")
         outcome = await recorder.outcome(since=released, within=90)

@@ -35,13 +35,7 @@ async def _started(api: ApiClient, recorder: Recorder, namespace: str, *, tag: s
             NAME, namespace=namespace, interval="2s", threshold=3, step_weights=[10, 20, 30, 40, 50]
         ),
     )
-    await recorder.wait(
-        lambda: (
-            recorder.statuses.last is not None and recorder.statuses.last.phase == "Initialized"
-        ),
-        within=30,
-        what="phase Initialized",
-    )
+    await recorder.until_phase("Initialized", within=30)
     released = time.monotonic()
     await release(api, NAME, namespace=namespace, tag=tag)
     await recorder.wait(

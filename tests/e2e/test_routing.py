@@ -62,13 +62,7 @@ async def _initialized(
     await apply(api, metric_template)
     await apply(api, target)
     await apply(api, manifest)
-    await recorder.wait(
-        lambda: (
-            recorder.statuses.last is not None and recorder.statuses.last.phase == "Initialized"
-        ),
-        within=30,
-        what="phase Initialized",
-    )
+    await recorder.until_phase("Initialized", within=30)
 
 
 async def _route(api: ApiClient, namespace: str) -> dict[str, Any]:
@@ -117,22 +111,30 @@ def _blue_green_target(namespace: str) -> dict[str, Any]:
     return target
 
 
-async def test_blue_green_example_switches_the_apex_service_only_at_promotion(
-    api: ApiClient, namespace: str
-) -> None:
-    manifest = _example("bluegreen/canary.yaml", namespace, iterations=3, threshold=3)
+async def _blue_green_release(
+    api: ApiClient, namespace: str, *, threshold: int, **template: Any
+) -> tuple[str, Recorder]:
+    """Release 6.7.1 with the blue/green example (3 iterations); its outcome and the recording
+    of the apex Service's selector as weights."""
+    manifest = _example("bluegreen/canary.yaml", namespace, iterations=3, threshold=threshold)
     recorder = Recorder(
         api, namespace=namespace, name=NAME, route=SERVICE, weights_of=apex_weights_of
     )
     async with recorder.running():
         await _initialized(api, recorder, manifest, target=_blue_green_target(namespace))
         assert recorder.weights.last == (100, 0), recorder.describe()
-        phase, _ = await _released(api, recorder, namespace)
-        assert phase == "Succeeded", recorder.describe()
+        phase, _ = await _released(api, recorder, namespace, **template)
         await recorder.wait(
-            lambda: recorder.weights.last == (100, 0), within=10, what="the apex back on primary"
+            lambda: recorder.weights.last == (100, 0), within=10, what="the apex on the primary"
         )
+    return phase, recorder
 
+
+async def test_blue_green_example_switches_the_apex_service_only_at_promotion(
+    api: ApiClient, namespace: str
+) -> None:
+    phase, recorder = await _blue_green_release(api, namespace, threshold=3)
+    assert phase == "Succeeded", recorder.describe()
     # The apex selected the canary's pods exactly once: from the switch until the promoted
     # primary was ready.
     assert recorder.canary_weights == [0, 100, 0], recorder.describe()
@@ -146,17 +148,10 @@ async def test_blue_green_example_switches_the_apex_service_only_at_promotion(
 async def test_blue_green_rolls_back_without_ever_switching_the_apex_service(
     api: ApiClient, namespace: str
 ) -> None:
-    manifest = _example("bluegreen/canary.yaml", namespace, iterations=3, threshold=2)
-    recorder = Recorder(
-        api, namespace=namespace, name=NAME, route=SERVICE, weights_of=apex_weights_of
+    phase, recorder = await _blue_green_release(
+        api, namespace, threshold=2, annotations={ERROR_RATE_ANNOTATION: "0.3"}
     )
-    async with recorder.running():
-        await _initialized(api, recorder, manifest, target=_blue_green_target(namespace))
-        phase, _ = await _released(
-            api, recorder, namespace, annotations={ERROR_RATE_ANNOTATION: "0.3"}
-        )
-        assert phase == "Failed", recorder.describe()
-
+    assert phase == "Failed", recorder.describe()
     assert recorder.canary_weights == [0], recorder.describe()
     primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
     assert image_of(primary) == f"{IMAGE}:6.7.0"
@@ -247,13 +242,7 @@ async def test_mirroring_copies_requests_to_the_canary_until_the_switch(
         await _initialized(api, recorder, manifest, target=deployment(NAME, namespace=namespace))
         released = time.monotonic()
         await set_template(api, NAME, namespace=namespace, tag="6.7.1")
-        await recorder.wait(
-            lambda: (
-                recorder.statuses.last is not None and recorder.statuses.last.phase == "Progressing"
-            ),
-            within=30,
-            what="phase Progressing",
-        )
+        await recorder.until_phase("Progressing", within=30)
         mirrored = await _route(api, namespace)
         outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
         assert outcome.phase == "Succeeded", recorder.describe()
