@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 import aiohttp
+import yaml
 from kubernetes_asyncio.client import ApiClient, AppsV1Api
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -21,11 +22,11 @@ from canary.kube import resources
 from canary.kube.resources import CANARY, DEPLOYMENT, HORIZONTAL_POD_AUTOSCALER
 from tests.e2e.harness import (
     IMAGE,
+    REPOSITORY,
     TEST_MANAGER,
     Controller,
     Recorder,
     apply,
-    canary,
     deployment,
     events_of,
     get_canary,
@@ -38,6 +39,7 @@ from tests.integration.waiting import eventually
 NAME = "podinfo"
 PRIMARY = f"{NAME}-primary"
 HPA = "podinfo-hpa"
+EXAMPLE = REPOSITORY / "examples" / "autoscaler"
 PRIMARY_MIN, PRIMARY_MAX = 3, 6
 INITIALIZED_WITHIN = 30.0
 HPA_ACTS_WITHIN = 60.0  # the HPA controller syncs every 15 s
@@ -45,28 +47,15 @@ RUN_WITHIN = 90.0
 
 
 def _hpa(namespace: str) -> dict[str, Any]:
-    """The owner's HPA of the target: 1 to 3 replicas on CPU (the sandbox has no metrics, so it
-    only ever enforces its bounds, which is all these tests need of it)."""
-    return {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": HPA, "namespace": namespace, "labels": {"app": NAME}},
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": NAME},
-            "minReplicas": 1,
-            "maxReplicas": 3,
-            "metrics": [
-                {
-                    "type": "Resource",
-                    "resource": {
-                        "name": "cpu",
-                        "target": {"type": "Utilization", "averageUtilization": 99},
-                    },
-                }
-            ],
-            "behavior": {"scaleDown": {"stabilizationWindowSeconds": 30}},
-        },
-    }
+    """The target's HPA from examples/autoscaler: 1 to 3 replicas on CPU (the sandbox has no
+    metrics, so it only ever enforces its bounds, which is all these tests need of it)."""
+    return _example("hpa.yaml", namespace)
+
+
+def _example(name: str, namespace: str) -> dict[str, Any]:
+    manifest: dict[str, Any] = yaml.safe_load((EXAMPLE / name).read_text())
+    manifest["metadata"]["namespace"] = namespace
+    return manifest
 
 
 async def _get(api: ApiClient, name: str, *, namespace: str) -> dict[str, Any]:
@@ -120,14 +109,13 @@ async def _cycle_after_now(api: ApiClient, controller: Controller, *, namespace:
 
 
 def _autoscaled_canary(namespace: str) -> dict[str, Any]:
-    manifest = canary(
-        NAME, namespace=namespace, interval="2s", threshold=3, step_weight=25, max_weight=50
-    )
-    manifest["spec"]["autoscalerRef"] = {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "name": HPA,
-        "primaryScalerReplicas": {"minReplicas": PRIMARY_MIN, "maxReplicas": PRIMARY_MAX},
+    """The Canary of examples/autoscaler, analysing every 2 s."""
+    manifest = _example("canary.yaml", namespace)
+    manifest["spec"]["analysis"]["interval"] = "2s"
+    assert manifest["spec"]["autoscalerRef"]["name"] == HPA
+    assert manifest["spec"]["autoscalerRef"]["primaryScalerReplicas"] == {
+        "minReplicas": PRIMARY_MIN,
+        "maxReplicas": PRIMARY_MAX,
     }
     return manifest
 

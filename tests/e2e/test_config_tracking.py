@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes_asyncio.client import ApiClient
 
 from canary.core.revision import config_checksum, revision
@@ -21,10 +22,10 @@ from canary.kube import resources
 from canary.kube.resources import CONFIG_MAP, SECRET, ResourceKind
 from tests.e2e.harness import (
     IMAGE,
+    REPOSITORY,
     Recorder,
     apply,
     canary,
-    deployment,
     get_canary,
     get_deployment,
     image_of,
@@ -65,15 +66,12 @@ def _secret(name: str, namespace: str, data: dict[str, str]) -> dict[str, Any]:
 
 
 def _target(namespace: str) -> dict[str, Any]:
-    """The harness's Deployment, using SETTINGS and CREDENTIALS as env and FILES as a volume."""
-    manifest = deployment(NAME, namespace=namespace)
-    spec = manifest["spec"]["template"]["spec"]
-    spec["containers"][0]["envFrom"] = [{"configMapRef": {"name": SETTINGS}}]
-    spec["containers"][0]["env"] = [
-        {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": CREDENTIALS, "key": "token"}}}
-    ]
-    spec["containers"][0]["volumeMounts"] = [{"name": "files", "mountPath": "/files"}]
-    spec["volumes"] = [{"name": "files", "configMap": {"name": FILES}}]
+    """examples/config-tracking/deployment.yaml: SETTINGS as envFrom, CREDENTIALS as one
+    variable, FILES as a volume."""
+    manifest: dict[str, Any] = yaml.safe_load(
+        (REPOSITORY / "examples" / "config-tracking" / "deployment.yaml").read_text()
+    )
+    manifest["metadata"]["namespace"] = namespace
     return manifest
 
 

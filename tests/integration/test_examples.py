@@ -29,7 +29,16 @@ def _documents(path: Path, namespace: str) -> list[dict[str, Any]]:
 
 def test_every_example_directory_is_covered() -> None:
     names = {path.relative_to(EXAMPLES).parts[0] for path in MANIFESTS}
-    assert {"podinfo", "gatewayapi", "bluegreen", "ab-testing", "loadtester"} <= names
+    assert {
+        "podinfo",
+        "gatewayapi",
+        "bluegreen",
+        "ab-testing",
+        "loadtester",
+        "autoscaler",
+        "config-tracking",
+        "production",
+    } <= names
 
 
 @pytest.mark.parametrize("path", MANIFESTS, ids=[str(p.relative_to(EXAMPLES)) for p in MANIFESTS])
