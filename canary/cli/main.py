@@ -9,6 +9,8 @@ from pathlib import Path
 
 from canary import __version__
 from canary.cli import controller, demo, manual, sandbox
+from canary.cli.check import command as check
+from canary.cli.views import describe, get, status
 from canary.hooks.loadtester import main as loadtester
 from canary.sandbox.binaries import default_cache_root
 from canary.sandbox.errors import SandboxError
@@ -37,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     controller.add_parsers(commands)
     manual.add_parsers(commands)
+    for view in (get, describe, status, check):
+        view.add_parser(commands)
     commands.add_parser(
         "loadtester",
         help="the load tester and gates service (webhooks call it)",
@@ -73,6 +77,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "crds": controller.run_crds,
     "loadtester": loadtester.run,
     **dict.fromkeys(manual.REQUESTS, manual.run),
+    "get": get.run,
+    "describe": describe.run,
+    "status": status.run,
+    "check": check.run,
     "demo": lambda args: demo.run(state_dir=args.dir, cache=args.cache, stop_after=args.down),
 }
 

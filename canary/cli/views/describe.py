@@ -1,0 +1,145 @@
+"""`canary describe NAME`: one Canary in detail, with its recent releases and golden metrics.
+
+Reads the Canary and its events from the API server and asks Prometheus (the URL from
+`--prometheus-url`, else env CANARY_PROMETHEUS_URL, else the Canary's `spec.metricsServer`) for
+the primary's and the canary's signals. Prometheus is optional: when it cannot be asked, the
+view still prints everything else and says why the metrics are missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from canary.cli.views.golden import Golden, Span, Unavailable, Workloads, golden_signals
+from canary.cli.views.options import add_cluster_options, not_found, report
+from canary.cli.views.sections import Described, render
+from canary.cli.views.timeline import EventView, events_about, releases
+from canary.kube import resources
+from canary.kube.client import api_client
+from canary.kube.errors import KubeError
+from canary.kube.resources import CANARY, ResourceKind
+from canary.metrics.builtin import REQUEST_SUCCESS_RATE
+from canary.metrics.inputs import DEFAULT_INTERVAL, DEFAULT_PROVIDER
+from canary.metrics.prometheus import PrometheusClient
+from canary.targets.deployment import primary_name
+
+HELP = "a Canary in detail: checks, recent releases, golden metrics of primary and canary"
+EVENTS: Final = ResourceKind("v1", "Event", "events")
+PROMETHEUS_TIMEOUT = 5.0
+CHART_POINTS = 60
+CHART_LEAD = timedelta(seconds=30)  # shown before the latest release started
+CHART_DEFAULT = timedelta(minutes=10)  # shown when no release is in the events
+CHART_LONGEST = timedelta(hours=1)
+CHART_SHORTEST = timedelta(minutes=1)
+NO_URL = "no Prometheus URL: pass --prometheus-url, set CANARY_PROMETHEUS_URL or spec.metricsServer"
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("describe", help=HELP, description=HELP)
+    parser.add_argument("name", help="the Canary")
+    add_cluster_options(parser)
+    parser.add_argument(
+        "--prometheus-url",
+        default=os.environ.get("CANARY_PROMETHEUS_URL") or None,
+        help="Prometheus to ask (env CANARY_PROMETHEUS_URL; else the Canary's metricsServer)",
+    )
+    parser.add_argument(
+        "--window",
+        default=None,
+        help="rate window of the metrics, e.g. 30s (default: the interval of the Canary's "
+        f"request-success-rate check, else {DEFAULT_INTERVAL})",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        text = asyncio.run(_describe(args))
+    except KubeError as error:
+        return report(error)
+    if text is None:
+        print(f"error: {not_found(args.name, args.namespace)}", file=sys.stderr)
+        return 1
+    print(text, end="")
+    return 0
+
+
+async def _describe(args: argparse.Namespace) -> str | None:
+    async with api_client(args.kubeconfig) as api:
+        canary = await resources.get(api, CANARY, args.name, namespace=args.namespace)
+        if canary is None:
+            return None
+        events_problem = ""
+        try:
+            listed = await resources.list_objects(api, EVENTS, namespace=args.namespace) or []
+        except KubeError as error:  # a view without the timeline is still worth printing
+            listed, events_problem = [], f"events unavailable: {error.message}"
+    uid = str((canary.get("metadata") or {}).get("uid") or "")
+    events = events_about(listed, name=args.name, uid=uid)
+    spec = canary.get("spec") or {}
+    url = args.prometheus_url or str(spec.get("metricsServer") or "")
+    now = datetime.now(UTC)
+    window = args.window or rate_window(spec)
+    metrics = await _metrics(url, canary, events, window=window, now=now)
+    return render(
+        Described(
+            canary=canary,
+            events=events,
+            events_problem=events_problem,
+            metrics=metrics,
+            prometheus_url=url,
+            now=now,
+        )
+    )
+
+
+def rate_window(spec: Mapping[str, Any]) -> str:
+    """The interval of the Canary's success-rate check, so the numbers match what it judges."""
+    for metric in (spec.get("analysis") or {}).get("metrics") or []:
+        if metric.get("name") == REQUEST_SUCCESS_RATE and metric.get("interval"):
+            return str(metric["interval"])
+    return DEFAULT_INTERVAL
+
+
+def chart_start(events: Sequence[EventView], *, now: datetime) -> datetime:
+    """Where the charts start: a little before the latest release, within bounds."""
+    groups = releases(events)
+    started = groups[-1].started if groups else None
+    start = now - CHART_DEFAULT if started is None else started - CHART_LEAD
+    return min(max(start, now - CHART_LONGEST), now - CHART_SHORTEST)
+
+
+async def _metrics(
+    url: str,
+    canary: Mapping[str, Any],
+    events: Sequence[EventView],
+    *,
+    window: str,
+    now: datetime,
+) -> Golden | Unavailable:
+    if not url:
+        return Unavailable(NO_URL)
+    spec = canary.get("spec") or {}
+    target = str((spec.get("targetRef") or {}).get("name") or "")
+    workloads = Workloads(
+        namespace=str((canary.get("metadata") or {}).get("namespace") or ""),
+        primary=primary_name(target),
+        canary=target,
+        provider=str(spec.get("provider") or os.environ.get("CANARY_PROVIDER") or DEFAULT_PROVIDER),
+    )
+    try:
+        client = PrometheusClient(url, timeout=PROMETHEUS_TIMEOUT)
+    except ValueError as error:
+        return Unavailable(f"Prometheus URL {url!r}: {error}")
+    async with client:
+        return await golden_signals(
+            client,
+            workloads,
+            window=window,
+            span=Span(start=chart_start(events, now=now), end=now, points=CHART_POINTS),
+        )
