@@ -36,6 +36,7 @@ SEVERITY_OF: Final = {
     "Rollback": "error",
     "DeadlineExceeded": "error",
     "Aborted": "error",
+    "Retry": "info",
 }
 RANK: Final = {"info": 0, "warn": 1, "error": 2}
 GATE_WAITS: Final = {"Waiting", "WaitingPromotion"}
