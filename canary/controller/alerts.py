@@ -18,6 +18,7 @@ from canary.api.alertprovider import AlertProvider
 from canary.api.canary import Canary
 from canary.core.model import Phase
 from canary.kube import resources
+from canary.kube.errors import KubeError
 from canary.kube.resources import resource_kind
 from canary.notify import Alert, ProviderSettings, send
 
@@ -96,6 +97,15 @@ class AlertSender:
         log.info("alert_sent" if result.ok else "alert_failed", alert=name, message=result.message)
 
     async def _provider(self, namespace: str, name: str) -> ProviderSettings | None:
+        try:
+            return await self._settings(namespace, name)
+        except KubeError as error:  # e.g. 403 on another namespace: an alert never fails a cycle
+            log.warning(
+                "alert_provider_unreadable", provider=f"{namespace}/{name}", error=str(error)
+            )
+            return None
+
+    async def _settings(self, namespace: str, name: str) -> ProviderSettings | None:
         raw = await self._read(PROVIDERS, namespace, name)
         if raw is None:
             log.warning("alert_provider_missing", provider=f"{namespace}/{name}")

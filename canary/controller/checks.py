@@ -16,6 +16,7 @@ from canary.api.metrictemplate import MetricTemplate
 from canary.controller.convert import context_of, metric_specs
 from canary.core.model import CheckResult, Verdict
 from canary.kube import resources
+from canary.kube.errors import KubeError
 from canary.kube.resources import METRIC_TEMPLATE
 from canary.metrics.checks import run_check
 from canary.metrics.prometheus import PrometheusClient
@@ -55,7 +56,11 @@ async def run_checks(
         if metric.template_ref is None:
             continue
         key = (metric.template_ref.namespace or canary.metadata.namespace, metric.template_ref.name)
-        raw = await read(METRIC_TEMPLATES, key[0], key[1])
+        try:
+            raw = await read(METRIC_TEMPLATES, key[0], key[1])
+        except KubeError as error:  # e.g. 403 on another namespace: the check fails, says why
+            problems[metric.name] = f"{metric.name}: MetricTemplate {key[0]}/{key[1]}: {error}"
+            continue
         if raw is None:
             problems[metric.name] = f"{metric.name}: MetricTemplate {key[0]}/{key[1]} not found"
             continue
