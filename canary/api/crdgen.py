@@ -56,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=GENERATED_BY, description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if the files are stale")
     parser.add_argument(
-        "--dir", type=Path, default=None, help="where the CRDs live (default: crds/ and the chart's)"
+        "--dir",
+        type=Path,
+        default=None,
+        help="where the CRDs live (default: crds/ and the chart's)",
     )
     args = parser.parse_args(argv)
     directories = [args.dir] if args.dir is not None else [DEFAULT_DIR, CHART_DIR]

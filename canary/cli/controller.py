@@ -33,7 +33,7 @@ def run_controller(args: argparse.Namespace) -> int:
     settings = from_arguments(args)
     configure(settings.log_format, settings.log_level)  # type: ignore[arg-type]
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(app.run(settings))
+        return asyncio.run(app.run(settings))  # 1 once the leader Lease was lost
     return 0
 
 

@@ -1,22 +1,27 @@
 """The controller process: watches that wake Canaries, the scheduler that runs their cycles, and
-the health endpoints. `run` returns only when cancelled (SIGINT/SIGTERM)."""
+the health endpoints. With leader election, cycles run only while this replica holds the Lease
+(`canary.controller.leader`). `run` returns the process's exit status: 0 once stopped by SIGTERM
+(it raises on SIGINT's cancellation), 1 once it lost the Lease."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from canary import __version__
 from canary.controller.configwatch import ConfigUsers
 from canary.controller.deletion import is_deleting
+from canary.controller.leader import LeadershipLostError, election
 from canary.controller.reconcile import Reconciler
 from canary.controller.scheduler import Key, Scheduler
 from canary.controller.settings import Settings
+from canary.controller.signals import TerminatedError, until_terminated
 from canary.kube.client import ApiClient, api_client
 from canary.kube.resources import (
     CANARY,
@@ -31,6 +36,9 @@ from canary.kube.resources import (
 )
 from canary.kube.watch import WatchEvent, watch
 from canary.targets.deployment import PRIMARY_SUFFIX
+from canary.telemetry.health import Health
+from canary.telemetry.loop import LoopMonitor
+from canary.telemetry.releases import ReleaseCollector, set_info
 
 log = structlog.get_logger(__name__)
 
@@ -165,10 +173,14 @@ async def _follow(
             await asyncio.sleep(1.0)
 
 
-async def run(settings: Settings) -> None:
-    async with api_client(settings.kubeconfig) as api:
-        reconciler = Reconciler(api, settings)
-        scheduler = Scheduler(reconciler.cycle, max_parallel=settings.max_parallel)
+async def run(settings: Settings) -> int:
+    status = 0
+    async with (
+        election(settings) as leader,
+        api_client(settings.kubeconfig, may_write=leader.acting) as api,
+    ):
+        reconciler = Reconciler(api, settings, may_act=leader.acting)
+        scheduler = Scheduler(leader.guard(reconciler.cycle), max_parallel=settings.max_parallel)
         wiring = Wiring(scheduler, reconciler)
         scopes: list[str | None] = list(settings.namespaces) or [None]
         watched = ("canaries", "deployments", "configmaps", "secrets")
@@ -179,9 +191,21 @@ async def run(settings: Settings) -> None:
             prometheus=settings.prometheus_url,
             provider=settings.provider,
         )
-        runner = await _serve(settings.listen, ready=lambda: expected <= wiring.synced)
+        monitor = LoopMonitor()
+        health = Health({"event_loop": monitor.problem, "scheduler": scheduler.problem})
+        releases = ReleaseCollector(
+            reconciler.releases, phases=lambda: reconciler.phases, exporting=leader.acting
+        )
+        REGISTRY.register(releases)
+        set_info(version=__version__, provider=settings.provider)
+        runner = await _serve(
+            settings.listen, ready=lambda: expected <= wiring.synced, problems=health.problems
+        )
         try:
             async with asyncio.TaskGroup() as group:
+                group.create_task(monitor.run(), name="event loop monitor")
+                group.create_task(leader.run(), name="leader election")
+                group.create_task(until_terminated(), name="until SIGTERM")
                 for scope in scopes:
                     group.create_task(_follow(api, CANARY, scope, wiring.canary_event))
                     group.create_task(_follow(api, DEPLOYMENT, scope, wiring.deployment_event))
@@ -191,22 +215,36 @@ async def run(settings: Settings) -> None:
                     for cached in CACHED_ONLY:
                         handle = wiring.cache_event(cached.plural)
                         group.create_task(_follow(api, cached, scope, handle))
+        except* TerminatedError:
+            log.info("controller_stopping", signal="SIGTERM")
+        except* LeadershipLostError:
+            status = 1  # exit, to be restarted clean (logged where the Lease was lost)
         finally:
+            REGISTRY.unregister(releases)
             await scheduler.stop()
+            await leader.step_down()  # only now that no cycle runs: another replica may act
             reconciler.prometheus.close()
             await reconciler.hooks.close()
             await reconciler.alerts.close()
             if runner is not None:
                 await runner.cleanup()
+    return status
 
 
-async def _serve(listen: str, *, ready: Any) -> web.AppRunner | None:
-    """/healthz (the process serves), /readyz (every watch has listed once), /metrics."""
+async def _serve(
+    listen: str, *, ready: Any, problems: Callable[[], list[str]]
+) -> web.AppRunner | None:
+    """/healthz (the process serves, and `problems()` finds none: the event loop turns and
+    every scheduling task runs), /readyz (every watch has listed once), /metrics."""
     if not listen:
         return None
     host, _, port = listen.rpartition(":")
 
     async def healthz(_request: web.Request) -> web.Response:
+        found = problems()
+        if found:
+            log.warning("healthz_failing", problems=found)
+            return web.Response(status=503, text="\n".join(found))
         return web.Response(text="ok")
 
     async def readyz(_request: web.Request) -> web.Response:

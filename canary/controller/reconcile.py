@@ -10,7 +10,7 @@ The cycle returns how long to wait before the next one is needed.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from canary.controller.deletion import is_deleting
 from canary.controller.execute import CannotActError, Context, execute
 from canary.controller.finalize import finalize, sync_finalizer
 from canary.controller.hooks import HookRunner, after_decide, before_decide
+from canary.controller.leader import LeadershipLostError
 from canary.controller.manual import clear_spent
 from canary.controller.observe import observe
 from canary.controller.routing import owner_of, route_of, router_of
@@ -43,6 +44,7 @@ from canary.kube.resources import CANARY, DEPLOYMENT, ResourceKind
 from canary.routers.base import RouteError, Router, RouteRef
 from canary.targets.deployment import TargetError
 from canary.telemetry import metrics
+from canary.telemetry.releases import ReleaseBook
 
 log = structlog.get_logger(__name__)
 
@@ -57,8 +59,12 @@ UNDER_WAY = frozenset(
 
 
 class Reconciler:
-    def __init__(self, api: ApiClient, settings: Settings) -> None:
+    def __init__(
+        self, api: ApiClient, settings: Settings, *, may_act: Callable[[], bool] | None = None
+    ) -> None:
         self.api = api
+        # Asked before each batch of writes: False once this replica lost the leader Lease.
+        self.may_act = may_act or (lambda: True)
         self.settings = settings
         self.prometheus = PrometheusPool(timeout=settings.prometheus_timeout)
         self.hooks = HookRunner()
@@ -69,6 +75,7 @@ class Reconciler:
         self.phases: dict[Key, str] = {}
         self.own_writes: dict[Key, str] = {}  # resourceVersion of each Canary's last status write
         self.cache = ObjectCache()  # filled by the watches (see app.Wiring)
+        self.releases = ReleaseBook()  # what each cycle decided, for /metrics
 
     def note_phase(self, key: Key, phase: str | None) -> None:
         if phase is None:
@@ -163,6 +170,7 @@ class Reconciler:
             last_promoted_revision=state.last_promoted_revision,
         )
         try:
+            self._ensure_acting()
             for action in decision.actions:
                 await execute(context, action)
         except (CannotActError, TargetError) as error:
@@ -183,6 +191,16 @@ class Reconciler:
         )
         await self._write_status(
             raw, canary, new_state, now=now, checked_at=checked_at, tracked_configs=tracked
+        )
+        self.releases.record_cycle(
+            canary,
+            policy=policy,
+            before=state,
+            after=new_state,
+            actions=decision.actions,
+            route_weights=observation.route_weights,
+            started=now,
+            finished=datetime.now(UTC),
         )
         await clear_spent(self.api, raw, phase=new_state.phase.value)
         events = [(a.reason, a.message) for a in decision.actions if isinstance(a, RecordEvent)]
@@ -242,8 +260,14 @@ class Reconciler:
         )
         if status == raw.get("status"):
             return
+        self._ensure_acting()
         written = await resources.replace_status(self.api, CANARIES, {**raw, "status": status})
         self._remember_write(written)
+
+    def _ensure_acting(self) -> None:
+        """Belt and braces beside the fenced client: no write batch starts without the Lease."""
+        if not self.may_act():
+            raise LeadershipLostError("not the leader: the cycle's writes are not made")
 
     def _remember_write(self, written: dict[str, Any]) -> None:
         metadata = written.get("metadata") or {}

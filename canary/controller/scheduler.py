@@ -56,6 +56,17 @@ class Scheduler:
         if slot is not None and slot.task is not None:
             slot.task.cancel()
 
+    def problem(self) -> str | None:
+        """Why scheduling is broken, or None (for /healthz): a Canary's task ended although it
+        is still scheduled (only `forget` and `stop` may end one), so it would never reconcile
+        again."""
+        dead = sorted(
+            f"{namespace}/{name}"
+            for (namespace, name), slot in self._slots.items()
+            if slot.task is not None and slot.task.done()
+        )
+        return f"the scheduling task of {', '.join(dead)} ended" if dead else None
+
     def retain(self, keys: set[Key]) -> None:
         """After a relist: forget every key that no longer exists, wake every one that does."""
         for gone in self.keys - keys:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from canary.core.election import Timing
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,11 @@ class Settings:
     max_progressing: int  # canaries analysing at once, cluster-wide; 0 for no limit
     prometheus_timeout: float
     cluster_name: str = ""  # named in alerts, so a message says which cluster it is about
+    # Leader election (off: this process acts alone); see canary.controller.leader.
+    leader_elect: bool = False
+    leader_election_namespace: str = "default"
+    leader_election_id: str = "canary-controller"  # the Lease's name
+    leader_election_timing: Timing = field(default_factory=Timing)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,6 +88,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=env("CANARY_CLUSTER_NAME", ""),
         help="the cluster's name in alerts (env CANARY_CLUSTER_NAME)",
     )
+    _add_leader_election(parser)
+
+
+def _add_leader_election(parser: argparse.ArgumentParser) -> None:
+    env = os.environ.get
+    group = parser.add_argument_group("leader election (docs/architecture.md)")
+    group.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=env("CANARY_LEADER_ELECT", "").lower() in {"1", "true", "yes"},
+        help="act only while holding a Lease, so several replicas can run (env "
+        "CANARY_LEADER_ELECT; default off: this process acts alone)",
+    )
+    group.add_argument(
+        "--leader-election-namespace",
+        default=env("CANARY_LEADER_ELECTION_NAMESPACE") or env("POD_NAMESPACE") or "default",
+        help="namespace of the Lease (env CANARY_LEADER_ELECTION_NAMESPACE, else POD_NAMESPACE, "
+        "else 'default'; here %(default)s)",
+    )
+    group.add_argument(
+        "--leader-election-id",
+        default=env("CANARY_LEADER_ELECTION_ID", "canary-controller"),
+        help="name of the Lease (env CANARY_LEADER_ELECTION_ID; default %(default)s)",
+    )
+    for flag, default, what in (
+        ("lease-duration", Timing.lease_duration, "how long a lease lasts unrenewed"),
+        ("renew-deadline", Timing.renew_deadline, "the leader stops acting if it cannot renew"),
+        ("retry-period", Timing.retry_period, "how often to try to renew or acquire"),
+    ):
+        variable = "CANARY_LEADER_ELECTION_" + flag.upper().replace("-", "_")
+        group.add_argument(
+            f"--leader-election-{flag}",
+            type=float,
+            default=float(env(variable, str(default))),
+            metavar="SECONDS",
+            help=f"{what} (env {variable}; default %(default)g)",
+        )
 
 
 def from_arguments(args: argparse.Namespace) -> Settings:
@@ -97,4 +141,19 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         max_progressing=args.max_progressing,
         prometheus_timeout=args.prometheus_timeout,
         cluster_name=args.cluster_name,
+        leader_elect=args.leader_elect,
+        leader_election_namespace=args.leader_election_namespace,
+        leader_election_id=args.leader_election_id,
+        leader_election_timing=_timing(args),
     )
+
+
+def _timing(args: argparse.Namespace) -> Timing:
+    try:
+        return Timing(
+            lease_duration=args.leader_election_lease_duration,
+            renew_deadline=args.leader_election_renew_deadline,
+            retry_period=args.leader_election_retry_period,
+        )
+    except ValueError as error:
+        raise SystemExit(f"canary run: error: {error}") from None

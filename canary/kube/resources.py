@@ -79,6 +79,7 @@ _KNOWN_KINDS: Final[Mapping[str, tuple[str, bool]]] = {
     "Role": ("roles", True),
     "RoleBinding": ("rolebindings", True),
     "CustomResourceDefinition": ("customresourcedefinitions", False),
+    "Lease": ("leases", True),
 }
 
 
@@ -291,6 +292,15 @@ async def delete(
     return True
 
 
+async def replace(api: ApiClient, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """Replace the whole object with `manifest`, guarded by its `metadata.resourceVersion`:
+    `Conflict` when the object changed since that version was read."""
+    resource, name, namespace = _locate(manifest)
+    return await _request(
+        api, "PUT", resource.path(namespace=namespace, name=name), payload=manifest
+    )
+
+
 async def replace_status(
     api: ApiClient, resource: ResourceKind, manifest: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -322,3 +332,4 @@ CANARY: Final = resource_kind("canary.dev/v1alpha1", "Canary")
 METRIC_TEMPLATE: Final = resource_kind("canary.dev/v1alpha1", "MetricTemplate")
 # Every SMI version relabels the same stored objects; v1alpha2 is the storage version.
 TRAFFIC_SPLIT: Final = resource_kind("split.smi-spec.io/v1alpha2", "TrafficSplit")
+LEASE: Final = resource_kind("coordination.k8s.io/v1", "Lease")  # leader election

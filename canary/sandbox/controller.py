@@ -4,15 +4,44 @@ demo, the end-to-end tests and the benchmarks."""
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
 from canary.sandbox.state import SandboxState
 
 
+@dataclass(frozen=True)
+class LeaderElection:
+    """`--leader-elect` with the Lease `name` in `namespace`, and its timing (seconds)."""
+
+    namespace: str
+    name: str
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+
+    def argv(self) -> list[str]:
+        return [
+            "--leader-elect",
+            f"--leader-election-namespace={self.namespace}",
+            f"--leader-election-id={self.name}",
+            f"--leader-election-lease-duration={self.lease_duration:g}",
+            f"--leader-election-renew-deadline={self.renew_deadline:g}",
+            f"--leader-election-retry-period={self.retry_period:g}",
+        ]
+
+
 def controller_argv(
-    state: SandboxState, *, namespace: str, port: int, min_interval: float = 1.0
+    state: SandboxState,
+    *,
+    namespace: str,
+    port: int,
+    min_interval: float = 1.0,
+    leader_election: LeaderElection | None = None,
 ) -> list[str]:
     """`canary run` on the sandbox's API server and Prometheus, for the Canaries of `namespace`,
-    serving /healthz, /readyz and /metrics on 127.0.0.1:`port`, logging JSON."""
+    serving /healthz, /readyz and /metrics on 127.0.0.1:`port`, logging JSON; with
+    `leader_election`, acting only while it holds that Lease."""
+    election = leader_election.argv() if leader_election is not None else []
     return [
         sys.executable,
         "-m",
@@ -24,4 +53,5 @@ def controller_argv(
         f"--listen=127.0.0.1:{port}",
         "--log-format=json",
         f"--min-interval={min_interval:g}",
+        *election,
     ]

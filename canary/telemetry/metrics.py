@@ -8,7 +8,9 @@
 - `canary_reconcile_duration_seconds`: how long one cycle took, whatever its outcome.
 
 `instrument_cycle` wraps a cycle function to record both; the cycle calls `mark_conflict` where
-it swallows a conflict.
+it swallows a conflict. The release series (Flagger's `flagger_canary_*`, `canary_canaries`, tick
+lateness) are in `canary.telemetry.releases`, event loop lag in `canary.telemetry.loop`; every
+series is listed in docs/operating.md.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import subprocess
@@ -28,7 +29,7 @@ from kubernetes_asyncio.client import ApiClient, CoreV1Api
 from canary.kube import resources
 from canary.kube.resources import CANARY, DEPLOYMENT, TRAFFIC_SPLIT, ResourceKind
 from canary.kube.watch import WatchEvent, watch
-from canary.sandbox.controller import controller_argv
+from canary.sandbox.controller import LeaderElection, controller_argv
 from canary.sandbox.ports import free_ports
 from canary.sandbox.state import SandboxState
 
@@ -87,11 +88,27 @@ class Controller:
 
 
 async def start_controller(
-    sandbox: SandboxState, *, namespace: str, log: Path, min_interval: float = 1.0
+    sandbox: SandboxState,
+    *,
+    namespace: str,
+    log: Path,
+    min_interval: float = 1.0,
+    leader_election: LeaderElection | None = None,
+    kubeconfig: Path | None = None,
 ) -> Controller:
-    """Start `canary run` for `namespace` and wait until its /readyz answers 200."""
+    """Start `canary run` for `namespace` and wait until its /readyz answers 200 (with
+    `leader_election`, a replica waiting for the Lease is ready too). `kubeconfig` replaces the
+    sandbox's own (to send the process's requests through a recording proxy)."""
     port = free_ports(1)[0]
-    argv = controller_argv(sandbox, namespace=namespace, port=port, min_interval=min_interval)
+    if kubeconfig is not None:
+        sandbox = dataclasses.replace(sandbox, kubeconfig=str(kubeconfig))
+    argv = controller_argv(
+        sandbox,
+        namespace=namespace,
+        port=port,
+        min_interval=min_interval,
+        leader_election=leader_election,
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("CANARY_")}
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as output:
@@ -145,10 +162,18 @@ class Controllers:
     directory: Path
     started: list[Controller] = field(default_factory=list)
 
-    async def start(self) -> Controller:
+    async def start(
+        self, *, leader_election: LeaderElection | None = None, kubeconfig: Path | None = None
+    ) -> Controller:
         log = self.directory / f"controller-{len(self.started) + 1}.log"
         print(f"controller log: {log}")  # shown with the output of a failed test
-        controller = await start_controller(self.sandbox, namespace=self.namespace, log=log)
+        controller = await start_controller(
+            self.sandbox,
+            namespace=self.namespace,
+            log=log,
+            leader_election=leader_election,
+            kubeconfig=kubeconfig,
+        )
         self.started.append(controller)
         return controller
 
