@@ -14,11 +14,6 @@ MATCHING_PROVIDERS = ("smi:v1alpha3", "smi:v1alpha4", "gatewayapi:")
 MIRRORING_PROVIDERS = ("gatewayapi:",)
 
 
-def unsupported_fields(canary: Canary, *, default_provider: str) -> list[str]:
-    provider = canary.spec.provider or default_provider
-    return _routing_limits(canary, provider)
-
-
 def unsupported_message(fields: list[str]) -> str:
     return (
         f"not supported: {'; '.join(fields)}; change or remove them to release with this "
@@ -26,8 +21,9 @@ def unsupported_message(fields: list[str]) -> str:
     )
 
 
-def _routing_limits(canary: Canary, provider: str) -> list[str]:
+def unsupported_fields(canary: Canary, *, default_provider: str) -> list[str]:
     """What the Canary asks of its router that the router, or the strategy, cannot do."""
+    provider = canary.spec.provider or default_provider
     analysis = canary.spec.analysis
     found = []
     if analysis.match and not provider.startswith(MATCHING_PROVIDERS):
