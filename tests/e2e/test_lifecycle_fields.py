@@ -1,4 +1,5 @@
-"""`skipAnalysis` and `suspend` end to end, with the controller as its own process."""
+"""`skipAnalysis`, `suspend`, `stepWeightPromotion` and `canaryReadyThreshold` end to end, with
+the controller as its own process."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from tests.e2e.harness import (
     get_deployment,
     image_of,
     set_template,
+    template,
 )
 from tests.integration.waiting import eventually
 
@@ -141,3 +143,73 @@ async def test_step_weight_promotion_shifts_traffic_back_to_the_promoted_primary
     assert recorder.canary_weights == [0, 20, 40, 20, 0], recorder.describe()
     stepping_back = [s.value for s in recorder.statuses.samples if s.value.phase == "Promoting"]
     assert {view.weight for view in stepping_back} >= {40, 20}, recorder.describe()
+
+
+def _spread_out(tag: str) -> dict[str, object]:
+    """A template whose pods refuse to share a node with each other: of 4 replicas on the
+    sandbox's 3 nodes, 3 run and 1 stays Pending."""
+    new = template(NAME, tag=tag)
+    new["metadata"]["labels"]["spread"] = tag
+    new["spec"]["affinity"] = {
+        "podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "labelSelector": {"matchLabels": {"spread": tag}},
+                    "topologyKey": "kubernetes.io/hostname",
+                }
+            ]
+        }
+    }
+    return new
+
+
+async def _released_spread_out(
+    api: ApiClient, recorder: Recorder, namespace: str, *, ready_threshold: int
+) -> float:
+    """Initialize a 4-replica podinfo, then release a version that can only run 3 of 4 pods."""
+    target = deployment(NAME, namespace=namespace)
+    target["spec"]["replicas"] = 4
+    manifest = canary(NAME, namespace=namespace, interval="2s", threshold=3, step_weight=10)
+    manifest["spec"]["progressDeadlineSeconds"] = 15
+    manifest["spec"]["analysis"]["canaryReadyThreshold"] = ready_threshold
+    await apply(api, target)
+    await apply(api, manifest)
+    await recorder.until_phase("Initialized")
+    released = time.monotonic()
+    await resources.merge_patch(
+        api,
+        DEPLOYMENT,
+        NAME,
+        namespace=namespace,
+        patch={"spec": {"template": _spread_out("6.7.1")}},
+        field_manager=TEST_MANAGER,
+    )
+    return released
+
+
+async def test_a_canary_below_its_ready_threshold_never_gets_traffic(
+    api: ApiClient, namespace: str, controller: Controller
+) -> None:
+    del controller  # running for the test
+    async with Recorder(api, namespace=namespace, name=NAME).running() as recorder:
+        released = await _released_spread_out(api, recorder, namespace, ready_threshold=100)
+        outcome = await recorder.outcome(since=released, within=60)
+    assert outcome.phase == "Failed", recorder.describe()
+    assert recorder.canary_weights == [0], recorder.describe()
+    reasons = {event.reason for event in await events_of(api, NAME, namespace=namespace)}
+    assert "DeadlineExceeded" in reasons
+
+
+async def test_canary_ready_threshold_lets_a_partly_available_canary_progress(
+    api: ApiClient, namespace: str, controller: Controller
+) -> None:
+    del controller  # running for the test
+    async with Recorder(api, namespace=namespace, name=NAME).running() as recorder:
+        await _released_spread_out(api, recorder, namespace, ready_threshold=75)
+        # 3 of 4 canary pods are available: enough for 75 %, so traffic moves.
+        await recorder.wait(
+            lambda: max(recorder.canary_weights) >= 20, within=60, what="canary weight 20"
+        )
+    target = await get_deployment(api, NAME, namespace=namespace)
+    status = target["status"]
+    assert (status.get("availableReplicas"), status.get("updatedReplicas")) == (3, 4), status
