@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Generic, TypeVar
 
-import aiohttp
 from kubernetes_asyncio.client import ApiClient, CoreV1Api
 
 from canary.kube import resources
@@ -32,6 +31,7 @@ from canary.kube.watch import WatchEvent, watch
 from canary.sandbox.controller import LeaderElection, controller_argv
 from canary.sandbox.ports import free_ports
 from canary.sandbox.state import SandboxState
+from tests.integration.waiting import until_serving
 
 T = TypeVar("T")
 
@@ -126,30 +126,18 @@ async def start_controller(
 
 
 async def _wait_ready(controller: Controller) -> None:
-    url = f"http://127.0.0.1:{controller.port}/readyz"
-    deadline = time.monotonic() + CONTROLLER_READY_WITHIN
-    last = "no answer"
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
-        while True:
-            code = controller.process.poll()
-            if code is not None:
-                raise AssertionError(
-                    f"the controller exited with {code} before it was ready; log {controller.log}:"
-                    f"\n{controller.tail()}"
-                )
-            try:
-                async with session.get(url) as response:
-                    if response.status == 200:
-                        return
-                    last = f"{response.status} {await response.text()}"
-            except (aiohttp.ClientError, TimeoutError) as error:
-                last = repr(error)
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"the controller's /readyz did not answer 200 within "
-                    f"{CONTROLLER_READY_WITHIN:g} s (last: {last}); log {controller.log}"
-                )
-            await asyncio.sleep(0.1)
+    def exited() -> str | None:
+        code = controller.process.poll()
+        if code is None:
+            return None
+        return f"exited with {code} before it was ready; log {controller.log}:\n{controller.tail()}"
+
+    await until_serving(
+        f"http://127.0.0.1:{controller.port}/readyz",
+        within=CONTROLLER_READY_WITHIN,
+        what=f"the controller (log {controller.log})",
+        exited=exited,
+    )
 
 
 @dataclass

@@ -20,6 +20,7 @@ from canary.sandbox.ports import free_ports
 from canary.sandbox.state import SandboxState
 from tests.e2e.harness import Recorder, apply, canary, deployment, get_deployment, image_of
 from tests.e2e.harness import set_template as release
+from tests.integration.waiting import until_serving
 
 pytestmark = pytest.mark.usefixtures("controller")
 
@@ -43,18 +44,12 @@ async def gates(sandbox: SandboxState, namespace: str, tmp_path: Path) -> AsyncI
     process = processes.start("loadtester", argv, log=log, cwd=tmp_path)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        async with aiohttp.ClientSession() as session:
-            while True:
-                try:
-                    async with session.get(f"{url}/healthz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                assert processes.is_running(process), log.read_text()
-                assert time.monotonic() < deadline, "the load tester did not start"
-                await asyncio.sleep(0.1)
+        await until_serving(
+            f"{url}/healthz",
+            within=30,
+            what="the load tester",
+            exited=lambda: None if processes.is_running(process) else log.read_text(),
+        )
         yield url
     finally:
         await asyncio.to_thread(processes.stop, process)

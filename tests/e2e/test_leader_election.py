@@ -23,6 +23,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ from tests.e2e.harness import (
     image_of,
     set_template,
 )
+from tests.integration.waiting import eventually
 
 NAME = "podinfo"
 LEASE_NAME = "canary-controller-test"
@@ -217,19 +219,25 @@ async def leader_gauge(controller: Controller) -> float:
 
 
 async def wait_gauge(controller: Controller, value: float, *, within: float = 10) -> None:
-    deadline = time.monotonic() + within
-    while (seen := await leader_gauge(controller)) != value:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"canary_leader of pid {controller.pid} is {seen}, not {value}")
-        await asyncio.sleep(POLL)
+    await eventually(
+        partial(leader_gauge, controller),
+        until=lambda seen: seen == value,
+        within=within,
+        what=f"canary_leader of pid {controller.pid} at {value:g}",
+    )
 
 
 async def exit_status(controller: Controller, *, within: float) -> int:
-    deadline = time.monotonic() + within
-    while (code := controller.process.poll()) is None:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"pid {controller.pid} still runs after {within:g} s")
-        await asyncio.sleep(POLL)
+    async def status() -> int | None:
+        return controller.process.poll()
+
+    code = await eventually(
+        status,
+        until=lambda seen: seen is not None,
+        within=within,
+        what=f"pid {controller.pid} exited",
+    )
+    assert code is not None
     return code
 
 

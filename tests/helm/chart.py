@@ -14,14 +14,12 @@ import os
 import re
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import aiohttp
 import yaml
 from kubernetes_asyncio.client import (
     ApiClient,
@@ -36,6 +34,7 @@ from canary.kube.client import api_client
 from canary.kube.objects import body
 from canary.sandbox.state import SandboxState
 from tests.e2e.harness import Controller
+from tests.integration.waiting import until_serving
 
 REPOSITORY: Final = Path(__file__).resolve().parents[2]
 CHART: Final = REPOSITORY / "helm" / "canary"
@@ -338,19 +337,13 @@ def _spawn(argv: list[str], *, env: dict[str, str], log: Path, port: int) -> Con
 
 
 async def _wait_ready(process: Controller, path: str) -> None:
-    url = f"http://127.0.0.1:{process.port}{path}"
-    deadline = time.monotonic() + READY_WITHIN
-    last = "no answer"
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
-        while time.monotonic() < deadline:
-            code = process.process.poll()
-            assert code is None, f"{process.log}: exited with {code}:\n{process.tail()}"
-            try:
-                async with session.get(url) as response:
-                    if response.status == 200:
-                        return
-                    last = f"{response.status} {await response.text()}"
-            except (aiohttp.ClientError, TimeoutError) as error:
-                last = repr(error)
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"{url} not 200 within {READY_WITHIN:g} s (last: {last})")
+    def exited() -> str | None:
+        code = process.process.poll()
+        return None if code is None else f"{process.log}: exited with {code}:\n{process.tail()}"
+
+    await until_serving(
+        f"http://127.0.0.1:{process.port}{path}",
+        within=READY_WITHIN,
+        what=f"the controller (log {process.log})",
+        exited=exited,
+    )

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from canary.hooks.loadtester.gates import CONFIG_MAP_NAME
 from canary.kube import resources
+from tests.integration.waiting import eventually, until_serving
 
 pytestmark = pytest.mark.integration
 
@@ -42,6 +44,16 @@ def _free_port() -> int:
 class LoadTester:
     url: str
     process: subprocess.Popen[bytes]
+    log: Path
+
+    async def logged(self, text: str, *, within: float = 10.0) -> None:
+        """Until the load tester's output contains `text`."""
+        await eventually(
+            partial(asyncio.to_thread, self.log.read_text),
+            until=lambda output: text in output,
+            within=within,
+            what=f"{text!r} in the load tester's output",
+        )
 
 
 Starter = Callable[..., Awaitable[LoadTester]]
@@ -86,19 +98,13 @@ async def start_loadtester(
         process = _spawn(log_path, port, kubeconfig, namespace, extra)
         started.append(process)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        async with aiohttp.ClientSession() as session:
-            while True:
-                try:
-                    async with session.get(f"{url}/healthz") as response:
-                        if response.status == 200:
-                            return LoadTester(url, process)
-                except aiohttp.ClientError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    output = log_path.read_text()
-                    raise AssertionError(f"the load tester did not start:\n{output}")
-                await asyncio.sleep(0.1)
+        await until_serving(
+            f"{url}/healthz",
+            within=30,
+            what="the load tester",
+            exited=lambda: None if process.poll() is None else log_path.read_text(),
+        )
+        return LoadTester(url, process, log_path)
 
     try:
         yield start
@@ -190,7 +196,7 @@ async def test_a_hey_command_runs_in_the_background(
     # The same task for the same canary is not started twice while it runs.
     status, text = await _post(f"{tester.url}/", {**CANARY, "metadata": {"cmd": command}})
     assert (status, f"already running: {command}" in text) == (200, True)
-    await asyncio.sleep(3.0)
+    await tester.logged(f"finished {command}")
     assert 36 <= len(target.hits) <= 41, len(target.hits)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 
 import pytest
 from prometheus_client import CollectorRegistry, Histogram
@@ -11,6 +12,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from canary.controller.scheduler import Key, Scheduler
 from canary.telemetry.health import Health
 from canary.telemetry.loop import LoopMonitor
+from tests.integration.waiting import eventually
 
 
 class FakeClock:
@@ -48,22 +50,31 @@ def test_a_monitor_that_has_not_woken_for_too_long_reports_a_stuck_loop() -> Non
     assert monitor.problem() == "the event loop did not wake its monitor for 10.5 s"
 
 
-async def test_the_monitor_measures_a_blocked_loop() -> None:
-    histogram = _histogram()
-    monitor = LoopMonitor(period=0.01, histogram=histogram)
-    task = asyncio.create_task(monitor.run())
-    await asyncio.sleep(0.05)
-    time.sleep(0.2)  # block the loop, as a synchronous call would  # noqa: ASYNC251
-    await asyncio.sleep(0.05)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    counts = {
+async def _counts(histogram: Histogram) -> dict[str, float]:
+    return {
         sample.name: sample.value
         for family in histogram.collect()
         for sample in family.samples
         if not sample.labels
     }
+
+
+async def test_the_monitor_measures_a_blocked_loop() -> None:
+    histogram = _histogram()
+    monitor = LoopMonitor(period=0.01, histogram=histogram)
+    task = asyncio.create_task(monitor.run())
+    ticking = await eventually(
+        partial(_counts, histogram), until=lambda c: c["lag_seconds_count"] >= 2
+    )
+    time.sleep(0.2)  # block the loop, as a synchronous call would  # noqa: ASYNC251
+    await eventually(  # the monitor woke after the block, and measured it
+        partial(_counts, histogram),
+        until=lambda c: c["lag_seconds_count"] > ticking["lag_seconds_count"],
+    )
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    counts = await _counts(histogram)
     assert counts["lag_seconds_count"] >= 3
     assert counts["lag_seconds_sum"] >= 0.15  # the blocked stretch was measured
     assert monitor.problem() == "the event loop monitor stopped (cancelled)"
