@@ -35,15 +35,13 @@ from canary.kube import resources
 from canary.kube.client import ApiClient, api_client
 from canary.kube.errors import KubeError
 from canary.kube.resources import DEPLOYMENT, SERVICE, TRAFFIC_SPLIT, ResourceKind, resource_kind
-from canary.sandbox.meshsim_model import (
+from canary.sandbox.meshsim_model import Simulator, Target, plan
+from canary.sandbox.meshsim_objects import (
     DEFAULT_RATE,
     Key,
     Service,
-    Simulator,
     Split,
-    Target,
     Workload,
-    plan,
     splits_of_http_route,
 )
 

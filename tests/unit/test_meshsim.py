@@ -16,22 +16,18 @@ from prometheus_client.parser import text_string_to_metric_families
 from canary.sandbox import cluster, components, crds
 from canary.sandbox.configs import ScrapeJob, write_prometheus_config
 from canary.sandbox.meshsim import MeshCollector, describe_changes, parse_arguments
-from canary.sandbox.meshsim_model import (
-    LATENCY_BUCKETS_MS,
-    Accumulator,
+from canary.sandbox.meshsim_model import LATENCY_BUCKETS_MS, Accumulator, Simulator, Target, plan
+from canary.sandbox.meshsim_objects import (
     Backend,
     Behaviour,
     Service,
-    Simulator,
     Split,
-    Target,
     Workload,
     parse_error_rate,
     parse_latency_ms,
     parse_quantity,
     parse_rate,
     parse_weight,
-    plan,
     selects,
 )
 from canary.sandbox.state import Ports, SandboxState

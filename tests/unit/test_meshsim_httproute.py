@@ -7,13 +7,13 @@ from typing import Any
 import pytest
 
 from canary.sandbox import binaries, crds
-from canary.sandbox.meshsim_model import (
+from canary.sandbox.meshsim_model import plan
+from canary.sandbox.meshsim_objects import (
     Backend,
     Service,
     Split,
     Workload,
     parse_backend_ref_weight,
-    plan,
     splits_of_http_route,
 )
 
