@@ -12,7 +12,7 @@ controller's job.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
@@ -20,16 +20,14 @@ from canary.api.base import (
     API_VERSION,
     ApiModel,
     CelRule,
-    Int,
     ObjectMeta,
     ObjectName,
     ShortText,
     Url,
     cel_rules,
     is_http_url,
-    keyed_list,
 )
-from canary.api.status import Condition
+from canary.api.status import ConditionsStatus
 
 AlertProviderType = Literal["slack", "msteams", "discord", "gchat", "webhook"]
 
@@ -94,15 +92,6 @@ class AlertProviderSpec(ApiModel):
         return self
 
 
-class AlertProviderStatus(ApiModel):
-    """Written by the controller, if at all; kstatus-compatible."""
-
-    observed_generation: Int = Field(default=0, ge=0)
-    conditions: Annotated[list[Condition], keyed_list("type", max_items=8)] = Field(
-        default_factory=list
-    )
-
-
 class AlertProvider(ApiModel):
     """A receiver of Canary alerts: `kubectl get alertproviders`."""
 
@@ -110,4 +99,4 @@ class AlertProvider(ApiModel):
     kind: Literal["AlertProvider"] = "AlertProvider"
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: AlertProviderSpec
-    status: AlertProviderStatus = Field(default_factory=AlertProviderStatus)
+    status: ConditionsStatus = Field(default_factory=ConditionsStatus)

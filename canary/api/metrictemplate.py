@@ -16,15 +16,13 @@ from canary.api.base import (
     ApiModel,
     Bool,
     CelRule,
-    Int,
     ObjectMeta,
     ObjectName,
     Url,
     cel_rules,
     is_http_url,
-    keyed_list,
 )
-from canary.api.status import Condition
+from canary.api.status import ConditionsStatus
 
 ADDRESS_RULE = CelRule(
     rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && "
@@ -68,15 +66,6 @@ class MetricTemplateSpec(ApiModel):
     `{{ target }}`, `{{ service }}`, `{{ interval }}`, `{{ variables.<key> }}`."""
 
 
-class MetricTemplateStatus(ApiModel):
-    """Written by the controller, if at all; kstatus-compatible."""
-
-    observed_generation: Int = Field(default=0, ge=0)
-    conditions: Annotated[list[Condition], keyed_list("type", max_items=8)] = Field(
-        default_factory=list
-    )
-
-
 class MetricTemplate(ApiModel):
     """A reusable metric query and its provider."""
 
@@ -84,4 +73,4 @@ class MetricTemplate(ApiModel):
     kind: Literal["MetricTemplate"] = "MetricTemplate"
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: MetricTemplateSpec
-    status: MetricTemplateStatus = Field(default_factory=MetricTemplateStatus)
+    status: ConditionsStatus = Field(default_factory=ConditionsStatus)

@@ -66,6 +66,16 @@ class Condition(ApiModel):
     """The generation of the spec the condition is about."""
 
 
+# The status of AlertProviders and MetricTemplates.
+class ConditionsStatus(ApiModel):
+    """Written by the controller, if at all; kstatus-compatible."""
+
+    observed_generation: Int = Field(default=0, ge=0)
+    conditions: Annotated[list[Condition], keyed_list("type", max_items=8)] = Field(
+        default_factory=list
+    )
+
+
 class MetricCheck(ApiModel):
     """The latest result of one metric check."""
 
