@@ -49,8 +49,9 @@ from canary.kube.events import record_event
 from canary.kube.resources import CANARY, DEPLOYMENT, CanaryRef
 from canary.routers.base import RouteRef
 from canary.routers.release import release_apex, release_route
-from canary.targets.configs import PRIMARY_SUFFIX, config_refs
+from canary.targets.configs import config_refs
 from canary.targets.deployment import (
+    PRIMARY_SUFFIX,
     TargetError,
     deployment_readiness,
     primary_name,

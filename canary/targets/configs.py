@@ -25,10 +25,10 @@ from typing import Any, Final, Literal
 
 from canary.core.revision import config_checksum, revision
 from canary.kube.resources import CanaryRef
+from canary.targets.deployment import PRIMARY_SUFFIX
 
 ConfigKind = Literal["configmap", "secret"]
 
-PRIMARY_SUFFIX: Final = "-primary"  # as canary.targets.deployment's
 TRACKING_ANNOTATIONS: Final = ("canary.dev/config-tracking", "flagger.app/config-tracking")
 # Secret types an application reads as configuration; other types (service-account tokens,
 # docker config) are the cluster's business and are left alone, as in Flagger.
@@ -208,6 +208,19 @@ def with_copies(template: Mapping[str, Any], keys: Collection[str]) -> dict[str,
         name = str(use.holder[use.field])
         if f"{use.kind}/{name}" in wanted:
             use.holder[use.field] = copy_name(name)
+    return result
+
+
+def without_copies(template: Mapping[str, Any], keys: Collection[str]) -> dict[str, Any]:
+    """`with_copies` undone: a copy of `template` naming `<name>` again wherever it names the
+    copy `<name>-primary` of a config whose key is in `keys`."""
+    result = copy.deepcopy(dict(template))
+    wanted = set(keys)
+    for use in list(_uses(result)):
+        name = str(use.holder[use.field])
+        original = name.removesuffix(PRIMARY_SUFFIX)
+        if name != original and f"{use.kind}/{original}" in wanted:
+            use.holder[use.field] = original
     return result
 
 

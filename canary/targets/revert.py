@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from canary.core.revision import revision
+from canary.targets.configs import without_copies
 from canary.targets.deployment import (
-    PRIMARY_SUFFIX,
     REVISION_ANNOTATION,
     SelectorLabel,
     primary_template,
@@ -84,41 +84,6 @@ def _unsuffix_selector(selector: Any, label: SelectorLabel) -> None:
             ]
 
 
-def _config_names(pod_spec: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any], str]]:
-    """(kind, holder, field) of every place the pod spec names a ConfigMap or Secret, as
-    `canary.targets.configs` finds them: `holder[field]` is the name."""
-
-    def named(kind: str, holder: Any, field: str = "name") -> Iterator[tuple[str, Any, str]]:
-        if isinstance(holder, dict) and isinstance(holder.get(field), str):
-            yield kind, holder, field
-
-    for group in ("initContainers", "containers"):
-        for container in pod_spec.get(group) or []:
-            for env in container.get("env") or []:
-                source = env.get("valueFrom") or {}
-                yield from named("configmap", source.get("configMapKeyRef"))
-                yield from named("secret", source.get("secretKeyRef"))
-            for env_from in container.get("envFrom") or []:
-                yield from named("configmap", env_from.get("configMapRef"))
-                yield from named("secret", env_from.get("secretRef"))
-    for volume in pod_spec.get("volumes") or []:
-        yield from named("configmap", volume.get("configMap"))
-        yield from named("secret", volume.get("secret"), "secretName")
-        for source in (volume.get("projected") or {}).get("sources") or []:
-            yield from named("configmap", source.get("configMap"))
-            yield from named("secret", source.get("secret"))
-
-
-def _without_copies(pod_spec: Mapping[str, Any], copies: Collection[str]) -> None:
-    """Name `<name>` again wherever the pod spec names the copy `<name>-primary` of a config
-    whose key (`configmap/<name>`, `secret/<name>`) is in `copies`."""
-    for kind, holder, field in _config_names(pod_spec):
-        name = str(holder[field])
-        original = name.removesuffix(PRIMARY_SUFFIX)
-        if name != original and f"{kind}/{original}" in copies:
-            holder[field] = original
-
-
 def target_template_from_primary(
     template: Mapping[str, Any], *, label: SelectorLabel, copies: Collection[str] = ()
 ) -> dict[str, Any]:
@@ -141,8 +106,7 @@ def target_template_from_primary(
     if isinstance(spec, dict):
         for selector in _selectors(spec):
             _unsuffix_selector(selector, label)
-        _without_copies(spec, copies)
-    return result
+    return without_copies(result, copies)
 
 
 def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
