@@ -19,13 +19,11 @@ from canary.api.canary import Canary
 from canary.core.model import Phase
 from canary.kube import resources
 from canary.kube.errors import KubeError
-from canary.kube.resources import resource_kind
+from canary.kube.resources import ALERT_PROVIDER, SECRET
 from canary.notify import Alert, ProviderSettings, send
 
 log = structlog.get_logger(__name__)
 
-PROVIDERS = resource_kind("canary.dev/v1alpha1", "AlertProvider")
-SECRETS = resource_kind("v1", "Secret")
 # The events people are told about, and how loudly.
 SEVERITY_OF: Final = {
     "Synced": "info",
@@ -106,7 +104,7 @@ class AlertSender:
             return None
 
     async def _settings(self, namespace: str, name: str) -> ProviderSettings | None:
-        raw = await self._read(PROVIDERS, namespace, name)
+        raw = await self._read(ALERT_PROVIDER, namespace, name)
         if raw is None:
             log.warning("alert_provider_missing", provider=f"{namespace}/{name}")
             return None
@@ -114,7 +112,7 @@ class AlertSender:
             spec = AlertProvider.model_validate(raw).spec
             address = token = None
             if spec.secret_ref is not None:
-                secret = await self._read(SECRETS, namespace, spec.secret_ref.name)
+                secret = await self._read(SECRET, namespace, spec.secret_ref.name)
                 data = (secret or {}).get("data") or {}
                 address = _decoded(data.get("address"))
                 token = _decoded(data.get("token"))

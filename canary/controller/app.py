@@ -27,12 +27,12 @@ from canary.kube.resources import (
     CANARY,
     CONFIG_MAP,
     DEPLOYMENT,
+    HTTP_ROUTE,
     METRIC_TEMPLATE,
     SECRET,
     SERVICE,
     TRAFFIC_SPLIT,
     ResourceKind,
-    resource_kind,
 )
 from canary.kube.watch import WatchEvent, watch
 from canary.targets.deployment import PRIMARY_SUFFIX
@@ -47,7 +47,7 @@ log = structlog.get_logger(__name__)
 CACHED_ONLY = (
     METRIC_TEMPLATE,
     TRAFFIC_SPLIT,
-    resource_kind("gateway.networking.k8s.io/v1", "HTTPRoute"),
+    HTTP_ROUTE,
     SERVICE,
 )
 

@@ -330,6 +330,9 @@ async def list_objects(
 
 CANARY: Final = resource_kind("canary.dev/v1alpha1", "Canary")
 METRIC_TEMPLATE: Final = resource_kind("canary.dev/v1alpha1", "MetricTemplate")
+ALERT_PROVIDER: Final = resource_kind("canary.dev/v1alpha1", "AlertProvider")
 # Every SMI version relabels the same stored objects; v1alpha2 is the storage version.
 TRAFFIC_SPLIT: Final = resource_kind("split.smi-spec.io/v1alpha2", "TrafficSplit")
+# v1beta1 HTTPRoutes are the same stored objects, served as v1 too.
+HTTP_ROUTE: Final = resource_kind("gateway.networking.k8s.io/v1", "HTTPRoute")
 LEASE: Final = resource_kind("coordination.k8s.io/v1", "Lease")  # leader election

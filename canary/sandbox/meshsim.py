@@ -34,7 +34,7 @@ from prometheus_client.registry import Collector
 from canary.kube import resources
 from canary.kube.client import ApiClient, api_client
 from canary.kube.errors import KubeError
-from canary.kube.resources import DEPLOYMENT, SERVICE, TRAFFIC_SPLIT, ResourceKind, resource_kind
+from canary.kube.resources import DEPLOYMENT, HTTP_ROUTE, SERVICE, TRAFFIC_SPLIT, ResourceKind
 from canary.sandbox.meshsim_model import Simulator, Target, plan
 from canary.sandbox.meshsim_objects import (
     DEFAULT_RATE,
@@ -49,7 +49,6 @@ log = logging.getLogger("canary.sandbox.meshsim")
 
 # TrafficSplits are read as v1alpha2 (the storage version; v1alpha1 weights come back as quantity
 # strings), HTTPRoutes as v1 (v1beta1 HTTPRoutes are the same objects, served as v1 too).
-HTTP_ROUTE = resource_kind("gateway.networking.k8s.io/v1", "HTTPRoute")
 RELIST_INTERVAL = 1.0
 TICK_INTERVAL = 0.25
 LIST_TIMEOUT = 5.0

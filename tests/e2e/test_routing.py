@@ -17,7 +17,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
 from canary.kube.crds import install_crds
-from canary.kube.resources import SERVICE, resource_kind
+from canary.kube.resources import HTTP_ROUTE, SERVICE, resource_kind
 from canary.sandbox.crds import HTTP_ROUTE_GROUP_CRD, TRAFFIC_SPLIT_CRD, load
 from tests.e2e.harness import (
     ERROR_RATE_ANNOTATION,
@@ -38,7 +38,6 @@ pytestmark = pytest.mark.usefixtures("controller")
 
 NAME = "podinfo"
 EXAMPLES = REPOSITORY / "examples"
-HTTP_ROUTE = resource_kind("gateway.networking.k8s.io/v1", "HTTPRoute")
 HTTP_ROUTE_GROUP = resource_kind("specs.smi-spec.io/v1alpha3", "HTTPRouteGroup")
 RUN_WITHIN = 120.0
 
