@@ -50,26 +50,6 @@ def prometheus(sandbox: SandboxState) -> Prometheus:
     return Prometheus(sandbox.prometheus_url)
 
 
-@pytest.fixture
-async def owner(api: ApiClient, namespace: str) -> CanaryRef:
-    """A ConfigMap standing in for the Canary as the owner of the route."""
-    stored = await resources.create(
-        api,
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": "podinfo", "namespace": namespace},
-        },
-    )
-    return CanaryRef(
-        name="podinfo",
-        namespace=namespace,
-        uid=stored["metadata"]["uid"],
-        api_version="v1",
-        kind="ConfigMap",
-    )
-
-
 @pytest.mark.parametrize(
     "plural", ["httproutes", "gateways", "gatewayclasses", "referencegrants", "grpcroutes"]
 )

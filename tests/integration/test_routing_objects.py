@@ -71,26 +71,6 @@ async def trafficsplit_crd(api: ApiClient) -> None:
     )
 
 
-@pytest.fixture
-async def owner(api: ApiClient, namespace: str) -> CanaryRef:
-    """A ConfigMap standing in for the Canary as the owner of everything created."""
-    stored = await resources.create(
-        api,
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": "podinfo", "namespace": namespace},
-        },
-    )
-    return CanaryRef(
-        name="podinfo",
-        namespace=namespace,
-        uid=stored["metadata"]["uid"],
-        api_version="v1",
-        kind="ConfigMap",
-    )
-
-
 def _target(namespace: str, *, image: str = "example.test/podinfo:1") -> dict[str, Any]:
     labels = {"app": "podinfo"}
     return {
