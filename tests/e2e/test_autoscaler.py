@@ -13,13 +13,12 @@ import time
 from functools import partial
 from typing import Any
 
-import aiohttp
 import yaml
 from kubernetes_asyncio.client import ApiClient, AppsV1Api
-from prometheus_client.parser import text_string_to_metric_families
 
 from canary.kube import resources
-from canary.kube.resources import CANARY, DEPLOYMENT, HORIZONTAL_POD_AUTOSCALER
+from canary.kube.resources import DEPLOYMENT, HORIZONTAL_POD_AUTOSCALER
+from tests.e2e.cycles import cycle_after_now
 from tests.e2e.harness import (
     IMAGE,
     REPOSITORY,
@@ -69,43 +68,6 @@ async def _replicas(api: ApiClient, name: str, *, namespace: str) -> tuple[int, 
     found = await get_deployment(api, name, namespace=namespace)
     status = found.get("status") or {}
     return int(found["spec"].get("replicas") or 0), int(status.get("availableReplicas") or 0)
-
-
-async def _cycles(controller: Controller) -> float:
-    """How many reconcile cycles the controller has completed (its /metrics)."""
-    url = f"http://127.0.0.1:{controller.port}/metrics"
-    async with (
-        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session,
-        session.get(url) as response,
-    ):
-        text = await response.text()
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        if family.name == "canary_reconcile"
-        for sample in family.samples
-        if sample.name == "canary_reconcile_total"
-    )
-
-
-async def _cycle_after_now(api: ApiClient, controller: Controller, *, namespace: str) -> None:
-    """Until the controller has run a cycle that began after this call: wake it with a change
-    of the Canary's metadata (the watch wakes its cycle), then wait for the count to move."""
-    before = await _cycles(controller)
-    await resources.merge_patch(
-        api,
-        CANARY,
-        NAME,
-        namespace=namespace,
-        patch={"metadata": {"annotations": {"e2e.canary.dev/woken": str(time.monotonic())}}},
-        field_manager=TEST_MANAGER,
-    )
-    await eventually(
-        partial(_cycles, controller),
-        until=lambda count: count > before,
-        within=20,
-        what="a reconcile cycle after the change",
-    )
 
 
 def _autoscaled_canary(namespace: str) -> dict[str, Any]:
@@ -193,7 +155,7 @@ async def test_an_autoscaled_target_is_released_with_the_primarys_own_hpa(
             within=30,
             what="the target rolled out at 1 replica",
         )
-        await _cycle_after_now(api, controller, namespace=namespace)
+        await cycle_after_now(api, controller, name=NAME, namespace=namespace)
         assert "Progressing" not in recorder.phases, recorder.describe()
         assert recorder.statuses.last == initial, recorder.describe()
         reasons = {event.reason for event in await events_of(api, NAME, namespace=namespace)}

@@ -3,15 +3,13 @@ the controller as its own process."""
 
 from __future__ import annotations
 
-import re
 import time
-from functools import partial
 
-import aiohttp
 from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
 from canary.kube.resources import CANARY, DEPLOYMENT
+from tests.e2e.cycles import cycle_after_now
 from tests.e2e.harness import (
     ERROR_RATE_ANNOTATION,
     IMAGE,
@@ -27,10 +25,8 @@ from tests.e2e.harness import (
     set_template,
     template,
 )
-from tests.integration.waiting import eventually
 
 NAME = "podinfo"
-CYCLES = re.compile(r'^canary_reconcile_total\{result="ok"\} ([0-9.e+]+)$', re.MULTILINE)
 
 
 async def _initialized(api: ApiClient, recorder: Recorder, namespace: str, **spec: object) -> None:
@@ -39,16 +35,6 @@ async def _initialized(api: ApiClient, recorder: Recorder, namespace: str, **spe
     await apply(api, deployment(NAME, namespace=namespace))
     await apply(api, manifest)
     await recorder.until_phase("Initialized", within=30)
-
-
-async def _cycles(controller: Controller) -> float:
-    """Reconcile cycles the controller finished (it only sees this test's Canary)."""
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"http://127.0.0.1:{controller.port}/metrics") as response,
-    ):
-        found = CYCLES.search(await response.text())
-    return float(found.group(1)) if found else 0.0
 
 
 async def test_skip_analysis_promotes_without_checks_or_traffic(
@@ -87,23 +73,8 @@ async def test_a_suspended_canary_releases_nothing_until_it_is_resumed(
             field_manager=TEST_MANAGER,
         )
         await set_template(api, NAME, namespace=namespace, tag="6.7.1")
-        # A barrier: touching the target after the change wakes the Canary, and the cycle that
-        # follows has seen the new template (the watch delivers events in order).
-        before = await _cycles(controller)
-        await resources.merge_patch(
-            api,
-            DEPLOYMENT,
-            NAME,
-            namespace=namespace,
-            patch={"metadata": {"annotations": {"test.canary.dev/touched": "1"}}},
-            field_manager=TEST_MANAGER,
-        )
-        await eventually(
-            partial(_cycles, controller),
-            until=lambda cycles: cycles > before,
-            within=30,
-            what="a reconcile cycle after the change",
-        )
+        # The cycle after this has seen the new template (cycles.py says why).
+        await cycle_after_now(api, controller, name=NAME, namespace=namespace)
         assert recorder.phases == ["Initializing", "Initialized"], recorder.describe()
         target = await get_deployment(api, NAME, namespace=namespace)
         assert target["spec"]["replicas"] == 0, "a suspended Canary scales nothing up"

@@ -6,13 +6,25 @@ import os
 import subprocess
 import sys
 import time
+from functools import partial
 
 import pytest
 from kubernetes_asyncio.client import ApiClient
 
 from canary.sandbox.state import SandboxState
-from tests.e2e.harness import Recorder, apply, canary, deployment, get_deployment, image_of
+from tests.e2e.cycles import cycle_after_now
+from tests.e2e.harness import (
+    Controller,
+    Recorder,
+    apply,
+    canary,
+    deployment,
+    events_of,
+    get_deployment,
+    image_of,
+)
 from tests.e2e.harness import set_template as release
+from tests.integration.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("controller")
 
@@ -114,3 +126,30 @@ async def test_retry_runs_the_failed_revision_again_without_changing_the_target(
     assert after[:2] == ["Failed", "Progressing"], after
     assert after[-1] == "Succeeded", after
     assert "Failed" not in after[1:], after
+
+
+async def test_pause_holds_a_release_where_it_is_and_resume_continues_it(
+    api: ApiClient, namespace: str, sandbox: SandboxState, controller: Controller
+) -> None:
+    async with Recorder(api, namespace=namespace, name=NAME).running() as recorder:
+        released = await _started(api, recorder, namespace, tag="6.7.1")
+        paused = _canary_cli(sandbox, namespace, "pause")
+        assert paused.returncode == 0, paused.stderr
+        await eventually(
+            partial(events_of, api, NAME, namespace=namespace),
+            until=lambda events: any(e.reason == "Paused" for e in events),
+            within=20,
+            what="a Paused event",
+        )
+        held = recorder.weights.last
+        # Several intervals' worth of cycles later, nothing has moved.
+        for _ in range(3):
+            await cycle_after_now(api, controller, name=NAME, namespace=namespace)
+        assert recorder.weights.last == held, recorder.describe()
+        assert recorder.statuses.last is not None
+        assert recorder.statuses.last.phase == "Progressing"
+        resumed = _canary_cli(sandbox, namespace, "resume")
+        assert resumed.returncode == 0, resumed.stderr
+        outcome = await recorder.outcome(since=released, within=90)
+        assert outcome.phase == "Succeeded", recorder.describe()
+    assert recorder.canary_weights == [0, 10, 20, 30, 40, 50, 0], recorder.describe()
