@@ -12,6 +12,10 @@ response body in size; TLS is verified unless the hook sets `disableTLS`. Succes
 201 or 202, as in Flagger: 204 and every other status fail. Retries (`retries` of them, after the
 first attempt) happen only where a later attempt may fare better: connection errors, timeouts,
 429 and 5xx except 501; they wait a capped, jittered exponential backoff.
+
+An attempt's timeout bounds the whole exchange, body included, and the body is read only up to
+`MAX_BODY_BYTES` (the rest is never downloaded: the connection is closed). Messages show the
+URL with its credentials masked (`canary.core.redaction`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 import aiohttp
+
+from canary.core.redaction import redact_text, redact_url
+from canary.http.bodies import read_at_most
 
 DEFAULT_TIMEOUT_SECONDS: Final = 10.0
 # Read at most this much of a response; the rest is never downloaded.
@@ -143,20 +150,6 @@ class _Attempt:
     retryable: bool
 
 
-async def _read_capped(response: aiohttp.ClientResponse) -> tuple[bytes, bool]:
-    """At most MAX_BODY_BYTES of the body, and whether there was more."""
-    chunks: list[bytes] = []
-    size = 0
-    while size <= MAX_BODY_BYTES:
-        chunk = await response.content.read(MAX_BODY_BYTES + 1 - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    body = b"".join(chunks)
-    return body[:MAX_BODY_BYTES], len(body) > MAX_BODY_BYTES
-
-
 def _failed(status: int | None, message: str, *, retryable: bool) -> _Attempt:
     return _Attempt(ok=False, status=status, message=message, retryable=retryable)
 
@@ -208,12 +201,13 @@ async def _attempt(
                 timeout=aiohttp.ClientTimeout(total=None),
             ) as response,
         ):
-            body, truncated = await _read_capped(response)
+            body = await read_at_most(response.content, MAX_BODY_BYTES)
+            location = response.headers.get("Location")
             return _judge(
                 response.status,
-                body,
-                truncated=truncated,
-                location=response.headers.get("Location"),
+                body.data,
+                truncated=body.truncated,
+                location=redact_url(location) if location else None,
             )
     except TimeoutError:
         return _failed(
@@ -229,14 +223,15 @@ async def _attempt(
 
 def _refusal(hook: WebhookSpec) -> str | None:
     """Why `hook` cannot be called at all, or None."""
+    shown = redact_url(hook.url)
     try:
         parts = urlsplit(hook.url)
     except ValueError as error:
-        return f"invalid URL {hook.url!r}: {error}"
+        return f"invalid URL {shown!r}: {error}"
     if parts.scheme not in _SCHEMES:
-        return f"URL scheme {parts.scheme!r} is not allowed (only http and https): {hook.url!r}"
+        return f"URL scheme {parts.scheme!r} is not allowed (only http and https): {shown!r}"
     if not parts.hostname:
-        return f"URL {hook.url!r} has no host"
+        return f"URL {shown!r} has no host"
     if hook.timeout_seconds <= 0:
         return f"timeout must be positive, got {hook.timeout_seconds:g} s"
     return None
@@ -275,13 +270,13 @@ async def call_webhook(
         if outcome.ok or not outcome.retryable or attempts > retries:
             break
         await asyncio.sleep(backoff.delay(attempts))
-    message = outcome.message
+    message = redact_text(outcome.message)  # an error may quote the URL it was given
     if not outcome.ok and outcome.retryable and attempts > 1:
         message = f"giving up after {attempts} attempts: {message}"
     return WebhookResult(
         ok=outcome.ok,
         status=outcome.status,
-        message=bounded(f"webhook {hook.name} ({hook.url}): {message}"),
+        message=bounded(f"webhook {hook.name} ({redact_url(hook.url)}): {message}"),
         attempts=attempts,
         duration=time.monotonic() - started,
     )

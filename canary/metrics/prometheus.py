@@ -6,10 +6,14 @@ needs for DNS: hung queries must not starve webhooks), bounded by `asyncio.timeo
 connect/read timeouts and by Prometheus' own `timeout` parameter. There are no retries: the
 controller asks again on its next tick, and a check that got no value fails (DESIGN.md §3.3).
 
-Every response is judged before a number is believed: the JSON envelope (status, resultType) is
-checked by a response hook, because prometheus-api-client returns only `data.result` and would
-hide a matrix, a string or an error carried with HTTP 200. Errors name the URL (credentials
-redacted), the HTTP status and Prometheus' errorType, in at most a few hundred characters.
+Every response is read and judged by a response hook before prometheus-api-client sees it. The
+hook runs before requests reads the body, so it streams the body itself: at most 1 MiB, and
+nothing after the query's deadline (each read is given the time left as its socket timeout), so
+an endless chunked answer costs neither memory nor time; the connection is then closed. It also
+checks the JSON envelope (status, resultType), because prometheus-api-client returns only
+`data.result` and would hide a matrix, a string or an error carried with HTTP 200. Errors name
+the URL (credentials redacted), the HTTP status and Prometheus' errorType, in at most a few
+hundred characters.
 
 This module is the only one that imports prometheus_api_client or requests. It must not render
 templates or judge thresholds.
@@ -22,6 +26,8 @@ import asyncio
 import json
 import math
 import re
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,13 +35,18 @@ from functools import partial
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util.retry import Retry
 
+from canary.core.redaction import redact_url
+from canary.http.bodies import DeadlineExceededError, read_within
 from canary.metrics.errors import FailureKind, MetricError, bounded
 from canary.metrics.series import Series, matrix
 
@@ -44,6 +55,7 @@ DEFAULT_TIMEOUT = 10.0
 MAX_QUERY_BYTES = 4096
 # A query judged here answers with one sample; anything bigger is not a metric check.
 MAX_RESPONSE_BYTES = 1 << 20
+_LIMIT_TEXT = "1 MiB"
 _EXCERPT = 200
 _SERIES_SHOWN = 3
 
@@ -94,9 +106,13 @@ class PrometheusClient:
             raise ValueError(f"timeout must be positive, not {timeout}")
         self.url = url.rstrip("/")
         self.timeout = timeout
-        self.display_url = _redacted(self.url)
+        self.display_url = redact_url(self.url)
+        # The deadline of the query the calling thread runs, for the response hook.
+        self._deadline = threading.local()
         session = requests.Session()
         session.verify = not insecure_skip_verify
+        # Bodies are counted as they come: no compression, whose bytes would not be the answer's.
+        session.headers["Accept-Encoding"] = "identity"
         session.hooks["response"].append(self._check_envelope)
         credentials = credentials or Credentials()
         headers = None
@@ -125,9 +141,10 @@ class PrometheusClient:
                 f"the query is {size} bytes long; the limit is {MAX_QUERY_BYTES}",
             )
         loop = asyncio.get_running_loop()
+        blocking = partial(self._query_blocking, promql, deadline=time.monotonic() + self.timeout)
         try:
             async with asyncio.timeout(self.timeout):
-                result = await loop.run_in_executor(self._executor, self._query_blocking, promql)
+                result = await loop.run_in_executor(self._executor, blocking)
         except TimeoutError:
             raise self._timed_out() from None
         return single_value(result)
@@ -149,7 +166,12 @@ class PrometheusClient:
         if step < 1 or end <= start:
             raise ValueError(f"a range needs start < end and a step of 1 s or more, not {step}")
         loop = asyncio.get_running_loop()
-        blocking = partial(self._query_blocking, promql, window=(start, end, step))
+        blocking = partial(
+            self._query_blocking,
+            promql,
+            deadline=time.monotonic() + self.timeout,
+            window=(start, end, step),
+        )
         try:
             async with asyncio.timeout(self.timeout):
                 result = await loop.run_in_executor(self._executor, blocking)
@@ -181,12 +203,20 @@ class PrometheusClient:
         self.close()
 
     def _query_blocking(
-        self, promql: str, *, window: tuple[datetime, datetime, int] | None = None
+        self,
+        promql: str,
+        *,
+        deadline: float,
+        window: tuple[datetime, datetime, int] | None = None,
     ) -> Any:
         """Runs on the client's thread pool; every failure leaves as a `MetricError`.
 
-        An instant query, or with `window` (start, end, step) a range query.
+        An instant query, or with `window` (start, end, step) a range query; nothing is sent
+        or read after `deadline` (a `time.monotonic()` value).
         """
+        if time.monotonic() >= deadline:  # waited for a thread past the caller's patience
+            raise self._timed_out()
+        self._deadline.value = deadline
         params = {"timeout": f"{self.timeout:g}"}  # Prometheus stops evaluating at our deadline
         try:
             if window is not None:
@@ -229,16 +259,15 @@ class PrometheusClient:
             ) from None
 
     def _check_envelope(self, response: Any, *_args: Any, **_kwargs: Any) -> None:
-        """requests response hook: refuse what prometheus-api-client would misread."""
-        length = response.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > MAX_RESPONSE_BYTES:
-            response.close()
-            raise self._too_large(int(length))
+        """requests response hook: read the body within bounds, and refuse what
+        prometheus-api-client would misread."""
+        try:
+            body = self._read_body(response)
+        except BaseException:
+            response.close()  # the body was not read to its end: the connection cannot be reused
+            raise
         if response.status_code != 200:
             return  # prometheus-api-client raises PrometheusApiClientException with the body
-        body: bytes = response.content
-        if len(body) > MAX_RESPONSE_BYTES:
-            raise self._too_large(len(body))
         try:
             document = json.loads(body)
         except ValueError:
@@ -283,6 +312,50 @@ class PrometheusClient:
                     f" {other!r}",
                 )
 
+    def _read_body(self, response: Any) -> bytes:
+        """The whole body, read in chunks before the deadline and within the size limit; kept
+        as `response.content` for prometheus-api-client (requests has not read it yet)."""
+        length = response.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > MAX_RESPONSE_BYTES:
+            raise self._too_large(int(length))
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in {"", "identity"}:
+            raise MetricError(
+                FailureKind.BAD_RESPONSE,
+                f"bad response from Prometheus at {self.display_url}: compressed"
+                f" ({encoding}) though no compression was asked for",
+            )
+        raw: urllib3.HTTPResponse = response.raw
+
+        def read(size: int, timeout: float) -> bytes:
+            connection = raw.connection
+            sock = getattr(connection, "sock", None) if connection is not None else None
+            if sock is not None:
+                sock.settimeout(timeout)  # one read never outlasts the query's deadline
+            return raw.read1(size, decode_content=False)
+
+        try:
+            body = read_within(read, limit=MAX_RESPONSE_BYTES, deadline=self._deadline.value)
+        except (DeadlineExceededError, TimeoutError, Urllib3Timeout):
+            raise self._timed_out() from None
+        except (OSError, Urllib3Error) as error:
+            raise MetricError(
+                FailureKind.BAD_RESPONSE,
+                f"bad response from Prometheus at {self.display_url}: the body could not be"
+                f" read: {_reason(error)}",
+            ) from None
+        if body.truncated:
+            raise MetricError(
+                FailureKind.RESPONSE_TOO_LARGE,
+                f"answer from Prometheus at {self.display_url} is larger than {_LIMIT_TEXT}"
+                f" ({MAX_RESPONSE_BYTES} bytes, the limit); reading stopped there",
+            )
+        # requests' own cache of a read body: prometheus-api-client reads `response.content`.
+        response._content = body.data
+        response._content_consumed = True
+        raw.release_conn()  # read to its end: the connection may serve the next query
+        return body.data
+
     def _status_error(self, text: str) -> MetricError:
         """Classify prometheus-api-client's "HTTP Status Code N (b'body')" exception."""
         match = _STATUS_MESSAGE.fullmatch(text)
@@ -313,7 +386,7 @@ class PrometheusClient:
     def _timed_out(self) -> MetricError:
         return MetricError(
             FailureKind.TIMEOUT,
-            f"Prometheus at {self.display_url} did not answer within {self.timeout:g} s",
+            f"Prometheus at {self.display_url} sent no complete answer within {self.timeout:g} s",
         )
 
     def _too_large(self, size: int) -> MetricError:
@@ -406,13 +479,3 @@ def _reason(error: BaseException) -> str:
         if needle in text:
             return reason
     return bounded(_OBJECT_REPR.sub("", text), 300)
-
-
-def _redacted(url: str) -> str:
-    """`url` without user name or password, fit for messages."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port is not None else host
-    return urlunsplit(parts._replace(netloc=netloc))

@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from canary.api.alertprovider import AlertProviderSpec, AlertProviderType
+from canary.core.redaction import redact_text
+from canary.http.bodies import read_at_most
 from canary.notify.alert import Alert
 from canary.notify.payloads import DEFAULT_CHANNEL, DEFAULT_USERNAME, payload
 
@@ -131,13 +133,8 @@ def _failure(error: aiohttp.ClientError, provider: ProviderSettings) -> str:
 
 async def _excerpt(response: aiohttp.ClientResponse) -> str:
     """The start of the answer's body, on one line; never more than `EXCERPT_BYTES` read."""
-    data = bytearray()
-    while len(data) < EXCERPT_BYTES:
-        chunk = await response.content.read(EXCERPT_BYTES - len(data))
-        if not chunk:
-            break
-        data += chunk
-    text = " ".join(data.decode("utf-8", errors="replace").split())
+    body = await read_at_most(response.content, EXCERPT_BYTES)
+    text = " ".join(body.data.decode("utf-8", errors="replace").split())
     return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
 
 
@@ -147,4 +144,4 @@ def _redact(text: str, provider: ProviderSettings) -> str:
     for secret in (provider.address, parts.path, parts.query, provider.token):
         if secret and len(secret) > 1:
             text = text.replace(secret, "…")
-    return text
+    return redact_text(text)

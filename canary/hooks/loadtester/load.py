@@ -4,6 +4,10 @@ A `LoadSpec` says what to send; `generate` sends it with aiohttp and answers a `
 (requests, errors, status codes, latency percentiles). Requests are scheduled on one shared
 clock (request i is due at start + i / rate), so the rate holds however many workers share it,
 and a slow target lowers the achieved rate rather than piling requests up.
+
+Response bodies are read to measure the whole exchange, as hey does, but dropped as they come
+and never beyond `MAX_RESPONSE_BYTES` (a longer one counts as an error and its connection is
+closed); `request_timeout` bounds each request, body included.
 """
 
 from __future__ import annotations
@@ -18,10 +22,16 @@ from typing import Any
 
 import aiohttp
 
+from canary.core.redaction import redact_text
+from canary.http.bodies import drain
+
 # hey's defaults.
 DEFAULT_CONCURRENCY = 50
 DEFAULT_REQUESTS = 200
 DEFAULT_REQUEST_TIMEOUT = 20.0
+# The most of one response that is read (and dropped); a longer one is an error.
+MAX_RESPONSE_BYTES = 64 << 20
+TOO_LARGE = f"response larger than {MAX_RESPONSE_BYTES >> 20} MiB; reading stopped there"
 
 
 @dataclass(frozen=True)
@@ -139,13 +149,18 @@ async def generate(spec: LoadSpec, *, session: aiohttp.ClientSession | None = No
                     timeout=timeout,
                     allow_redirects=False,
                 ) as response:
-                    await response.read()
+                    _size, too_long = await drain(response.content, MAX_RESPONSE_BYTES)
                     codes[response.status] += 1
-                    if response.status >= 400:
-                        errors += 1
+                if too_long:  # the connection was closed as the response was left
+                    errors += 1
+                    first_error = first_error or TOO_LARGE
+                    continue
+                if response.status >= 400:
+                    errors += 1
             except (aiohttp.ClientError, TimeoutError, OSError) as error:
                 errors += 1
-                first_error = first_error or f"{type(error).__name__}: {error}"
+                reason = f"{type(error).__name__}: {error}"
+                first_error = first_error or redact_text(reason)
                 continue
             latencies.append(time.monotonic() - sent)
 

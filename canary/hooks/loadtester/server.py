@@ -27,6 +27,7 @@ from aiohttp import web
 from canary.hooks.loadtester.gates import GateKind, GateStore
 from canary.hooks.loadtester.hey import is_hey_command, parse_go_duration, parse_hey
 from canary.hooks.loadtester.load import LoadSpec, generate
+from canary.http.bodies import keep_tail, read_at_most
 from canary.kube.errors import KubeError
 
 log = logging.getLogger("canary.hooks.loadtester")
@@ -68,11 +69,11 @@ class _Task:
 
 
 async def _payload(request: web.Request) -> dict[str, Any]:
-    raw = await request.content.read(MAX_REQUEST_BYTES + 1)
-    if len(raw) > MAX_REQUEST_BYTES:
+    body = await read_at_most(request.content, MAX_REQUEST_BYTES)
+    if body.truncated:
         raise BadRequestError(f"request body larger than {MAX_REQUEST_BYTES} bytes")
     try:
-        document = json.loads(raw or b"{}")
+        document = json.loads(body.data or b"{}")
     except ValueError as error:
         raise BadRequestError(f"invalid JSON: {error}") from None
     if not isinstance(document, dict):
@@ -179,14 +180,17 @@ def _shell_task(canary: str, command: str, settings: Settings) -> _Task:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
+        assert process.stdout is not None  # noqa: S101 - asked for with PIPE above
         try:
             async with asyncio.timeout(settings.task_timeout):
-                output, _ = await process.communicate()
+                # Only the output's end is kept, however much the command writes.
+                output = await keep_tail(process.stdout, MAX_OUTPUT_BYTES)
+                await process.wait()
         except TimeoutError:
             process.kill()
             await process.wait()
             return 500, {"error": f"timed out after {settings.task_timeout:g} s"}
-        text = output[-MAX_OUTPUT_BYTES:].decode("utf-8", errors="replace")
+        text = output.data.decode("utf-8", errors="replace")
         code = 200 if process.returncode == 0 else 500
         return code, {"exitCode": process.returncode, "output": text}
 
