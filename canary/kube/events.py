@@ -1,7 +1,7 @@
 """Kubernetes events on the objects the controller manages, as `kubectl describe` shows them.
 
 Recording an event is best effort: a failure is logged and never fails the reconcile that
-wanted to record it.
+wanted to record it. Credentials in URLs quoted by a message are masked before it is sent.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import structlog
 from kubernetes_asyncio.client import ApiClient, CoreV1Api, CoreV1Event
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from canary.core.redaction import redact_text
 from canary.kube.metrics import NO_ANSWER, count_request
 from canary.kube.objects import body
 
@@ -48,7 +49,7 @@ async def record_event(
             "resourceVersion": metadata.get("resourceVersion"),
         },
         "reason": reason,
-        "message": message[:MAX_MESSAGE],
+        "message": redact_text(message)[:MAX_MESSAGE],
         "type": "Warning" if warning else "Normal",
         "source": {"component": COMPONENT},
         "reportingComponent": COMPONENT,

@@ -2,15 +2,22 @@
 
 Events have stable snake_case names (`canary_advanced`, `watch_relist`) and bound context
 (canary, namespace, phase, revision), so logs can be filtered without parsing prose.
+
+Every value logged, and every standard-library log record, passes through
+`canary.core.redaction` first: a URL with credentials (a webhook's, a Prometheus address) never
+reaches the log with its password or token.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal
+from collections.abc import MutableMapping
+from typing import Any, Literal
 
 import structlog
+
+from canary.core.redaction import redact_text
 
 LogFormat = Literal["json", "console", "auto"]
 
@@ -31,6 +38,7 @@ def configure(log_format: LogFormat = "auto", level: str = "info") -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            redact_credentials,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
@@ -40,3 +48,37 @@ def configure(log_format: LogFormat = "auto", level: str = "info") -> None:
     logging.basicConfig(
         stream=sys.stderr, level=max(numeric, logging.WARNING), format="%(message)s"
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact_record)
+
+
+def redact_credentials(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: credentials in URLs masked in every value of the event."""
+    for key, value in event.items():
+        event[key] = _redacted(value)
+    return event
+
+
+def _redacted(value: Any) -> Any:
+    match value:
+        case str():
+            return redact_text(value)
+        case dict():
+            return {key: _redacted(item) for key, item in value.items()}
+        case list():
+            return [_redacted(item) for item in value]
+        case tuple():
+            return tuple(_redacted(item) for item in value)
+        case _:
+            return value
+
+
+def redact_record(record: logging.LogRecord) -> bool:
+    """logging filter: the same for the standard library's records (aiohttp, asyncio)."""
+    message = record.getMessage()
+    redacted = redact_text(message)
+    if redacted != message:
+        record.msg, record.args = redacted, None
+    return True

@@ -20,6 +20,7 @@ from canary.cli.views.golden import Golden, Span, Unavailable, Workloads, golden
 from canary.cli.views.options import add_cluster_options, not_found, report
 from canary.cli.views.sections import Described, render
 from canary.cli.views.timeline import EventView, events_about, releases
+from canary.core.redaction import redact_url
 from canary.kube import resources
 from canary.kube.client import api_client
 from canary.kube.errors import KubeError
@@ -135,7 +136,7 @@ async def _metrics(
     try:
         client = PrometheusClient(url, timeout=PROMETHEUS_TIMEOUT)
     except ValueError as error:
-        return Unavailable(f"Prometheus URL {url!r}: {error}")
+        return Unavailable(f"Prometheus URL {redact_url(url)!r}: {error}")
     async with client:
         return await golden_signals(
             client,

@@ -27,6 +27,7 @@ from canary.cli.views.text import (
 )
 from canary.cli.views.timeline import EventView, Release, releases, weight_at, weight_changes
 from canary.controller.manual import requests_of
+from canary.core.redaction import redact_url
 
 RELEASES_SHOWN = 2
 EVENT_MESSAGE_WIDTH = 200
@@ -201,7 +202,7 @@ def _release_title(release: Release, *, latest: bool) -> str:
 
 def _metrics(described: Described) -> str:
     metrics = described.metrics
-    title = f"Metrics (Prometheus {described.prometheus_url or NO_VALUE})"
+    title = f"Metrics (Prometheus {redact_url(described.prometheus_url) or NO_VALUE})"
     if isinstance(metrics, Unavailable):
         return f"{title}: unavailable: {metrics.reason}"
     spec = described.canary.get("spec") or {}

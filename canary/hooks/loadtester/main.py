@@ -16,6 +16,7 @@ from canary.hooks.loadtester.gates import CONFIG_MAP_NAME, GateStore
 from canary.hooks.loadtester.hey import parse_go_duration
 from canary.hooks.loadtester.server import Settings, build_app
 from canary.kube.client import api_client
+from canary.telemetry.logging import redact_record
 
 log = logging.getLogger("canary.hooks.loadtester")
 
@@ -83,6 +84,8 @@ async def serve(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Serve with parsed `args` (also `canary loadtester`) until SIGTERM or SIGINT."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact_record)  # task descriptions quote the URLs they load
     asyncio.run(serve(args))
     return 0
 
