@@ -69,7 +69,7 @@ class PrometheusPool:
         )
         while len(self._clients) > MAX_CLIENTS:
             _key, oldest = self._clients.popitem(last=False)
-            oldest.close()
+            oldest.close(cancel_pending=False)  # another Canary's check may be using it
         return self._clients[key]
 
     def close(self) -> None:

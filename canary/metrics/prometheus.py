@@ -186,9 +186,11 @@ class PrometheusClient:
         except MetricError:
             return False
 
-    def close(self) -> None:
-        """Release the connection pool; a thread still blocked ends at its read timeout."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+    def close(self, *, cancel_pending: bool = True) -> None:
+        """Release the connection pool; a thread still blocked ends at its deadline. Queries
+        still waiting for a thread are cancelled, unless `cancel_pending` is False (they then
+        run, and end as their deadline says)."""
+        self._executor.shutdown(wait=False, cancel_futures=cancel_pending)
         self._connect.close()
 
     async def __aenter__(self) -> Self:
