@@ -16,6 +16,7 @@ given them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Final
@@ -84,7 +85,15 @@ class SendResult:
 async def send(
     provider: ProviderSettings, alert: Alert, *, session: aiohttp.ClientSession
 ) -> SendResult:
-    """POST `alert` as `provider`'s JSON to its address; the outcome, whatever the remote does."""
+    """POST `alert` as `provider`'s JSON to its address; the outcome, whatever the remote does.
+
+    Credentials in URLs the alert's text quotes are masked before it leaves.
+    """
+    alert = dataclasses.replace(
+        alert,
+        message=redact_text(alert.message),
+        fields=tuple((name, redact_text(value)) for name, value in alert.fields),
+    )
     body = json.dumps(
         payload(provider.type, alert, channel=provider.channel, username=provider.username)
     ).encode()

@@ -4,6 +4,7 @@ headers, and that a failing, redirecting, hanging or absent receiver is reported
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -197,3 +198,20 @@ async def test_no_receiver_at_all_is_reported_without_the_secret_path(
     assert "SECRET" not in result.message
     invalid = await send(_settings("webhook", "http://[::1/x"), ALERT, session=session)
     assert invalid == SendResult(ok=False, message="the address is not a valid URL")
+
+
+async def test_credentials_in_urls_the_alert_quotes_are_masked(
+    receiver: Receiver, session: aiohttp.ClientSession
+) -> None:
+    leaky = dataclasses.replace(
+        ALERT,
+        message="webhook smoke (https://admin:hunter2@hooks.example/x?token=abc): HTTP 401",
+        fields=(("Webhook", "https://admin:hunter2@hooks.example/x"),),
+    )
+    result = await send(_settings("slack", f"{receiver.base}/ok/slack"), leaky, session=session)
+    assert result.ok, result
+    [request] = receiver.received
+    text = json.dumps(request.body)
+    assert "https://admin:***@hooks.example/x?token=***" in text
+    assert "hunter2" not in text
+    assert "abc" not in text
