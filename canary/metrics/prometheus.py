@@ -213,8 +213,9 @@ class PrometheusClient:
     ) -> Any:
         """Runs on the client's thread pool; every failure leaves as a `MetricError`.
 
-        An instant query, or with `window` (start, end, step) a range query; nothing is sent
-        or read after `deadline` (a `time.monotonic()` value).
+        An instant query, or with `window` (start, end, step) a range query. None starts, and
+        no body is read, after `deadline` (a `time.monotonic()` value); waiting for the answer's
+        headers is bounded by requests' connect and read timeouts.
         """
         if time.monotonic() >= deadline:  # waited for a thread past the caller's patience
             raise self._timed_out()
