@@ -3,10 +3,9 @@
 
 For every manifest of the corpus, the API server (a dry-run create with strict field validation,
 as `kubectl apply` sends it) must give exactly the recorded causes, word for word (in any
-order); `canary check`
-must then reach the same verdict and name the same fields; and where a CEL rule refuses, the
-models must refuse with the same message (the controller reports objects an older CRD admitted
-with it).
+order); `canary check` must then reach the same verdict, name the same fields and word what it
+says as the API server does; and where a CEL rule refuses, the models must refuse with the same
+message (the controller reports objects an older CRD admitted with it).
 """
 
 from __future__ import annotations
@@ -75,6 +74,9 @@ async def test_the_api_server_and_canary_check_agree(api: ApiClient, case: Case)
     assert (not problems) == case.admitted, [p.text for p in problems]
     server_fields = {c["field"] for c in causes if c["field"] != NIL} | set(unknown)
     assert {p.path for p in problems} == server_fields, [p.text for p in problems]
+    # And in the API server's words (an unknown field is worded as kubectl words it).
+    said = [(p.path, p.message) for p in problems if p.path not in unknown]
+    assert not [s for s in said if s not in {(c["field"], c["message"]) for c in causes}]
 
     if case.rule_message is not None:
         with pytest.raises(ValidationError, match=re.escape(case.rule_message)):

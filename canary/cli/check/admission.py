@@ -115,10 +115,10 @@ def message(detail: ErrorDetails, path: str) -> str:  # noqa: PLR0911 - one retu
             f"{context.get('min_length')} chars long"
         )
     if kind == "too_long":
-        return (
-            f"Too many: {context.get('actual_length')}: must have at most "
-            f"{context.get('max_length')} items"
-        )
+        count = context.get("actual_length")  # None for a map: count it
+        if count is None and isinstance(value, dict | list):
+            count = len(value)
+        return f"Too many: {count}: must have at most {context.get('max_length')} items"
     if kind == "too_short":
         return (
             f"Invalid value: {context.get('actual_length')}: {path} in body should have at "

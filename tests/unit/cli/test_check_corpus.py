@@ -1,6 +1,6 @@
-"""`canary check` on the admission corpus (`tests/admission_corpus.py`), offline: the verdict and
-the fields the API server gave for each manifest (recorded in the corpus, and held to the real
-API server by tests/integration/test_admission_corpus.py)."""
+"""`canary check` on the admission corpus (`tests/admission_corpus.py`), offline: the verdict,
+the fields and the words the API server gave for each manifest (recorded in the corpus, and held
+to the real API server by tests/integration/test_admission_corpus.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ def test_check_names_the_fields_the_api_server_names(case: Case) -> None:
     problems = check_document(case.manifest(), number=1, provider="linkerd").problems
     assert (not problems) == case.admitted, [p.text for p in problems]
     assert {p.path for p in problems} == case.fields, [p.text for p in problems]
+    recorded = {(c["field"], c["message"]) for c in case.causes}
+    said = [(p.path, p.message) for p in problems if p.path not in case.unknown]
+    assert not [s for s in said if s not in recorded]
 
 
 def test_the_corpus_ids_are_unique_and_every_refused_case_changes_something() -> None:
