@@ -2,7 +2,7 @@
 
 Every refusal is asserted with the API server's exact words (field and message of each cause in
 the 422's details), because those words are what a user reads in `kubectl apply`. The table of
-good and bad manifests is the admission corpus (`tests/admission_corpus.py`, run by
+good and bad manifests is the admission corpus (`tests/admission_corpus/`, run by
 `test_admission_corpus.py` through the API server and `canary check` alike); this module holds
 what a table of single manifests cannot show: immutability, pruning, the status subresource and
 the printed columns.

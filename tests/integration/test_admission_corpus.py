@@ -1,4 +1,4 @@
-"""The admission corpus (`tests/admission_corpus.py`) sent to the sandbox's API server, and
+"""The admission corpus (`tests/admission_corpus/`) sent to the sandbox's API server, and
 `canary check` held to what the API server says.
 
 For every manifest of the corpus, the API server (a dry-run create with strict field validation,

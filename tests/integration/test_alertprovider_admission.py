@@ -1,6 +1,6 @@
 """The AlertProvider CRD in a real API server: a good provider is stored as written and printed
 with its type. What it refuses, and `canary check` with it, is in the admission corpus
-(`tests/admission_corpus.py`, run by `test_admission_corpus.py`)."""
+(`tests/admission_corpus/`, run by `test_admission_corpus.py`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`canary check` on the admission corpus (`tests/admission_corpus.py`), offline: the verdict,
+"""`canary check` on the admission corpus (`tests/admission_corpus/`), offline: the verdict,
 the fields and the words the API server gave for each manifest (recorded in the corpus, and held
 to the real API server by tests/integration/test_admission_corpus.py)."""
 
