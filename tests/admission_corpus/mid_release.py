@@ -246,6 +246,12 @@ URL_CASES = [
         rule_message=WEBHOOK_URL,
     ),
     Case(
+        "webhook-url-with-no-ipv6-in-brackets",
+        in_analysis(webhooks=[webhook(url="http://[10.0.0.1]:8080/")]),
+        _url_refused("spec.analysis.webhooks[0].url", "http://[10.0.0.1]:8080/", WEBHOOK_URL),
+        rule_message=WEBHOOK_URL,
+    ),
+    Case(
         "webhook-url-with-two-ports",
         in_analysis(webhooks=[webhook(url="http://loadtester.test:80:80/")]),
         _url_refused("spec.analysis.webhooks[0].url", "http://loadtester.test:80:80/", WEBHOOK_URL),

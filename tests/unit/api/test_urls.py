@@ -15,6 +15,8 @@ from canary.api.urls import RequestUri, is_http_url, parse_request_uri
         ("HTTPS://Hooks.Slack.test/x", RequestUri("https", "Hooks.Slack.test")),
         ("http://user:pw@host.test:8080/p?q=a b#frag", RequestUri("http", "host.test")),
         ("http://[::1]:9090/", RequestUri("http", "::1")),
+        ("http://[fe80::1%25en0]/", RequestUri("http", "fe80::1%25en0")),
+        ("http://[::ffff:1.2.3.4]/", RequestUri("http", "::ffff:1.2.3.4")),
         ("http://a]b/", RequestUri("http", "a]b")),
         ("http://hoé.test/a b", RequestUri("http", "hoé.test")),  # non-ASCII, a space in a path
         ("http://host.test:/", RequestUri("http", "host.test")),
@@ -47,6 +49,9 @@ def test_what_go_parses(text: str, parsed: RequestUri | None) -> None:
         "http://host.test:80:80/",  # more than one colon outside brackets
         "http://a[::1]/",
         "http://[::1/",  # an unclosed IPv6 literal
+        "http://[notip]/",  # brackets hold an IPv6 address
+        "http://[1.2.3.4]/",
+        "http://[fe80::1%en0]/",  # a zone's % must be escaped
         "http://[::1]x/",
         "http://host.test/%zz",
         "http://host.test/%4",
