@@ -68,8 +68,8 @@ MIRROR_RULE = CelRule(
 )
 # The longest window a metric check may look back over. A check judges the canary's recent
 # traffic; a day is longer than any analysis step (at most 1h) or progress deadline (at most
-# 24h), while a longer range makes Prometheus read days of samples at every check (and hit its
-# query limits mid-release) and reaches past what a default 15-day retention keeps.
+# 24h), while a longer range makes Prometheus read days of samples at every check, until it hits
+# its query limits mid-release (docs/canary.md, "Validation at admission").
 METRIC_INTERVAL_LIMIT = "24h"
 METRIC_INTERVAL_RULE = CelRule(
     rule=f"{cel_is_duration('self', PROMETHEUS_DURATION_PATTERN)} && "
