@@ -5,8 +5,8 @@ moment behind the API server; it reads from the API server only until a cache co
 namespace. What keeps a stale copy harmless is the status write: it carries the resourceVersion
 of the copy read, so if the Canary changed since (or the copy was behind), the API server
 answers 409, nothing is written, and the cycle runs again shortly, reading the cache again. The
-object the write returns goes into the cache at once. A Canary whose spec cannot be
-used gets `Ready=False, reason=InvalidSpec` and a Warning event, and nothing else happens to it.
+object the write returns goes into the cache at once. A Canary whose spec cannot be used gets
+`Ready=False, reason=InvalidSpec` and a Warning event, and nothing else happens to it.
 The cycle returns how long to wait before the next one is needed.
 """
 
