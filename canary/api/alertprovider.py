@@ -25,9 +25,9 @@ from canary.api.base import (
     ShortText,
     Url,
     cel_rules,
-    is_http_url,
 )
 from canary.api.status import ConditionsStatus
+from canary.api.urls import is_http_url
 
 AlertProviderType = Literal["slack", "msteams", "discord", "gchat", "webhook"]
 

@@ -25,10 +25,16 @@ from canary.api.base import (
     Text,
     Url,
     cel_rules,
-    is_http_url,
     keyed_list,
 )
-from canary.api.durations import Duration, cel_is_duration, parse_duration
+from canary.api.durations import (
+    PROMETHEUS_DURATION_PATTERN,
+    Duration,
+    PrometheusDuration,
+    cel_is_duration,
+    parse_duration,
+)
+from canary.api.urls import is_http_url
 
 BUILTIN_METRICS = ("request-success-rate", "request-duration")
 
@@ -59,6 +65,21 @@ MIRROR_RULE = CelRule(
     rule="!has(self.mirror) || !self.mirror || "
     "(has(self.iterations) && (!has(self.match) || size(self.match) == 0))",
     message="analysis.mirror needs analysis.iterations without match (blue/green)",
+)
+# The longest window a metric check may look back over. A check judges the canary's recent
+# traffic; a day is longer than any analysis step (at most 1h) or progress deadline (at most
+# 24h), while a longer range makes Prometheus read days of samples at every check, until it hits
+# its query limits mid-release (docs/canary.md, "Validation at admission").
+METRIC_INTERVAL_LIMIT = "24h"
+METRIC_INTERVAL_RULE = CelRule(
+    rule=f"{cel_is_duration('self', PROMETHEUS_DURATION_PATTERN)} && "
+    f"duration(self) > duration('0s') && duration(self) <= duration('{METRIC_INTERVAL_LIMIT}')",
+    message=f"metric interval must be a duration above 0s and at most {METRIC_INTERVAL_LIMIT}, "
+    'e.g. "1m"',
+)
+WEBHOOK_TIMEOUT_POSITIVE_RULE = CelRule(
+    rule=f"!{cel_is_duration('self')} || duration(self) > duration('0s')",
+    message='webhook timeout must be longer than 0s, e.g. "10s"',
 )
 WEBHOOK_TIMEOUT_RULE = CelRule(
     # Malformed durations are reported by their own fields' checks, not again here.
@@ -139,8 +160,11 @@ class Metric(ApiModel):
     name: ShortText
     """Unique in the list. `request-success-rate` (percent) and `request-duration` (milliseconds)
     are builtin and need no query."""
-    interval: Duration = "1m"
-    """The range of the query (`{{ interval }}` in templates)."""
+    interval: PrometheusDuration = Field(
+        default="1m", json_schema_extra=cel_rules(METRIC_INTERVAL_RULE)
+    )
+    """The range of the query (`{{ interval }}` in templates): a Prometheus duration above 0s
+    and at most 24h (`30s`, `1m`, `1h30m`)."""
     threshold_range: ThresholdRange | None = None
     """The range the value must stay in; a value outside it is a failed check."""
     query: Annotated[str, StringConstraints(min_length=1, max_length=8192)] | None = None
@@ -153,6 +177,13 @@ class Metric(ApiModel):
     """Values for `{{ variables.<key> }}` in the template."""
 
     model_config = ConfigDict(json_schema_extra=cel_rules(METRIC_SOURCE_RULE, METRIC_RANGE_RULE))
+
+    @field_validator("interval")
+    @classmethod
+    def _interval_in_range(cls, interval: str) -> str:
+        if not 0.0 < parse_duration(interval) <= parse_duration(METRIC_INTERVAL_LIMIT):
+            raise ValueError(METRIC_INTERVAL_RULE.message)
+        return interval
 
     @model_validator(mode="after")
     def _one_source_and_a_range(self) -> Metric:
@@ -177,8 +208,10 @@ class Webhook(ApiModel):
     """When it is called and what its answer means (Flagger's webhook types)."""
     url: Url = Field(json_schema_extra=cel_rules(WEBHOOK_URL_RULE))
     """Absolute http(s) URL; redirects are not followed."""
-    timeout: Duration | None = None
-    """Per attempt; 10s when left out. Must be shorter than analysis.interval."""
+    timeout: Duration | None = Field(
+        default=None, json_schema_extra=cel_rules(WEBHOOK_TIMEOUT_POSITIVE_RULE)
+    )
+    """Per attempt, longer than 0s; 10s when left out. Must be shorter than analysis.interval."""
     retries: Int = Field(default=0, ge=0, le=5)
     """Further attempts after a connection error, 429 or 5xx."""
     metadata: StringMap = Field(default_factory=dict)
@@ -194,6 +227,13 @@ class Webhook(ApiModel):
         if not is_http_url(url):
             raise ValueError(WEBHOOK_URL_RULE.message)
         return url
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive_timeout(cls, timeout: str | None) -> str | None:
+        if timeout is not None and parse_duration(timeout) <= 0.0:
+            raise ValueError(WEBHOOK_TIMEOUT_POSITIVE_RULE.message)
+        return timeout
 
     @property
     def timeout_seconds(self) -> float:
@@ -311,7 +351,7 @@ class Analysis(ApiModel):
     @field_validator("step_weights")
     @classmethod
     def _ascending(cls, weights: list[int] | None) -> list[int] | None:
-        if weights is not None and any(a >= b for a, b in pairwise(weights)):
+        if weights is not None and any(a > b for a, b in pairwise(weights)):  # as isSorted()
             raise ValueError(STEP_WEIGHTS_RULE.message)
         return weights
 

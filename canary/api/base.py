@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Final
-from urllib.parse import urlsplit
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, StringConstraints
 from pydantic.alias_generators import to_camel
@@ -107,16 +106,6 @@ def parse_timestamp(value: object) -> datetime | None:
 def cel_rules(*rules: CelRule) -> JsonDict:
     """The JSON schema extra that attaches `rules` to a model or a field."""
     return {"x-kubernetes-validations": [rule.schema() for rule in rules]}
-
-
-def is_http_url(text: str) -> bool:
-    """The Python twin of the CEL check `isURL(u) && url(u).getScheme() in ['http', 'https']`
-    with a host: an absolute http(s) URL."""
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return False
-    return parts.scheme in {"http", "https"} and bool(parts.hostname)
 
 
 class ObjectMeta(ApiModel):

@@ -7,6 +7,7 @@ anything else is refused at admission rather than silently handled by a fallback
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -25,10 +26,10 @@ from canary.api.base import (
     StringMap,
     Url,
     cel_rules,
-    is_http_url,
 )
 from canary.api.durations import Duration
 from canary.api.status import CanaryStatus
+from canary.api.urls import is_http_url
 
 Provider = Literal[
     "linkerd",
@@ -50,6 +51,16 @@ METRICS_SERVER_RULE = CelRule(
     "url(self).getHostname() != ''",
     message="metricsServer must be an absolute http(s) URL",
 )
+# A Service's targetPort: a port number, or the name of a container port (an IANA_SVC_NAME: at
+# most 15 characters of a-z, 0-9 and '-', with a letter, no '--', no '-' at either end).
+TARGET_PORT_RULE = CelRule(
+    rule="type(self) == int ? self >= 1 && self <= 65535 : "
+    "size(self) <= 15 && self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && "
+    "self.matches('[a-z]') && !self.contains('--')",
+    message="service.targetPort must be a port number (1 to 65535) or a container port's name "
+    "(at most 15 characters: a-z, 0-9 and '-', with at least one letter)",
+)
+_PORT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 SCALER_REPLICAS_RULE = CelRule(
     rule="!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas",
     message="primaryScalerReplicas.minReplicas must be <= primaryScalerReplicas.maxReplicas",
@@ -131,12 +142,11 @@ class Service(ApiModel):
     """Port of the generated Services."""
     port_name: Annotated[str, StringConstraints(min_length=1, max_length=15)] = "http"
     """Name of that port."""
-    target_port: (
-        Annotated[Int, Field(ge=1, le=65535)]
-        | Annotated[str, StringConstraints(min_length=1, max_length=15)]
-        | None
-    ) = None
-    """Container port (number or name) the Services send to; `port` when left out."""
+    target_port: Int | str | None = Field(
+        default=None, json_schema_extra=cel_rules(TARGET_PORT_RULE)
+    )
+    """Container port the Services send to, by number (1 to 65535) or by name (`http`); `port`
+    when left out."""
     app_protocol: ShortText | None = None
     """The port's appProtocol (e.g. `http`, `kubernetes.io/h2c`)."""
     port_discovery: Bool = False
@@ -150,6 +160,25 @@ class Service(ApiModel):
     """Request timeout set on the route (Gateway API)."""
     headers: Headers | None = None
     """Header changes applied by the route (Gateway API)."""
+
+    @field_validator("target_port")
+    @classmethod
+    def _port_number_or_name(cls, port: int | str | None) -> int | str | None:
+        if port is not None and not is_target_port(port):
+            raise ValueError(TARGET_PORT_RULE.message)
+        return port
+
+
+def is_target_port(port: int | str) -> bool:
+    """The Python twin of TARGET_PORT_RULE."""
+    if isinstance(port, int):
+        return 1 <= port <= 65535
+    return (
+        len(port) <= 15
+        and _PORT_NAME.fullmatch(port) is not None
+        and any("a" <= c <= "z" for c in port)
+        and "--" not in port
+    )
 
 
 class CanarySpec(ApiModel):

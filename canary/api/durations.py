@@ -14,18 +14,25 @@ from typing import Annotated
 from pydantic import StringConstraints
 
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+# A metric's interval is pasted into PromQL as a range (`rate(x[1m])`), so it must be a duration
+# Prometheus reads: whole numbers, each unit at most once, largest first (`1h30m`, not `1.5h`
+# nor `30m1h`). CEL's `duration()` reads each of them too.
+PROMETHEUS_DURATION_PATTERN = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$"
 
 Duration = Annotated[str, StringConstraints(max_length=32, pattern=DURATION_PATTERN)]
+PrometheusDuration = Annotated[
+    str, StringConstraints(min_length=2, max_length=32, pattern=PROMETHEUS_DURATION_PATTERN)
+]
 
 _WHOLE = re.compile(DURATION_PATTERN)
 
 
-def cel_is_duration(expression: str) -> str:
-    """A CEL test that `expression` matches the pattern. A CEL rule must check it before calling
+def cel_is_duration(expression: str, pattern: str = DURATION_PATTERN) -> str:
+    """A CEL test that `expression` matches `pattern`. A CEL rule must check it before calling
     `duration()`: the pattern's own error does not stop CEL rules from running, and
     `duration()` on a malformed string fails with a type-conversion error instead of the
     rule's message."""
-    escaped = DURATION_PATTERN.replace("\\", "\\\\")
+    escaped = pattern.replace("\\", "\\\\")
     return f"{expression}.matches('{escaped}')"
 
 

@@ -20,9 +20,9 @@ from canary.api.base import (
     ObjectName,
     Url,
     cel_rules,
-    is_http_url,
 )
 from canary.api.status import ConditionsStatus
+from canary.api.urls import is_http_url
 
 ADDRESS_RULE = CelRule(
     rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && "

@@ -1,9 +1,12 @@
 """One reconcile cycle of one Canary: load, observe, decide, execute, write status once.
 
-The cycle reads the Canary fresh from the API server, so a decision is never made on a stale
-copy. It writes the status with the resourceVersion it read: if anything changed meanwhile the
-write fails with 409 and the cycle runs again from a fresh read. A Canary whose spec cannot be
-used gets `Ready=False, reason=InvalidSpec` and a Warning event, and nothing else happens to it.
+The cycle reads the Canary (and the objects it observes) from the watch caches, which may be a
+moment behind the API server; it reads from the API server only until a cache covers the
+namespace. What keeps a stale copy harmless is the status write: it carries the resourceVersion
+of the copy read, so if the Canary changed since (or the copy was behind), the API server
+answers 409, nothing is written, and the cycle runs again shortly, reading the cache again. The
+object the write returns goes into the cache at once. A Canary whose spec cannot be used gets
+`Ready=False, reason=InvalidSpec` and a Warning event, and nothing else happens to it.
 The cycle returns how long to wait before the next one is needed.
 """
 

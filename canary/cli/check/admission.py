@@ -40,6 +40,8 @@ _BOUNDS = {
     "less_than_equal": ("le", "should be less than or equal to"),
     "less_than": ("lt", "should be less than"),
 }
+# Errors of these kinds stop the API server from running any CEL rule of the object.
+_BLOCKING = {"missing", "literal_error", "string_too_long", "too_long", *_EXPECTED_TYPE}
 _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
 
 
@@ -54,8 +56,11 @@ def admission_problems(error: ValidationError, document: Mapping[str, Any]) -> l
 
 
 def _problem(detail: ErrorDetails, document: Mapping[str, Any]) -> Problem:
-    path = field_path(detail["loc"], document, missing=detail["type"] == "missing")
-    return Problem(path, message(detail, path))
+    kind = detail["type"]
+    path = field_path(detail["loc"], document, missing=kind == "missing")
+    return Problem(
+        path, message(detail, path), blocking=kind in _BLOCKING, rule=kind == "value_error"
+    )
 
 
 def field_path(loc: tuple[int | str, ...], document: Any, *, missing: bool = False) -> str:
@@ -110,10 +115,10 @@ def message(detail: ErrorDetails, path: str) -> str:  # noqa: PLR0911 - one retu
             f"{context.get('min_length')} chars long"
         )
     if kind == "too_long":
-        return (
-            f"Too many: {context.get('actual_length')}: must have at most "
-            f"{context.get('max_length')} items"
-        )
+        count = context.get("actual_length")  # None for a map: count it
+        if count is None and isinstance(value, dict | list):
+            count = len(value)
+        return f"Too many: {count}: must have at most {context.get('max_length')} items"
     if kind == "too_short":
         return (
             f"Invalid value: {context.get('actual_length')}: {path} in body should have at "

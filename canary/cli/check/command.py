@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from canary.api import AlertProvider, Canary, MetricTemplate
 from canary.api.crd import object_schema
 from canary.cli.check.admission import admission_problems
+from canary.cli.check.metadata import metadata_problems
 from canary.cli.check.problems import Problem
 from canary.cli.check.structure import structure_problems
 from canary.controller.support import unsupported_fields, unsupported_message
@@ -33,7 +34,6 @@ MODELS: Mapping[str, type[BaseModel]] = {
     "MetricTemplate": MetricTemplate,
     "AlertProvider": AlertProvider,
 }
-NAME_REQUIRED = Problem("metadata.name", "Required value: name or generateName is required")
 
 
 @dataclass(frozen=True)
@@ -100,9 +100,7 @@ def check_document(document: Any, *, number: int, provider: str) -> Result:
     model = MODELS.get(kind)
     if model is None:
         return Result(label, skipped=True)
-    problems = []
-    if not metadata.get("name") and not metadata.get("generateName"):
-        problems.append(NAME_REQUIRED)
+    problems = metadata_problems(metadata)
     problems += structure_problems(document, _schema(kind))
     typed = {p.path for p in problems}
     try:
@@ -114,6 +112,8 @@ def check_document(document: Any, *, number: int, provider: str) -> Result:
             unsupported = unsupported_fields(validated, default_provider=provider)
             if unsupported:
                 problems.append(Problem("", unsupported_message(unsupported)))
+    if any(p.blocking for p in problems):  # the API server runs no CEL rule then
+        problems = [p for p in problems if not p.rule]
     return Result(label, tuple(problems))
 
 

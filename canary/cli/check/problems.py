@@ -21,6 +21,11 @@ _JSON_TYPES: tuple[tuple[type, str], ...] = (
 class Problem:
     path: str  # "spec.analysis.metrics[0].thresholdRange"; "" for the whole object
     message: str
+    # A wrong type, a missing field, an unsupported value, too long or too many: the API server
+    # does not run the CEL rules of an object with such a problem (it says that some rules were
+    # not checked), so neither does `canary check`.
+    blocking: bool = False
+    rule: bool = False  # found by a CEL rule (its twin in the models)
 
     @property
     def text(self) -> str:

@@ -44,7 +44,9 @@ def _type_problem(document: Any, schema: Schema, path: str) -> Problem | None:
         return None
     wanted = "integer or string" if schema.get("x-kubernetes-int-or-string") else expected
     return Problem(
-        path, f'Invalid value: "{actual}": {path} in body must be of type {wanted}: "{actual}"'
+        path,
+        f'Invalid value: "{actual}": {path} in body must be of type {wanted}: "{actual}"',
+        blocking=True,
     )
 
 

@@ -16,6 +16,7 @@ from canary.api import Canary, CanaryStatus, MetricTemplate, Phase
 from canary.api.analysis import (
     INTERVAL_RULE,
     MATCH_RULE,
+    METRIC_INTERVAL_RULE,
     METRIC_RANGE_RULE,
     METRIC_SOURCE_RULE,
     MIRROR_RULE,
@@ -24,11 +25,12 @@ from canary.api.analysis import (
     STEP_WEIGHTS_RULE,
     STRING_MATCH_RULE,
     THRESHOLD_RANGE_RULE,
+    WEBHOOK_TIMEOUT_POSITIVE_RULE,
     WEBHOOK_TIMEOUT_RULE,
     WEBHOOK_URL_RULE,
     Webhook,
 )
-from canary.api.canary import METRICS_SERVER_RULE
+from canary.api.canary import METRICS_SERVER_RULE, TARGET_PORT_RULE
 from canary.api.metrictemplate import ADDRESS_RULE
 from canary.api.status import ConditionType
 
@@ -235,7 +237,9 @@ RULES = [
     (_canary(interval="1h0m1s"), INTERVAL_RULE.message),
     (_canary(stepWeight=None), STEP_MODE_RULE.message),
     (_canary(iterations=3), STEP_MODE_RULE.message),
-    (_canary(stepWeight=None, stepWeights=[10, 10]), STEP_WEIGHTS_RULE.message),
+    # isSorted() allows [10, 10]: the API server refuses a repeated weight as a duplicate in
+    # the set, not by this rule.
+    (_canary(stepWeight=None, stepWeights=[10, 20, 15]), STEP_WEIGHTS_RULE.message),
     (_canary(stepWeight=None, stepWeights=[30, 10]), STEP_WEIGHTS_RULE.message),
     (_canary(maxWeight=5), STEP_WEIGHT_RULE.message),
     (
@@ -276,6 +280,16 @@ RULES = [
         MIRROR_RULE.message,
     ),
     (_with_spec(metricsServer="prometheus:9090"), METRICS_SERVER_RULE.message),
+    (_with_spec(metricsServer="http://prometheus:9090\r\n"), METRICS_SERVER_RULE.message),
+    (_canary(metrics=[_metric(query="up", interval="0s")]), METRIC_INTERVAL_RULE.message),
+    (_canary(metrics=[_metric(query="up", interval="24h1ms")]), METRIC_INTERVAL_RULE.message),
+    (
+        _canary(webhooks=[{"name": "w", "url": "http://hook.test/", "timeout": "0ms"}]),
+        WEBHOOK_TIMEOUT_POSITIVE_RULE.message,
+    ),
+    (_canary(webhooks=[{"name": "w", "url": "http://hook.test/\n"}]), WEBHOOK_URL_RULE.message),
+    (_with_spec(service={"port": 80, "targetPort": 0}), TARGET_PORT_RULE.message),
+    (_with_spec(service={"port": 80, "targetPort": "9898"}), TARGET_PORT_RULE.message),
 ]
 
 
@@ -303,6 +317,10 @@ def test_what_the_rules_allow() -> None:
         _canary(stepWeight=None, maxWeight=None, stepWeights=[5, 10, 20, 50]),
         _canary(stepWeight=None, maxWeight=None, iterations=10),
         _canary(webhooks=[{"name": "w", "url": "https://hook.test/x", "timeout": "9s"}]),
+        _canary(webhooks=[{"name": "w", "url": "http://[::1]:80/x?y#z", "timeout": "1ms"}]),
+        _canary(metrics=[_metric(query="up", interval="24h"), _metric(name="b", query="up")]),
+        _with_spec(service={"port": 80, "targetPort": "http-metrics"}),
+        _with_spec(service={"port": 80, "targetPort": 65535}),
         _canary(metrics=[{"name": "request-success-rate", "thresholdRange": {"min": 99}}]),
         _canary(
             iterations=10,

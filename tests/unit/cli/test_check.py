@@ -204,3 +204,26 @@ def test_a_name_is_required() -> None:
     manifest = _canary()
     del manifest["metadata"]["name"]
     assert _errors(manifest) == ["metadata.name: Required value: name or generateName is required"]
+
+
+def test_metadata_is_checked_as_the_api_server_checks_it() -> None:
+    # Each of these is accepted by the models; the API server refuses them all.
+    manifest = _canary()
+    manifest["metadata"] = {
+        "generateName": "PodInfo-",
+        "labels": {"app": "pod info"},
+        "annotations": {"note": "x" * 256 * 1024},
+    }
+    errors = _errors(manifest)
+    assert [e.split(":")[0] for e in errors] == [
+        "metadata.generateName",
+        "metadata.name",  # named from the prefix before it is validated
+        "metadata.labels",
+        "metadata.annotations",
+    ]
+    assert errors[1].startswith('metadata.name: Invalid value: "PodInfo-xxxxx": a lowercase')
+    assert errors[-1] == "metadata.annotations: Too long: may not be more than 262144 bytes"
+    manifest["metadata"] = {"name": "p" * 254}
+    assert _errors(manifest) == [
+        f'metadata.name: Invalid value: "{"p" * 254}": must be no more than 253 characters'
+    ]

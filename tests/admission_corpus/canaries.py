@@ -1,0 +1,379 @@
+"""Canaries and MetricTemplates the API server refuses, with its causes (the table of the
+admission tests before the corpus)."""
+
+from __future__ import annotations
+
+from canary.api.analysis import MATCH_RULE, MIRROR_RULE
+from canary.api.canary import SCALER_REPLICAS_RULE
+from tests.admission_corpus.cases import (
+    INTERVAL,
+    NOT_ALL_CHECKED,
+    ONE_MODE,
+    PATTERN,
+    PROVIDERS,
+    SOURCE,
+    WEBHOOK_TYPES,
+    WEBHOOK_URL,
+    Case,
+    cause,
+    in_analysis,
+    in_spec,
+    metric,
+    rule_cause,
+    webhook,
+)
+
+CANARY_AND_TEMPLATE_CASES = [
+    Case(
+        "interval-with-trailing-garbage",
+        in_analysis(interval="5mfoo"),
+        [
+            cause(
+                "spec.analysis.interval",
+                f'Invalid value: "5mfoo": spec.analysis.interval in body should match {PATTERN}',
+            ),
+            cause("spec.analysis.interval", f'Invalid value: "5mfoo": {INTERVAL}'),
+        ],
+    ),
+    Case(
+        "interval-zero",
+        in_analysis(interval="0s"),
+        [cause("spec.analysis.interval", f'Invalid value: "0s": {INTERVAL}')],
+        rule_message=INTERVAL,
+    ),
+    Case(
+        "interval-over-an-hour",
+        in_analysis(interval="2h"),
+        [cause("spec.analysis.interval", f'Invalid value: "2h": {INTERVAL}')],
+        rule_message=INTERVAL,
+    ),
+    Case(
+        "threshold-zero",
+        in_analysis(threshold=0),
+        [
+            cause(
+                "spec.analysis.threshold",
+                "Invalid value: 0: spec.analysis.threshold in body should be greater than or "
+                "equal to 1",
+            )
+        ],
+    ),
+    Case(
+        "threshold-float",
+        in_analysis(threshold=2.5),
+        [
+            cause(
+                "spec.analysis.threshold",
+                'Invalid value: "number": spec.analysis.threshold in body must be of type '
+                'integer: "number"',
+                reason="FieldValueTypeInvalid",
+            ),
+            cause(
+                "<nil>",
+                'Invalid value: "": Checked value must be of type integer (default format) in '
+                "spec.analysis.threshold",
+            ),
+            NOT_ALL_CHECKED,
+        ],
+    ),
+    Case(
+        "threshold-string",
+        in_analysis(threshold="3"),
+        [
+            cause(
+                "spec.analysis.threshold",
+                'Invalid value: "string": spec.analysis.threshold in body must be of type '
+                'integer: "string"',
+                reason="FieldValueTypeInvalid",
+            ),
+            NOT_ALL_CHECKED,
+        ],
+    ),
+    Case(
+        "step-weight-over-100",
+        in_analysis(stepWeight=101, maxWeight=None),
+        [
+            cause(
+                "spec.analysis.stepWeight",
+                "Invalid value: 101: spec.analysis.stepWeight in body should be less than or "
+                "equal to 100",
+            )
+        ],
+    ),
+    Case(
+        "step-weight-above-max-weight",
+        in_analysis(maxWeight=5),
+        [rule_cause("spec.analysis", "analysis.stepWeight must be <= analysis.maxWeight")],
+        rule_message="analysis.stepWeight must be <= analysis.maxWeight",
+    ),
+    Case(
+        "step-weights-descending",
+        in_analysis(stepWeight=None, stepWeights=[30, 10]),
+        [
+            rule_cause(
+                "spec.analysis.stepWeights", "analysis.stepWeights must be in ascending order"
+            )
+        ],
+        rule_message="analysis.stepWeights must be in ascending order",
+    ),
+    Case(
+        "step-weights-repeated",
+        in_analysis(stepWeight=None, stepWeights=[10, 10, 20]),
+        [cause("spec.analysis.stepWeights[1]", "Duplicate value: 10", "FieldValueDuplicate")],
+    ),
+    Case(
+        "no-step-mode",
+        in_analysis(stepWeight=None),
+        [rule_cause("spec.analysis", ONE_MODE)],
+        rule_message=ONE_MODE,
+    ),
+    Case(
+        "step-weight-and-iterations",
+        in_analysis(iterations=5),
+        [rule_cause("spec.analysis", ONE_MODE)],
+        rule_message=ONE_MODE,
+    ),
+    Case(
+        "duplicate-metric-names",
+        in_analysis(metrics=[metric(query="up"), metric(query="up")]),
+        [
+            cause(
+                "spec.analysis.metrics[1]",
+                'Duplicate value: {"name":"error-rate"}',
+                "FieldValueDuplicate",
+            )
+        ],
+    ),
+    Case(
+        "threshold-range-inverted",
+        in_analysis(metrics=[metric(query="up", thresholdRange={"min": 5, "max": 1})]),
+        [
+            rule_cause(
+                "spec.analysis.metrics[0].thresholdRange",
+                "thresholdRange.min must be <= thresholdRange.max",
+            )
+        ],
+        rule_message="thresholdRange.min must be <= thresholdRange.max",
+    ),
+    Case(
+        "metric-with-query-and-template",
+        in_analysis(metrics=[metric(query="up", templateRef={"name": "error-rate"})]),
+        [rule_cause("spec.analysis.metrics[0]", SOURCE)],
+        rule_message=SOURCE,
+    ),
+    Case(
+        "custom-metric-without-query",
+        in_analysis(metrics=[metric()]),
+        [rule_cause("spec.analysis.metrics[0]", SOURCE)],
+        rule_message=SOURCE,
+    ),
+    Case(
+        "metric-without-range",
+        in_analysis(metrics=[{"name": "request-success-rate"}]),
+        [
+            rule_cause(
+                "spec.analysis.metrics[0]", "a metric needs a thresholdRange with min, max or both"
+            )
+        ],
+        rule_message="a metric needs a thresholdRange with min, max or both",
+    ),
+    Case(
+        "template-variable-injection",
+        in_analysis(
+            metrics=[
+                metric(templateRef={"name": "t"}, templateVariables={"v": '"} or vector(1) #'})
+            ]
+        ),
+        [
+            cause(
+                "spec.analysis.metrics[0].templateVariables.v",
+                'Invalid value: "\\"} or vector(1) #": spec.analysis.metrics[0]'
+                ".templateVariables.v in body should match '^[A-Za-z0-9_.:/-]*$'",
+            )
+        ],
+    ),
+    Case(
+        "too-many-template-variables",
+        in_analysis(
+            metrics=[
+                metric(
+                    templateRef={"name": "t"}, templateVariables={f"v{i}": "x" for i in range(17)}
+                )
+            ]
+        ),
+        [
+            cause(
+                "spec.analysis.metrics[0].templateVariables",
+                "Too many: 17: must have at most 16 items",
+                "FieldValueTooMany",
+            ),
+            NOT_ALL_CHECKED,
+        ],
+    ),
+    Case(
+        "webhook-ftp-url",
+        in_analysis(webhooks=[webhook(url="ftp://loadtester.test/")]),
+        [
+            cause(
+                "spec.analysis.webhooks[0].url",
+                f'Invalid value: "ftp://loadtester.test/": {WEBHOOK_URL}',
+            )
+        ],
+        rule_message=WEBHOOK_URL,
+    ),
+    Case(
+        "webhook-relative-url",
+        in_analysis(webhooks=[webhook(url="/gate/approve")]),
+        [cause("spec.analysis.webhooks[0].url", f'Invalid value: "/gate/approve": {WEBHOOK_URL}')],
+        rule_message=WEBHOOK_URL,
+    ),
+    Case(
+        "webhook-url-too-long",
+        in_analysis(webhooks=[webhook(url="http://loadtester.test/" + "a" * 3000)]),
+        [
+            cause(
+                "spec.analysis.webhooks[0].url",
+                "Too long: may not be more than 2048 bytes",
+                "FieldValueTooLong",
+            ),
+            NOT_ALL_CHECKED,
+        ],
+    ),
+    Case(
+        "webhook-timeout-not-shorter-than-interval",
+        in_analysis(webhooks=[webhook(timeout="30s")]),
+        [rule_cause("spec.analysis", "webhook timeout must be shorter than analysis.interval")],
+        rule_message="webhook timeout must be shorter than analysis.interval",
+    ),
+    Case(
+        "webhook-retries-over-5",
+        in_analysis(webhooks=[webhook(retries=10)]),
+        [
+            cause(
+                "spec.analysis.webhooks[0].retries",
+                "Invalid value: 10: spec.analysis.webhooks[0].retries in body should be less "
+                "than or equal to 5",
+            )
+        ],
+    ),
+    Case(
+        "webhook-unknown-type",
+        in_analysis(webhooks=[webhook(type="pre-promotion")]),
+        [
+            cause(
+                "spec.analysis.webhooks[0].type",
+                f'Unsupported value: "pre-promotion": supported values: {WEBHOOK_TYPES}',
+                "FieldValueNotSupported",
+            ),
+            NOT_ALL_CHECKED,
+        ],
+    ),
+    Case(
+        "target-kind-statefulset",
+        in_spec("targetRef.kind", "StatefulSet"),
+        [
+            cause(
+                "spec.targetRef.kind",
+                'Unsupported value: "StatefulSet": supported values: "Deployment"',
+                "FieldValueNotSupported",
+            ),
+            NOT_ALL_CHECKED,
+        ],
+    ),
+    Case(
+        "service-port-out-of-range",
+        in_spec("service.port", 70000),
+        [
+            cause(
+                "spec.service.port",
+                "Invalid value: 70000: spec.service.port in body should be less than or equal "
+                "to 65535",
+            )
+        ],
+    ),
+    Case(
+        "progress-deadline-too-short",
+        in_spec("progressDeadlineSeconds", 5),
+        [
+            cause(
+                "spec.progressDeadlineSeconds",
+                "Invalid value: 5: spec.progressDeadlineSeconds in body should be greater than "
+                "or equal to 10",
+            )
+        ],
+    ),
+    Case(
+        "unknown-provider",
+        in_spec("provider", "istio"),
+        [
+            cause(
+                "spec.provider",
+                f'Unsupported value: "istio": supported values: {PROVIDERS}',
+                "FieldValueNotSupported",
+            ),
+            NOT_ALL_CHECKED,
+        ],
+    ),
+    Case(
+        "match-without-iterations",
+        in_spec("analysis.match", [{"headers": {"x-canary": {"exact": "insider"}}}]),
+        [rule_cause("spec.analysis", MATCH_RULE.message)],
+        rule_message=MATCH_RULE.message,
+    ),
+    Case(
+        "mirror-without-iterations",
+        in_spec("analysis.mirror", value=True),
+        [rule_cause("spec.analysis", MIRROR_RULE.message)],
+        rule_message=MIRROR_RULE.message,
+    ),
+    Case(
+        "metrics-server-not-a-url",
+        in_spec("metricsServer", "prometheus:9090"),
+        [
+            cause(
+                "spec.metricsServer",
+                'Invalid value: "prometheus:9090": metricsServer must be an absolute http(s) URL',
+            )
+        ],
+        rule_message="metricsServer must be an absolute http(s) URL",
+    ),
+    Case(
+        "primary-scaler-replicas-min-above-max",
+        in_spec(
+            "autoscalerRef",
+            {
+                "kind": "HorizontalPodAutoscaler",
+                "name": "podinfo",
+                "primaryScalerReplicas": {"minReplicas": 5, "maxReplicas": 2},
+            },
+        ),
+        [rule_cause("spec.autoscalerRef.primaryScalerReplicas", SCALER_REPLICAS_RULE.message)],
+        rule_message=SCALER_REPLICAS_RULE.message,
+    ),
+    Case(
+        "template-provider-not-prometheus",
+        in_spec("provider.type", "datadog"),
+        [
+            cause(
+                "spec.provider.type",
+                'Unsupported value: "datadog": supported values: "prometheus"',
+                "FieldValueNotSupported",
+            ),
+            NOT_ALL_CHECKED,
+        ],
+        kind="metrictemplates",
+    ),
+    Case(
+        "template-address-not-a-url",
+        in_spec("provider.address", "prometheus.monitoring:9090"),
+        [
+            cause(
+                "spec.provider.address",
+                'Invalid value: "prometheus.monitoring:9090": provider address must be an '
+                "absolute http(s) URL",
+            )
+        ],
+        kind="metrictemplates",
+        rule_message="provider address must be an absolute http(s) URL",
+    ),
+]
