@@ -7,6 +7,7 @@ anything else is refused at admission rather than silently handled by a fallback
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -56,10 +57,41 @@ SCALER_REPLICAS_RULE = CelRule(
 )
 
 # The name of the apex Service; `<name>-primary` must still fit in a DNS label (63).
+SERVICE_NAME_MAX = 55
+SERVICE_NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"  # a DNS-1035 label: what a Service needs
 ServiceName = Annotated[
-    str, StringConstraints(min_length=1, max_length=55, pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+    str,
+    StringConstraints(min_length=1, max_length=SERVICE_NAME_MAX, pattern=SERVICE_NAME_PATTERN),
 ]
+# Without service.name, the target's name names the Services: it must be a valid Service name.
+TARGET_AS_SERVICE_NAME_RULE = CelRule(
+    rule=f"has(self.service.name) || (size(self.targetRef.name) <= {SERVICE_NAME_MAX} && "
+    f"self.targetRef.name.matches('{SERVICE_NAME_PATTERN}'))",
+    message=f"targetRef.name must be at most {SERVICE_NAME_MAX} characters of a-z, 0-9 and '-', "
+    "starting with a letter, when service.name is not set: it names the Services <name>, "
+    "<name>-primary and <name>-canary (or set service.name)",
+)
+# `<name>-primary` (the primary Deployment, the primary's HPA) must fit in 253 characters.
+PRIMARY_COPY_NAME_MAX = 245
 PortNumber = Annotated[Int, Field(ge=1, le=65535)]
+
+
+def _copy_name_rule(field: str) -> CelRule:
+    return CelRule(
+        rule=f"size(self) <= {PRIMARY_COPY_NAME_MAX}",
+        message=f"{field} must be at most {PRIMARY_COPY_NAME_MAX} characters: the controller "
+        "names its copy <name>-primary, and an object name has at most 253",
+    )
+
+
+TARGET_NAME_RULE = _copy_name_rule("targetRef.name")
+AUTOSCALER_NAME_RULE = _copy_name_rule("autoscalerRef.name")
+
+
+def _fits_a_copy(name: str, rule: CelRule) -> str:
+    if len(name) > PRIMARY_COPY_NAME_MAX:
+        raise ValueError(rule.message)
+    return name
 
 
 class TargetRef(ApiModel):
@@ -67,7 +99,12 @@ class TargetRef(ApiModel):
 
     api_version: ShortText = "apps/v1"
     kind: Literal["Deployment"]
-    name: ObjectName
+    name: ObjectName = Field(json_schema_extra=cel_rules(TARGET_NAME_RULE))
+
+    @field_validator("name")
+    @classmethod
+    def _name_fits(cls, name: str) -> str:
+        return _fits_a_copy(name, TARGET_NAME_RULE)
 
 
 class ScalerReplicas(ApiModel):
@@ -93,9 +130,14 @@ class AutoscalerRef(ApiModel):
 
     api_version: ShortText = "autoscaling/v2"
     kind: Literal["HorizontalPodAutoscaler"]
-    name: ObjectName
+    name: ObjectName = Field(json_schema_extra=cel_rules(AUTOSCALER_NAME_RULE))
     primary_scaler_replicas: ScalerReplicas | None = None
     """Replica bounds of the primary's copy, when they differ from the target HPA's."""
+
+    @field_validator("name")
+    @classmethod
+    def _name_fits(cls, name: str) -> str:
+        return _fits_a_copy(name, AUTOSCALER_NAME_RULE)
 
 
 class GatewayRef(ApiModel):
@@ -178,6 +220,17 @@ class CanarySpec(ApiModel):
     """Do nothing for this Canary until set back to false."""
     revert_on_deletion: Bool = False
     """On deletion, point traffic and the target back to the primary's version first."""
+
+    model_config = ConfigDict(json_schema_extra=cel_rules(TARGET_AS_SERVICE_NAME_RULE))
+
+    @model_validator(mode="after")
+    def _services_can_be_named(self) -> CanarySpec:
+        name = self.target_ref.name
+        if self.service.name is None and (
+            len(name) > SERVICE_NAME_MAX or not re.fullmatch(SERVICE_NAME_PATTERN, name)
+        ):
+            raise ValueError(TARGET_AS_SERVICE_NAME_RULE.message)
+        return self
 
     @field_validator("metrics_server")
     @classmethod
