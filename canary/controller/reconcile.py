@@ -4,7 +4,9 @@ The cycle reads the Canary fresh from the API server, so a decision is never mad
 copy. It writes the status with the resourceVersion it read: if anything changed meanwhile the
 write fails with 409 and the cycle runs again from a fresh read. A Canary whose spec cannot be
 used gets `Ready=False, reason=InvalidSpec` and a Warning event, and nothing else happens to it.
-The cycle returns how long to wait before the next one is needed.
+Before any write, a Canary that would write what another Canary holds, or give an object a name
+it cannot have, gets `Ready=False` (`Conflict`, `InvalidName`; see `canary.controller.ownership`)
+and writes nothing else. The cycle returns how long to wait before the next one is needed.
 """
 
 from __future__ import annotations

@@ -26,7 +26,12 @@ from pydantic import ValidationError
 
 from canary.api import GROUP, VERSION, Canary, CanaryStatus, MetricTemplate
 from canary.api.analysis import MATCH_RULE, MIRROR_RULE
-from canary.api.canary import SCALER_REPLICAS_RULE
+from canary.api.canary import (
+    AUTOSCALER_NAME_RULE,
+    SCALER_REPLICAS_RULE,
+    TARGET_AS_SERVICE_NAME_RULE,
+    TARGET_NAME_RULE,
+)
 from canary.sandbox.state import SandboxState
 from tests.integration.crds import install_crds
 
@@ -88,6 +93,14 @@ def _spec(path: str, value: Any) -> Callable[[Manifest], None]:
         for name in parents:
             node = node[name]
         node[last] = value
+
+    return change
+
+
+def _both(*changes: Callable[[Manifest], None]) -> Callable[[Manifest], None]:
+    def change(manifest: Manifest) -> None:
+        for one in changes:
+            one(manifest)
 
     return change
 
@@ -441,6 +454,39 @@ BAD = [
         ),
         [_rule("spec.autoscalerRef.primaryScalerReplicas", SCALER_REPLICAS_RULE.message)],
         rule_message=SCALER_REPLICAS_RULE.message,
+    ),
+    Bad(
+        "target-name-too-long-for-the-services",
+        _spec("targetRef.name", "p" * 56),
+        [_rule("spec", TARGET_AS_SERVICE_NAME_RULE.message)],
+        rule_message=TARGET_AS_SERVICE_NAME_RULE.message,
+    ),
+    Bad(
+        "target-name-with-a-dot-names-the-services",
+        _spec("targetRef.name", "podinfo.v2"),
+        [_rule("spec", TARGET_AS_SERVICE_NAME_RULE.message)],
+        rule_message=TARGET_AS_SERVICE_NAME_RULE.message,
+    ),
+    Bad(
+        "target-name-too-long-for-its-primary",
+        _both(_spec("service.name", "web"), _spec("targetRef.name", "p" * 246)),
+        [
+            _cause(
+                "spec.targetRef.name", f'Invalid value: "{"p" * 246}": {TARGET_NAME_RULE.message}'
+            )
+        ],
+        rule_message=TARGET_NAME_RULE.message,
+    ),
+    Bad(
+        "autoscaler-name-too-long-for-its-copy",
+        _spec("autoscalerRef", {"kind": "HorizontalPodAutoscaler", "name": "h" * 246}),
+        [
+            _cause(
+                "spec.autoscalerRef.name",
+                f'Invalid value: "{"h" * 246}": {AUTOSCALER_NAME_RULE.message}',
+            )
+        ],
+        rule_message=AUTOSCALER_NAME_RULE.message,
     ),
     Bad(
         "template-provider-not-prometheus",
