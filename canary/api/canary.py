@@ -58,7 +58,8 @@ SCALER_REPLICAS_RULE = CelRule(
 
 # The name of the apex Service; `<name>-primary` must still fit in a DNS label (63).
 SERVICE_NAME_MAX = 55
-SERVICE_NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"  # a DNS-1035 label: what a Service needs
+# A DNS-1123 label: what Kubernetes 1.34+ accepts as a Service name (no dots, at most 63).
+SERVICE_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 ServiceName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=SERVICE_NAME_MAX, pattern=SERVICE_NAME_PATTERN),
@@ -67,9 +68,9 @@ ServiceName = Annotated[
 TARGET_AS_SERVICE_NAME_RULE = CelRule(
     rule=f"has(self.service.name) || (size(self.targetRef.name) <= {SERVICE_NAME_MAX} && "
     f"self.targetRef.name.matches('{SERVICE_NAME_PATTERN}'))",
-    message=f"targetRef.name must be at most {SERVICE_NAME_MAX} characters of a-z, 0-9 and '-', "
-    "starting with a letter, when service.name is not set: it names the Services <name>, "
-    "<name>-primary and <name>-canary (or set service.name)",
+    message=f"targetRef.name must be at most {SERVICE_NAME_MAX} characters of a-z, 0-9 and '-' "
+    "(no dots) when service.name is not set: it names the Services <name>, <name>-primary and "
+    "<name>-canary (or set service.name)",
 )
 # `<name>-primary` (the primary Deployment, the primary's HPA) must fit in 253 characters.
 PRIMARY_COPY_NAME_MAX = 245

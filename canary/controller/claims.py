@@ -31,8 +31,8 @@ PRIMARY: Final = "-primary"
 CANARY: Final = "-canary"
 TARGET: Final = "target"  # the one role that is not created but only written to
 
-# DNS-1035 label (Service names) and DNS-1123 subdomain (every other object name).
-_SERVICE_NAME: Final = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+# A DNS-1123 label (Service names, Kubernetes 1.34+) and subdomain (every other object name).
+_SERVICE_NAME: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE_MAX: Final = 63
 _OBJECT_NAME_MAX: Final = 253
 

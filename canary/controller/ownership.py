@@ -153,7 +153,7 @@ async def _target_names(ours: Claimant, *, read: Reader) -> Refusal | None:
 def _names_message(problems: Sequence[str]) -> str:
     return (
         f"cannot name the objects this Canary needs: {'; '.join(problems)}; Service names are at "
-        f"most 63 characters of a-z, 0-9 and '-' starting with a letter, label values at most "
+        f"most 63 characters of a-z, 0-9 and '-' (no dots), label values at most "
         f"63, object names at most 253 (the controller appends {PRIMARY_SUFFIX!r} or "
         "'-canary'): set spec.service.name, or shorten the names; nothing was created"
     )

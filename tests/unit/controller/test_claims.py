@@ -148,6 +148,7 @@ def test_a_shared_apex_service_name_is_a_conflict() -> None:
         ("p" * 246, "web", ["p" * 246 + "-primary"]),
         ("p" * 55, None, []),
         ("po.dinfo", "web", []),
+        ("1podinfo", None, []),  # a Service name may start with a digit (Kubernetes 1.34+)
     ],
 )
 def test_impossible_derived_names_are_found(
