@@ -105,7 +105,7 @@ async def test_a_config_copy_name_too_long_is_refused() -> None:
             },
         },
     }
-    objects = {
+    objects: dict[tuple[str, str], dict[str, Any]] = {
         ("Deployment", "podinfo"): target,
         ("ConfigMap", config): {"metadata": {"name": config}, "data": {"a": "b"}},
     }
