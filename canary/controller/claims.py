@@ -191,8 +191,8 @@ def conflict_message(loss: Loss, *, namespace: str) -> str:
     return (
         f"{claim.kind} {namespace}/{claim.name} (this Canary's {claim.role}) is the "
         f"{loss.their_role} of Canary {loss.holder}, which holds it ({loss.because}); this "
-        "Canary changes nothing while another one holds its objects: delete it, or give it "
-        "another target or service.name"
+        "Canary changes nothing while another one holds its objects: delete this Canary, or give "
+        "it another target or service.name"
     )
 
 
@@ -211,7 +211,7 @@ def owned_elsewhere_message(claim: Claim, owner: Owner, *, namespace: str, known
 
 
 def name_problems(claims: Iterable[Claim]) -> list[str]:
-    """The derived names that no object could have (a Service name is a DNS-1035 label)."""
+    """The derived names that no object could have (a Service name is a DNS-1123 label)."""
     found = []
     for claim in claims:
         if claim.role == TARGET:
