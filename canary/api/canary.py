@@ -67,10 +67,42 @@ SCALER_REPLICAS_RULE = CelRule(
 )
 
 # The name of the apex Service; `<name>-primary` must still fit in a DNS label (63).
+SERVICE_NAME_MAX = 55
+# A DNS-1123 label: what Kubernetes 1.34+ accepts as a Service name (no dots, at most 63).
+SERVICE_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 ServiceName = Annotated[
-    str, StringConstraints(min_length=1, max_length=55, pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+    str,
+    StringConstraints(min_length=1, max_length=SERVICE_NAME_MAX, pattern=SERVICE_NAME_PATTERN),
 ]
+# Without service.name, the target's name names the Services: it must be a valid Service name.
+TARGET_AS_SERVICE_NAME_RULE = CelRule(
+    rule=f"has(self.service.name) || (size(self.targetRef.name) <= {SERVICE_NAME_MAX} && "
+    f"self.targetRef.name.matches('{SERVICE_NAME_PATTERN}'))",
+    message=f"targetRef.name must be at most {SERVICE_NAME_MAX} characters of a-z, 0-9 and '-' "
+    "(no dots) when service.name is not set: it names the Services <name>, <name>-primary and "
+    "<name>-canary (or set service.name)",
+)
+# `<name>-primary` (the primary Deployment, the primary's HPA) must fit in 253 characters.
+PRIMARY_COPY_NAME_MAX = 245
 PortNumber = Annotated[Int, Field(ge=1, le=65535)]
+
+
+def _copy_name_rule(field: str) -> CelRule:
+    return CelRule(
+        rule=f"size(self) <= {PRIMARY_COPY_NAME_MAX}",
+        message=f"{field} must be at most {PRIMARY_COPY_NAME_MAX} characters: the controller "
+        "names its copy <name>-primary, and an object name has at most 253",
+    )
+
+
+TARGET_NAME_RULE = _copy_name_rule("targetRef.name")
+AUTOSCALER_NAME_RULE = _copy_name_rule("autoscalerRef.name")
+
+
+def _fits_a_copy(name: str, rule: CelRule) -> str:
+    if len(name) > PRIMARY_COPY_NAME_MAX:
+        raise ValueError(rule.message)
+    return name
 
 
 class TargetRef(ApiModel):
@@ -78,7 +110,12 @@ class TargetRef(ApiModel):
 
     api_version: ShortText = "apps/v1"
     kind: Literal["Deployment"]
-    name: ObjectName
+    name: ObjectName = Field(json_schema_extra=cel_rules(TARGET_NAME_RULE))
+
+    @field_validator("name")
+    @classmethod
+    def _name_fits(cls, name: str) -> str:
+        return _fits_a_copy(name, TARGET_NAME_RULE)
 
 
 class ScalerReplicas(ApiModel):
@@ -104,9 +141,14 @@ class AutoscalerRef(ApiModel):
 
     api_version: ShortText = "autoscaling/v2"
     kind: Literal["HorizontalPodAutoscaler"]
-    name: ObjectName
+    name: ObjectName = Field(json_schema_extra=cel_rules(AUTOSCALER_NAME_RULE))
     primary_scaler_replicas: ScalerReplicas | None = None
     """Replica bounds of the primary's copy, when they differ from the target HPA's."""
+
+    @field_validator("name")
+    @classmethod
+    def _name_fits(cls, name: str) -> str:
+        return _fits_a_copy(name, AUTOSCALER_NAME_RULE)
 
 
 class GatewayRef(ApiModel):
@@ -207,6 +249,17 @@ class CanarySpec(ApiModel):
     """Do nothing for this Canary until set back to false."""
     revert_on_deletion: Bool = False
     """On deletion, point traffic and the target back to the primary's version first."""
+
+    model_config = ConfigDict(json_schema_extra=cel_rules(TARGET_AS_SERVICE_NAME_RULE))
+
+    @model_validator(mode="after")
+    def _services_can_be_named(self) -> CanarySpec:
+        name = self.target_ref.name
+        if self.service.name is None and (
+            len(name) > SERVICE_NAME_MAX or not re.fullmatch(SERVICE_NAME_PATTERN, name)
+        ):
+            raise ValueError(TARGET_AS_SERVICE_NAME_RULE.message)
+        return self
 
     @field_validator("metrics_server")
     @classmethod

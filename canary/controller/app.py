@@ -71,6 +71,15 @@ class Wiring:
             self.by_deployment[(key[0], target)].add(key)
             self.by_deployment[(key[0], target + PRIMARY_SUFFIX)].add(key)
 
+    def _wake_rivals(self, gone: Key) -> None:
+        """A deleted Canary may have held a target another Canary was refused for: wake those
+        that share its target or primary, so they take over as soon as its objects are gone."""
+        for keys in self.by_deployment.values():
+            if gone in keys:
+                keys.discard(gone)
+                for key in keys:
+                    self.scheduler.wake(key)
+
     def _cache(self, plural: str, event: WatchEvent, namespace: str | None) -> None:
         cache = self.reconciler.cache
         if event.kind == "SYNCED":
@@ -99,6 +108,7 @@ class Wiring:
         if event.kind == "DELETED":
             self.scheduler.forget(key)
             self.reconciler.note_phase(key, None)
+            self._wake_rivals(key)
             return
         self._index(key, event.object)
         self.reconciler.note_phase(key, _phase(event.object))

@@ -43,3 +43,7 @@ class ObjectCache:
 
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         return self._objects.get((plural, namespace, name))
+
+    def items(self, plural: str, namespace: str) -> list[dict[str, Any]]:
+        """Every `plural` object of `namespace` the watches delivered."""
+        return [obj for (p, ns, _), obj in self._objects.items() if p == plural and ns == namespace]

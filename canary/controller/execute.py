@@ -84,21 +84,14 @@ async def execute(context: Context, action: Action) -> None:
         case PromoteTemplate():
             await _promote(context, action.revision)
         case RecordEvent():
-            log.info(
-                "canary_event",
-                reason=action.reason,
-                message=action.message,
-                warning=action.warning,
-            )
-            await record_event(
-                context.api,
-                context.raw,
-                reason=action.reason,
-                message=action.message,
-                warning=action.warning,
-            )
+            await _event(context, action.reason, action.message, warning=action.warning)
         case _:
             assert_never(action)
+
+
+async def _event(context: Context, reason: str, message: str, *, warning: bool = False) -> None:
+    log.info("canary_event", reason=reason, message=message, warning=warning)
+    await record_event(context.api, context.raw, reason=reason, message=message, warning=warning)
 
 
 def _target(context: Context) -> dict[str, Any]:
@@ -133,7 +126,7 @@ async def _initialize(context: Context, *, scale_target_to_zero: bool) -> None:
     label = selector_label(target)
     service = context.canary.spec.service
     target_port = service.target_port
-    await apply_services(
+    adopted = await apply_services(
         context.api,
         ServiceSpec(
             name=context.canary.spec.service_name,
@@ -146,6 +139,8 @@ async def _initialize(context: Context, *, scale_target_to_zero: bool) -> None:
         selector_value=label.value,
         owner=context.owner,
     )
+    if adopted:
+        await _event(context, "ServiceAdopted", adopted)
     await context.router.reconcile(context.route)
     if scale_target_to_zero and (target.get("spec") or {}).get("replicas") != 0:
         await scale_deployment(

@@ -85,15 +85,21 @@ async def sync_finalizer(
     return written
 
 
-async def finalize(
+async def finalize(  # noqa: PLR0913 - keyword-only: how to revert, and whether to
     api: ApiClient,
     raw: dict[str, Any],
     *,
     default_provider: str,
     now: datetime,
     remember: Remember,
+    held_elsewhere: str | None = None,
 ) -> float:
-    """One cycle of a Canary being deleted; the seconds until the next one is needed."""
+    """One cycle of a Canary being deleted; the seconds until the next one is needed.
+
+    `held_elsewhere` says why the Canary never held its objects (another Canary does, see
+    `canary.controller.ownership`): then nothing is reverted, since the target, the Services and
+    the route are that other Canary's to serve with.
+    """
     if FINALIZER not in finalizers(raw):
         return DONE
     if not wants_revert(raw):
@@ -106,7 +112,9 @@ async def finalize(
         return DONE
     raw = await _mark_terminating(api, raw, now=now, remember=remember)
     spec = revert_spec(raw, default_provider=default_provider)
-    if spec is None:
+    if held_elsewhere is not None:
+        await _event(api, raw, "RevertSkipped", f"nothing to revert: {held_elsewhere}")
+    elif spec is None:
         await _event(api, raw, "RevertSkipped", "the spec names no target Deployment", warning=True)
     elif not await _revert(api, raw, spec, now=now):
         return WAIT

@@ -7,6 +7,9 @@ of the copy read, so if the Canary changed since (or the copy was behind), the A
 answers 409, nothing is written, and the cycle runs again shortly, reading the cache again. The
 object the write returns goes into the cache at once. A Canary whose spec cannot be used gets
 `Ready=False, reason=InvalidSpec` and a Warning event, and nothing else happens to it.
+Before any write, a Canary that would write what another Canary holds, or give an object a name
+it cannot have, gets `Ready=False` (`Conflict`, `InvalidName`; see `canary.controller.ownership`)
+and writes nothing else.
 The cycle returns how long to wait before the next one is needed.
 """
 
@@ -32,6 +35,7 @@ from canary.controller.hooks import HookRunner, after_decide, before_decide
 from canary.controller.leader import LeadershipLostError
 from canary.controller.manual import clear_spent
 from canary.controller.observe import observe
+from canary.controller.ownership import Refusal, refusal
 from canary.controller.routing import owner_of, route_of, router_of
 from canary.controller.scheduler import Key
 from canary.controller.settings import Settings
@@ -114,14 +118,9 @@ class Reconciler:
 
     async def _cycle(self, raw: dict[str, Any]) -> float:
         now = datetime.now(UTC)
-        if is_deleting(raw):  # before validation: an invalid Canary must still be deletable
-            return await finalize(
-                self.api,
-                raw,
-                default_provider=self.settings.provider,
-                now=now,
-                remember=self._remember_write,
-            )
+        refused = await self._refusal(raw)
+        if refused is not None or is_deleting(raw):
+            return await self._stand_aside(raw, refused, now=now)
         raw = await sync_finalizer(self.api, raw, remember=self._remember_write)
         vetted = await self._vet(raw, now=now)
         if vetted is None:
@@ -242,6 +241,37 @@ class Reconciler:
             await self._invalid(raw, _first_error(error), now=now)
             return None
         return canary, route, router
+
+    async def _stand_aside(
+        self, raw: dict[str, Any], refused: Refusal | None, *, now: datetime
+    ) -> float:
+        """A cycle that releases nothing: the Canary is being deleted, or it may not act (then
+        it is marked not Ready, before any write, not even of its own finalizer)."""
+        if is_deleting(raw):  # before validation: an invalid Canary must still be deletable
+            return await finalize(
+                self.api,
+                raw,
+                default_provider=self.settings.provider,
+                now=now,
+                remember=self._remember_write,
+                held_elsewhere=refused.message if refused is not None else None,
+            )
+        if refused is None:
+            return STEADY_RECHECK
+        await self._invalid(raw, refused.message, now=now, reason=refused.reason)
+        return refused.retry
+
+    async def _refusal(self, raw: dict[str, Any]) -> Refusal | None:
+        """Why this Canary may not act (another Canary holds its objects, or a name it would
+        give one is impossible), from the watch caches."""
+        namespace = str((raw.get("metadata") or {}).get("namespace"))
+        if self.cache.knows(CANARIES.plural, namespace):
+            canaries = self.cache.items(CANARIES.plural, namespace)
+        else:
+            canaries = await resources.list_objects(self.api, CANARIES, namespace=namespace) or []
+        return await refusal(
+            raw, read=self.read, canaries=canaries, default_provider=self.settings.provider
+        )
 
     async def _write_status(  # noqa: PLR0913 - keyword-only: what the status is computed from
         self,

@@ -107,19 +107,62 @@ def _owned_by(existing: Mapping[str, Any], owner: CanaryRef) -> bool:
     return any(reference.get("uid") == owner.uid for reference in references)
 
 
+def _port_key(port: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a port is, without what the API server adds to it (a node port)."""
+    return tuple(
+        port.get(field, "TCP" if field == "protocol" else None)
+        for field in ("name", "protocol", "port", "targetPort", "appProtocol")
+    )
+
+
+def _ports_text(ports: list[Mapping[str, Any]]) -> str:
+    return ", ".join(f"{p.get('port')}/{p.get('name') or '-'}" for p in ports) or "none"
+
+
+def adoption_patch(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The merge patch that gives a Service this Canary did not create the ports and selector
+    of `wanted` (as Flagger does, the Canary's `service` section decides them: a port the user
+    declared beside it would collide with it); None when it has them already."""
+    spec, wanted_spec = existing.get("spec") or {}, wanted["spec"]
+    ports, wanted_ports = list(spec.get("ports") or []), list(wanted_spec["ports"])
+    selector, wanted_selector = dict(spec.get("selector") or {}), dict(wanted_spec["selector"])
+    patch: dict[str, Any] = {}
+    if sorted(map(_port_key, ports)) != sorted(map(_port_key, wanted_ports)):
+        patch["ports"] = wanted_ports
+    if selector != wanted_selector:
+        patch["selector"] = {**dict.fromkeys(selector), **wanted_selector}
+    return {"spec": patch} if patch else None
+
+
 async def apply_services(
     api: ApiClient, spec: ServiceSpec, *, selector_label: str, selector_value: str, owner: CanaryRef
-) -> None:
-    """Apply the three Services (absolute: repeating it changes nothing).
+) -> str:
+    """Apply the three Services (absolute: repeating it changes nothing); what was adopted.
 
-    An apex Service that already exists and is not this Canary's (the user created it) is taken
-    over without an owner reference, as Flagger does: deleting the Canary must not delete it.
+    An apex Service that already exists and is not this Canary's (the user created it) is
+    adopted as Flagger does: its ports and selector become the Canary's, and it gets no owner
+    reference, so deleting the Canary does not delete it. The description of that change is
+    returned ("" when there was none) for the Canary's events.
     """
     apex, primary, canary = services(
         spec, selector_label=selector_label, selector_value=selector_value, owner=owner
     )
     existing = await resources.get(api, SERVICE, spec.name, namespace=owner.namespace)
+    adopted = ""
     if existing is not None and not _owned_by(existing, owner):
         apex["metadata"].pop("ownerReferences", None)
+        patch = adoption_patch(existing, apex)
+        if patch is not None:
+            # Before the apply: merged with the user's ports, the Canary's could collide.
+            await resources.merge_patch(
+                api, SERVICE, spec.name, namespace=owner.namespace, patch=patch
+            )
+            before = _ports_text((existing.get("spec") or {}).get("ports") or [])
+            adopted = (
+                f"Service {owner.namespace}/{spec.name} was not created by this Canary: adopted "
+                f"it with the ports and selector of spec.service (ports {before} -> "
+                f"{_ports_text(apex['spec']['ports'])}); it is kept when the Canary is deleted"
+            )
     for manifest in (primary, canary, apex):
         await resources.apply(api, manifest)
+    return adopted

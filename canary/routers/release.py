@@ -12,8 +12,9 @@ Once the Canary is gone, garbage collection removes what it owns: the primary De
   without the owner reference, and sends everything to the apex Service: deleting it would cut
   off the Gateway's traffic.
 
-Builders are pure; `release_apex` and `release_route` send what they build. This module must not
-decide when to release, nor touch Deployments.
+Builders are pure; `release_apex` and `release_route` send what they build. An object another
+Canary controls is never released: it serves that Canary. This module must not decide when to
+release, nor touch Deployments.
 """
 
 from __future__ import annotations
@@ -35,6 +36,15 @@ def _without_owner(obj: Mapping[str, Any], owner_uid: str) -> list[dict[str, Any
     references = (obj.get("metadata") or {}).get("ownerReferences") or []
     kept = [dict(r) for r in references if r.get("uid") != owner_uid]
     return None if len(kept) == len(references) else kept
+
+
+def held_by_another(obj: Mapping[str, Any], owner_uid: str) -> bool:
+    """Whether another Canary controls the object: then it is that Canary's, never released."""
+    references = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return any(
+        r.get("controller") is True and r.get("kind") == "Canary" and r.get("uid") != owner_uid
+        for r in references
+    )
 
 
 def _metadata_patch(obj: Mapping[str, Any], owner_uid: str) -> dict[str, Any]:
@@ -115,7 +125,7 @@ async def release_apex(api: ApiClient, route: RouteRef, *, selector: Mapping[str
     owner_uid = route.owner.uid if route.owner is not None else ""
     patch = (
         None
-        if service is None
+        if service is None or held_by_another(service, owner_uid)
         else apex_release_patch(service, selector=selector, owner_uid=owner_uid)
     )
     if patch is None:
@@ -136,10 +146,10 @@ async def release_route(api: ApiClient, route: RouteRef, *, provider: str) -> st
     resource = resources.resource_kind(api_version, kind)
     name = f"{kind} {route.namespace}/{route.apex}"
     existing = await resources.get(api, resource, route.apex, namespace=route.namespace)
-    if existing is None:
+    owner_uid = route.owner.uid if route.owner is not None else ""
+    if existing is None or held_by_another(existing, owner_uid):
         return ""
     if version is not None and attaches_to_gateway(existing):
-        owner_uid = route.owner.uid if route.owner is not None else ""
         patch = http_route_release_patch(existing, route=route, owner_uid=owner_uid)
         if patch is None:
             return ""

@@ -31,6 +31,7 @@ from tests.admission_corpus.mid_release import (
     TARGET_PORT_CASES,
     URL_CASES,
 )
+from tests.admission_corpus.names import NAME_CASES
 from tests.admission_corpus.providers import ALERT_PROVIDER_CASES
 
 CASES = [
@@ -42,6 +43,7 @@ CASES = [
     *METADATA_CASES,
     *URL_CASES,
     *TARGET_PORT_CASES,
+    *NAME_CASES,
 ]
 
 __all__ = [

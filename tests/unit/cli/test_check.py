@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from canary.api.analysis import INTERVAL_RULE, METRIC_SOURCE_RULE, STEP_MODE_RULE, WEBHOOK_URL_RULE
-from canary.api.canary import METRICS_SERVER_RULE
+from canary.api.canary import METRICS_SERVER_RULE, TARGET_AS_SERVICE_NAME_RULE, TARGET_NAME_RULE
 from canary.cli.check.command import check_document
 from canary.cli.main import main
 
@@ -227,3 +227,28 @@ def test_metadata_is_checked_as_the_api_server_checks_it() -> None:
     assert _errors(manifest) == [
         f'metadata.name: Invalid value: "{"p" * 254}": must be no more than 253 characters'
     ]
+
+
+@pytest.mark.parametrize(
+    ("target", "service", "expected"),
+    [
+        ("p" * 56, None, f"spec: Invalid value: {TARGET_AS_SERVICE_NAME_RULE.message}"),
+        ("podinfo.v2", None, f"spec: Invalid value: {TARGET_AS_SERVICE_NAME_RULE.message}"),
+        (
+            "p" * 246,
+            "web",
+            f'spec.targetRef.name: Invalid value: "{"p" * 246}": {TARGET_NAME_RULE.message}',
+        ),
+    ],
+)
+def test_names_the_services_or_the_primary_could_not_have_are_refused(
+    target: str, service: str | None, expected: str
+) -> None:
+    manifest = _canary()
+    manifest["spec"]["targetRef"]["name"] = target
+    if service is not None:
+        manifest["spec"]["service"]["name"] = service
+    assert _errors(manifest) == [expected]
+    manifest["spec"]["service"]["name"] = "web"
+    manifest["spec"]["targetRef"]["name"] = target[:245]
+    assert _errors(manifest) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from canary.kube.resources import CanaryRef
-from canary.routers.kubernetes import ServiceSpec, services
+from canary.routers.kubernetes import ServiceSpec, adoption_patch, services
 
 OWNER = CanaryRef(name="podinfo", namespace="test", uid="uid-1")
 OPT_OUT = {
@@ -94,3 +94,22 @@ def test_the_apex_name_may_differ_from_the_pods_label() -> None:
     ]
     assert canary["spec"]["selector"] == {"app": "podinfo"}
     assert apex["spec"]["selector"] == {"app": "podinfo-primary"}
+
+
+def test_adopting_a_users_service_replaces_its_ports_and_selector() -> None:
+    apex, _, _ = build(ServiceSpec(name="podinfo", port=80, target_port=9898))
+    users = {
+        "metadata": {"name": "podinfo"},
+        "spec": {
+            "selector": {"app": "podinfo", "tier": "web"},
+            "ports": [{"name": "http", "port": 9898, "protocol": "TCP", "targetPort": 9898}],
+        },
+    }
+    assert adoption_patch(users, apex) == {
+        "spec": {
+            "ports": [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 9898}],
+            "selector": {"app": "podinfo-primary", "tier": None},
+        }
+    }
+    adopted = {"metadata": {"name": "podinfo"}, "spec": dict(apex["spec"])}
+    assert adoption_patch(adopted, apex) is None
