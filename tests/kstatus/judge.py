@@ -1,0 +1,65 @@
+"""Ask the real kstatus library (sigs.k8s.io/cli-utils/pkg/kstatus/status) what it makes of
+objects, as Flux and Argo CD health checks do.
+
+The Go program beside this file (main.go, pinned by go.mod/go.sum) is built once with the Go
+toolchain the sandbox already needs, into the shared cache outside the checkout
+(canary.sandbox.binaries, keyed by a digest of go.mod, go.sum and main.go). It reads objects as
+JSON lines on stdin and answers one JSON line each.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from canary.sandbox.binaries import GoComponent, default_cache_root, ensure_go_program
+
+CLI_UTILS_VERSION: Final = "v0.37.2"
+JUDGE: Final = GoComponent(
+    name="kstatus-judge",
+    version=CLI_UTILS_VERSION,
+    packages=((".", "kstatus"),),
+    source=Path(__file__).resolve().parent,
+    module="sigs.k8s.io/cli-utils",
+)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """kstatus's verdict: Current, InProgress, Failed, Terminating, ... and its message."""
+
+    status: str
+    message: str
+
+
+class Judge:
+    def __init__(self, binary: Path) -> None:
+        self.binary = binary
+
+    def read(self, obj: Mapping[str, Any]) -> Reading:
+        return self.read_all([obj])[0]
+
+    def read_all(self, objects: list[Mapping[str, Any]]) -> list[Reading]:
+        lines = "".join(json.dumps(obj) + "\n" for obj in objects)
+        done = subprocess.run(
+            [str(self.binary)], input=lines, capture_output=True, text=True, check=False, timeout=60
+        )
+        assert done.returncode == 0, f"{self.binary} exited with {done.returncode}: {done.stderr}"
+        answers = [json.loads(line) for line in done.stdout.splitlines()]
+        assert len(answers) == len(objects), done.stdout
+        for answer in answers:
+            assert "error" not in answer, answer["error"]
+        return [Reading(a["status"], a.get("message", "")) for a in answers]
+
+
+def build_judge() -> Judge:
+    def report(message: str) -> None:
+        print(f"kstatus judge: {message}", file=sys.stderr, flush=True)
+
+    directory = ensure_go_program(JUDGE, default_cache_root(), report)
+    return Judge(directory / "bin" / "kstatus")
