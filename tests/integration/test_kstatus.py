@@ -125,6 +125,5 @@ async def test_a_new_canary_is_not_current_before_the_controller_judged_it(
     assert listed is not None
     for served in (created, got, *listed):
         assert served["status"] == {"observedGeneration": 0}, served.get("status")
-        served = {"apiVersion": CANARY.api_version, "kind": "Canary", **served}
-        reading = kstatus.read(served)
+        reading = kstatus.read({"apiVersion": CANARY.api_version, "kind": "Canary", **served})
         assert reading.status == "InProgress", reading

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -44,7 +44,7 @@ class Judge:
     def read(self, obj: Mapping[str, Any]) -> Reading:
         return self.read_all([obj])[0]
 
-    def read_all(self, objects: list[Mapping[str, Any]]) -> list[Reading]:
+    def read_all(self, objects: Sequence[Mapping[str, Any]]) -> list[Reading]:
         lines = "".join(json.dumps(obj) + "\n" for obj in objects)
         done = subprocess.run(
             [str(self.binary)], input=lines, capture_output=True, text=True, check=False, timeout=60

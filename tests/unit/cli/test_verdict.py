@@ -141,8 +141,7 @@ def test_a_problem_the_controller_keeps_retrying_is_in_the_line(
     verdict = _judge(obj)
     assert verdict.outcome is Outcome.PROGRESSING
     assert verdict.headline.endswith(
-        "; not progressing (ReconcileFailed): reconcile cycles keep failing: "
-        "services is forbidden"
+        "; not progressing (ReconcileFailed): reconcile cycles keep failing: services is forbidden"
     )
 
 
