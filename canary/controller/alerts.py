@@ -11,6 +11,7 @@ cycle, and a delivery that fails is logged.
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -214,7 +215,7 @@ def alerts_ready(problems: list[tuple[str, ProviderProblem]], generation: int) -
 
 
 def alert_warnings(
-    previous: CanaryStatus, notes: dict[ConditionType, Condition | None]
+    previous: CanaryStatus, notes: Mapping[ConditionType, Condition | None]
 ) -> list[tuple[str, str]]:
     """The Warning event (reason, message) to record for a new `AlertsReady` problem: one per
     distinct message, so a problem that stays is not repeated on every cycle."""

@@ -94,6 +94,7 @@ def status_of(  # noqa: PLR0913 - keyword-only: what the status is computed from
     The phase decides `Ready`, `Promoted`, `Reconciling` and `Stalled`; the shell's own
     conditions (`AlertsReady`) are kept as they were unless `notes` says what they are now
     (None: remove it)."""
+    old = [c.to_manifest() for c in previous.conditions]
     changed = state.phase.value != (previous.phase.value if previous.phase else None)
     check_times = {c.name: c.time for c in previous.checks}
     status = CanaryStatus(
@@ -112,15 +113,15 @@ def status_of(  # noqa: PLR0913 - keyword-only: what the status is computed from
         tracked_configs=previous.tracked_configs
         if tracked_configs is None
         else dict(tracked_configs),
-        conditions=_shell_kept(previous, notes or {})
-        + condition_manifests(
-            [
-                *conditions(state, generation),
-                *(note for note in (notes or {}).values() if note is not None),
-            ],
-            previous=[c.to_manifest() for c in previous.conditions],
-            now=now,
-        ),
+        conditions=[
+            *condition_manifests(conditions(state, generation), previous=old, now=now),
+            *_shell_kept(previous, notes or {}),
+            *condition_manifests(
+                (note for note in (notes or {}).values() if note is not None),
+                previous=old,
+                now=now,
+            ),
+        ],
         checks=[
             {
                 "name": check.name,

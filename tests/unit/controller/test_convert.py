@@ -125,3 +125,29 @@ def test_the_phase_replaces_stalled_and_keeps_the_shells_own_conditions() -> Non
     by_type = {c["type"]: c for c in manifest["conditions"]}
     assert set(by_type) == {"Ready", "Promoted", "Reconciling", "AlertsReady"}
     assert by_type["AlertsReady"]["message"] == "AlertProvider shop/slack does not exist"
+
+
+def test_rewriting_an_unchanged_status_changes_nothing() -> None:
+    """The cycle skips the write when the new status equals the stored one: that must hold
+    with the shell's own conditions kept and the abnormal-true ones present."""
+    state = CanaryState(phase=Phase.FAILED, phase_since=NOW, message="Rolling back")
+    first = status_of(state, previous=CanaryStatus(), generation=2, now=NOW, checked_at=None)
+    first["conditions"].append(
+        {
+            "type": "AlertsReady",
+            "status": "False",
+            "reason": "AlertProviderNotFound",
+            "message": "alert 'team': AlertProvider shop/slack does not exist",
+            "observedGeneration": 2,
+            "lastTransitionTime": "2026-11-25T11:59:00.250000Z",
+        }
+    )
+    later = NOW + timedelta(minutes=3)
+    again = status_of(
+        state,
+        previous=CanaryStatus.model_validate(first),
+        generation=2,
+        now=later,
+        checked_at=None,
+    )
+    assert again == first
