@@ -1,9 +1,10 @@
 """The Canary's status conditions, computed from the core's state, following kstatus.
 
-Flux and Argo CD judge custom resources with kstatus (`sigs.k8s.io/cli-utils/pkg/kstatus`): a
-`Stalled=True` condition reads Failed, `Reconciling=True` reads InProgress, and otherwise `Ready`
-decides (True: Current; False or Unknown: InProgress). Both abnormal-true conditions are present
-only while true, as kstatus's convention asks. So:
+Flux judges custom resources with kstatus (`sigs.k8s.io/cli-utils/pkg/kstatus`), and Argo CD
+with the health script in examples/argocd that reads the same: a `Stalled=True` condition reads
+Failed, `Reconciling=True` reads InProgress, and otherwise `Ready` decides (True: Current; False
+or Unknown: InProgress). Both abnormal-true conditions are present only while true, as
+kstatus's convention asks. So:
 
 - a release in flight (Initializing, Waiting, Progressing, WaitingPromotion, Promoting,
   Finalising, Terminating): `Reconciling=True`, `Ready=Unknown`;

@@ -1,5 +1,6 @@
 """What Flux and Argo CD see of real releases: every version of the Canary the controller writes,
-judged by the real kstatus library (tests/kstatus), at every phase.
+judged by the real kstatus library (tests/kstatus) and by the Argo CD health script the project
+ships (examples/argocd/canary-health.lua), at every phase.
 
 A release promoted and one rolled back, a closed gate, and a spec the controller refuses: the
 Canary reads InProgress while anything is in flight or before the controller judged it, Current
@@ -31,6 +32,7 @@ pytestmark = pytest.mark.usefixtures("controller")
 NAME = "podinfo"
 RUN_WITHIN = 90.0
 AT_REST = frozenset({"Initialized", "Succeeded"})
+ARGOCD = {"InProgress": "Progressing", "Current": "Healthy", "Failed": "Degraded"}
 
 
 def _expected(obj: dict[str, Any]) -> str:
@@ -49,8 +51,14 @@ def _expected(obj: dict[str, Any]) -> str:
 
 
 def _readings(kstatus: Judge, recorder: Recorder) -> list[tuple[str, str, Reading]]:
-    """(phase, expected, kstatus's reading) of every version of the Canary recorded."""
+    """(phase, expected, kstatus's reading) of every version of the Canary recorded; Argo CD's
+    health script must agree with kstatus on each."""
     readings = kstatus.read_all(recorder.canaries)
+    health = kstatus.argocd_all(recorder.canaries)
+    disagree = [
+        (r, h) for r, h in zip(readings, health, strict=True) if ARGOCD[r.status] != h.status
+    ]
+    assert not disagree, disagree
     return [
         (str((obj.get("status") or {}).get("phase") or "-"), _expected(obj), reading)
         for obj, reading in zip(recorder.canaries, readings, strict=True)

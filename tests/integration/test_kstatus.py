@@ -1,6 +1,7 @@
 """Flux and Argo CD see the truth: the real kstatus library reads every status the controller
 writes as they should (Failed for a rolled-back or refused Canary, InProgress while a release is
-in flight, Current at rest), and a Canary the controller has not judged yet is never Current."""
+in flight, Current at rest), and a Canary the controller has not judged yet is never Current.
+Argo CD's health script (examples/argocd/canary-health.lua) reads the same."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ READS = {
     Phase.TERMINATED: "InProgress",
 }
 
+ARGOCD = {"InProgress": "Progressing", "Current": "Healthy", "Failed": "Degraded"}
+
 
 def _canary(*, generation: int = 1, status: dict[str, Any] | None = None) -> dict[str, Any]:
     manifest: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
@@ -67,6 +70,11 @@ def test_every_phase_reads_as_flux_and_argo_cd_expect(kstatus: Judge) -> None:
     assert {p: r.status for p, r in zip(phases, readings, strict=True)} == READS
     failed = readings[phases.index(Phase.FAILED)]
     assert failed.message == "in Failed"  # the rollback's reason reaches the GitOps tool
+    health = kstatus.argocd_all(objects)
+    assert {p: h.status for p, h in zip(phases, health, strict=True)} == {
+        p: ARGOCD[r] for p, r in READS.items()
+    }
+    assert health[phases.index(Phase.FAILED)].message == "in Failed"
 
 
 @pytest.mark.parametrize(
@@ -92,10 +100,11 @@ def test_a_canary_the_controller_cannot_move_reads_failed(
     )
     for before in ({}, succeeded):  # a new Canary, and one that had been promoted
         raw = _canary(generation=2, status=before)
-        reading = kstatus.read(
-            {**raw, "status": refused_status(raw, reason=reason, message=message, now=NOW)}
-        )
+        judged = {**raw, "status": refused_status(raw, reason=reason, message=message, now=NOW)}
+        reading = kstatus.read(judged)
         assert (reading.status, reading.message) == ("Failed", message)
+        (health,) = kstatus.argocd_all([judged])
+        assert (health.status, health.message) == ("Degraded", message)
 
 
 def test_a_spec_change_not_yet_observed_reads_in_progress(kstatus: Judge) -> None:
@@ -108,6 +117,7 @@ def test_a_spec_change_not_yet_observed_reads_in_progress(kstatus: Judge) -> Non
     )
     reading = kstatus.read(_canary(generation=2, status=promoted))
     assert reading.status == "InProgress"
+    assert kstatus.argocd_all([_canary(generation=2, status=promoted)])[0].status == "Progressing"
 
 
 async def test_a_new_canary_is_not_current_before_the_controller_judged_it(
@@ -125,5 +135,6 @@ async def test_a_new_canary_is_not_current_before_the_controller_judged_it(
     assert listed is not None
     for served in (created, got, *listed):
         assert served["status"] == {"observedGeneration": 0}, served.get("status")
-        reading = kstatus.read({"apiVersion": CANARY.api_version, "kind": "Canary", **served})
-        assert reading.status == "InProgress", reading
+        whole = {"apiVersion": CANARY.api_version, "kind": "Canary", **served}
+        assert kstatus.read(whole).status == "InProgress", whole
+        assert kstatus.argocd_all([whole])[0].status == "Progressing", whole

@@ -1,1 +1,2 @@
-"""The kstatus judge: Flux's and Argo CD's reading of a Canary, computed by the real library."""
+"""The kstatus judge: Flux's reading of a Canary by the real kstatus library, and Argo CD's by
+the health script the project ships."""

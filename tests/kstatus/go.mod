@@ -1,9 +1,11 @@
-// The kstatus judge the tests run: pins the cli-utils release whose kstatus Flux and Argo CD use.
+// The kstatus judge the tests run: pins the cli-utils release whose kstatus Flux uses, and the
+// gopher-lua that Argo CD runs health scripts with.
 module canary.dev/tests/kstatus
 
 go 1.26.0
 
 require (
+	github.com/yuin/gopher-lua v1.1.2
 	k8s.io/apimachinery v0.30.1
 	sigs.k8s.io/cli-utils v0.37.2
 )

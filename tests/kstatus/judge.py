@@ -1,5 +1,6 @@
 """Ask the real kstatus library (sigs.k8s.io/cli-utils/pkg/kstatus/status) what it makes of
-objects, as Flux and Argo CD health checks do.
+objects, as Flux's health checks do; or what the Argo CD health script the project ships
+(examples/argocd/canary-health.lua) says, run by gopher-lua as Argo CD runs it.
 
 The Go program beside this file (main.go, pinned by go.mod/go.sum) is built once with the Go
 toolchain the sandbox already needs, into the shared cache outside the checkout
@@ -20,6 +21,7 @@ from typing import Any, Final
 from canary.sandbox.binaries import GoComponent, default_cache_root, ensure_go_program
 
 CLI_UTILS_VERSION: Final = "v0.37.2"
+ARGOCD_HEALTH: Final = Path(__file__).resolve().parents[2] / "examples/argocd/canary-health.lua"
 JUDGE: Final = GoComponent(
     name="kstatus-judge",
     version=CLI_UTILS_VERSION,
@@ -45,9 +47,23 @@ class Judge:
         return self.read_all([obj])[0]
 
     def read_all(self, objects: Sequence[Mapping[str, Any]]) -> list[Reading]:
+        """kstatus's reading of each object (Current, InProgress, Failed, Terminating)."""
+        return self._run(objects)
+
+    def argocd_all(self, objects: Sequence[Mapping[str, Any]]) -> list[Reading]:
+        """Argo CD's health of each object with the shipped health script (Healthy,
+        Progressing, Degraded)."""
+        return self._run(objects, f"-argocd-health={ARGOCD_HEALTH}")
+
+    def _run(self, objects: Sequence[Mapping[str, Any]], *flags: str) -> list[Reading]:
         lines = "".join(json.dumps(obj) + "\n" for obj in objects)
         done = subprocess.run(
-            [str(self.binary)], input=lines, capture_output=True, text=True, check=False, timeout=60
+            [str(self.binary), *flags],
+            input=lines,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
         )
         assert done.returncode == 0, f"{self.binary} exited with {done.returncode}: {done.stderr}"
         answers = [json.loads(line) for line in done.stdout.splitlines()]
