@@ -100,7 +100,7 @@ def custom_resource_definition(
 def canary_crd() -> dict[str, Any]:
     crd = custom_resource_definition(Canary, plural="canaries", columns=CANARY_COLUMNS)
     # The one default of the API, on purpose: a Canary the controller has not judged yet reads
-    # `status.observedGeneration: 0`, which kstatus (Flux, Argo CD) takes as "not observed yet"
+    # `status.observedGeneration: 0`, which kstatus (Flux) takes as "not observed yet"
     # (InProgress); without any status kstatus would call it Current. The API server applies it
     # when it serves the object; the status subresource keeps users from writing it.
     schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]

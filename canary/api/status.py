@@ -3,8 +3,8 @@
 Everything the controller needs to resume after a restart lives here (phase, weight, counters,
 revisions, the time of the last step), so nothing of a rollout is only in memory. The shape
 follows kstatus (`observedGeneration`, `Ready`, and `Reconciling`/`Stalled` present only while
-true), so Flux and Argo CD tell healthy from failed without knowing this API (see
-canary.core.conditions for the rules).
+true), so Flux (kstatus) and Argo CD (with the health script in examples/argocd) tell healthy
+from failed without knowing this API (see canary.core.conditions for the rules).
 
 The phase enum is defined here, not imported from `canary.core`: the API is the lowest layer and
 the core keeps its own vocabulary.
