@@ -113,13 +113,14 @@ class FailureReporter:
         """Cycle number `failures` in a row of `key` raised `error`; never raises."""
         if failures < FAILURES_SHOWN or not self._may_act():
             return
-        message = failure_message(error)  # no count in it: the problem, not the retries
         try:
-            async with asyncio.timeout(WRITE_TIMEOUT):
-                raw = await self._read(CANARY, key[0], key[1])
+            await self._show(key, failure_message(error))  # no count: the problem, not retries
         except Exception as problem:  # noqa: BLE001 - best effort: the loop must go on
             log.warning("reconcile_failure_not_shown", error=describe(problem))
-            return
+
+    async def _show(self, key: Key, message: str) -> None:
+        async with asyncio.timeout(WRITE_TIMEOUT):
+            raw = await self._read(CANARY, key[0], key[1])
         if raw is None:
             return
         await self._event(key, raw, message)
