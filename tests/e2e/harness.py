@@ -562,7 +562,10 @@ class Recorder:
     def _canary(self, obj: dict[str, Any]) -> None:
         if self._named(obj, self.name):
             self.canaries.append(obj)
-        if self._named(obj, self.name) and obj.get("status"):
+        # Only a status the controller wrote: the API server serves a new Canary with the
+        # CRD's default `{observedGeneration: 0}` (for kstatus), which is not one.
+        written = set(obj.get("status") or {}) - {"observedGeneration"}
+        if self._named(obj, self.name) and written:
             self.statuses.add(CanaryView.of(obj))
 
     def _primary(self, obj: dict[str, Any]) -> None:
