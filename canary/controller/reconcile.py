@@ -18,7 +18,7 @@ import structlog
 from pydantic import ValidationError
 
 from canary.api.canary import Canary
-from canary.controller.alerts import AlertSender, alert_warnings
+from canary.controller.alerts import AlertSender, alert_warnings, wanted
 from canary.controller.cache import ObjectCache
 from canary.controller.checks import PrometheusPool, run_checks
 from canary.controller.convert import policy_of, state_of, status_of
@@ -196,7 +196,9 @@ class Reconciler:
             else None
         )
         events = [(a.reason, a.message) for a in decision.actions if isinstance(a, RecordEvent)]
-        notes = await self.alerts.check(canary, sending=bool(events))
+        notes = await self.alerts.check(
+            canary, sending=any(wanted(canary, reason) for reason, _ in events)
+        )
         await self._write_status(
             raw,
             canary,
