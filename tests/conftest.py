@@ -25,6 +25,7 @@ from canary.kube.objects import body
 from canary.sandbox import cluster
 from canary.sandbox.binaries import default_cache_root, ensure_binaries
 from canary.sandbox.state import SandboxState, default_state_dir
+from tests.kstatus.judge import Judge, build_judge
 
 
 def _report(message: str) -> None:
@@ -83,3 +84,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if os.environ.get("CI") and skipped and exitstatus == pytest.ExitCode.OK:
         reporter.write_line(f"CI: {len(skipped)} test(s) skipped; a skip must not pass silently")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def kstatus() -> Judge:
+    """The real kstatus library's reading of objects (built once, cached outside the checkout)."""
+    return build_judge()

@@ -2,8 +2,9 @@
 
 Nothing here is written by hand that the models already say: each CRD's schema is the model's
 JSON schema made structural (`canary.api.schema`). What a CRD adds is here: names, scope, the
-status subresource, and the columns `kubectl get` prints. The YAML rendering is deterministic
-(sorted keys, fixed width), so the committed files can be compared byte for byte.
+status subresource, a Canary's default status (for kstatus), and the columns `kubectl get`
+prints. The YAML rendering is deterministic (sorted keys, fixed width), so the committed files
+can be compared byte for byte.
 
 This module builds documents and text; it reads and writes no files (see `crdgen`).
 """
@@ -97,7 +98,14 @@ def custom_resource_definition(
 
 
 def canary_crd() -> dict[str, Any]:
-    return custom_resource_definition(Canary, plural="canaries", columns=CANARY_COLUMNS)
+    crd = custom_resource_definition(Canary, plural="canaries", columns=CANARY_COLUMNS)
+    # The one default of the API, on purpose: a Canary the controller has not judged yet reads
+    # `status.observedGeneration: 0`, which kstatus (Flux) takes as "not observed yet"
+    # (InProgress); without any status kstatus would call it Current. The API server applies it
+    # when it serves the object; the status subresource keeps users from writing it.
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    schema["properties"]["status"]["default"] = {"observedGeneration": 0}
+    return crd
 
 
 def metric_template_crd() -> dict[str, Any]:

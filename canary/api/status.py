@@ -1,9 +1,10 @@
 """`status` of a Canary: where its rollout is, written only by the controller.
 
 Everything the controller needs to resume after a restart lives here (phase, weight, counters,
-revisions, the time of the last step), so nothing of a rollout is only in memory. The shape is
-kstatus-compatible (`observedGeneration`, a `Ready` condition), so Flux and Argo CD can tell
-healthy from failed without knowing this API.
+revisions, the time of the last step), so nothing of a rollout is only in memory. The shape
+follows kstatus (`observedGeneration`, `Ready`, and `Reconciling`/`Stalled` present only while
+true), so Flux (kstatus) and Argo CD (with the health script in examples/argocd) tell healthy
+from failed without knowing this API (see canary.core.conditions for the rules).
 
 The phase enum is defined here, not imported from `canary.core`: the API is the lowest layer and
 the core keeps its own vocabulary.
@@ -43,13 +44,17 @@ class Phase(StrEnum):
 class ConditionType(StrEnum):
     READY = "Ready"
     PROMOTED = "Promoted"
+    RECONCILING = "Reconciling"
+    STALLED = "Stalled"
+    ALERTS_READY = "AlertsReady"
 
 
 class Condition(ApiModel):
     """A Kubernetes condition (the shape of metav1.Condition)."""
 
     type: Annotated[str, StringConstraints(min_length=1, max_length=316)]
-    """`Ready` or `Promoted`."""
+    """The kind of condition: a Canary has `Ready`, `Promoted`, `Reconciling`, `Stalled`,
+    `AlertsReady`."""
     status: Literal["True", "False", "Unknown"]
     reason: Annotated[
         str,
@@ -133,7 +138,10 @@ class CanaryStatus(ApiModel):
     conditions: Annotated[list[Condition], keyed_list("type", max_items=8)] = Field(
         default_factory=list
     )
-    """`Ready` (the Canary is valid and healthy) and `Promoted` (the last analysis passed)."""
+    """`Ready` (the Canary is valid and healthy), `Promoted` (the last analysis passed),
+    `Reconciling` (present while a release is in flight), `Stalled` (present while the
+    controller cannot move the Canary: a rolled-back release, an invalid spec, failing cycles)
+    and `AlertsReady` (False while an alert's AlertProvider cannot be used)."""
     checks: Annotated[list[MetricCheck], keyed_list("name", max_items=20)] = Field(
         default_factory=list
     )

@@ -190,7 +190,11 @@ async def run(settings: Settings) -> int:
         api_client(settings.kubeconfig, may_write=leader.acting) as api,
     ):
         reconciler = Reconciler(api, settings, may_act=leader.acting)
-        scheduler = Scheduler(leader.guard(reconciler.cycle), max_parallel=settings.max_parallel)
+        scheduler = Scheduler(
+            leader.guard(reconciler.cycle),
+            max_parallel=settings.max_parallel,
+            failures=reconciler.failures,
+        )
         wiring = Wiring(scheduler, reconciler)
         scopes: list[str | None] = list(settings.namespaces) or [None]
         watched = ("canaries", "deployments", "configmaps", "secrets")

@@ -7,7 +7,7 @@ the other's representation. It must not perform I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +15,13 @@ from canary.api.canary import Canary
 from canary.api.durations import parse_duration
 from canary.api.metrictemplate import MetricTemplate
 from canary.api.status import CanaryStatus
-from canary.core.conditions import conditions, transition_time
+from canary.core.conditions import (
+    PHASE_CONDITIONS,
+    Condition,
+    ConditionType,
+    conditions,
+    transition_time,
+)
 from canary.core.model import CanaryState, CheckResult, Phase, Policy, Verdict
 from canary.metrics.inputs import CanaryContext, MetricSpec
 
@@ -40,10 +46,16 @@ def policy_of(canary: Canary, *, min_interval: float) -> Policy:
 
 
 def state_of(status: CanaryStatus) -> CanaryState:
-    """The core's state from the stored status (a new Canary's empty status: Initializing)."""
-    ready = next((c for c in status.conditions if c.type == "Ready"), None)
+    """The core's state from the stored status (a new Canary's empty status: Initializing).
+
+    The message is the `Ready` condition's only while that condition is about the phase: a
+    message the shell wrote (an invalid spec, a failing cycle) is not the core's to carry on."""
+    phase = status.phase if status.phase is not None else Phase.INITIALIZING
+    ready = next(
+        (c for c in status.conditions if c.type == "Ready" and c.reason == phase.value), None
+    )
     return CanaryState(
-        phase=status.phase if status.phase is not None else Phase.INITIALIZING,
+        phase=phase,
         canary_weight=status.canary_weight,
         failed_checks=status.failed_checks,
         iterations=status.iterations,
@@ -74,10 +86,15 @@ def status_of(  # noqa: PLR0913 - keyword-only: what the status is computed from
     now: datetime,
     checked_at: datetime | None,
     tracked_configs: Mapping[str, str] | None = None,
+    notes: Mapping[ConditionType, Condition | None] | None = None,
 ) -> dict[str, Any]:
     """The whole status manifest for `state`, keeping timestamps of what did not change (and
-    the tracked configs, unless `tracked_configs` says what they are now)."""
-    old_conditions = {c.type: c for c in previous.conditions}
+    the tracked configs, unless `tracked_configs` says what they are now).
+
+    The phase decides `Ready`, `Promoted`, `Reconciling` and `Stalled`; the shell's own
+    conditions (`AlertsReady`) are kept as they were unless `notes` says what they are now
+    (None: remove it)."""
+    old = [c.to_manifest() for c in previous.conditions]
     changed = state.phase.value != (previous.phase.value if previous.phase else None)
     check_times = {c.name: c.time for c in previous.checks}
     status = CanaryStatus(
@@ -97,20 +114,13 @@ def status_of(  # noqa: PLR0913 - keyword-only: what the status is computed from
         if tracked_configs is None
         else dict(tracked_configs),
         conditions=[
-            {
-                "type": condition.type.value,
-                "status": condition.status.value,
-                "reason": condition.reason,
-                "message": condition.message,
-                "observedGeneration": condition.observed_generation,
-                "lastTransitionTime": transition_time(
-                    previous_status=_status_of(old_conditions.get(condition.type.value)),
-                    previous_time=_time_of(old_conditions.get(condition.type.value)),
-                    status=condition.status.value,
-                    now=now,
-                ),
-            }
-            for condition in conditions(state, generation)
+            *condition_manifests(conditions(state, generation), previous=old, now=now),
+            *_shell_kept(previous, notes or {}),
+            *condition_manifests(
+                (note for note in (notes or {}).values() if note is not None),
+                previous=old,
+                now=now,
+            ),
         ],
         checks=[
             {
@@ -128,12 +138,47 @@ def status_of(  # noqa: PLR0913 - keyword-only: what the status is computed from
     return status.to_manifest()
 
 
-def _status_of(condition: Any) -> str | None:
-    return None if condition is None else str(condition.status)
+def condition_manifests(
+    new: Iterable[Condition], *, previous: Iterable[Mapping[str, Any]], now: datetime
+) -> list[dict[str, Any]]:
+    """`new` as the status's condition entries; each keeps its previous lastTransitionTime
+    while its status stays the same (`previous`: the stored entries, as on the wire)."""
+    old = {str(c.get("type")): c for c in previous}
+    entries = []
+    for condition in new:
+        before = old.get(condition.type.value) or {}
+        entries.append(
+            {
+                "type": condition.type.value,
+                "status": condition.status.value,
+                "reason": condition.reason,
+                "message": condition.message,
+                "observedGeneration": condition.observed_generation,
+                "lastTransitionTime": transition_time(
+                    previous_status=before.get("status"),
+                    previous_time=_timestamp(before.get("lastTransitionTime")),
+                    status=condition.status.value,
+                    now=now,
+                ),
+            }
+        )
+    return entries
 
 
-def _time_of(condition: Any) -> datetime | None:
-    return None if condition is None else condition.last_transition_time
+def _shell_kept(
+    previous: CanaryStatus, notes: Mapping[ConditionType, Condition | None]
+) -> list[dict[str, Any]]:
+    """The previous status's own conditions of the shell that `notes` does not replace."""
+    decided = {t.value for t in PHASE_CONDITIONS} | {t.value for t in notes}
+    return [c.to_manifest() for c in previous.conditions if c.type not in decided]
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        return datetime.fromisoformat(value)
+    return None
 
 
 def context_of(canary: Canary, *, default_provider: str) -> CanaryContext:

@@ -24,12 +24,13 @@ import structlog
 from pydantic import ValidationError
 
 from canary.api.canary import Canary
-from canary.controller.alerts import AlertSender
+from canary.controller.alerts import AlertSender, alert_warnings, wanted
 from canary.controller.cache import ObjectCache
 from canary.controller.checks import PrometheusPool, run_checks
 from canary.controller.convert import policy_of, state_of, status_of
 from canary.controller.deletion import is_deleting
 from canary.controller.execute import CannotActError, Context, execute
+from canary.controller.failures import FailureReporter, refused_status, says
 from canary.controller.finalize import finalize, sync_finalizer
 from canary.controller.hooks import HookRunner, after_decide, before_decide
 from canary.controller.leader import LeadershipLostError
@@ -40,6 +41,7 @@ from canary.controller.routing import owner_of, route_of, router_of
 from canary.controller.scheduler import Key
 from canary.controller.settings import Settings
 from canary.controller.support import unsupported_fields, unsupported_message
+from canary.core.conditions import Condition, ConditionType
 from canary.core.decide import decide
 from canary.core.model import CanaryState, Phase, Policy, RecordEvent
 from canary.core.schedule import checks_due
@@ -83,6 +85,10 @@ class Reconciler:
         self.own_writes: dict[Key, str] = {}  # resourceVersion of each Canary's last status write
         self.cache = ObjectCache()  # filled by the watches (see app.Wiring)
         self.releases = ReleaseBook()  # what each cycle decided, for /metrics
+        # Shows on the Canary the cycles that keep failing (the scheduler tells it).
+        self.failures = FailureReporter(
+            api, read=self.read, may_act=self.may_act, remember=self._remember_write
+        )
 
     def note_phase(self, key: Key, phase: str | None) -> None:
         if phase is None:
@@ -191,9 +197,21 @@ class Reconciler:
             if new_state.last_applied_revision == observation.target_revision
             else None
         )
-        await self._write_status(
-            raw, canary, new_state, now=now, checked_at=checked_at, tracked_configs=tracked
+        events = [(a.reason, a.message) for a in decision.actions if isinstance(a, RecordEvent)]
+        notes = await self.alerts.check(
+            canary, sending=any(wanted(canary, reason) for reason, _ in events)
         )
+        await self._write_status(
+            raw,
+            canary,
+            new_state,
+            now=now,
+            checked_at=checked_at,
+            tracked_configs=tracked,
+            notes=notes,
+        )
+        for reason, message in alert_warnings(canary.status, notes):
+            await record_event(self.api, raw, reason=reason, message=message, warning=True)
         self.releases.record_cycle(
             canary,
             policy=policy,
@@ -205,7 +223,6 @@ class Reconciler:
             finished=datetime.now(UTC),
         )
         await clear_spent(self.api, raw, phase=new_state.phase.value)
-        events = [(a.reason, a.message) for a in decision.actions if isinstance(a, RecordEvent)]
         await after_decide(self.hooks, canary, before=state, after=new_state, events=events)
         await self.alerts.notify(canary, events, phase=new_state.phase)
         if new_state.phase != state.phase:
@@ -282,6 +299,7 @@ class Reconciler:
         now: datetime,
         checked_at: datetime | None,
         tracked_configs: Mapping[str, str] | None = None,
+        notes: Mapping[ConditionType, Condition | None] | None = None,
     ) -> None:
         status = status_of(
             state,
@@ -290,6 +308,7 @@ class Reconciler:
             now=now,
             checked_at=checked_at,
             tracked_configs=tracked_configs,
+            notes=notes,
         )
         if status == raw.get("status"):
             return
@@ -331,27 +350,10 @@ class Reconciler:
     async def _invalid(
         self, raw: dict[str, Any], message: str, *, now: datetime, reason: str = "InvalidSpec"
     ) -> None:
-        """Mark the Canary not ready with `message`, once (and a Warning event with it)."""
-        status = dict(raw.get("status") or {})
-        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "Ready"]
-        old: dict[str, Any] = next(
-            (c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {}
-        )
-        if old.get("reason") == reason and old.get("message") == message:
+        """Mark the Canary not ready and stalled with `message`, once (and a Warning event)."""
+        if says(raw, reason=reason, message=message):
             return
-        generation = int(raw.get("metadata", {}).get("generation") or 0)
-        conditions.append(
-            {
-                "type": "Ready",
-                "status": "False",
-                "reason": reason,
-                "message": message,
-                "observedGeneration": generation,
-                "lastTransitionTime": now.isoformat().replace("+00:00", "Z"),
-            }
-        )
-        status["conditions"] = conditions
-        status["observedGeneration"] = generation
+        status = refused_status(raw, reason=reason, message=message, now=now)
         log.warning("canary_not_ready", reason=reason, message=message)
         await record_event(self.api, raw, reason=reason, message=message, warning=True)
         try:

@@ -3,7 +3,9 @@
 Every known Canary has one task. The task sleeps until the delay its last cycle asked for runs
 out, or until `wake` is called (a change to the Canary, its target or its primary), then runs one
 cycle under a cluster-wide semaphore. A cycle that raises is logged and retried with capped,
-jittered backoff: one broken Canary never stops the others. Wake-ups that arrive while a cycle
+jittered backoff: one broken Canary never stops the others. The `Failures` watcher, if any, is
+told of every failure (with the count in a row) and of the success that ends a run of them, so
+the Canary can show it (see canary.controller.failures). Wake-ups that arrive while a cycle
 runs are kept, so a change is never missed, but many wake-ups coalesce into one cycle.
 """
 
@@ -13,6 +15,7 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import structlog
 
@@ -24,6 +27,14 @@ Cycle = Callable[[Key], Awaitable[float]]  # returns seconds until the next cycl
 MAX_BACKOFF = 60.0
 
 
+class Failures(Protocol):
+    async def failed(self, key: Key, error: BaseException, failures: int) -> None:
+        """Cycle number `failures` in a row of `key` raised `error` (must not raise)."""
+
+    def recovered(self, key: Key) -> None:
+        """A cycle of `key` succeeded after at least one failure."""
+
+
 @dataclass
 class _Slot:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -31,8 +42,11 @@ class _Slot:
 
 
 class Scheduler:
-    def __init__(self, cycle: Cycle, *, max_parallel: int = 4) -> None:
+    def __init__(
+        self, cycle: Cycle, *, max_parallel: int = 4, failures: Failures | None = None
+    ) -> None:
         self._cycle = cycle
+        self._failures = failures
         self._slots: dict[Key, _Slot] = {}
         self._limit = asyncio.Semaphore(max_parallel)
 
@@ -94,13 +108,17 @@ class Scheduler:
             else:
                 await slot.wake.wait()
             slot.wake.clear()
+            error: Exception | None = None
             async with self._limit:
                 try:
                     delay = max(0.0, await self._cycle(key))
+                    if failures and self._failures is not None:
+                        self._failures.recovered(key)
                     failures = 0
                 except asyncio.CancelledError:
                     raise
-                except Exception:
+                except Exception as caught:
+                    error = caught
                     failures += 1
                     delay = min(MAX_BACKOFF, 0.5 * 2**failures) * random.uniform(0.75, 1.25)  # noqa: S311
                     log.exception(
@@ -109,3 +127,6 @@ class Scheduler:
                         canary=key[1],
                         retry_in=round(delay, 2),
                     )
+            if error is not None and self._failures is not None:
+                # Outside the slot: showing a failure must not hold up other Canaries.
+                await self._failures.failed(key, error, failures)

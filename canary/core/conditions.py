@@ -1,13 +1,22 @@
-"""The Canary's status conditions, computed from the core's state: `Ready` and `Promoted`.
+"""The Canary's status conditions, computed from the core's state, following kstatus.
 
-`Ready` is what kstatus (Flux, Argo CD health checks) reads: True once the canary rests in a good
-state (Initialized, Succeeded), False when the last run failed, Unknown while anything is in
-flight. `Promoted` keeps Flagger's meaning for users moving over: its reason is the phase, its
-status follows Flagger's table (True on Initialized and Succeeded, False on Failed, else Unknown).
+Flux judges custom resources with kstatus (`sigs.k8s.io/cli-utils/pkg/kstatus`), and Argo CD
+with the health script in examples/argocd that reads the same: a `Stalled=True` condition reads
+Failed, `Reconciling=True` reads InProgress, and otherwise `Ready` decides (True: Current; False
+or Unknown: InProgress). Both abnormal-true conditions are present only while true, as
+kstatus's convention asks. So:
 
-Pure: the shell stamps `lastTransitionTime` with `transition_time`, passing the time in. Problems
-only the shell can see (a missing target Deployment, an unknown MetricTemplate) are its own
-`Ready=False` conditions and override these.
+- a release in flight (Initializing, Waiting, Progressing, WaitingPromotion, Promoting,
+  Finalising, Terminating): `Reconciling=True`, `Ready=Unknown`;
+- a rolled-back release (Failed): `Stalled=True`, `Ready=False`;
+- a Canary at rest in a good state (Initialized, Succeeded): `Ready=True`, nothing abnormal;
+- a Canary the controller refuses or cannot move (`refused`: InvalidSpec, Unsupported,
+  Conflict, CannotProceed, cycles failing again and again): `Stalled=True`, `Ready=False`.
+
+`Promoted` keeps Flagger's meaning for users moving over: its reason is the phase, its status
+follows Flagger's table (True on Initialized and Succeeded, False on Failed, else Unknown).
+
+Pure: the shell stamps `lastTransitionTime` with `transition_time`, passing the time in.
 """
 
 from __future__ import annotations
@@ -29,6 +38,20 @@ class ConditionStatus(StrEnum):
 class ConditionType(StrEnum):
     READY = "Ready"
     PROMOTED = "Promoted"
+    RECONCILING = "Reconciling"
+    STALLED = "Stalled"
+    ALERTS_READY = "AlertsReady"
+
+
+# What the phase-derived conditions decide; any other condition is the shell's own.
+PHASE_CONDITIONS = frozenset(
+    {
+        ConditionType.READY,
+        ConditionType.PROMOTED,
+        ConditionType.RECONCILING,
+        ConditionType.STALLED,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -43,24 +66,25 @@ class Condition:
 
 
 def conditions(state: CanaryState, generation: int) -> tuple[Condition, ...]:
-    """The `Ready` and `Promoted` conditions for `state`, observed at `generation`."""
+    """`Ready`, `Promoted` and the abnormal-true one (if any) for `state`, at `generation`."""
     status, promoted_message = _by_phase(state.phase)
     reason = str(state.phase)
-    ready = Condition(
-        type=ConditionType.READY,
-        status=status,
-        reason=reason,
-        message=state.message or promoted_message,
-        observed_generation=generation,
+    message = state.message or promoted_message
+    ready = Condition(ConditionType.READY, status, reason, message, generation)
+    promoted = Condition(ConditionType.PROMOTED, status, reason, promoted_message, generation)
+    abnormal = _abnormal(state.phase)
+    if abnormal is None:
+        return (ready, promoted)
+    return (ready, promoted, Condition(abnormal, ConditionStatus.TRUE, reason, message, generation))
+
+
+def refused(reason: str, message: str, generation: int) -> tuple[Condition, ...]:
+    """`Ready=False` and `Stalled=True` with `reason`: the controller cannot move this Canary
+    until something changes (its spec, another object, the controller's permissions)."""
+    return (
+        Condition(ConditionType.READY, ConditionStatus.FALSE, reason, message, generation),
+        Condition(ConditionType.STALLED, ConditionStatus.TRUE, reason, message, generation),
     )
-    promoted = Condition(
-        type=ConditionType.PROMOTED,
-        status=status,
-        reason=reason,
-        message=promoted_message,
-        observed_generation=generation,
-    )
-    return (ready, promoted)
 
 
 def transition_time(
@@ -74,6 +98,26 @@ def transition_time(
     if previous_time is not None and previous_status == status:
         return previous_time
     return now
+
+
+def _abnormal(phase: Phase) -> ConditionType | None:
+    match phase:
+        case Phase.INITIALIZED | Phase.SUCCEEDED | Phase.TERMINATED:
+            return None
+        case Phase.FAILED:
+            return ConditionType.STALLED
+        case (
+            Phase.INITIALIZING
+            | Phase.WAITING
+            | Phase.PROGRESSING
+            | Phase.WAITING_PROMOTION
+            | Phase.PROMOTING
+            | Phase.FINALISING
+            | Phase.TERMINATING
+        ):
+            return ConditionType.RECONCILING
+        case _:
+            assert_never(phase)
 
 
 def _by_phase(phase: Phase) -> tuple[ConditionStatus, str]:  # noqa: PLR0911 - one return per phase

@@ -1,8 +1,9 @@
 """Build the sandbox's binaries from pinned Go modules, once, into a cache outside the checkout.
 
 Each component is a wrapper Go module in `gomod/` that pins one upstream release. A build goes into
-`<cache>/<component>-<version>-<digest>/`, where the digest covers the wrapper's go.mod, go.sum and
-build flags, so changing a pin builds afresh and never reuses a stale binary. Builds write to a
+`<cache>/<component>-<version>-<digest>/`, where the digest covers the wrapper's go.mod, go.sum,
+Go files (a test instrument has its own main package; `ensure_go_program`) and build flags, so
+changing a pin builds afresh and never reuses a stale binary. Builds write to a
 temporary directory and are renamed into place only when complete; a lock file serialises
 concurrent builds (two test runs, or CI and a developer, on one machine). Prometheus comes from
 Debian's package, unpacked rather than installed, so no system service starts.
@@ -95,10 +96,17 @@ class GoComponent:
     def module_dir(self) -> Path:
         return self.source if self.source is not None else GOMOD_ROOT / self.name
 
+    @property
+    def sources(self) -> tuple[Path, ...]:
+        """The Go files of the module itself (a wrapper that pins an upstream has none)."""
+        return tuple(sorted(self.module_dir.glob("*.go")))
+
     def digest(self) -> str:
         sha = hashlib.sha256()
         for file in ("go.mod", "go.sum"):
             sha.update((self.module_dir / file).read_bytes())
+        for source in self.sources:
+            sha.update(source.name.encode() + b"\0" + source.read_bytes())
         sha.update(f"{self.packages}|{self.tags}|{self.ldflags}".encode())
         return sha.hexdigest()[:10]
 
@@ -197,6 +205,19 @@ def cached_binaries(cache_root: Path) -> Binaries | None:
     )
 
 
+def ensure_go_program(component: GoComponent, cache_root: Path, report: Report) -> Path:
+    """The cache directory of one Go program outside the sandbox's set (a test instrument),
+    built first if missing, under the same lock as the sandbox's builds."""
+    final = component.cache_dir(cache_root)
+    if (final / ".complete").exists():
+        return final
+    cache_root.mkdir(parents=True, exist_ok=True)
+    with _build_lock(cache_root):
+        if not (final / ".complete").exists():
+            build_go_component(component, cache_root, report)
+    return final
+
+
 def ensure_binaries(cache_root: Path, report: Report) -> Binaries:
     """Build whatever is missing (minutes, once per version) and return every binary's path."""
     if (ready := cached_binaries(cache_root)) is not None:
@@ -249,6 +270,8 @@ def build_go_component(component: GoComponent, cache_root: Path, report: Report)
     (work / "bin").mkdir(parents=True)
     for file in ("go.mod", "go.sum"):
         shutil.copyfile(component.module_dir / file, work / file)
+    for source in component.sources:
+        shutil.copyfile(source, work / source.name)
     log = cache_root / "logs" / f"build-{component.name}.log"
     log.parent.mkdir(exist_ok=True)
     log.write_text("")

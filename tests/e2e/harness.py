@@ -17,6 +17,7 @@ import dataclasses
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -164,6 +165,55 @@ class Controllers:
         )
         self.started.append(controller)
         return controller
+
+
+# --- the CLI as a user runs it ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ran:
+    code: int | None
+    out: str
+    err: str
+
+    def __str__(self) -> str:
+        return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
+
+
+def _cli_env(sandbox: SandboxState) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANARY_")}
+    return {**env, "KUBECONFIG": sandbox.kubeconfig}
+
+
+async def start_cli(sandbox: SandboxState, *args: str) -> asyncio.subprocess.Process:
+    """`canary ARGS...` as its own process on the sandbox, its output piped."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "canary.cli.main",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_cli_env(sandbox),
+        cwd=REPOSITORY,
+    )
+
+
+async def finish_cli(process: asyncio.subprocess.Process, *, within: float) -> Ran:
+    try:
+        async with asyncio.timeout(within):
+            out, err = await process.communicate()
+    except TimeoutError:
+        process.kill()
+        out, err = await process.communicate()
+        raise AssertionError(
+            f"the CLI did not exit within {within:g} s:\n{Ran(None, out.decode(), err.decode())}"
+        ) from None
+    return Ran(process.returncode, out.decode(), err.decode())
+
+
+async def run_cli(sandbox: SandboxState, *args: str, within: float = 120) -> Ran:
+    return await finish_cli(await start_cli(sandbox, *args), within=within)
 
 
 # --- manifests and changes -------------------------------------------------------------------
@@ -403,6 +453,7 @@ class Recorder:
         self.weights: History[tuple[int, int]] = History()
         self.statuses: History[CanaryView] = History()
         self.primary_revisions: History[str] = History()
+        self.canaries: list[dict[str, Any]] = []  # every version of the Canary seen, in order
         self._synced: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -509,7 +560,12 @@ class Recorder:
             self.weights.add(weights)
 
     def _canary(self, obj: dict[str, Any]) -> None:
-        if self._named(obj, self.name) and obj.get("status"):
+        if self._named(obj, self.name):
+            self.canaries.append(obj)
+        # Only a status the controller wrote: the API server serves a new Canary with the
+        # CRD's default `{observedGeneration: 0}` (for kstatus), which is not one.
+        written = set(obj.get("status") or {}) - {"observedGeneration"}
+        if self._named(obj, self.name) and written:
             self.statuses.add(CanaryView.of(obj))
 
     def _primary(self, obj: dict[str, Any]) -> None:

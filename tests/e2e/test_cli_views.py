@@ -9,10 +9,7 @@ one's. Every wait has a deadline; nothing sleeps.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -25,7 +22,6 @@ from canary.sandbox.state import SandboxState
 from tests.e2e.harness import (
     ERROR_RATE_ANNOTATION,
     RATE_ANNOTATION,
-    REPOSITORY,
     TEST_MANAGER,
     apply,
     canary,
@@ -33,56 +29,14 @@ from tests.e2e.harness import (
     get_canary,
     set_template,
 )
+from tests.e2e.harness import finish_cli as _finish
+from tests.e2e.harness import run_cli as _cli
+from tests.e2e.harness import start_cli as _start
 
 pytestmark = pytest.mark.usefixtures("controller")  # one controller process per test
 
 NAME = "podinfo"
 RUN_WITHIN = "90s"
-
-
-@dataclass(frozen=True)
-class Ran:
-    code: int | None
-    out: str
-    err: str
-
-    def __str__(self) -> str:
-        return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
-
-
-def _env(sandbox: SandboxState) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CANARY_")}
-    return {**env, "KUBECONFIG": sandbox.kubeconfig}
-
-
-async def _start(sandbox: SandboxState, *args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "canary.cli.main",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=_env(sandbox),
-        cwd=REPOSITORY,
-    )
-
-
-async def _finish(process: asyncio.subprocess.Process, *, within: float) -> Ran:
-    try:
-        async with asyncio.timeout(within):
-            out, err = await process.communicate()
-    except TimeoutError:
-        process.kill()
-        out, err = await process.communicate()
-        raise AssertionError(
-            f"the CLI did not exit within {within:g} s:\n{Ran(None, out.decode(), err.decode())}"
-        ) from None
-    return Ran(process.returncode, out.decode(), err.decode())
-
-
-async def _cli(sandbox: SandboxState, *args: str, within: float = 120) -> Ran:
-    return await _finish(await _start(sandbox, *args), within=within)
 
 
 async def _initialized(

@@ -7,9 +7,12 @@ the status with the target's current revision, computed exactly as the controlle
 
 - 0, promoted: Succeeded (or Initialized: nothing to release) and the primary runs the target's
   current revision;
-- 1, failed: Failed about the target's current revision (rolled back), or a spec the controller
-  refuses (`Ready=False`, reason InvalidSpec or Unsupported), or the Canary is being deleted;
-- 3, progressing: anything else (a run under way, or not yet noticed by the controller).
+- 1, failed: Failed about the target's current revision (rolled back), or a Canary the
+  controller refuses (`Ready=False`, reason InvalidSpec, Unsupported or Conflict), or the Canary
+  is being deleted;
+- 3, progressing: anything else (a run under way, or not yet noticed by the controller). A
+  problem the controller reports while it keeps trying (`Ready=False` with a reason that is not
+  a phase: cycles failing again and again, CannotProceed, RouteInvalid) is part of the line.
 
 Exit status 2 (timed out) is the waiting command's, not this rule's. When the target's revision
 cannot be computed (no permission to read its Secrets, say) the phase alone decides, and the
@@ -24,10 +27,26 @@ from enum import IntEnum
 from canary.cli.views.summary import CanarySummary, CheckView
 from canary.cli.views.text import CROSS, number, truncate, value_range
 
-# Ready=False reasons that only a change of the spec can clear (see canary.controller.reconcile).
-REFUSED_REASONS = frozenset({"InvalidSpec", "Unsupported"})
+# Ready=False reasons that only a change of the spec (or of the Canary holding the target)
+# can clear (see canary.controller.reconcile).
+REFUSED_REASONS = frozenset({"InvalidSpec", "Unsupported", "Conflict"})
 PROMOTED_PHASES = frozenset({"Succeeded", "Initialized"})
 DELETED_PHASES = frozenset({"Terminating", "Terminated"})
+PHASES = frozenset(
+    {
+        "Initializing",
+        "Initialized",
+        "Waiting",
+        "Progressing",
+        "WaitingPromotion",
+        "Promoting",
+        "Finalising",
+        "Succeeded",
+        "Failed",
+        "Terminating",
+        "Terminated",
+    }
+)
 MESSAGE_WIDTH = 300
 
 
@@ -83,7 +102,9 @@ def judge(summary: CanarySummary, target: Target) -> Verdict:  # noqa: PLR0911 -
         )
         return Verdict(Outcome.PROGRESSING, headline, notes)
     if target.missing:
-        return Verdict(Outcome.PROGRESSING, f"{name}: waiting: {target.problem}")
+        return Verdict(
+            Outcome.PROGRESSING, f"{name}: waiting: {target.problem}" + _trouble(summary)
+        )
     current = target.revision
     if summary.phase == "Failed" and current in {None, summary.applied_revision}:
         return _failed(summary, notes)
@@ -99,11 +120,14 @@ def progress_line(summary: CanarySummary, target: Target) -> str:
         return (
             f"{summary.name}: revision {target.revision} of the target is not picked up yet "
             f"(status: {summary.phase} about revision {summary.applied_revision or '-'})"
+            + _trouble(summary)
         )
+    trouble = _trouble(summary)
+    said = f": {truncate(summary.message, MESSAGE_WIDTH)}" if summary.message else ""
     return (
         f"{summary.name}: {summary.phase or 'not reconciled yet'}, canary weight "
         f"{summary.weight}%, failed checks {summary.failed_checks}/{summary.threshold}"
-        + (f": {truncate(summary.message, MESSAGE_WIDTH)}" if summary.message else "")
+        + (trouble or said)
     )
 
 
@@ -138,6 +162,21 @@ def _promoted(summary: CanarySummary, notes: tuple[str, ...]) -> Verdict:
     else:
         headline = f"{summary.name}: promoted: the primary runs revision {revision}"
     return Verdict(Outcome.PROMOTED, headline, notes)
+
+
+def _trouble(summary: CanarySummary) -> str:
+    """`; not progressing (Reason): message` when the controller says it cannot move the
+    Canary (`Ready=False` or `Stalled=True` with a reason of its own, not a phase), else ""."""
+    for kind, abnormal in (("Stalled", "True"), ("Ready", "False")):
+        condition = summary.condition(kind)
+        if (
+            condition is not None
+            and condition.status == abnormal
+            and condition.reason not in PHASES
+        ):
+            message = truncate(condition.message, MESSAGE_WIDTH)
+            return f"; not progressing ({condition.reason}): {message}"
+    return ""
 
 
 def _unknown(target: Target) -> str:

@@ -116,3 +116,35 @@ def test_timing_out_keeps_what_was_last_seen() -> None:
     assert timed_out(None, name="podinfo", waited="5s").headline == (
         "timed out after 5s; podinfo: no status seen"
     )
+
+
+def test_a_conflict_with_another_canary_fails_at_once() -> None:
+    obj = canary(phase=None, ready=("False", "Conflict", "podinfo is held by Canary shop/other"))
+    verdict = _judge(obj)
+    assert verdict.outcome is Outcome.FAILED
+    assert "(Conflict): podinfo is held by Canary shop/other" in verdict.headline
+
+
+@pytest.mark.parametrize(
+    ("phase", "applied"),
+    [("Progressing", CURRENT), ("Succeeded", OLD), (None, "")],
+    ids=["under way", "not picked up", "new"],
+)
+def test_a_problem_the_controller_keeps_retrying_is_in_the_line(
+    phase: str | None, applied: str
+) -> None:
+    obj = canary(
+        phase=phase,
+        applied=applied,
+        ready=("False", "ReconcileFailed", "reconcile cycles keep failing: services is forbidden"),
+    )
+    verdict = _judge(obj)
+    assert verdict.outcome is Outcome.PROGRESSING
+    assert verdict.headline.endswith(
+        "; not progressing (ReconcileFailed): reconcile cycles keep failing: services is forbidden"
+    )
+
+
+def test_a_rollback_is_not_a_problem_of_the_controller() -> None:
+    obj = canary(phase="Failed", applied=OLD, ready=("False", "Failed", "Rolling back"))
+    assert "not progressing" not in _judge(obj).headline

@@ -67,7 +67,7 @@ def test_condition_times_are_kept_while_their_status_holds() -> None:
     second = CanaryStatus.model_validate(
         status_of(progressing, previous=first, generation=1, now=later, checked_at=None)
     )
-    assert [c.last_transition_time for c in second.conditions] == [NOW, NOW]
+    assert [c.last_transition_time for c in second.conditions] == [NOW, NOW, NOW]
     assert second.last_transition_time == NOW
 
 
@@ -79,3 +79,75 @@ def test_metrics_resolve_templates_and_context_names_the_target() -> None:
     assert specs["error-rate"].template_query is None  # the template was not found
     context = context_of(canary, default_provider="smi:v1alpha3")
     assert (context.namespace, context.target, context.provider) == ("shop", "podinfo", "linkerd")
+
+
+def test_a_message_the_shell_wrote_is_not_carried_into_the_next_phase() -> None:
+    failed = CanaryStatus.model_validate(
+        {
+            "phase": "Succeeded",
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "False",
+                    "reason": "ReconcileFailed",
+                    "message": "services is forbidden",
+                    "lastTransitionTime": "2026-11-25T12:00:00Z",
+                }
+            ],
+        }
+    )
+    assert state_of(failed).message == ""
+
+
+def test_the_phase_replaces_stalled_and_keeps_the_shells_own_conditions() -> None:
+    previous = CanaryStatus.model_validate(
+        {
+            "phase": "Progressing",
+            "conditions": [
+                {
+                    "type": "Stalled",
+                    "status": "True",
+                    "reason": "ReconcileFailed",
+                    "lastTransitionTime": "2026-11-25T12:00:00Z",
+                },
+                {
+                    "type": "AlertsReady",
+                    "status": "False",
+                    "reason": "AlertProviderNotFound",
+                    "message": "AlertProvider shop/slack does not exist",
+                    "lastTransitionTime": "2026-11-25T11:00:00Z",
+                },
+            ],
+        }
+    )
+    state = CanaryState(phase=Phase.PROGRESSING, phase_since=NOW)
+    manifest = status_of(state, previous=previous, generation=2, now=NOW, checked_at=None)
+    by_type = {c["type"]: c for c in manifest["conditions"]}
+    assert set(by_type) == {"Ready", "Promoted", "Reconciling", "AlertsReady"}
+    assert by_type["AlertsReady"]["message"] == "AlertProvider shop/slack does not exist"
+
+
+def test_rewriting_an_unchanged_status_changes_nothing() -> None:
+    """The cycle skips the write when the new status equals the stored one: that must hold
+    with the shell's own conditions kept and the abnormal-true ones present."""
+    state = CanaryState(phase=Phase.FAILED, phase_since=NOW, message="Rolling back")
+    first = status_of(state, previous=CanaryStatus(), generation=2, now=NOW, checked_at=None)
+    first["conditions"].append(
+        {
+            "type": "AlertsReady",
+            "status": "False",
+            "reason": "AlertProviderNotFound",
+            "message": "alert 'team': AlertProvider shop/slack does not exist",
+            "observedGeneration": 2,
+            "lastTransitionTime": "2026-11-25T11:59:00.250000Z",
+        }
+    )
+    later = NOW + timedelta(minutes=3)
+    again = status_of(
+        state,
+        previous=CanaryStatus.model_validate(first),
+        generation=2,
+        now=later,
+        checked_at=None,
+    )
+    assert again == first

@@ -72,3 +72,45 @@ async def test_retain_forgets_deleted_canaries() -> None:
     assert scheduler.keys == {B}
     await scheduler.stop()
     assert scheduler.keys == set()
+
+
+class _Watcher:
+    """Records what the scheduler tells it, and wakes the Canary again (no backoff waits)."""
+
+    def __init__(self) -> None:
+        self.scheduler: Scheduler | None = None
+        self.failed_counts: list[int] = []
+        self.recoveries = 0
+        self.recovered_event = asyncio.Event()
+
+    async def failed(self, key: Key, error: BaseException, failures: int) -> None:
+        assert str(error) == "forbidden"
+        self.failed_counts.append(failures)
+        assert self.scheduler is not None
+        self.scheduler.wake(key)
+
+    def recovered(self, key: Key) -> None:
+        assert key == A
+        self.recoveries += 1
+        self.recovered_event.set()
+
+
+async def test_failures_in_a_row_are_counted_and_their_end_is_told() -> None:
+    runs = 0
+
+    async def cycle(_key: Key) -> float:
+        nonlocal runs
+        runs += 1
+        if runs <= 3:
+            raise RuntimeError("forbidden")
+        return 3600.0
+
+    watcher = _Watcher()
+    scheduler = Scheduler(cycle, failures=watcher)
+    watcher.scheduler = scheduler
+    scheduler.wake(A)
+    async with asyncio.timeout(10):
+        await watcher.recovered_event.wait()
+    await scheduler.stop()
+    assert watcher.failed_counts == [1, 2, 3]
+    assert watcher.recoveries == 1

@@ -10,6 +10,7 @@ from canary.core.conditions import (
     ConditionStatus,
     ConditionType,
     conditions,
+    refused,
     transition_time,
 )
 from canary.core.model import CanaryState, Phase
@@ -38,7 +39,7 @@ def test_every_phase_is_in_the_table() -> None:
 
 @pytest.mark.parametrize("phase", list(Phase), ids=str)
 def test_status_and_reason_by_phase(phase: Phase) -> None:
-    ready, promoted = conditions(CanaryState(phase=phase), 7)
+    ready, promoted, *_abnormal = conditions(CanaryState(phase=phase), 7)
 
     assert (ready.type, promoted.type) == (ConditionType.READY, ConditionType.PROMOTED)
     assert ready.status is promoted.status is TABLE[phase]
@@ -51,10 +52,46 @@ def test_status_and_reason_by_phase(phase: Phase) -> None:
 def test_ready_carries_the_states_message() -> None:
     state = CanaryState(phase=Phase.FAILED, message="Rolling back: request-success-rate = 87.5")
 
-    ready, promoted = conditions(state, 1)
+    ready, promoted, stalled = conditions(state, 1)
 
     assert ready.message == state.message
     assert promoted.message != state.message
+    assert stalled.message == state.message
+
+
+# kstatus's abnormal-true conditions: Stalled reads Failed, Reconciling InProgress, and a Ready
+# canary with neither reads Current.
+ABNORMAL = {
+    Phase.INITIALIZING: ConditionType.RECONCILING,
+    Phase.INITIALIZED: None,
+    Phase.WAITING: ConditionType.RECONCILING,
+    Phase.PROGRESSING: ConditionType.RECONCILING,
+    Phase.WAITING_PROMOTION: ConditionType.RECONCILING,
+    Phase.PROMOTING: ConditionType.RECONCILING,
+    Phase.FINALISING: ConditionType.RECONCILING,
+    Phase.SUCCEEDED: None,
+    Phase.FAILED: ConditionType.STALLED,
+    Phase.TERMINATING: ConditionType.RECONCILING,
+    Phase.TERMINATED: None,
+}
+
+
+@pytest.mark.parametrize("phase", list(Phase), ids=str)
+def test_abnormal_true_condition_by_phase(phase: Phase) -> None:
+    found = conditions(CanaryState(phase=phase), 3)[2:]
+
+    expected = ABNORMAL[phase]
+    assert [c.type for c in found] == ([] if expected is None else [expected])
+    assert all(c.status is T and c.reason == str(phase) for c in found)
+
+
+def test_refused_is_not_ready_and_stalled() -> None:
+    ready, stalled = refused("InvalidSpec", "spec.analysis.interval: too short", 4)
+
+    assert (ready.type, ready.status) == (ConditionType.READY, F)
+    assert (stalled.type, stalled.status) == (ConditionType.STALLED, T)
+    assert ready.reason == stalled.reason == "InvalidSpec"
+    assert ready.message == stalled.message == "spec.analysis.interval: too short"
 
 
 @pytest.mark.parametrize(
