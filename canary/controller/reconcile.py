@@ -5,10 +5,16 @@ copy. It writes the status with the resourceVersion it read: if anything changed
 write fails with 409 and the cycle runs again from a fresh read. A Canary whose spec cannot be
 used gets `Ready=False, reason=InvalidSpec` and a Warning event, and nothing else happens to it.
 The cycle returns how long to wait before the next one is needed.
+
+Waits on systems outside the cluster (metric queries, webhooks, alerts) run `outside_limit()`,
+without a slot of `--max-parallel`; the whole cycle is bounded by `canary.controller.deadline`.
+A tick whose data was gathered while the API server failed or hung is held
+(`canary.controller.outage`, rule 5 of `canary.core.decide`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -22,6 +28,7 @@ from canary.controller.alerts import AlertSender
 from canary.controller.cache import ObjectCache
 from canary.controller.checks import PrometheusPool, run_checks
 from canary.controller.convert import policy_of, state_of, status_of
+from canary.controller.deadline import cycle_budget
 from canary.controller.deletion import is_deleting
 from canary.controller.execute import CannotActError, Context, execute
 from canary.controller.finalize import finalize, sync_finalizer
@@ -29,12 +36,13 @@ from canary.controller.hooks import HookRunner, after_decide, before_decide
 from canary.controller.leader import LeadershipLostError
 from canary.controller.manual import clear_spent
 from canary.controller.observe import observe
+from canary.controller.outage import WriteWitness
 from canary.controller.routing import owner_of, route_of, router_of
-from canary.controller.scheduler import Key
+from canary.controller.scheduler import Key, outside_limit
 from canary.controller.settings import Settings
 from canary.controller.support import unsupported_fields, unsupported_message
 from canary.core.decide import decide
-from canary.core.model import CanaryState, Phase, Policy, RecordEvent
+from canary.core.model import CanaryState, Observation, Phase, Policy, RecordEvent
 from canary.core.schedule import checks_due
 from canary.kube import resources
 from canary.kube.client import ApiClient
@@ -52,6 +60,7 @@ CANARIES = CANARY
 STEADY_RECHECK = 60.0  # seconds between cycles of an idle Canary (watch events wake it sooner)
 WAITING_RECHECK = 1.0  # seconds between cycles while waiting on workloads
 ANALYSING = frozenset({Phase.PROGRESSING, Phase.WAITING_PROMOTION})
+TIMED_OUT_RETRY = 5.0  # seconds before a cycle cut short by its deadline runs again
 # Phases that count against --max-progressing: a release is under way.
 UNDER_WAY = frozenset(
     {Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.PROMOTING, Phase.FINALISING}
@@ -76,6 +85,7 @@ class Reconciler:
         self.own_writes: dict[Key, str] = {}  # resourceVersion of each Canary's last status write
         self.cache = ObjectCache()  # filled by the watches (see app.Wiring)
         self.releases = ReleaseBook()  # what each cycle decided, for /metrics
+        self.witness = WriteWitness()  # since when the API server answered, per Canary
 
     def note_phase(self, key: Key, phase: str | None) -> None:
         if phase is None:
@@ -100,8 +110,17 @@ class Reconciler:
         if raw is None:
             return STEADY_RECHECK
         structlog.contextvars.bind_contextvars(namespace=namespace, canary=name)
+        budget = cycle_budget(raw, base=self.settings.cycle_timeout)
+        deadline = asyncio.timeout(budget)
         try:
-            return await self._cycle(raw)
+            async with deadline:
+                return await self._cycle(raw)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            metrics.mark_timeout()
+            log.warning("reconcile_timed_out", budget=round(budget, 1), retry_in=TIMED_OUT_RETRY)
+            return TIMED_OUT_RETRY
         except Conflict:
             metrics.mark_conflict()
             log.info("status_conflict_retrying")
@@ -111,6 +130,7 @@ class Reconciler:
 
     async def _cycle(self, raw: dict[str, Any]) -> float:
         now = datetime.now(UTC)
+        started = self.witness.begin()
         if is_deleting(raw):  # before validation: an invalid Canary must still be deletable
             return await finalize(
                 self.api,
@@ -140,20 +160,11 @@ class Reconciler:
         except RouteError as error:
             await self._invalid(raw, str(error), now=now, reason="RouteInvalid")
             return STEADY_RECHECK
-        observation = world.observation
-        checked_at = None
-        if checks_due(policy, state, now) and observation.canary.ready:
-            checks = await run_checks(
-                self.read,
-                canary,
-                pool=self.prometheus,
-                default_url=self.settings.prometheus_url,
-                default_provider=self.settings.provider,
-            )
-            observation = dataclasses.replace(observation, checks=checks)
-            checked_at = now
-        observation = await before_decide(self.hooks, canary, policy, state, observation)
         key = (canary.metadata.namespace, canary.metadata.name)
+        observation, checked = await self._judge(
+            canary, policy, state, world.observation, key=key, started=started
+        )
+        checked_at = now if checked else None
         blocked = self.start_blocked(key) or observation.start_blocked
         observation = dataclasses.replace(observation, start_blocked=blocked)
         decision = decide(policy, state, observation)
@@ -189,9 +200,10 @@ class Reconciler:
             if new_state.last_applied_revision == observation.target_revision
             else None
         )
-        await self._write_status(
+        if await self._write_status(
             raw, canary, new_state, now=now, checked_at=checked_at, tracked_configs=tracked
-        )
+        ):
+            self.witness.written(key, started)
         self.releases.record_cycle(
             canary,
             policy=policy,
@@ -204,8 +216,9 @@ class Reconciler:
         )
         await clear_spent(self.api, raw, phase=new_state.phase.value)
         events = [(a.reason, a.message) for a in decision.actions if isinstance(a, RecordEvent)]
-        await after_decide(self.hooks, canary, before=state, after=new_state, events=events)
-        await self.alerts.notify(canary, events, phase=new_state.phase)
+        async with outside_limit():
+            await after_decide(self.hooks, canary, before=state, after=new_state, events=events)
+            await self.alerts.notify(canary, events, phase=new_state.phase)
         if new_state.phase != state.phase:
             log.info(
                 "phase_changed",
@@ -214,6 +227,42 @@ class Reconciler:
                 weight=new_state.canary_weight,
             )
         return _next_delay(policy, new_state, now)
+
+    async def _judge(  # noqa: PLR0913 - keyword-only: whose cycle, begun when
+        self,
+        canary: Canary,
+        policy: Policy,
+        state: CanaryState,
+        observation: Observation,
+        *,
+        key: Key,
+        started: float,
+    ) -> tuple[Observation, bool]:
+        """`observation` with this cycle's metric checks (when due) and webhooks' answers, both
+        awaited without a slot of --max-parallel, and whether metric checks ran; with
+        `api_unreachable` set, and no checks, when the API server failed since `key`'s status
+        was last written."""
+        checked = False
+        trouble = self.witness.trouble(key, started)
+        if checks_due(policy, state, observation.now) and observation.canary.ready and not trouble:
+            async with outside_limit():
+                checks = await run_checks(
+                    self.read,
+                    canary,
+                    pool=self.prometheus,
+                    default_url=self.settings.prometheus_url,
+                    default_provider=self.settings.provider,
+                )
+            observation = dataclasses.replace(observation, checks=checks)
+            checked = True
+        async with outside_limit():
+            observation = await before_decide(self.hooks, canary, policy, state, observation)
+        # Asked again after the waits above: no failure may have come while data was gathered.
+        trouble = self.witness.trouble(key, started)
+        if trouble:
+            observation = dataclasses.replace(observation, checks=None, api_unreachable=trouble)
+            checked = False
+        return observation, checked
 
     async def _vet(
         self, raw: dict[str, Any], *, now: datetime
@@ -249,7 +298,8 @@ class Reconciler:
         now: datetime,
         checked_at: datetime | None,
         tracked_configs: Mapping[str, str] | None = None,
-    ) -> None:
+    ) -> bool:
+        """Write the status computed from `state`; whether a write was made (and succeeded)."""
         status = status_of(
             state,
             previous=canary.status,
@@ -259,10 +309,11 @@ class Reconciler:
             tracked_configs=tracked_configs,
         )
         if status == raw.get("status"):
-            return
+            return False
         self._ensure_acting()
         written = await resources.replace_status(self.api, CANARIES, {**raw, "status": status})
         self._remember_write(written)
+        return True
 
     def _ensure_acting(self) -> None:
         """Belt and braces beside the fenced client: no write batch starts without the Lease."""

@@ -2,16 +2,24 @@
 
 Every known Canary has one task. The task sleeps until the delay its last cycle asked for runs
 out, or until `wake` is called (a change to the Canary, its target or its primary), then runs one
-cycle under a cluster-wide semaphore. A cycle that raises is logged and retried with capped,
-jittered backoff: one broken Canary never stops the others. Wake-ups that arrive while a cycle
-runs are kept, so a change is never missed, but many wake-ups coalesce into one cycle.
+cycle holding one of `--max-parallel` slots. A cycle that raises is logged and retried with
+capped, jittered backoff: one broken Canary never stops the others. Wake-ups that arrive while a
+cycle runs are kept, so a change is never missed, but many wake-ups coalesce into one cycle.
+
+The slots bound the cycles working against the Kubernetes API at once. They are not held while
+a cycle waits on a system outside the cluster (its webhooks, its metrics server, its alert
+receivers): the cycle wraps those waits in `outside_limit()`, which gives the slot back and
+takes one again afterwards. A Canary whose webhooks hang for minutes therefore delays nobody
+else's cycle; only its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import structlog
@@ -22,6 +30,43 @@ Key = tuple[str, str]  # (namespace, name)
 Cycle = Callable[[Key], Awaitable[float]]  # returns seconds until the next cycle is wanted
 
 MAX_BACKOFF = 60.0
+
+
+@dataclass
+class _Permit:
+    """One scheduling task's claim on a slot of `--max-parallel`."""
+
+    limit: asyncio.Semaphore
+    held: bool = False
+
+    async def take(self) -> None:
+        await self.limit.acquire()
+        self.held = True
+
+    def give_back(self) -> None:
+        if self.held:
+            self.held = False
+            self.limit.release()
+
+
+# The permit of the cycle running in this task (each Canary's task sets its own).
+_PERMIT: ContextVar[_Permit | None] = ContextVar("canary_cycle_permit", default=None)
+
+
+@contextlib.asynccontextmanager
+async def outside_limit() -> AsyncIterator[None]:
+    """Run the block without holding the cycle's slot: for waits on systems outside the
+    cluster (webhooks, metric queries, alerts), which must not delay other Canaries. Outside a
+    scheduled cycle (tests, tools) it does nothing."""
+    permit = _PERMIT.get()
+    if permit is None or not permit.held:
+        yield
+        return
+    permit.give_back()
+    try:
+        yield
+    finally:
+        await permit.take()
 
 
 @dataclass
@@ -84,6 +129,8 @@ class Scheduler:
     async def _loop(self, key: Key, slot: _Slot) -> None:
         failures = 0
         delay: float | None = None
+        permit = _Permit(self._limit)
+        _PERMIT.set(permit)  # this task's own context: seen by its cycles, no one else's
         while True:
             if delay is not None:
                 try:
@@ -94,18 +141,20 @@ class Scheduler:
             else:
                 await slot.wake.wait()
             slot.wake.clear()
-            async with self._limit:
-                try:
-                    delay = max(0.0, await self._cycle(key))
-                    failures = 0
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    failures += 1
-                    delay = min(MAX_BACKOFF, 0.5 * 2**failures) * random.uniform(0.75, 1.25)  # noqa: S311
-                    log.exception(
-                        "reconcile_failed",
-                        namespace=key[0],
-                        canary=key[1],
-                        retry_in=round(delay, 2),
-                    )
+            await permit.take()
+            try:
+                delay = max(0.0, await self._cycle(key))
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                failures += 1
+                delay = min(MAX_BACKOFF, 0.5 * 2**failures) * random.uniform(0.75, 1.25)  # noqa: S311
+                log.exception(
+                    "reconcile_failed",
+                    namespace=key[0],
+                    canary=key[1],
+                    retry_in=round(delay, 2),
+                )
+            finally:
+                permit.give_back()
