@@ -323,8 +323,10 @@ def _held_for_api(state: CanaryState, observation: Observation) -> Decision:
         "after the API server answers again"
     )
     held = replace(state, last_step_at=observation.now, message=message)
-    if state.message.startswith(HELD_MESSAGE):
+    if state.message == message:
         return Decision(state=held)
+    # One event per held cycle that says something new: those sent while the server is down
+    # are lost, the one of the cycle that holds after it answers again is recorded.
     return Decision(state=held, actions=(RecordEvent(reason=Reason.HELD, message=message),))
 
 

@@ -31,7 +31,7 @@ class LeaderElection:
         ]
 
 
-def controller_argv(
+def controller_argv(  # noqa: PLR0913 - keyword-only: the flags of one command line
     state: SandboxState,
     *,
     namespace: str,

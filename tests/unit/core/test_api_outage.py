@@ -64,14 +64,17 @@ def test_after_the_hold_the_run_goes_on_where_it_was() -> None:
     assert not resumed.message.startswith("Analysis held")
 
 
-def test_one_event_per_outage_however_many_cycles_it_lasts() -> None:
+def test_each_held_cycle_that_says_something_new_records_an_event() -> None:
+    """Events sent during the outage are lost; the hold after it must still be recorded."""
     state = running(canary_weight=20, last_step_at=ago(60))
-    first = decide(POLICY, state, observe(api_unreachable=OUTAGE))
-    again = decide(
-        POLICY, first.state, observe(now=T0 + timedelta(seconds=5), api_unreachable=OUTAGE)
-    )
-    assert reasons(first) == ("AnalysisHeld",)
-    assert reasons(again) == ()
+    during = decide(POLICY, state, observe(api_unreachable=OUTAGE))
+    after = "the API server did not answer (no answer) 3 s ago"
+    later = observe(now=T0 + timedelta(seconds=30), api_unreachable=after)
+    again = decide(POLICY, during.state, later)
+    repeated = decide(POLICY, again.state, later)
+    assert reasons(during) == reasons(again) == ("AnalysisHeld",)
+    assert after in again.state.message
+    assert reasons(repeated) == ()
 
 
 def test_waiting_promotion_is_held_too() -> None:
