@@ -216,7 +216,9 @@ class Reconciler:
         )
         await clear_spent(self.api, raw, phase=new_state.phase.value)
         events = [(a.reason, a.message) for a in decision.actions if isinstance(a, RecordEvent)]
-        async with outside_limit():
+        external = bool(canary.spec.analysis.webhooks or canary.spec.analysis.alerts)
+        changed = bool(events) or new_state.phase != state.phase
+        async with outside_limit(needed=external and changed):
             await after_decide(self.hooks, canary, before=state, after=new_state, events=events)
             await self.alerts.notify(canary, events, phase=new_state.phase)
         if new_state.phase != state.phase:
@@ -255,7 +257,7 @@ class Reconciler:
                 )
             observation = dataclasses.replace(observation, checks=checks)
             checked = True
-        async with outside_limit():
+        async with outside_limit(needed=bool(canary.spec.analysis.webhooks)):
             observation = await before_decide(self.hooks, canary, policy, state, observation)
         # Asked again after the waits above: no failure may have come while data was gathered.
         trouble = self.witness.trouble(key, started)

@@ -54,12 +54,13 @@ _PERMIT: ContextVar[_Permit | None] = ContextVar("canary_cycle_permit", default=
 
 
 @contextlib.asynccontextmanager
-async def outside_limit() -> AsyncIterator[None]:
+async def outside_limit(*, needed: bool = True) -> AsyncIterator[None]:
     """Run the block without holding the cycle's slot: for waits on systems outside the
-    cluster (webhooks, metric queries, alerts), which must not delay other Canaries. Outside a
-    scheduled cycle (tests, tools) it does nothing."""
+    cluster (webhooks, metric queries, alerts), which must not delay other Canaries. Giving the
+    slot back costs a place in the queue for it, so a caller that knows the block has nothing
+    to wait on says `needed=False`. Outside a scheduled cycle (tests, tools) it does nothing."""
     permit = _PERMIT.get()
-    if permit is None or not permit.held:
+    if not needed or permit is None or not permit.held:
         yield
         return
     permit.give_back()
