@@ -46,7 +46,7 @@ async def hung_api() -> AsyncIterator[ApiClient]:
 
 
 def _errors(verb: str, resource: str) -> float:
-    return API_REQUESTS.labels(verb=verb, resource=resource, code="error")._value.get()
+    return float(API_REQUESTS.labels(verb=verb, resource=resource, code="error")._value.get())
 
 
 async def test_recording_an_event_gives_up_within_its_timeout(

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Any, cast
 
 import pytest
+from kubernetes_asyncio.client import ApiClient
 
 from canary.controller.deadline import cycle_budget, webhook_worst_case
 from canary.controller.outage import WriteWitness
+from canary.controller.reconcile import TIMED_OUT_RETRY, Reconciler
+from canary.controller.settings import Settings
 from canary.kube.answers import HEARTBEAT_CALL, ApiServerAnswers
+from canary.telemetry.metrics import RECONCILES
 
 
 def _canary(*hooks: dict[str, Any]) -> dict[str, Any]:
@@ -64,3 +69,40 @@ def test_the_witness_reports_trouble_until_a_later_write() -> None:
     clock.now = 50.0
     assert witness.trouble(key, witness.begin()) == ""
     assert witness.trouble(("ns", "new"), witness.begin()) == ""
+
+
+async def test_a_cycle_that_overruns_its_deadline_is_cut_short_and_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = Settings(
+        kubeconfig=None,
+        prometheus_url="http://127.0.0.1:9",
+        provider="linkerd",
+        namespaces=(),
+        log_format="console",
+        log_level="info",
+        listen="",
+        min_interval=1,
+        max_parallel=1,
+        max_progressing=0,
+        prometheus_timeout=1,
+        cycle_timeout=0.05,
+    )
+    reconciler = Reconciler(cast("ApiClient", None), settings)  # reads come from the cache
+    stuck = {
+        "apiVersion": "canary.dev/v1alpha1",
+        "kind": "Canary",
+        "metadata": {"name": "a", "namespace": "ns"},
+    }
+    reconciler.cache.replace("canaries", "ns", (stuck,))
+
+    async def hang(_raw: dict[str, Any]) -> float:
+        await asyncio.Event().wait()  # stuck on something no timeout of its own bounds
+        return 0.0
+
+    monkeypatch.setattr(reconciler, "_cycle", hang)
+    before = RECONCILES.labels(result="timeout")._value.get()
+    async with asyncio.timeout(10):
+        delay = await reconciler.cycle(("ns", "a"))
+    assert delay == TIMED_OUT_RETRY
+    assert RECONCILES.labels(result="timeout")._value.get() == before + 1
