@@ -372,6 +372,7 @@ class CanaryView:
     failed_checks: int
     applied: str  # status.lastAppliedSpec
     promoted: str  # status.lastPromotedSpec
+    last_step: str = ""  # status.lastStepTime (RFC 3339, the controller's clock)
 
     @classmethod
     def of(cls, obj: Mapping[str, Any]) -> CanaryView:
@@ -382,6 +383,7 @@ class CanaryView:
             failed_checks=int(status.get("failedChecks") or 0),
             applied=str(status.get("lastAppliedSpec") or ""),
             promoted=str(status.get("lastPromotedSpec") or ""),
+            last_step=str(status.get("lastStepTime") or ""),
         )
 
 

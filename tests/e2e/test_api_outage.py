@@ -15,9 +15,11 @@ answers again before it ends.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import time
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -32,6 +34,7 @@ from tests.e2e.harness import (
     ERROR_RATE_ANNOTATION,
     RATE_ANNOTATION,
     TEST_MANAGER,
+    CanaryView,
     Controller,
     Event,
     Recorder,
@@ -48,6 +51,9 @@ PAUSE = 30.0  # seconds kube-apiserver stays stopped
 INTERVAL = "5s"
 RUN_WITHIN = 150.0
 BACK_WITHIN = 60.0  # for the API server to answer again after SIGCONT
+# The heartbeat notices a paused API server within this many seconds (2 s without an answer, 1 s
+# between heartbeats); a tick taken earlier used data gathered before the pause.
+NOTICED_WITHIN = 3.0
 
 
 def _apiserver_pid(sandbox: SandboxState) -> int:
@@ -114,6 +120,20 @@ async def _assert_the_outage_shows(controller: Controller, *, errors_before: flo
     assert '"event": "api_server_not_answering"' in controller.log.read_text()
 
 
+def _counted_during(recorder: Recorder, window: tuple[float, float]) -> list[CanaryView]:
+    """The statuses that counted a tick (a step, or a failed check) taken within `window`
+    (wall-clock seconds), by the tick's own time, `lastStepTime`."""
+    counted = []
+    views = recorder.statuses.values
+    for previous, view in itertools.pairwise(views):
+        ticked = view.weight > previous.weight or view.failed_checks > previous.failed_checks
+        if ticked and view.last_step:
+            at = datetime.fromisoformat(view.last_step.replace("Z", "+00:00")).timestamp()
+            if window[0] < at < window[1]:
+                counted.append(view)
+    return counted
+
+
 async def _set_request_rate(api: ApiClient, namespace: str, name: str) -> None:
     """100 requests a second through the simulator, so checks see traffic from the first tick."""
     await resources.merge_patch(
@@ -174,12 +194,14 @@ async def test_a_paused_api_server_holds_the_analysis_and_is_never_a_verdict(
 
         pid = _apiserver_pid(sandbox)
         os.kill(pid, signal.SIGSTOP)
+        paused_at = time.time()
         try:
             paused = time.monotonic()
             await _assert_the_outage_shows(controller, errors_before=errors_before)
             # Not a synchronisation: the outage itself lasts this long.
             await asyncio.sleep(max(0.0, PAUSE - (time.monotonic() - paused)))
         finally:
+            resumed_at = time.time()
             os.kill(pid, signal.SIGCONT)
             await eventually(
                 partial(_api_answers, api), until=bool, within=BACK_WITHIN, what="the API server"
@@ -188,6 +210,9 @@ async def test_a_paused_api_server_holds_the_analysis_and_is_never_a_verdict(
         good_outcome = await good.outcome(since=released, within=RUN_WITHIN)
         bad_outcome = await bad.outcome(since=released, within=RUN_WITHIN)
 
+    outage = (paused_at + NOTICED_WITHIN, resumed_at)
+    assert _counted_during(good, outage) == [], good.describe()
+    assert _counted_during(bad, outage) == [], bad.describe()
     assert good_outcome.phase == "Succeeded", good.describe()
     assert [v.failed_checks for v in good.statuses.values if v.failed_checks] == [], good.describe()
     good_events = await _canary_events(api, "good", namespace)
@@ -195,6 +220,10 @@ async def test_a_paused_api_server_holds_the_analysis_and_is_never_a_verdict(
     assert any(e.reason == "AnalysisHeld" for e in good_events), good_events
 
     assert bad_outcome.phase == "Failed", bad.describe()
+    await _assert_rolled_back_for_its_errors(api, namespace)
+
+
+async def _assert_rolled_back_for_its_errors(api: ApiClient, namespace: str) -> None:
     status = (await get_canary(api, "bad", namespace=namespace))["status"]
     checks = {check["name"]: check for check in status.get("checks") or []}
     success = checks["request-success-rate"]
