@@ -10,7 +10,11 @@ The slots bound the cycles working against the Kubernetes API at once. They are 
 a cycle waits on a system outside the cluster (its webhooks, its metrics server, its alert
 receivers): the cycle wraps those waits in `outside_limit()`, which gives the slot back and
 takes one again afterwards. A Canary whose webhooks hang for minutes therefore delays nobody
-else's cycle; only its own.
+else's cycle; only its own. Nor does a cycle keep a slot for longer than `hold_limit` seconds
+(5 by default) in one go: one whose API requests are slow (a team's admission webhook that
+takes its time on every write) loses its slot after that and goes on without one, so it delays
+the others by at most that much, and only when all slots are taken by such cycles. Cycles that
+work normally need a small fraction of a second.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ Key = tuple[str, str]  # (namespace, name)
 Cycle = Callable[[Key], Awaitable[float]]  # returns seconds until the next cycle is wanted
 
 MAX_BACKOFF = 60.0
+SLOT_HOLD_LIMIT = 5.0  # seconds a cycle may keep a slot of --max-parallel in one go
 
 
 @dataclass
@@ -37,13 +42,19 @@ class _Permit:
     """One scheduling task's claim on a slot of `--max-parallel`."""
 
     limit: asyncio.Semaphore
+    hold_limit: float = SLOT_HOLD_LIMIT
     held: bool = False
+    _expiry: asyncio.TimerHandle | None = None
 
     async def take(self) -> None:
         await self.limit.acquire()
         self.held = True
+        self._expiry = asyncio.get_running_loop().call_later(self.hold_limit, self.give_back)
 
     def give_back(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
         if self.held:
             self.held = False
             self.limit.release()
@@ -77,10 +88,13 @@ class _Slot:
 
 
 class Scheduler:
-    def __init__(self, cycle: Cycle, *, max_parallel: int = 4) -> None:
+    def __init__(
+        self, cycle: Cycle, *, max_parallel: int = 4, hold_limit: float = SLOT_HOLD_LIMIT
+    ) -> None:
         self._cycle = cycle
         self._slots: dict[Key, _Slot] = {}
         self._limit = asyncio.Semaphore(max_parallel)
+        self._hold_limit = hold_limit
 
     @property
     def keys(self) -> set[Key]:
@@ -130,7 +144,7 @@ class Scheduler:
     async def _loop(self, key: Key, slot: _Slot) -> None:
         failures = 0
         delay: float | None = None
-        permit = _Permit(self._limit)
+        permit = _Permit(self._limit, self._hold_limit)
         _PERMIT.set(permit)  # this task's own context: seen by its cycles, no one else's
         while True:
             if delay is not None:

@@ -132,3 +132,26 @@ async def test_the_slots_still_bound_the_cycles_working_against_the_cluster() ->
 async def test_outside_a_scheduled_cycle_outside_limit_does_nothing() -> None:
     async with outside_limit():
         pass
+
+
+async def test_a_cycle_slow_inside_the_cluster_loses_its_slot_after_the_hold_limit() -> None:
+    """A Canary whose API requests crawl delays another by at most the hold limit."""
+    inside = asyncio.Event()
+    never = asyncio.Event()
+    b_ran = asyncio.Event()
+
+    async def cycle(key: Key) -> float:
+        if key == A:
+            inside.set()
+            await never.wait()  # slow API requests, not wrapped in outside_limit
+        else:
+            b_ran.set()
+        return 3600.0
+
+    scheduler = Scheduler(cycle, max_parallel=1, hold_limit=0.05)
+    scheduler.wake(A)
+    async with asyncio.timeout(10):
+        await inside.wait()
+        scheduler.wake(B)
+        await b_ran.wait()
+    await scheduler.stop()
