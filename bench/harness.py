@@ -19,7 +19,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,10 +169,13 @@ class Controller:
 
 @contextlib.asynccontextmanager
 async def controller(
-    state: SandboxState, namespace: str, *, min_interval: float = 1.0
+    state: SandboxState, namespace: str, *, min_interval: float = 1.0, extra: Sequence[str] = ()
 ) -> AsyncIterator[Controller]:
+    """The controller for `namespace`, ready; `extra` flags are added to its command line."""
     (port,) = free_ports(1)
-    argv = controller_argv(state, namespace=namespace, port=port, min_interval=min_interval)
+    argv = controller_argv(
+        state, namespace=namespace, port=port, min_interval=min_interval, extra=extra
+    )
     directory = Path(state.directory)
     log = directory / "logs" / f"controller-{namespace}.log"
     record_ = processes.start("controller", argv, log=log, cwd=directory)

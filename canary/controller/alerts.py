@@ -135,7 +135,8 @@ class AlertSender:
             message=message,
         )
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            # No shared cap on connections: one Canary's hung receiver must not queue others'.
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         result = await send(provider, alert, session=self._session)
         log.info("alert_sent" if result.ok else "alert_failed", alert=name, message=result.message)
 

@@ -22,6 +22,8 @@ from canary.controller.reconcile import Reconciler
 from canary.controller.scheduler import Key, Scheduler
 from canary.controller.settings import Settings
 from canary.controller.signals import TerminatedError, until_terminated
+from canary.kube import resources
+from canary.kube.answers import API_SERVER, heartbeat
 from canary.kube.client import ApiClient, api_client
 from canary.kube.resources import (
     CANARY,
@@ -220,6 +222,9 @@ async def run(settings: Settings) -> int:
                 group.create_task(monitor.run(), name="event loop monitor")
                 group.create_task(leader.run(), name="leader election")
                 group.create_task(until_terminated(), name="until SIGTERM")
+                group.create_task(
+                    heartbeat(lambda: resources.version(api)), name="API server heartbeat"
+                )
                 for scope in scopes:
                     group.create_task(_follow(api, CANARY, scope, wiring.canary_event))
                     group.create_task(_follow(api, DEPLOYMENT, scope, wiring.deployment_event))
@@ -249,7 +254,10 @@ async def _serve(
     listen: str, *, ready: Any, problems: Callable[[], list[str]]
 ) -> web.AppRunner | None:
     """/healthz (the process serves, and `problems()` finds none: the event loop turns and
-    every scheduling task runs), /readyz (every watch has listed once), /metrics."""
+    every scheduling task runs), /readyz (every watch has listed once), /metrics.
+
+    An API server that does not answer is reported in /healthz's text but does not fail it:
+    restarting the controller cannot cure the API server (`canary.telemetry.health`)."""
     if not listen:
         return None
     host, _, port = listen.rpartition(":")
@@ -259,7 +267,8 @@ async def _serve(
         if found:
             log.warning("healthz_failing", problems=found)
             return web.Response(status=503, text="\n".join(found))
-        return web.Response(text="ok")
+        degraded = API_SERVER.problem()
+        return web.Response(text=f"ok\ndegraded: {degraded}" if degraded else "ok")
 
     async def readyz(_request: web.Request) -> web.Response:
         return web.Response(text="ok") if ready() else web.Response(status=503, text="syncing")

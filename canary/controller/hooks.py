@@ -54,7 +54,10 @@ class HookRunner:
         if not hooks:
             return []
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            # No cap on connections: calls are bounded by their timeouts and each Canary has at
+            # most one in flight, while a shared cap would let one Canary's hanging hooks make
+            # every other Canary's hooks queue for a connection.
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         results = []
         for hook in hooks:
             spec = WebhookSpec(

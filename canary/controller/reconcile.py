@@ -11,10 +11,16 @@ Before any write, a Canary that would write what another Canary holds, or give a
 it cannot have, gets `Ready=False` (`Conflict`, `InvalidName`; see `canary.controller.ownership`)
 and writes nothing else.
 The cycle returns how long to wait before the next one is needed.
+
+Waits on systems outside the cluster (metric queries, webhooks, alerts) run `outside_limit()`,
+without a slot of `--max-parallel`; the whole cycle is bounded by `canary.controller.deadline`.
+A tick whose data was gathered while the API server failed or hung is held
+(`canary.controller.outage`, rule 5 of `canary.core.decide`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -28,6 +34,7 @@ from canary.controller.alerts import AlertSender, alert_warnings, wanted
 from canary.controller.cache import ObjectCache
 from canary.controller.checks import PrometheusPool, run_checks
 from canary.controller.convert import policy_of, state_of, status_of
+from canary.controller.deadline import cycle_budget
 from canary.controller.deletion import is_deleting
 from canary.controller.execute import CannotActError, Context, execute
 from canary.controller.failures import FailureReporter, refused_status, says
@@ -36,14 +43,15 @@ from canary.controller.hooks import HookRunner, after_decide, before_decide
 from canary.controller.leader import LeadershipLostError
 from canary.controller.manual import clear_spent
 from canary.controller.observe import observe
+from canary.controller.outage import WriteWitness
 from canary.controller.ownership import Refusal, refusal
 from canary.controller.routing import owner_of, route_of, router_of
-from canary.controller.scheduler import Key
+from canary.controller.scheduler import Key, outside_limit
 from canary.controller.settings import Settings
 from canary.controller.support import unsupported_fields, unsupported_message
 from canary.core.conditions import Condition, ConditionType
 from canary.core.decide import decide
-from canary.core.model import CanaryState, Phase, Policy, RecordEvent
+from canary.core.model import CanaryState, Observation, Phase, Policy, RecordEvent
 from canary.core.schedule import checks_due
 from canary.kube import resources
 from canary.kube.client import ApiClient
@@ -61,6 +69,7 @@ CANARIES = CANARY
 STEADY_RECHECK = 60.0  # seconds between cycles of an idle Canary (watch events wake it sooner)
 WAITING_RECHECK = 1.0  # seconds between cycles while waiting on workloads
 ANALYSING = frozenset({Phase.PROGRESSING, Phase.WAITING_PROMOTION})
+TIMED_OUT_RETRY = 5.0  # seconds before a cycle cut short by its deadline runs again
 # Phases that count against --max-progressing: a release is under way.
 UNDER_WAY = frozenset(
     {Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.PROMOTING, Phase.FINALISING}
@@ -89,6 +98,7 @@ class Reconciler:
         self.failures = FailureReporter(
             api, read=self.read, may_act=self.may_act, remember=self._remember_write
         )
+        self.witness = WriteWitness()  # since when the API server answered, per Canary
 
     def note_phase(self, key: Key, phase: str | None) -> None:
         if phase is None:
@@ -113,8 +123,17 @@ class Reconciler:
         if raw is None:
             return STEADY_RECHECK
         structlog.contextvars.bind_contextvars(namespace=namespace, canary=name)
+        budget = cycle_budget(raw, base=self.settings.cycle_timeout)
+        deadline = asyncio.timeout(budget)
         try:
-            return await self._cycle(raw)
+            async with deadline:
+                return await self._cycle(raw)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            metrics.mark_timeout()
+            log.warning("reconcile_timed_out", budget=round(budget, 1), retry_in=TIMED_OUT_RETRY)
+            return TIMED_OUT_RETRY
         except Conflict:
             metrics.mark_conflict()
             log.info("status_conflict_retrying")
@@ -124,6 +143,7 @@ class Reconciler:
 
     async def _cycle(self, raw: dict[str, Any]) -> float:
         now = datetime.now(UTC)
+        started = self.witness.begin()
         refused = await self._refusal(raw)
         if refused is not None or is_deleting(raw):
             return await self._stand_aside(raw, refused, now=now)
@@ -148,20 +168,11 @@ class Reconciler:
         except RouteError as error:
             await self._invalid(raw, str(error), now=now, reason="RouteInvalid")
             return STEADY_RECHECK
-        observation = world.observation
-        checked_at = None
-        if checks_due(policy, state, now) and observation.canary.ready:
-            checks = await run_checks(
-                self.read,
-                canary,
-                pool=self.prometheus,
-                default_url=self.settings.prometheus_url,
-                default_provider=self.settings.provider,
-            )
-            observation = dataclasses.replace(observation, checks=checks)
-            checked_at = now
-        observation = await before_decide(self.hooks, canary, policy, state, observation)
         key = (canary.metadata.namespace, canary.metadata.name)
+        observation, checked = await self._judge(
+            canary, policy, state, world.observation, key=key, started=started
+        )
+        checked_at = now if checked else None
         blocked = self.start_blocked(key) or observation.start_blocked
         observation = dataclasses.replace(observation, start_blocked=blocked)
         decision = decide(policy, state, observation)
@@ -201,7 +212,7 @@ class Reconciler:
         notes = await self.alerts.check(
             canary, sending=any(wanted(canary, reason) for reason, _ in events)
         )
-        await self._write_status(
+        if await self._write_status(
             raw,
             canary,
             new_state,
@@ -209,7 +220,8 @@ class Reconciler:
             checked_at=checked_at,
             tracked_configs=tracked,
             notes=notes,
-        )
+        ):
+            self.witness.written(key, started)
         for reason, message in alert_warnings(canary.status, notes):
             await record_event(self.api, raw, reason=reason, message=message, warning=True)
         self.releases.record_cycle(
@@ -223,8 +235,11 @@ class Reconciler:
             finished=datetime.now(UTC),
         )
         await clear_spent(self.api, raw, phase=new_state.phase.value)
-        await after_decide(self.hooks, canary, before=state, after=new_state, events=events)
-        await self.alerts.notify(canary, events, phase=new_state.phase)
+        external = bool(canary.spec.analysis.webhooks or canary.spec.analysis.alerts)
+        changed = bool(events) or new_state.phase != state.phase
+        async with outside_limit(needed=external and changed):
+            await after_decide(self.hooks, canary, before=state, after=new_state, events=events)
+            await self.alerts.notify(canary, events, phase=new_state.phase)
         if new_state.phase != state.phase:
             log.info(
                 "phase_changed",
@@ -233,6 +248,42 @@ class Reconciler:
                 weight=new_state.canary_weight,
             )
         return _next_delay(policy, new_state, now)
+
+    async def _judge(  # noqa: PLR0913 - keyword-only: whose cycle, begun when
+        self,
+        canary: Canary,
+        policy: Policy,
+        state: CanaryState,
+        observation: Observation,
+        *,
+        key: Key,
+        started: float,
+    ) -> tuple[Observation, bool]:
+        """`observation` with this cycle's metric checks (when due) and webhooks' answers, both
+        awaited without a slot of --max-parallel, and whether metric checks ran; with
+        `api_unreachable` set, and no checks, when the API server failed since `key`'s status
+        was last written."""
+        checked = False
+        trouble = self.witness.trouble(key, started)
+        if checks_due(policy, state, observation.now) and observation.canary.ready and not trouble:
+            async with outside_limit():
+                checks = await run_checks(
+                    self.read,
+                    canary,
+                    pool=self.prometheus,
+                    default_url=self.settings.prometheus_url,
+                    default_provider=self.settings.provider,
+                )
+            observation = dataclasses.replace(observation, checks=checks)
+            checked = True
+        async with outside_limit(needed=bool(canary.spec.analysis.webhooks)):
+            observation = await before_decide(self.hooks, canary, policy, state, observation)
+        # Asked again after the waits above: no failure may have come while data was gathered.
+        trouble = self.witness.trouble(key, started)
+        if trouble:
+            observation = dataclasses.replace(observation, checks=None, api_unreachable=trouble)
+            checked = False
+        return observation, checked
 
     async def _vet(
         self, raw: dict[str, Any], *, now: datetime
@@ -300,7 +351,8 @@ class Reconciler:
         checked_at: datetime | None,
         tracked_configs: Mapping[str, str] | None = None,
         notes: Mapping[ConditionType, Condition | None] | None = None,
-    ) -> None:
+    ) -> bool:
+        """Write the status computed from `state`; whether a write was made (and succeeded)."""
         status = status_of(
             state,
             previous=canary.status,
@@ -311,10 +363,11 @@ class Reconciler:
             notes=notes,
         )
         if status == raw.get("status"):
-            return
+            return False
         self._ensure_acting()
         written = await resources.replace_status(self.api, CANARIES, {**raw, "status": status})
         self._remember_write(written)
+        return True
 
     def _ensure_acting(self) -> None:
         """Belt and braces beside the fenced client: no write batch starts without the Lease."""

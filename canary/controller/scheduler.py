@@ -2,18 +2,30 @@
 
 Every known Canary has one task. The task sleeps until the delay its last cycle asked for runs
 out, or until `wake` is called (a change to the Canary, its target or its primary), then runs one
-cycle under a cluster-wide semaphore. A cycle that raises is logged and retried with capped,
-jittered backoff: one broken Canary never stops the others. The `Failures` watcher, if any, is
-told of every failure (with the count in a row) and of the success that ends a run of them, so
-the Canary can show it (see canary.controller.failures). Wake-ups that arrive while a cycle
-runs are kept, so a change is never missed, but many wake-ups coalesce into one cycle.
+cycle holding one of `--max-parallel` slots. A cycle that raises is logged and retried with
+capped, jittered backoff: one broken Canary never stops the others. The `Failures` watcher, if
+any, is told of every failure (with the count in a row) and of the success that ends a run of
+them, so the Canary can show it (see canary.controller.failures). Wake-ups that arrive while a
+cycle runs are kept, so a change is never missed, but many wake-ups coalesce into one cycle.
+
+The slots bound the cycles working against the Kubernetes API at once. They are not held while
+a cycle waits on a system outside the cluster (its webhooks, its metrics server, its alert
+receivers): the cycle wraps those waits in `outside_limit()`, which gives the slot back and
+takes one again afterwards. A Canary whose webhooks hang for minutes therefore delays nobody
+else's cycle; only its own. Nor does a cycle keep a slot for longer than `hold_limit` seconds
+(5 by default) in one go: one whose API requests are slow (a team's admission webhook that
+takes its time on every write) loses its slot after that and goes on without one, so it delays
+the others by at most that much, and only when all slots are taken by such cycles. Cycles that
+work normally need a small fraction of a second.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -25,6 +37,51 @@ Key = tuple[str, str]  # (namespace, name)
 Cycle = Callable[[Key], Awaitable[float]]  # returns seconds until the next cycle is wanted
 
 MAX_BACKOFF = 60.0
+SLOT_HOLD_LIMIT = 5.0  # seconds a cycle may keep a slot of --max-parallel in one go
+
+
+@dataclass
+class _Permit:
+    """One scheduling task's claim on a slot of `--max-parallel`."""
+
+    limit: asyncio.Semaphore
+    hold_limit: float = SLOT_HOLD_LIMIT
+    held: bool = False
+    _expiry: asyncio.TimerHandle | None = None
+
+    async def take(self) -> None:
+        await self.limit.acquire()
+        self.held = True
+        self._expiry = asyncio.get_running_loop().call_later(self.hold_limit, self.give_back)
+
+    def give_back(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        if self.held:
+            self.held = False
+            self.limit.release()
+
+
+# The permit of the cycle running in this task (each Canary's task sets its own).
+_PERMIT: ContextVar[_Permit | None] = ContextVar("canary_cycle_permit", default=None)
+
+
+@contextlib.asynccontextmanager
+async def outside_limit(*, needed: bool = True) -> AsyncIterator[None]:
+    """Run the block without holding the cycle's slot: for waits on systems outside the
+    cluster (webhooks, metric queries, alerts), which must not delay other Canaries. Giving the
+    slot back costs a place in the queue for it, so a caller that knows the block has nothing
+    to wait on says `needed=False`. Outside a scheduled cycle (tests, tools) it does nothing."""
+    permit = _PERMIT.get()
+    if not needed or permit is None or not permit.held:
+        yield
+        return
+    permit.give_back()
+    try:
+        yield
+    finally:
+        await permit.take()
 
 
 class Failures(Protocol):
@@ -43,12 +100,18 @@ class _Slot:
 
 class Scheduler:
     def __init__(
-        self, cycle: Cycle, *, max_parallel: int = 4, failures: Failures | None = None
+        self,
+        cycle: Cycle,
+        *,
+        max_parallel: int = 4,
+        failures: Failures | None = None,
+        hold_limit: float = SLOT_HOLD_LIMIT,
     ) -> None:
         self._cycle = cycle
         self._failures = failures
         self._slots: dict[Key, _Slot] = {}
         self._limit = asyncio.Semaphore(max_parallel)
+        self._hold_limit = hold_limit
 
     @property
     def keys(self) -> set[Key]:
@@ -98,6 +161,8 @@ class Scheduler:
     async def _loop(self, key: Key, slot: _Slot) -> None:
         failures = 0
         delay: float | None = None
+        permit = _Permit(self._limit, self._hold_limit)
+        _PERMIT.set(permit)  # this task's own context: seen by its cycles, no one else's
         while True:
             if delay is not None:
                 try:
@@ -109,24 +174,26 @@ class Scheduler:
                 await slot.wake.wait()
             slot.wake.clear()
             error: Exception | None = None
-            async with self._limit:
-                try:
-                    delay = max(0.0, await self._cycle(key))
-                    if failures and self._failures is not None:
-                        self._failures.recovered(key)
-                    failures = 0
-                except asyncio.CancelledError:
-                    raise
-                except Exception as caught:
-                    error = caught
-                    failures += 1
-                    delay = min(MAX_BACKOFF, 0.5 * 2**failures) * random.uniform(0.75, 1.25)  # noqa: S311
-                    log.exception(
-                        "reconcile_failed",
-                        namespace=key[0],
-                        canary=key[1],
-                        retry_in=round(delay, 2),
-                    )
+            await permit.take()
+            try:
+                delay = max(0.0, await self._cycle(key))
+                if failures and self._failures is not None:
+                    self._failures.recovered(key)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as caught:
+                error = caught
+                failures += 1
+                delay = min(MAX_BACKOFF, 0.5 * 2**failures) * random.uniform(0.75, 1.25)  # noqa: S311
+                log.exception(
+                    "reconcile_failed",
+                    namespace=key[0],
+                    canary=key[1],
+                    retry_in=round(delay, 2),
+                )
+            finally:
+                permit.give_back()
             if error is not None and self._failures is not None:
                 # Outside the slot: showing a failure must not hold up other Canaries.
                 await self._failures.failed(key, error, failures)

@@ -24,6 +24,9 @@ class Settings:
     max_progressing: int  # canaries analysing at once, cluster-wide; 0 for no limit
     prometheus_timeout: float
     cluster_name: str = ""  # named in alerts, so a message says which cluster it is about
+    # Seconds a reconcile cycle may take for its own work, beyond its webhooks' worst case
+    # (canary.controller.deadline); a cycle that overruns is cut short and retried.
+    cycle_timeout: float = 60.0
     # Leader election (off: this process acts alone); see canary.controller.leader.
     leader_elect: bool = False
     leader_election_namespace: str = "default"
@@ -84,6 +87,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--prometheus-timeout", type=float, default=float(env("CANARY_PROMETHEUS_TIMEOUT", "10"))
     )
     parser.add_argument(
+        "--cycle-timeout",
+        type=float,
+        default=float(env("CANARY_CYCLE_TIMEOUT", "60")),
+        help="seconds a reconcile cycle may take beyond its webhooks' timeouts and retries; "
+        "one that overruns is cut short and retried (env CANARY_CYCLE_TIMEOUT; %(default)g)",
+    )
+    parser.add_argument(
         "--cluster-name",
         default=env("CANARY_CLUSTER_NAME", ""),
         help="the cluster's name in alerts (env CANARY_CLUSTER_NAME)",
@@ -141,6 +151,7 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         max_progressing=args.max_progressing,
         prometheus_timeout=args.prometheus_timeout,
         cluster_name=args.cluster_name,
+        cycle_timeout=args.cycle_timeout,
         leader_elect=args.leader_elect,
         leader_election_namespace=args.leader_election_namespace,
         leader_election_id=args.leader_election_id,

@@ -7,8 +7,13 @@ return (the most reported failure of Flagger and Argo Rollouts):
 2. The progress deadline, from persisted timestamps, in every phase that waits for a workload.
 3. Initialization, then repair of missing objects (primary, Services, route).
 4. A new revision: starts a run from a steady phase, restarts it from any analysing phase.
-5. The phase's own rule (analysis tick, promotion, finalisation).
-6. Route repair: when the route object's weights differ from what the state says, set them again.
+5. An analysis held while the API server is unreachable (`observation.api_unreachable`): no
+   check counts, no step is taken, and the next tick is due one full interval from now, so
+   the analysis resumes after an outage without catching up. A controller that cannot write
+   cannot move traffic; a check run then measures nothing the run controls, and an outage is
+   never a verdict. Manual abort and rollback requests (rule 4's neighbours) still apply.
+6. The phase's own rule (analysis tick, promotion, finalisation).
+7. Route repair: when the route object's weights differ from what the state says, set them again.
 
 `decide` is deterministic and pure: no I/O, no clock but `observation.now`, no randomness. The
 shell executes the returned actions in order and writes the returned state in one status patch;
@@ -308,8 +313,27 @@ def _running(policy: Policy, state: CanaryState, observation: Observation) -> De
     return _phase_rule(policy, state, observation)
 
 
+HELD_MESSAGE = "Analysis held"
+
+
+def _held_for_api(state: CanaryState, observation: Observation) -> Decision:
+    """Rule 5: count nothing while the API server is unreachable; restart the interval."""
+    message = (
+        f"{HELD_MESSAGE}: {observation.api_unreachable}; the next check comes one interval "
+        "after the API server answers again"
+    )
+    held = replace(state, last_step_at=observation.now, message=message)
+    if state.message == message:
+        return Decision(state=held)
+    # One event per held cycle that says something new: those sent while the server is down
+    # are lost, the one of the cycle that holds after it answers again is recorded.
+    return Decision(state=held, actions=(RecordEvent(reason=Reason.HELD, message=message),))
+
+
 def _phase_rule(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
     match state.phase:
+        case Phase.PROGRESSING | Phase.WAITING_PROMOTION if observation.api_unreachable:
+            return _held_for_api(state, observation)
         case Phase.PROGRESSING | Phase.WAITING_PROMOTION:
             return analyse(policy, state, observation)
         case Phase.PROMOTING:

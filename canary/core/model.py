@@ -145,6 +145,11 @@ class Observation:
     # is honoured once and never applies to a later failure.
     retry_revision: str = ""
     retry_failed_at: datetime | None = None
+    # Why the API server cannot be trusted to have worked while this cycle's data was gathered
+    # (a request failed or hung since this Canary's status was last written), or "". While the
+    # controller cannot write, the route cannot change and the checks measure nothing useful:
+    # such a tick is held, never counted (see `decide`).
+    api_unreachable: str = ""
 
 
 # Actions: each is absolute ("make it so"), so executing one twice is harmless.

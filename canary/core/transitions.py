@@ -48,6 +48,7 @@ class Reason(StrEnum):
     WAITING_PROMOTION = "WaitingPromotion"  # a confirm-promotion webhook has not approved yet
     ABORTED = "Aborted"
     RETRY = "Retry"  # a failed revision runs again by request
+    HELD = "AnalysisHeld"  # the API server was unreachable: the tick is not counted
 
 
 def enter(state: CanaryState, phase: Phase, *, now: datetime, message: str) -> CanaryState:

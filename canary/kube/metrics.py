@@ -8,6 +8,8 @@ it sits below telemetry: `canary.telemetry.metrics` re-exports these. Labels:
   (`canaries/status`);
 - `code`: the HTTP status code of the answer, or `error` when no answer came (timeout,
   connection refused, reset).
+
+Every counted request is also judged in `canary.kube.answers` (does the API server answer?).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 from typing import Final
 
 from prometheus_client import Counter
+
+from canary.kube.answers import API_SERVER
 
 API_REQUESTS: Final = Counter(
     "canary_api_requests_total",
@@ -36,6 +40,8 @@ def describe(method: str, path: str) -> tuple[str, str]:
     """
     verb = method.upper()
     segments = [part for part in path.split("?", 1)[0].split("/") if part]
+    if segments == ["version"]:
+        return verb, "version"
     if segments[:1] == ["api"]:
         rest = segments[2:]
     elif segments[:1] == ["apis"]:
@@ -52,13 +58,17 @@ def describe(method: str, path: str) -> tuple[str, str]:
     return verb, resource
 
 
-def count_request(verb: str, resource: str, code: int | str) -> None:
-    """Count one request; `code` 0 (the client's "no status") counts as no answer."""
+def count_request(verb: str, resource: str, code: int | str, *, judged: bool = True) -> None:
+    """Count one request; `code` 0 (the client's "no status") counts as no answer. Unless
+    `judged` is False (the caller gave up on it early, e.g. its cycle was cancelled), it also
+    counts as evidence of whether the API server answers (`canary.kube.answers`)."""
     label = str(code) if code else NO_ANSWER
     API_REQUESTS.labels(verb=verb, resource=resource, code=label).inc()
+    if judged:
+        API_SERVER.note(f"{verb} {resource}", code)
 
 
-def count_path(method: str, path: str, code: int | str) -> None:
+def count_path(method: str, path: str, code: int | str, *, judged: bool = True) -> None:
     """Count one request to `path` (see `describe`)."""
     verb, resource = describe(method, path)
-    count_request(verb, resource, code)
+    count_request(verb, resource, code, judged=judged)

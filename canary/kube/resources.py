@@ -11,17 +11,22 @@ belongs to the callers.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
 import aiohttp
+import structlog
 from kubernetes_asyncio.client import ApiClient
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from canary.kube.answers import API_SERVER, SLOW_ANSWER
 from canary.kube.errors import KubeError, NotFound, Transient, from_status
-from canary.kube.metrics import NO_ANSWER, count_path
+from canary.kube.metrics import NO_ANSWER, count_path, describe
+
+log = structlog.get_logger(__name__)
 
 FIELD_MANAGER: Final = "canary-controller"
 # Every request is bounded by this; a caller wanting less wraps its call in `asyncio.timeout`.
@@ -145,32 +150,44 @@ async def _request(  # noqa: PLR0913 - a transport primitive; every caller passe
     payload: Mapping[str, Any] | None = None,
     content_type: str = "application/json",
 ) -> dict[str, Any]:
-    """One request; the decoded JSON response, or a `KubeError`. Counted in `API_REQUESTS`."""
+    """One request; the decoded JSON response, or a `KubeError`. Counted in `API_REQUESTS`;
+    one that gets no answer is logged as a warning naming the call."""
     code: int | str = NO_ANSWER
+    verb, resource = describe(method, path)
+    started = time.monotonic()
+    judged = True
     try:
-        async with asyncio.timeout(REQUEST_TIMEOUT):
-            result, code, _headers = await api.call_api(
-                path,
-                method,
-                query_params=query or [],
-                header_params={"Accept": "application/json", "Content-Type": content_type},
-                body=dict(payload) if payload is not None else None,
-                response_types_map={200: "object", 201: "object", 202: "object"},
-                auth_settings=["BearerToken"],
-                _return_http_data_only=False,
-                _request_timeout=REQUEST_TIMEOUT,
-            )
+        with API_SERVER.waiting(f"{verb} {resource}"):
+            async with asyncio.timeout(REQUEST_TIMEOUT):
+                result, code, _headers = await api.call_api(
+                    path,
+                    method,
+                    query_params=query or [],
+                    header_params={"Accept": "application/json", "Content-Type": content_type},
+                    body=dict(payload) if payload is not None else None,
+                    response_types_map={200: "object", 201: "object", 202: "object"},
+                    auth_settings=["BearerToken"],
+                    _return_http_data_only=False,
+                    _request_timeout=REQUEST_TIMEOUT,
+                )
     except ApiException as error:
         code = int(error.status or 0)
         raise from_status(
             int(error.status or 0), body=error.body, fallback=f"{method} {path}: {error.reason}"
         ) from error
     except TimeoutError as error:
+        log.warning("api_request_unanswered", call=f"{method} {path}", timeout=REQUEST_TIMEOUT)
         raise Transient(f"{method} {path}: no answer within {REQUEST_TIMEOUT:g} s") from error
     except aiohttp.ClientError as error:
+        log.warning("api_request_failed", call=f"{method} {path}", error=str(error))
         raise Transient(f"{method} {path}: {error}") from error
+    except asyncio.CancelledError:
+        # Given up by the caller (its own deadline, a stopping cycle): no evidence against the
+        # server unless it had already waited too long.
+        judged = time.monotonic() - started >= SLOW_ANSWER
+        raise
     finally:
-        count_path(method, path, code)
+        count_path(method, path, code, judged=judged)
     if not isinstance(result, dict):
         raise KubeError(f"{method} {path}: expected a JSON object, got {type(result).__name__}")
     return result
@@ -188,6 +205,12 @@ async def get(
         return await _request(api, "GET", resource.path(namespace=namespace, name=name))
     except NotFound:
         return None
+
+
+async def version(api: ApiClient) -> dict[str, Any]:
+    """The API server's version (GET /version): the cheapest request there is, which every
+    authenticated client may send; the heartbeat of `canary.kube.answers` uses it."""
+    return await _request(api, "GET", "/version")
 
 
 # How a caller reads one object: (kind, namespace, name) -> the object, or None when absent. The

@@ -24,6 +24,7 @@ import structlog
 from kubernetes_asyncio.client import ApiClient
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from canary.kube.answers import API_SERVER
 from canary.kube.metrics import NO_ANSWER, count_path, count_request
 from canary.kube.resources import ResourceKind
 
@@ -31,6 +32,7 @@ log = structlog.get_logger(__name__)
 
 SERVER_TIMEOUT = 240  # seconds the API server keeps one watch request open
 SILENCE_MARGIN = 30.0  # extra seconds of silence tolerated before the stream counts as stalled
+LIST_TIMEOUT = 60.0  # seconds for one (re)list, its whole body included
 
 
 @dataclass(frozen=True)
@@ -47,24 +49,27 @@ class GoneError(Exception):
 
 
 async def _get_json(client: ApiClient, path: str, query: list[tuple[str, str]]) -> dict[str, Any]:
+    """A list, bounded by `LIST_TIMEOUT` from the request to the last byte of its body."""
     code: int | str = NO_ANSWER
-    try:
-        response = await client.call_api(
-            path,
-            "GET",
-            query_params=query,
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _return_http_data_only=True,
-        )
-        code = response.status
-    finally:
-        count_path("GET", path, code)  # a collection path: LIST
-    try:
-        await _raise_for_status(response)
-        return dict(await response.json())
-    finally:
-        response.release()
+    async with asyncio.timeout(LIST_TIMEOUT):
+        try:
+            with API_SERVER.waiting(f"LIST {path}"):
+                response = await client.call_api(
+                    path,
+                    "GET",
+                    query_params=query,
+                    auth_settings=["BearerToken"],
+                    _preload_content=False,
+                    _return_http_data_only=True,
+                )
+            code = response.status
+        finally:
+            count_path("GET", path, code)  # a collection path: LIST
+        try:
+            await _raise_for_status(response)
+            return dict(await response.json())
+        finally:
+            response.release()
 
 
 async def _raise_for_status(response: Any) -> None:

@@ -4,6 +4,7 @@ demo, the end-to-end tests and the benchmarks."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from canary.sandbox.state import SandboxState
@@ -30,17 +31,19 @@ class LeaderElection:
         ]
 
 
-def controller_argv(
+def controller_argv(  # noqa: PLR0913 - keyword-only: the flags of one command line
     state: SandboxState,
     *,
     namespace: str,
     port: int,
     min_interval: float = 1.0,
     leader_election: LeaderElection | None = None,
+    extra: Sequence[str] = (),
 ) -> list[str]:
     """`canary run` on the sandbox's API server and Prometheus, for the Canaries of `namespace`,
     serving /healthz, /readyz and /metrics on 127.0.0.1:`port`, logging JSON; with
-    `leader_election`, acting only while it holds that Lease."""
+    `leader_election`, acting only while it holds that Lease; `extra` flags last (e.g.
+    `--max-parallel=1`)."""
     election = leader_election.argv() if leader_election is not None else []
     return [
         sys.executable,
@@ -54,4 +57,5 @@ def controller_argv(
         "--log-format=json",
         f"--min-interval={min_interval:g}",
         *election,
+        *extra,
     ]

@@ -3,14 +3,15 @@
 - `canary_api_requests_total{verb, resource, code}`: every request to the Kubernetes API server
   (defined in `canary.kube.metrics`, which counts them; re-exported here);
 - `canary_reconcile_total{result}`: reconcile cycles by outcome: `ok`, `conflict` (the status
-  write lost a race and the cycle reruns at once) or `error` (the cycle raised; the scheduler
-  retries it with backoff);
+  write lost a race and the cycle reruns at once), `timeout` (the cycle overran its deadline,
+  `canary.controller.deadline`, was cut short and runs again later) or `error` (the cycle
+  raised; the scheduler retries it with backoff);
 - `canary_reconcile_duration_seconds`: how long one cycle took, whatever its outcome.
 
-`instrument_cycle` wraps a cycle function to record both; the cycle calls `mark_conflict` where
-it swallows a conflict. The release series (Flagger's `flagger_canary_*`, `canary_canaries`, tick
-lateness) are in `canary.telemetry.releases`, event loop lag in `canary.telemetry.loop`; every
-series is listed in docs/operating.md.
+`instrument_cycle` wraps a cycle function to record both; the cycle calls `mark_conflict` where it
+swallows a conflict, `mark_timeout` where it cuts itself short. The release series (Flagger's
+`flagger_canary_*`, `canary_canaries`, tick lateness) are in `canary.telemetry.releases`, event loop
+lag in `canary.telemetry.loop`; every series is listed in docs/operating.md.
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ __all__ = [
     "RECONCILE_DURATION",
     "instrument_cycle",
     "mark_conflict",
+    "mark_timeout",
 ]
 
 RECONCILES: Final = Counter(
     "canary_reconcile_total",
-    "Reconcile cycles, by result: ok, conflict (status write lost a race) or error (raised).",
+    "Reconcile cycles, by result: ok, conflict (status write lost a race), timeout (cut short "
+    "by its deadline) or error (raised).",
     ["result"],
 )
 RECONCILE_DURATION: Final = Histogram(
@@ -54,6 +57,11 @@ P = ParamSpec("P")
 def mark_conflict() -> None:
     """The current cycle ended on a conflict it handled (counted as `conflict`, not `ok`)."""
     _RESULT.set("conflict")
+
+
+def mark_timeout() -> None:
+    """The current cycle overran its deadline and was cut short (counted as `timeout`)."""
+    _RESULT.set("timeout")
 
 
 def instrument_cycle(cycle: Callable[P, Awaitable[float]]) -> Callable[P, Awaitable[float]]:

@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Generic, TypeVar
@@ -96,10 +96,12 @@ async def start_controller(
     min_interval: float = 1.0,
     leader_election: LeaderElection | None = None,
     kubeconfig: Path | None = None,
+    extra: Sequence[str] = (),
 ) -> Controller:
     """Start `canary run` for `namespace` and wait until its /readyz answers 200 (with
     `leader_election`, a replica waiting for the Lease is ready too). `kubeconfig` replaces the
-    sandbox's own (to send the process's requests through a recording proxy)."""
+    sandbox's own (to send the process's requests through a recording proxy); `extra` flags
+    are added to the command line."""
     port = free_ports(1)[0]
     if kubeconfig is not None:
         sandbox = dataclasses.replace(sandbox, kubeconfig=str(kubeconfig))
@@ -109,6 +111,7 @@ async def start_controller(
         port=port,
         min_interval=min_interval,
         leader_election=leader_election,
+        extra=extra,
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("CANARY_")}
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -152,7 +155,11 @@ class Controllers:
     started: list[Controller] = field(default_factory=list)
 
     async def start(
-        self, *, leader_election: LeaderElection | None = None, kubeconfig: Path | None = None
+        self,
+        *,
+        leader_election: LeaderElection | None = None,
+        kubeconfig: Path | None = None,
+        extra: Sequence[str] = (),
     ) -> Controller:
         log = self.directory / f"controller-{len(self.started) + 1}.log"
         print(f"controller log: {log}")  # shown with the output of a failed test
@@ -162,6 +169,7 @@ class Controllers:
             log=log,
             leader_election=leader_election,
             kubeconfig=kubeconfig,
+            extra=extra,
         )
         self.started.append(controller)
         return controller
@@ -414,6 +422,7 @@ class CanaryView:
     failed_checks: int
     applied: str  # status.lastAppliedSpec
     promoted: str  # status.lastPromotedSpec
+    last_step: str = ""  # status.lastStepTime (RFC 3339, the controller's clock)
 
     @classmethod
     def of(cls, obj: Mapping[str, Any]) -> CanaryView:
@@ -424,6 +433,7 @@ class CanaryView:
             failed_checks=int(status.get("failedChecks") or 0),
             applied=str(status.get("lastAppliedSpec") or ""),
             promoted=str(status.get("lastPromotedSpec") or ""),
+            last_step=str(status.get("lastStepTime") or ""),
         )
 
 

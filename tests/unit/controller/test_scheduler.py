@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from canary.controller.scheduler import Key, Scheduler
+from canary.controller.scheduler import Key, Scheduler, outside_limit
 
 A: Key = ("ns", "a")
 B: Key = ("ns", "b")
@@ -114,3 +114,86 @@ async def test_failures_in_a_row_are_counted_and_their_end_is_told() -> None:
     await scheduler.stop()
     assert watcher.failed_counts == [1, 2, 3]
     assert watcher.recoveries == 1
+
+
+async def test_a_cycle_waiting_outside_the_cluster_gives_its_slot_to_others() -> None:
+    """With one slot, a Canary whose webhook hangs does not stop another's cycles."""
+    hanging = asyncio.Event()
+    never = asyncio.Event()
+    b_ran_twice = asyncio.Event()
+    runs: Counter[Key] = Counter()
+
+    async def cycle(key: Key) -> float:
+        runs[key] += 1
+        if key == A:
+            async with outside_limit():
+                hanging.set()
+                await never.wait()  # a webhook that never answers
+        elif runs[key] >= 2:
+            b_ran_twice.set()
+        return 0.01
+
+    scheduler = Scheduler(cycle, max_parallel=1)
+    scheduler.wake(A)
+    async with asyncio.timeout(10):
+        await hanging.wait()
+        scheduler.wake(B)
+        await b_ran_twice.wait()
+    assert runs[A] == 1  # still waiting on its webhook
+    await scheduler.stop()
+
+
+async def test_the_slots_still_bound_the_cycles_working_against_the_cluster() -> None:
+    inside = asyncio.Event()
+    release = asyncio.Event()
+    b_ran = asyncio.Event()
+    runs: Counter[Key] = Counter()
+
+    async def cycle(key: Key) -> float:
+        runs[key] += 1
+        if key == A:
+            inside.set()
+            await release.wait()  # e.g. API calls: the slot stays taken
+        else:
+            b_ran.set()
+        return 3600.0
+
+    scheduler = Scheduler(cycle, max_parallel=1)
+    scheduler.wake(A)
+    async with asyncio.timeout(10):
+        await inside.wait()
+        scheduler.wake(B)
+        for _ in range(50):  # let B's task run as far as it can
+            await asyncio.sleep(0)
+        assert runs[B] == 0
+        release.set()
+        await b_ran.wait()
+    await scheduler.stop()
+
+
+async def test_outside_a_scheduled_cycle_outside_limit_does_nothing() -> None:
+    async with outside_limit():
+        pass
+
+
+async def test_a_cycle_slow_inside_the_cluster_loses_its_slot_after_the_hold_limit() -> None:
+    """A Canary whose API requests crawl delays another by at most the hold limit."""
+    inside = asyncio.Event()
+    never = asyncio.Event()
+    b_ran = asyncio.Event()
+
+    async def cycle(key: Key) -> float:
+        if key == A:
+            inside.set()
+            await never.wait()  # slow API requests, not wrapped in outside_limit
+        else:
+            b_ran.set()
+        return 3600.0
+
+    scheduler = Scheduler(cycle, max_parallel=1, hold_limit=0.05)
+    scheduler.wake(A)
+    async with asyncio.timeout(10):
+        await inside.wait()
+        scheduler.wake(B)
+        await b_ran.wait()
+    await scheduler.stop()
