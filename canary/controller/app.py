@@ -223,7 +223,11 @@ async def run(settings: Settings) -> int:
                 group.create_task(leader.run(), name="leader election")
                 group.create_task(until_terminated(), name="until SIGTERM")
                 group.create_task(
-                    heartbeat(lambda: resources.version(api)), name="API server heartbeat"
+                    heartbeat(
+                        lambda: resources.version(api),
+                        wanted=lambda: bool(reconciler.under_way()),
+                    ),
+                    name="API server heartbeat",
                 )
                 for scope in scopes:
                     group.create_task(_follow(api, CANARY, scope, wiring.canary_event))

@@ -106,6 +106,10 @@ class Reconciler:
         else:
             self.phases[key] = phase
 
+    def under_way(self) -> int:
+        """How many Canaries have a release under way (by their last known phase)."""
+        return sum(1 for phase in self.phases.values() if phase in UNDER_WAY)
+
     def start_blocked(self, key: Key) -> str:
         """Why `key` may not start a new release now, or "" when it may."""
         limit = self.settings.max_progressing

@@ -14,8 +14,10 @@ it reads from watch caches that simply go quiet when the server hangs:
 - what /metrics and /healthz show: `canary_api_request_pending_seconds`, the age of the oldest
   request still waiting, and `problem()`.
 
-`heartbeat` keeps one cheap request going (GET /version every second), so a hung server shows
-within its timeout even when nothing else would ask it. This module only records and reports;
+`heartbeat` keeps one cheap request going (GET /version every second) while the controller has a
+release under way (`wanted`), so a hung server shows within its timeout even when nothing else
+would ask it. While no release is under way it asks nothing: an idle controller sends no request
+at all, and only analysis ticks need the evidence. This module only records and reports;
 what a failure means for a Canary is decided above it.
 """
 
@@ -128,15 +130,19 @@ API_PENDING.set_function(lambda: (API_SERVER.oldest_pending() or (0.0, ""))[0])
 async def heartbeat(
     ask: Callable[[], Awaitable[object]],
     *,
+    wanted: Callable[[], bool] = lambda: True,
     answers: ApiServerAnswers = API_SERVER,
     period: float = HEARTBEAT_PERIOD,
     within: float = HEARTBEAT_TIMEOUT,
 ) -> None:
-    """Forever: `await ask()` (a cheap request, counted like any other) every `period` seconds,
-    bounded by `within` seconds; log once when the API server stops answering, once when it is
-    back."""
+    """Forever: `await ask()` (a cheap request, counted like any other) every `period` seconds
+    while `wanted()`, bounded by `within` seconds; log once when the API server stops answering,
+    once when it is back."""
     down = False
     while True:
+        if not wanted():
+            await asyncio.sleep(period)
+            continue
         try:
             async with asyncio.timeout(within):
                 await ask()

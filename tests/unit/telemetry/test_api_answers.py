@@ -92,3 +92,37 @@ def test_the_heartbeat_notes_a_request_that_hangs_and_recovers() -> None:
 
 def test_the_heartbeat_request_is_named_as_it_is_counted() -> None:
     assert " ".join(describe("GET", "/version")) == HEARTBEAT_CALL
+
+
+def test_the_heartbeat_asks_nothing_while_no_release_is_under_way() -> None:
+    calls = 0
+    under_way = False
+
+    async def run() -> None:
+        nonlocal under_way
+        idle_checks = 0
+        asked = asyncio.Event()
+
+        def wanted() -> bool:
+            nonlocal idle_checks
+            idle_checks += 1
+            return under_way
+
+        async def ask() -> None:
+            nonlocal calls
+            calls += 1
+            asked.set()
+
+        task = asyncio.create_task(heartbeat(ask, wanted=wanted, period=0.01))
+        try:
+            async with asyncio.timeout(10):
+                while idle_checks < 5:  # five periods with nothing under way
+                    await asyncio.sleep(0.01)
+                assert calls == 0
+                under_way = True
+                await asked.wait()
+        finally:
+            task.cancel()
+
+    asyncio.run(run())
+    assert calls >= 1
