@@ -102,10 +102,13 @@ def test_the_heartbeat_asks_nothing_while_no_release_is_under_way() -> None:
         nonlocal under_way
         idle_checks = 0
         asked = asyncio.Event()
+        idle_long_enough = asyncio.Event()
 
         def wanted() -> bool:
             nonlocal idle_checks
             idle_checks += 1
+            if idle_checks >= 5:  # five periods with nothing under way
+                idle_long_enough.set()
             return under_way
 
         async def ask() -> None:
@@ -116,8 +119,7 @@ def test_the_heartbeat_asks_nothing_while_no_release_is_under_way() -> None:
         task = asyncio.create_task(heartbeat(ask, wanted=wanted, period=0.01))
         try:
             async with asyncio.timeout(10):
-                while idle_checks < 5:  # five periods with nothing under way
-                    await asyncio.sleep(0.01)
+                await idle_long_enough.wait()
                 assert calls == 0
                 under_way = True
                 await asked.wait()
