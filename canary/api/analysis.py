@@ -60,13 +60,6 @@ MIRROR_RULE = CelRule(
     "(has(self.iterations) && (!has(self.match) || size(self.match) == 0))",
     message="analysis.mirror needs analysis.iterations without match (blue/green)",
 )
-WEBHOOK_TIMEOUT_RULE = CelRule(
-    # Malformed durations are reported by their own fields' checks, not again here.
-    rule=f"!has(self.webhooks) || !{cel_is_duration('self.interval')} || "
-    f"self.webhooks.all(w, !has(w.timeout) || !{cel_is_duration('w.timeout')} || "
-    "duration(w.timeout) < duration(self.interval))",
-    message="webhook timeout must be shorter than analysis.interval",
-)
 THRESHOLD_RANGE_RULE = CelRule(
     rule="!has(self.min) || !has(self.max) || self.min <= self.max",
     message="thresholdRange.min must be <= thresholdRange.max",
@@ -78,9 +71,9 @@ METRIC_SOURCE_RULE = CelRule(
     "request-duration may have neither",
 )
 METRIC_RANGE_RULE = CelRule(
-    rule="has(self.thresholdRange) && (has(self.thresholdRange.min) || "
-    "has(self.thresholdRange.max))",
-    message="a metric needs a thresholdRange with min, max or both",
+    rule="has(self.threshold) || (has(self.thresholdRange) && (has(self.thresholdRange.min) || "
+    "has(self.thresholdRange.max)))",
+    message="a metric needs a thresholdRange with min, max or both (or Flagger's threshold)",
 )
 WEBHOOK_URL_RULE = CelRule(
     rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && "
@@ -143,6 +136,9 @@ class Metric(ApiModel):
     """The range of the query (`{{ interval }}` in templates)."""
     threshold_range: ThresholdRange | None = None
     """The range the value must stay in; a value outside it is a failed check."""
+    threshold: float | None = None
+    """Flagger's older single bound, used when thresholdRange sets neither min nor max: a
+    minimum for request-success-rate, a maximum for every other metric."""
     query: Annotated[str, StringConstraints(min_length=1, max_length=8192)] | None = None
     """Inline PromQL, run against the controller's Prometheus (or spec.metricsServer)."""
     template_ref: TemplateRef | None = None
@@ -163,9 +159,23 @@ class Metric(ApiModel):
         elif has_query == has_template:
             raise ValueError(METRIC_SOURCE_RULE.message)
         bounds = self.threshold_range
-        if bounds is None or (bounds.min is None and bounds.max is None):
+        ranged = bounds is not None and (bounds.min is not None or bounds.max is not None)
+        if not ranged and self.threshold is None:
             raise ValueError(METRIC_RANGE_RULE.message)
         return self
+
+    @property
+    def bounds(self) -> tuple[float | None, float | None]:
+        """(min, max) the value is judged against: thresholdRange's, else `threshold` as Flagger
+        reads it (a minimum for request-success-rate, a maximum otherwise)."""
+        bounds = self.threshold_range
+        if bounds is not None and (bounds.min is not None or bounds.max is not None):
+            return bounds.min, bounds.max
+        if self.threshold is None:
+            return None, None
+        if self.name == "request-success-rate":
+            return self.threshold, None
+        return None, self.threshold
 
 
 class Webhook(ApiModel):
@@ -178,7 +188,8 @@ class Webhook(ApiModel):
     url: Url = Field(json_schema_extra=cel_rules(WEBHOOK_URL_RULE))
     """Absolute http(s) URL; redirects are not followed."""
     timeout: Duration | None = None
-    """Per attempt; 10s when left out. Must be shorter than analysis.interval."""
+    """Per attempt; 10s when left out. May be longer than analysis.interval, as in Flagger: a
+    slow call only delays the step (the interval is a minimum between steps)."""
     retries: Int = Field(default=0, ge=0, le=5)
     """Further attempts after a connection error, 429 or 5xx."""
     metadata: StringMap = Field(default_factory=dict)
@@ -296,9 +307,7 @@ class Analysis(ApiModel):
     """Notifications of this Canary's progress."""
 
     model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            STEP_MODE_RULE, STEP_WEIGHT_RULE, MATCH_RULE, MIRROR_RULE, WEBHOOK_TIMEOUT_RULE
-        )
+        json_schema_extra=cel_rules(STEP_MODE_RULE, STEP_WEIGHT_RULE, MATCH_RULE, MIRROR_RULE)
     )
 
     @field_validator("interval")
@@ -330,10 +339,6 @@ class Analysis(ApiModel):
             raise ValueError(MATCH_RULE.message)
         if self.mirror and (self.iterations is None or self.match):
             raise ValueError(MIRROR_RULE.message)
-        interval = self.interval_seconds
-        for webhook in self.webhooks:
-            if webhook.timeout is not None and parse_duration(webhook.timeout) >= interval:
-                raise ValueError(WEBHOOK_TIMEOUT_RULE.message)
         return self
 
     @property

@@ -162,13 +162,13 @@ def metric_specs(
             )
             template = templates.get(key)
             template_query = template.spec.query if template is not None else None
-        bounds = metric.threshold_range
+        low, high = metric.bounds  # thresholdRange, else Flagger's threshold
         specs.append(
             MetricSpec(
                 name=metric.name,
                 interval=metric.interval,
-                min=bounds.min if bounds is not None else None,
-                max=bounds.max if bounds is not None else None,
+                min=low,
+                max=high,
                 query=metric.query,
                 template_query=template_query,
                 template_variables=dict(metric.template_variables),

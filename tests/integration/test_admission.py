@@ -110,6 +110,7 @@ SOURCE = (
     "request-duration may have neither"
 )
 WEBHOOK_URL = "webhook url must be an absolute http(s) URL"
+METRIC_RANGE = "a metric needs a thresholdRange with min, max or both (or Flagger's threshold)"
 WEBHOOK_TYPES = (
     '"confirm-rollout", "pre-rollout", "rollout", "confirm-traffic-increase", '
     '"confirm-promotion", "post-rollout", "rollback", "event"'
@@ -262,12 +263,8 @@ BAD = [
     Bad(
         "metric-without-range",
         _analysis(metrics=[{"name": "request-success-rate"}]),
-        [
-            _rule(
-                "spec.analysis.metrics[0]", "a metric needs a thresholdRange with min, max or both"
-            )
-        ],
-        rule_message="a metric needs a thresholdRange with min, max or both",
+        [_rule("spec.analysis.metrics[0]", METRIC_RANGE)],
+        rule_message=METRIC_RANGE,
     ),
     Bad(
         "template-variable-injection",
@@ -330,12 +327,6 @@ BAD = [
             ),
             NOT_ALL_CHECKED,
         ],
-    ),
-    Bad(
-        "webhook-timeout-not-shorter-than-interval",
-        _analysis(webhooks=[_webhook(timeout="30s")]),
-        [_rule("spec.analysis", "webhook timeout must be shorter than analysis.interval")],
-        rule_message="webhook timeout must be shorter than analysis.interval",
     ),
     Bad(
         "webhook-retries-over-5",

@@ -183,7 +183,7 @@ def _rules_of(*modules: object) -> set[str]:
 def test_every_cel_rule_of_the_models_is_in_its_crd() -> None:
     assert _rules_in(canary_crd()) == _rules_of(analysis, canary)
     assert _rules_in(metric_template_crd()) == _rules_of(metrictemplate)
-    assert len(_rules_in(canary_crd())) == 15
+    assert len(_rules_in(canary_crd())) == 14
 
 
 def test_the_target_ref_rule_is_a_transition_rule_on_target_ref() -> None:
