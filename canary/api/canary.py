@@ -122,6 +122,13 @@ class Headers(ApiModel):
     response: HeaderOperations | None = None
 
 
+class CustomMetadata(ApiModel):
+    """Labels and annotations added to one generated object (Flagger's `CustomMetadata`)."""
+
+    labels: StringMap = Field(default_factory=dict)
+    annotations: StringMap = Field(default_factory=dict)
+
+
 class Service(ApiModel):
     """The Services the controller generates: `<name>`, `<name>-primary`, `<name>-canary`."""
 
@@ -140,7 +147,14 @@ class Service(ApiModel):
     app_protocol: ShortText | None = None
     """The port's appProtocol (e.g. `http`, `kubernetes.io/h2c`)."""
     port_discovery: Bool = False
-    """Also expose every other container port of the target on the generated Services."""
+    """Also expose every other container port of the target on the generated Services (mesh
+    proxies' excepted), named after the container port, or `tcp-<container>-<index>`."""
+    apex: CustomMetadata | None = None
+    """Labels and annotations of the apex Service (`<name>`)."""
+    primary: CustomMetadata | None = None
+    """Labels and annotations of the `<name>-primary` Service."""
+    canary: CustomMetadata | None = None
+    """Labels and annotations of the `<name>-canary` Service."""
     hosts: Annotated[list[ShortText], Field(max_length=16)] = Field(default_factory=list)
     """Hostnames of the route (Gateway API); SMI uses the first as the TrafficSplit's service."""
     gateway_refs: Annotated[list[GatewayRef], Field(max_length=16)] = Field(default_factory=list)

@@ -11,13 +11,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from canary.api.canary import Canary
+from canary.api.canary import Canary, CustomMetadata
 from canary.api.durations import parse_duration
 from canary.api.metrictemplate import MetricTemplate
 from canary.api.status import CanaryStatus
 from canary.core.conditions import conditions, transition_time
 from canary.core.model import CanaryState, CheckResult, Phase, Policy, Verdict
 from canary.metrics.inputs import CanaryContext, MetricSpec
+from canary.routers.kubernetes import ServiceMetadata, ServiceSpec
 
 
 def policy_of(canary: Canary, *, min_interval: float) -> Policy:
@@ -175,3 +176,26 @@ def metric_specs(
             )
         )
     return specs
+
+
+def service_spec(canary: Canary) -> ServiceSpec:
+    """What the generated Services are made of: `spec.service`, with the labels and annotations
+    of `service.apex`, `.primary` and `.canary` (ports found by portDiscovery are added by the
+    caller, which has the target)."""
+    service = canary.spec.service
+
+    def metadata(custom: CustomMetadata | None) -> ServiceMetadata:
+        if custom is None:
+            return ServiceMetadata()
+        return ServiceMetadata(labels=dict(custom.labels), annotations=dict(custom.annotations))
+
+    return ServiceSpec(
+        name=canary.spec.service_name,
+        port=service.port,
+        port_name=service.port_name,
+        target_port=service.target_port,
+        app_protocol=service.app_protocol,
+        apex=metadata(service.apex),
+        primary=metadata(service.primary),
+        canary=metadata(service.canary),
+    )

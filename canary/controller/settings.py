@@ -24,6 +24,9 @@ class Settings:
     max_progressing: int  # canaries analysing at once, cluster-wide; 0 for no limit
     prometheus_timeout: float
     cluster_name: str = ""  # named in alerts, so a message says which cluster it is about
+    # Prefixes of the target's labels the primary Deployment gets ("*": all; Flagger's
+    # -include-label-prefix, whose default also copies none).
+    include_label_prefixes: tuple[str, ...] = ()
     # Leader election (off: this process acts alone); see canary.controller.leader.
     leader_elect: bool = False
     leader_election_namespace: str = "default"
@@ -88,6 +91,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=env("CANARY_CLUSTER_NAME", ""),
         help="the cluster's name in alerts (env CANARY_CLUSTER_NAME)",
     )
+    parser.add_argument(
+        "--include-label-prefix",
+        default=env("CANARY_INCLUDE_LABEL_PREFIX", ""),
+        help="comma-separated prefixes of the target's labels copied to the primary Deployment, "
+        "'*' for all (Flagger's -include-label-prefix; env CANARY_INCLUDE_LABEL_PREFIX; "
+        "default: none)",
+    )
     _add_leader_election(parser)
 
 
@@ -141,6 +151,9 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         max_progressing=args.max_progressing,
         prometheus_timeout=args.prometheus_timeout,
         cluster_name=args.cluster_name,
+        include_label_prefixes=tuple(
+            p.strip() for p in args.include_label_prefix.split(",") if p.strip()
+        ),
         leader_elect=args.leader_elect,
         leader_election_namespace=args.leader_election_namespace,
         leader_election_id=args.leader_election_id,

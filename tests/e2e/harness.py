@@ -18,7 +18,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Generic, TypeVar
@@ -95,10 +95,12 @@ async def start_controller(
     min_interval: float = 1.0,
     leader_election: LeaderElection | None = None,
     kubeconfig: Path | None = None,
+    flags: Sequence[str] = (),
 ) -> Controller:
     """Start `canary run` for `namespace` and wait until its /readyz answers 200 (with
     `leader_election`, a replica waiting for the Lease is ready too). `kubeconfig` replaces the
-    sandbox's own (to send the process's requests through a recording proxy)."""
+    sandbox's own (to send the process's requests through a recording proxy); `flags` are
+    further flags of `canary run`."""
     port = free_ports(1)[0]
     if kubeconfig is not None:
         sandbox = dataclasses.replace(sandbox, kubeconfig=str(kubeconfig))
@@ -108,7 +110,7 @@ async def start_controller(
         port=port,
         min_interval=min_interval,
         leader_election=leader_election,
-    )
+    ) + list(flags)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CANARY_")}
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as output:
@@ -151,7 +153,11 @@ class Controllers:
     started: list[Controller] = field(default_factory=list)
 
     async def start(
-        self, *, leader_election: LeaderElection | None = None, kubeconfig: Path | None = None
+        self,
+        *,
+        leader_election: LeaderElection | None = None,
+        kubeconfig: Path | None = None,
+        flags: Sequence[str] = (),
     ) -> Controller:
         log = self.directory / f"controller-{len(self.started) + 1}.log"
         print(f"controller log: {log}")  # shown with the output of a failed test
@@ -161,6 +167,7 @@ class Controllers:
             log=log,
             leader_election=leader_election,
             kubeconfig=kubeconfig,
+            flags=flags,
         )
         self.started.append(controller)
         return controller

@@ -1,11 +1,18 @@
 """Flagger's manifests, as written, released end to end on the sandbox.
 
 Each Canary here is written as Flagger's tutorials and end-to-end scenarios write it (only the
-`apiVersion` changed): the builtin `request-success-rate` and `request-duration` checks, with no
-MetricTemplate, for the `kubernetes` provider (blue/green) and for Gateway API. For these
-providers Flagger's builtins read the application's own `http_request_duration_seconds`
-histogram of the target's pods, which the sandbox's mesh simulator exports as podinfo would.
-A healthy version is promoted; a faulty one is rolled back for the check its fault breaks.
+`apiVersion` changed):
+- the builtin `request-success-rate` and `request-duration` checks, with no MetricTemplate, for
+  the `kubernetes` provider (blue/green) and for Gateway API. For these providers Flagger's
+  builtins read the application's own `http_request_duration_seconds` histogram of the target's
+  pods, which the sandbox's mesh simulator exports as podinfo would. A healthy version is
+  promoted; a faulty one is rolled back for the check its fault breaks;
+- for every provider, a Canary with Flagger's other fields: metrics bounded by the older
+  `threshold`, labels and annotations for the apex, primary and canary Services,
+  `portDiscovery`, a load-test webhook whose timeout exceeds the interval and whose `hey`
+  command passes `-host`, `-H`, `-m` and `-d` (run by the project's load tester against a
+  local target that records what it receives), and a controller copying the target's labels
+  to the primary by prefix (Flagger's `-include-label-prefix`).
 """
 
 from __future__ import annotations
@@ -35,8 +42,6 @@ from tests.e2e.harness import (
     image_of,
     set_template,
 )
-
-pytestmark = pytest.mark.usefixtures("controller")
 
 NAME = "podinfo"
 INITIALIZED_WITHIN = 30.0
@@ -179,6 +184,7 @@ async def _assert_primary_runs(api: ApiClient, namespace: str, *, tag: str) -> N
     assert image_of(primary) == f"{IMAGE}:{tag}"
 
 
+@pytest.mark.usefixtures("controller")
 async def test_blue_green_with_builtin_metrics_is_promoted(api: ApiClient, namespace: str) -> None:
     recorder = _blue_green_recorder(api, namespace)
     async with recorder.running():
@@ -195,6 +201,7 @@ async def test_blue_green_with_builtin_metrics_is_promoted(api: ApiClient, names
     await _assert_primary_runs(api, namespace, tag="6.7.1")
 
 
+@pytest.mark.usefixtures("controller")
 async def test_blue_green_with_builtin_metrics_rolls_back_errors(
     api: ApiClient, namespace: str
 ) -> None:
@@ -215,6 +222,7 @@ async def test_blue_green_with_builtin_metrics_rolls_back_errors(
     await _assert_primary_runs(api, namespace, tag="6.7.0")
 
 
+@pytest.mark.usefixtures("controller")
 async def test_gateway_api_with_builtin_metrics_is_promoted(api: ApiClient, namespace: str) -> None:
     recorder = _gateway_recorder(api, namespace)
     async with recorder.running():
@@ -232,6 +240,7 @@ async def test_gateway_api_with_builtin_metrics_is_promoted(api: ApiClient, name
     await _assert_primary_runs(api, namespace, tag="6.7.1")
 
 
+@pytest.mark.usefixtures("controller")
 async def test_gateway_api_with_builtin_metrics_rolls_back_a_slow_version(
     api: ApiClient, namespace: str
 ) -> None:
