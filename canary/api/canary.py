@@ -28,6 +28,7 @@ from canary.api.base import (
     is_http_url,
 )
 from canary.api.durations import Duration
+from canary.api.foreign import SERVICE_FIELDS, SPEC_FIELDS, refuse, schema_extra
 from canary.api.status import CanaryStatus
 
 Provider = Literal[
@@ -165,6 +166,13 @@ class Service(ApiModel):
     headers: Headers | None = None
     """Header changes applied by the route (Gateway API)."""
 
+    model_config = ConfigDict(json_schema_extra=schema_extra(SERVICE_FIELDS))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_foreign_fields(cls, data: object) -> object:
+        return refuse(SERVICE_FIELDS, data)
+
 
 class CanarySpec(ApiModel):
     """What to release progressively, and how."""
@@ -192,6 +200,13 @@ class CanarySpec(ApiModel):
     """Do nothing for this Canary until set back to false."""
     revert_on_deletion: Bool = False
     """On deletion, point traffic and the target back to the primary's version first."""
+
+    model_config = ConfigDict(json_schema_extra=schema_extra(SPEC_FIELDS))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_foreign_fields(cls, data: object) -> object:
+        return refuse(SPEC_FIELDS, data)
 
     @field_validator("metrics_server")
     @classmethod

@@ -342,3 +342,22 @@ def test_a_webhook_timeout_may_exceed_the_interval_as_in_flagger() -> None:
     )
     canary = Canary.model_validate(manifest)
     assert canary.spec.analysis.webhooks[0].timeout_seconds == 60.0
+
+
+@pytest.mark.parametrize(
+    ("where", "field", "message"),
+    [
+        ("service", "trafficPolicy", "service.trafficPolicy is an Istio setting; provider istio"),
+        ("service", "meshName", "service.meshName is an App Mesh setting; provider appmesh"),
+        ("spec", "ingressRef", "spec.ingressRef is an NGINX and Skipper setting; providers"),
+        ("analysis", "sessionAffinity", "analysis.sessionAffinity is an Istio and Gateway API"),
+    ],
+)
+def test_other_providers_fields_are_refused_naming_the_field_and_its_provider(
+    where: str, field: str, message: str
+) -> None:
+    manifest = _example("canary.yaml")
+    parent = manifest["spec"] if where == "spec" else manifest["spec"][where]
+    parent[field] = {"anything": ["as", "flagger", "has", "it"]}
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        Canary.model_validate(manifest)
