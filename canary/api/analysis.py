@@ -87,6 +87,11 @@ STRING_MATCH_RULE = CelRule(
     message="a match needs exactly one of exact, prefix, suffix or regex",
 )
 
+SESSION_COOKIES_RULE = CelRule(
+    rule="!has(self.primaryCookieName) || self.primaryCookieName != self.cookieName",
+    message="sessionAffinity.primaryCookieName must differ from sessionAffinity.cookieName",
+)
+
 WebhookType = Literal[
     "confirm-rollout",
     "pre-rollout",
@@ -101,6 +106,13 @@ Severity = Literal["info", "warn", "error"]
 # Values are pasted into PromQL; this alphabet cannot close a label matcher or start a new one.
 TemplateVariable = Annotated[str, StringConstraints(max_length=253, pattern=r"^[A-Za-z0-9_.:/-]*$")]
 Weight = Annotated[Int, Field(ge=1, le=100)]
+# A cookie name (an RFC 6265 token), and a cookie attribute's value (no separator, no space).
+CookieName = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+]
+CookieAttribute = Annotated[
+    str, StringConstraints(min_length=1, max_length=253, pattern=r"^[^;,\s]+$")
+]
 
 
 class ThresholdRange(ApiModel):
@@ -177,6 +189,39 @@ class Metric(ApiModel):
         if self.name == "request-success-rate":
             return self.threshold, None
         return None, self.threshold
+
+
+class SessionAffinity(ApiModel):
+    """Sticky canary sessions (Gateway API): a client the canary answered once gets a cookie and
+    keeps being sent to the canary for the rest of the analysis (Flagger's semantics)."""
+
+    cookie_name: CookieName
+    """The cookie that sends a client back to the canary."""
+    primary_cookie_name: CookieName | None = None
+    """Optional: a cookie that keeps a client the primary answered on the primary (for one
+    analysis interval)."""
+    max_age: Int = Field(default=86400, ge=0, le=31536000)
+    """Seconds the canary cookie lasts (0: 86400, as in Flagger)."""
+    domain: CookieAttribute | None = None
+    """The cookies' Domain attribute."""
+    path: CookieAttribute | None = None
+    """The cookies' Path attribute."""
+    http_only: Bool = False
+    """The cookies' HttpOnly attribute."""
+    secure: Bool = False
+    """The cookies' Secure attribute."""
+    same_site: Literal["Strict", "Lax", "None"] | None = None
+    """The cookies' SameSite attribute."""
+    partitioned: Bool = False
+    """The cookies' Partitioned attribute."""
+
+    model_config = ConfigDict(json_schema_extra=cel_rules(SESSION_COOKIES_RULE))
+
+    @model_validator(mode="after")
+    def _distinct(self) -> SessionAffinity:
+        if self.primary_cookie_name == self.cookie_name:
+            raise ValueError(SESSION_COOKIES_RULE.message)
+        return self
 
 
 class Webhook(ApiModel):
@@ -306,6 +351,8 @@ class Analysis(ApiModel):
     """Calls made at points of the rollout (gates, load tests, notifications)."""
     alerts: Annotated[list[Alert], keyed_list("name", max_items=10)] = Field(default_factory=list)
     """Notifications of this Canary's progress."""
+    session_affinity: SessionAffinity | None = None
+    """Sticky canary sessions by cookie (gatewayapi providers)."""
 
     model_config = ConfigDict(
         json_schema_extra=schema_extra(

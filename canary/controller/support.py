@@ -35,6 +35,11 @@ def unsupported_fields(canary: Canary, *, default_provider: str) -> list[str]:
         )
     elif provider.startswith("smi:") and any(m.query_params for m in analysis.match):
         found.append(f"spec.analysis.match[].queryParams with provider {provider} (headers only)")
+    if analysis.session_affinity is not None and not provider.startswith("gatewayapi:"):
+        found.append(
+            f"spec.analysis.sessionAffinity with provider {provider} (gatewayapi:* has sticky "
+            "sessions)"
+        )
     if analysis.mirror and not provider.startswith(MIRRORING_PROVIDERS):
         found.append(f"spec.analysis.mirror with provider {provider} (gatewayapi:* can mirror)")
     for metric in analysis.metrics:

@@ -185,7 +185,7 @@ def test_every_cel_rule_of_the_models_is_in_its_crd() -> None:
     foreign_rules = {f.message for f in (*SPEC_FIELDS, *SERVICE_FIELDS, *ANALYSIS_FIELDS)}
     assert _rules_in(canary_crd()) == _rules_of(analysis, canary) | foreign_rules
     assert _rules_in(metric_template_crd()) == _rules_of(metrictemplate)
-    assert len(_rules_in(canary_crd())) == 14 + len(foreign_rules)
+    assert len(_rules_in(canary_crd())) == 15 + len(foreign_rules)
 
 
 def test_the_target_ref_rule_is_a_transition_rule_on_target_ref() -> None:

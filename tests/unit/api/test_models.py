@@ -350,7 +350,7 @@ def test_a_webhook_timeout_may_exceed_the_interval_as_in_flagger() -> None:
         ("service", "trafficPolicy", "service.trafficPolicy is an Istio setting; provider istio"),
         ("service", "meshName", "service.meshName is an App Mesh setting; provider appmesh"),
         ("spec", "ingressRef", "spec.ingressRef is an NGINX and Skipper setting; providers"),
-        ("analysis", "sessionAffinity", "analysis.sessionAffinity is an Istio and Gateway API"),
+        ("service", "corsPolicy", "service.corsPolicy is an Istio and Gateway API setting"),
     ],
 )
 def test_other_providers_fields_are_refused_naming_the_field_and_its_provider(
@@ -361,3 +361,17 @@ def test_other_providers_fields_are_refused_naming_the_field_and_its_provider(
     parent[field] = {"anything": ["as", "flagger", "has", "it"]}
     with pytest.raises(ValidationError, match=re.escape(message)):
         Canary.model_validate(manifest)
+
+
+def test_session_affinity_is_flaggers() -> None:
+    manifest = _canary(sessionAffinity={"cookieName": "flagger-cookie", "maxAge": 21600})
+    sticky = Canary.model_validate(manifest).spec.analysis.session_affinity
+    assert sticky is not None
+    assert (sticky.cookie_name, sticky.max_age, sticky.primary_cookie_name) == (
+        "flagger-cookie",
+        21600,
+        None,
+    )
+    same = _canary(sessionAffinity={"cookieName": "a", "primaryCookieName": "a"})
+    with pytest.raises(ValidationError, match="primaryCookieName must differ"):
+        Canary.model_validate(same)
