@@ -260,3 +260,62 @@ async def test_gateway_api_with_builtin_metrics_rolls_back_a_slow_version(
     assert checks["request-success-rate"]["verdict"] == "Pass", checks
     assert recorder.weights.last == (100, 0), recorder.describe()
     await _assert_primary_runs(api, namespace, tag="6.7.0")
+
+
+def _sticky_cookie(http_route: dict[str, Any]) -> str | None:
+    """The cookie the first rule matches on, when it sends everything to the canary."""
+    first = http_route["spec"]["rules"][0]
+    weights = {ref["name"]: ref.get("weight") for ref in first["backendRefs"]}
+    if weights != {f"{NAME}-primary": 0, f"{NAME}-canary": 100}:
+        return None
+    (header,) = first["matches"][0]["headers"]
+    assert header["name"] == "Cookie"
+    return str(header["value"])
+
+
+@pytest.mark.usefixtures("controller")
+async def test_gateway_api_session_affinity_keeps_cookie_holders_on_the_canary(
+    api: ApiClient, namespace: str
+) -> None:
+    """Flagger's Gateway API session-affinity tutorial: while the canary has weight, a rule sends
+    requests with the run's cookie to the canary, which sets it; after the run it is expired."""
+    manifest = _manifest(
+        GATEWAY_API,
+        namespace,
+        sessionAffinity={"cookieName": "flagger-cookie", "maxAge": 21600},
+    )
+    recorder = _gateway_recorder(api, namespace)
+    async with recorder.running():
+        await apply(api, deployment(NAME, namespace=namespace))
+        await apply(api, manifest)
+        await recorder.until_phase("Initialized", within=INITIALIZED_WITHIN)
+        released = time.monotonic()
+        await set_template(api, NAME, namespace=namespace, tag="6.7.1")
+        await recorder.wait(
+            lambda: any(weight > 0 for weight in recorder.canary_weights),
+            within=RUN_WITHIN,
+            what="the canary's first weight",
+        )
+        during = await resources.get(api, HTTP_ROUTE, NAME, namespace=namespace)
+        assert during is not None
+        outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
+        assert outcome.phase == "Succeeded", (await _status(api, namespace), recorder.describe())
+        await recorder.wait(
+            lambda: recorder.weights.last == (100, 0), within=10, what="all traffic to primary"
+        )
+
+    cookie = during["metadata"]["annotations"]["canary.dev/session-affinity-cookie"]
+    name, value = cookie.split("=")
+    assert name == "flagger-cookie"
+    assert _sticky_cookie(during) == f".*flagger-cookie.*{value}.*"
+    weighted = during["spec"]["rules"][-1]
+    canary_ref = next(r for r in weighted["backendRefs"] if r["name"] == f"{NAME}-canary")
+    set_cookie = canary_ref["filters"][0]["responseHeaderModifier"]["add"]
+    assert set_cookie == [{"name": "Set-Cookie", "value": f"{cookie}; Max-Age=21600"}]
+    after = await resources.get(api, HTTP_ROUTE, NAME, namespace=namespace)
+    assert after is not None
+    expire = after["spec"]["rules"][0]
+    assert expire["filters"][-1]["responseHeaderModifier"]["add"] == [
+        {"name": "Set-Cookie", "value": f"{cookie}; Max-Age=-1"}
+    ]
+    assert _sticky_cookie(after) is None
