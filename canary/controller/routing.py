@@ -53,6 +53,8 @@ def gateway_settings(canary: Canary) -> GatewaySettings:
         mirror_percent=analysis.mirror_weight,
         headers=service.headers,
         affinity=_affinity(canary),
+        labels=dict(service.apex.labels) if service.apex else {},
+        annotations=dict(service.apex.annotations) if service.apex else {},
     )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
@@ -60,6 +60,9 @@ class GatewaySettings:
     mirror_percent: int | None = None  # the share of requests mirrored (all when None)
     headers: Headers | None = None  # header changes applied by every rule
     affinity: Affinity | None = None  # sticky canary sessions (analysis.sessionAffinity)
+    # `service.apex`'s labels and annotations, which Flagger puts on the HTTPRoute too.
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 def gateway_parent_ref(
@@ -112,6 +115,9 @@ def http_route(  # noqa: PLR0913 - keyword-only: the weights and the mirror
     if not 1 <= port <= 65535:
         raise ValueError(f"port must be between 1 and 65535, got {port}")
     metadata = route_metadata(route)
+    if settings.labels:
+        metadata["labels"] = dict(settings.labels)
+    metadata["annotations"] = {**settings.annotations, **metadata["annotations"]}
     everything = [{"path": {"type": "PathPrefix", "value": "/"}}]
     weighted = _rule(
         version,

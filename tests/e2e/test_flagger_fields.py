@@ -225,6 +225,11 @@ async def test_a_flagger_style_canary_is_released_with_all_its_fields(
         await apply(api, manifest)
         await recorder.until_phase("Initialized", within=30)
         await _assert_services(api, namespace)
+        if provider.startswith("gatewayapi"):  # Flagger puts service.apex on the HTTPRoute too
+            http_route = await resources.get(api, HTTP_ROUTE, NAME, namespace=namespace)
+            assert http_route is not None
+            assert http_route["metadata"]["labels"] == {"team": "web"}
+            assert http_route["metadata"]["annotations"]["note"] == "apex"
         primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
         labels = primary["metadata"]["labels"]
         assert labels == {"app": f"{NAME}-primary", "app.kubernetes.io/name": NAME, "team": "web"}
