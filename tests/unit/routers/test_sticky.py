@@ -115,13 +115,3 @@ def test_a_primary_cookie_lasts_one_interval_and_keeps_its_holders_on_the_primar
         ],
     }
     assert sticky_canary["backendRefs"][1]["weight"] == 100
-
-
-def test_the_apex_metadata_goes_on_the_http_route_too() -> None:
-    settings = GatewaySettings(port=9898, labels={"team": "web"}, annotations={"note": "apex"})
-    manifest = http_route(GatewayVersion.V1, ROUTE, settings, primary_weight=100, canary_weight=0)
-    assert manifest["metadata"]["labels"] == {"team": "web"}
-    assert manifest["metadata"]["annotations"]["note"] == "apex"
-    assert (
-        manifest["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/reconcile"] == "disabled"
-    )
