@@ -29,7 +29,6 @@ from canary.api.base import (
     keyed_list,
 )
 from canary.api.durations import Duration, cel_is_duration, parse_duration
-from canary.api.foreign import ANALYSIS_FIELDS, refuse, schema_extra
 
 BUILTIN_METRICS = ("request-success-rate", "request-duration")
 
@@ -355,15 +354,8 @@ class Analysis(ApiModel):
     """Sticky canary sessions by cookie (gatewayapi providers)."""
 
     model_config = ConfigDict(
-        json_schema_extra=schema_extra(
-            ANALYSIS_FIELDS, STEP_MODE_RULE, STEP_WEIGHT_RULE, MATCH_RULE, MIRROR_RULE
-        )
+        json_schema_extra=cel_rules(STEP_MODE_RULE, STEP_WEIGHT_RULE, MATCH_RULE, MIRROR_RULE)
     )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_foreign_fields(cls, data: object) -> object:
-        return refuse(ANALYSIS_FIELDS, data)
 
     @field_validator("interval")
     @classmethod

@@ -92,7 +92,6 @@ SERVICE_FIELDS = (
     Foreign("service", "trafficDistribution", _FLAGGER, _STRING),
     Foreign("service", "unmanagedMetadata", _FLAGGER),
 )
-ANALYSIS_FIELDS: tuple[Foreign, ...] = ()
 
 
 def schema_extra(fields: Iterable[Foreign], *rules: CelRule) -> Callable[[JsonDict], None]:
