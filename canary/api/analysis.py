@@ -81,13 +81,6 @@ WEBHOOK_TIMEOUT_POSITIVE_RULE = CelRule(
     rule=f"!{cel_is_duration('self')} || duration(self) > duration('0s')",
     message='webhook timeout must be longer than 0s, e.g. "10s"',
 )
-WEBHOOK_TIMEOUT_RULE = CelRule(
-    # Malformed durations are reported by their own fields' checks, not again here.
-    rule=f"!has(self.webhooks) || !{cel_is_duration('self.interval')} || "
-    f"self.webhooks.all(w, !has(w.timeout) || !{cel_is_duration('w.timeout')} || "
-    "duration(w.timeout) < duration(self.interval))",
-    message="webhook timeout must be shorter than analysis.interval",
-)
 THRESHOLD_RANGE_RULE = CelRule(
     rule="!has(self.min) || !has(self.max) || self.min <= self.max",
     message="thresholdRange.min must be <= thresholdRange.max",
@@ -99,9 +92,9 @@ METRIC_SOURCE_RULE = CelRule(
     "request-duration may have neither",
 )
 METRIC_RANGE_RULE = CelRule(
-    rule="has(self.thresholdRange) && (has(self.thresholdRange.min) || "
-    "has(self.thresholdRange.max))",
-    message="a metric needs a thresholdRange with min, max or both",
+    rule="has(self.threshold) || (has(self.thresholdRange) && (has(self.thresholdRange.min) || "
+    "has(self.thresholdRange.max)))",
+    message="a metric needs a thresholdRange with min, max or both (or Flagger's threshold)",
 )
 WEBHOOK_URL_RULE = CelRule(
     rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && "
@@ -112,6 +105,11 @@ STRING_MATCH_RULE = CelRule(
     rule="[has(self.exact), has(self.prefix), has(self.suffix), has(self.regex)]"
     ".filter(x, x).size() == 1",
     message="a match needs exactly one of exact, prefix, suffix or regex",
+)
+
+SESSION_COOKIES_RULE = CelRule(
+    rule="!has(self.primaryCookieName) || self.primaryCookieName != self.cookieName",
+    message="sessionAffinity.primaryCookieName must differ from sessionAffinity.cookieName",
 )
 
 WebhookType = Literal[
@@ -128,6 +126,13 @@ Severity = Literal["info", "warn", "error"]
 # Values are pasted into PromQL; this alphabet cannot close a label matcher or start a new one.
 TemplateVariable = Annotated[str, StringConstraints(max_length=253, pattern=r"^[A-Za-z0-9_.:/-]*$")]
 Weight = Annotated[Int, Field(ge=1, le=100)]
+# A cookie name (an RFC 6265 token), and a cookie attribute's value (no separator, no space).
+CookieName = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+]
+CookieAttribute = Annotated[
+    str, StringConstraints(min_length=1, max_length=253, pattern=r"^[^;,\s]+$")
+]
 
 
 class ThresholdRange(ApiModel):
@@ -167,6 +172,9 @@ class Metric(ApiModel):
     and at most 24h (`30s`, `1m`, `1h30m`)."""
     threshold_range: ThresholdRange | None = None
     """The range the value must stay in; a value outside it is a failed check."""
+    threshold: float | None = None
+    """Flagger's older single bound, used when thresholdRange sets neither min nor max: a
+    minimum for request-success-rate, a maximum for every other metric."""
     query: Annotated[str, StringConstraints(min_length=1, max_length=8192)] | None = None
     """Inline PromQL, run against the controller's Prometheus (or spec.metricsServer)."""
     template_ref: TemplateRef | None = None
@@ -194,8 +202,55 @@ class Metric(ApiModel):
         elif has_query == has_template:
             raise ValueError(METRIC_SOURCE_RULE.message)
         bounds = self.threshold_range
-        if bounds is None or (bounds.min is None and bounds.max is None):
+        ranged = bounds is not None and (bounds.min is not None or bounds.max is not None)
+        if not ranged and self.threshold is None:
             raise ValueError(METRIC_RANGE_RULE.message)
+        return self
+
+    @property
+    def bounds(self) -> tuple[float | None, float | None]:
+        """(min, max) the value is judged against: thresholdRange's, else `threshold` as Flagger
+        reads it (a minimum for request-success-rate, a maximum otherwise)."""
+        bounds = self.threshold_range
+        if bounds is not None and (bounds.min is not None or bounds.max is not None):
+            return bounds.min, bounds.max
+        if self.threshold is None:
+            return None, None
+        if self.name == "request-success-rate":
+            return self.threshold, None
+        return None, self.threshold
+
+
+class SessionAffinity(ApiModel):
+    """Sticky canary sessions (Gateway API): a client the canary answered once gets a cookie and
+    keeps being sent to the canary for the rest of the analysis (Flagger's semantics)."""
+
+    cookie_name: CookieName
+    """The cookie that sends a client back to the canary."""
+    primary_cookie_name: CookieName | None = None
+    """Optional: a cookie that keeps a client the primary answered on the primary (for one
+    analysis interval)."""
+    max_age: Int = Field(default=86400, ge=0, le=31536000)
+    """Seconds the canary cookie lasts (0: 86400, as in Flagger)."""
+    domain: CookieAttribute | None = None
+    """The cookies' Domain attribute."""
+    path: CookieAttribute | None = None
+    """The cookies' Path attribute."""
+    http_only: Bool = False
+    """The cookies' HttpOnly attribute."""
+    secure: Bool = False
+    """The cookies' Secure attribute."""
+    same_site: Literal["Strict", "Lax", "None"] | None = None
+    """The cookies' SameSite attribute."""
+    partitioned: Bool = False
+    """The cookies' Partitioned attribute."""
+
+    model_config = ConfigDict(json_schema_extra=cel_rules(SESSION_COOKIES_RULE))
+
+    @model_validator(mode="after")
+    def _distinct(self) -> SessionAffinity:
+        if self.primary_cookie_name == self.cookie_name:
+            raise ValueError(SESSION_COOKIES_RULE.message)
         return self
 
 
@@ -211,7 +266,8 @@ class Webhook(ApiModel):
     timeout: Duration | None = Field(
         default=None, json_schema_extra=cel_rules(WEBHOOK_TIMEOUT_POSITIVE_RULE)
     )
-    """Per attempt, longer than 0s; 10s when left out. Must be shorter than analysis.interval."""
+    """Per attempt, longer than 0s; 10s when left out. May be longer than analysis.interval, as
+    in Flagger: a slow call only delays the step (the interval is a minimum between steps)."""
     retries: Int = Field(default=0, ge=0, le=5)
     """Further attempts after a connection error, 429 or 5xx."""
     metadata: StringMap = Field(default_factory=dict)
@@ -334,11 +390,11 @@ class Analysis(ApiModel):
     """Calls made at points of the rollout (gates, load tests, notifications)."""
     alerts: Annotated[list[Alert], keyed_list("name", max_items=10)] = Field(default_factory=list)
     """Notifications of this Canary's progress."""
+    session_affinity: SessionAffinity | None = None
+    """Sticky canary sessions by cookie (gatewayapi providers)."""
 
     model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            STEP_MODE_RULE, STEP_WEIGHT_RULE, MATCH_RULE, MIRROR_RULE, WEBHOOK_TIMEOUT_RULE
-        )
+        json_schema_extra=cel_rules(STEP_MODE_RULE, STEP_WEIGHT_RULE, MATCH_RULE, MIRROR_RULE)
     )
 
     @field_validator("interval")
@@ -370,10 +426,6 @@ class Analysis(ApiModel):
             raise ValueError(MATCH_RULE.message)
         if self.mirror and (self.iterations is None or self.match):
             raise ValueError(MIRROR_RULE.message)
-        interval = self.interval_seconds
-        for webhook in self.webhooks:
-            if webhook.timeout is not None and parse_duration(webhook.timeout) >= interval:
-                raise ValueError(WEBHOOK_TIMEOUT_RULE.message)
         return self
 
     @property

@@ -28,6 +28,7 @@ from canary.api.base import (
     cel_rules,
 )
 from canary.api.durations import Duration
+from canary.api.foreign import SERVICE_FIELDS, SPEC_FIELDS, refuse, schema_extra
 from canary.api.status import CanaryStatus
 from canary.api.urls import is_http_url
 
@@ -175,6 +176,13 @@ class Headers(ApiModel):
     response: HeaderOperations | None = None
 
 
+class CustomMetadata(ApiModel):
+    """Labels and annotations added to one generated object (Flagger's `CustomMetadata`)."""
+
+    labels: StringMap = Field(default_factory=dict)
+    annotations: StringMap = Field(default_factory=dict)
+
+
 class Service(ApiModel):
     """The Services the controller generates: `<name>`, `<name>-primary`, `<name>-canary`."""
 
@@ -192,7 +200,14 @@ class Service(ApiModel):
     app_protocol: ShortText | None = None
     """The port's appProtocol (e.g. `http`, `kubernetes.io/h2c`)."""
     port_discovery: Bool = False
-    """Also expose every other container port of the target on the generated Services."""
+    """Also expose every other container port of the target on the generated Services (mesh
+    proxies' excepted), named after the container port, or `tcp-<container>-<index>`."""
+    apex: CustomMetadata | None = None
+    """Labels and annotations of the apex Service (`<name>`)."""
+    primary: CustomMetadata | None = None
+    """Labels and annotations of the `<name>-primary` Service."""
+    canary: CustomMetadata | None = None
+    """Labels and annotations of the `<name>-canary` Service."""
     hosts: Annotated[list[ShortText], Field(max_length=16)] = Field(default_factory=list)
     """Hostnames of the route (Gateway API); SMI uses the first as the TrafficSplit's service."""
     gateway_refs: Annotated[list[GatewayRef], Field(max_length=16)] = Field(default_factory=list)
@@ -202,6 +217,13 @@ class Service(ApiModel):
     """Request timeout set on the route (Gateway API)."""
     headers: Headers | None = None
     """Header changes applied by the route (Gateway API)."""
+
+    model_config = ConfigDict(json_schema_extra=schema_extra(SERVICE_FIELDS))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_foreign_fields(cls, data: object) -> object:
+        return refuse(SERVICE_FIELDS, data)
 
     @field_validator("target_port")
     @classmethod
@@ -250,7 +272,14 @@ class CanarySpec(ApiModel):
     revert_on_deletion: Bool = False
     """On deletion, point traffic and the target back to the primary's version first."""
 
-    model_config = ConfigDict(json_schema_extra=cel_rules(TARGET_AS_SERVICE_NAME_RULE))
+    model_config = ConfigDict(
+        json_schema_extra=schema_extra(SPEC_FIELDS, TARGET_AS_SERVICE_NAME_RULE)
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_foreign_fields(cls, data: object) -> object:
+        return refuse(SPEC_FIELDS, data)
 
     @model_validator(mode="after")
     def _services_can_be_named(self) -> CanarySpec:

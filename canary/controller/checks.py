@@ -119,15 +119,8 @@ async def run_checks(
         metric = canary.spec.analysis.metrics[index]
         spec = specs[index]
         if metric.name in problems:
-            bounds = metric.threshold_range
-            return CheckResult(
-                metric.name,
-                Verdict.FAIL,
-                None,
-                problems[metric.name],
-                bounds.min if bounds else None,
-                bounds.max if bounds else None,
-            )
+            low, high = metric.bounds
+            return CheckResult(metric.name, Verdict.FAIL, None, problems[metric.name], low, high)
         if metric.template_ref is None:
             return await run_check(spec, context=context, client=pool.client(base_url))
         key = (

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from canary.api.canary import Canary
+from canary.api.canary import Canary, CustomMetadata
 from canary.api.durations import parse_duration
 from canary.api.metrictemplate import MetricTemplate
 from canary.api.status import CanaryStatus
@@ -24,6 +24,7 @@ from canary.core.conditions import (
 )
 from canary.core.model import CanaryState, CheckResult, Phase, Policy, Verdict
 from canary.metrics.inputs import CanaryContext, MetricSpec
+from canary.routers.kubernetes import ServiceMetadata, ServiceSpec
 
 
 def policy_of(canary: Canary, *, min_interval: float) -> Policy:
@@ -207,16 +208,39 @@ def metric_specs(
             )
             template = templates.get(key)
             template_query = template.spec.query if template is not None else None
-        bounds = metric.threshold_range
+        low, high = metric.bounds  # thresholdRange, else Flagger's threshold
         specs.append(
             MetricSpec(
                 name=metric.name,
                 interval=metric.interval,
-                min=bounds.min if bounds is not None else None,
-                max=bounds.max if bounds is not None else None,
+                min=low,
+                max=high,
                 query=metric.query,
                 template_query=template_query,
                 template_variables=dict(metric.template_variables),
             )
         )
     return specs
+
+
+def service_spec(canary: Canary) -> ServiceSpec:
+    """What the generated Services are made of: `spec.service`, with the labels and annotations
+    of `service.apex`, `.primary` and `.canary` (ports found by portDiscovery are added by the
+    caller, which has the target)."""
+    service = canary.spec.service
+
+    def metadata(custom: CustomMetadata | None) -> ServiceMetadata:
+        if custom is None:
+            return ServiceMetadata()
+        return ServiceMetadata(labels=dict(custom.labels), annotations=dict(custom.annotations))
+
+    return ServiceSpec(
+        name=canary.spec.service_name,
+        port=service.port,
+        port_name=service.port_name,
+        target_port=service.target_port,
+        app_protocol=service.app_protocol,
+        apex=metadata(service.apex),
+        primary=metadata(service.primary),
+        canary=metadata(service.canary),
+    )

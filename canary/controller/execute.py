@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, assert_never
 
 import structlog
 
 from canary.api.canary import Canary
+from canary.controller.convert import service_spec
 from canary.core.model import (
     Action,
     Initialize,
@@ -28,7 +29,7 @@ from canary.kube.client import ApiClient
 from canary.kube.events import record_event
 from canary.kube.resources import CanaryRef, api_reader
 from canary.routers.base import Router, RouteRef
-from canary.routers.kubernetes import ServiceSpec, apply_services
+from canary.routers.kubernetes import apply_services, discovered_ports
 from canary.targets.apply import apply_deployment, read_deployment, scale_deployment
 from canary.targets.autoscaler import AutoscalerError
 from canary.targets.autoscaler_apply import (
@@ -63,6 +64,7 @@ class Context:
     target: dict[str, Any] | None
     primary: dict[str, Any] | None
     last_promoted_revision: str
+    label_prefixes: tuple[str, ...] = ()  # the target's labels the primary gets, by prefix
 
 
 async def execute(context: Context, action: Action) -> None:
@@ -121,20 +123,23 @@ async def _initialize(context: Context, *, scale_target_to_zero: bool) -> None:
         await apply_copies(context.api, configs, owner=context.owner)
         primary = configs.primary_target(target)  # using the configs' -primary copies
         await _apply_primary(
-            context, primary_from_target(primary, owner=context.owner, revision=target_revision)
+            context,
+            primary_from_target(
+                primary,
+                owner=context.owner,
+                revision=target_revision,
+                label_prefixes=context.label_prefixes,
+            ),
         )
     label = selector_label(target)
-    service = context.canary.spec.service
-    target_port = service.target_port
+    spec = service_spec(context.canary)
+    if context.canary.spec.service.port_discovery:
+        containers = ((target.get("spec") or {}).get("template") or {}).get("spec") or {}
+        found = discovered_ports(spec, containers.get("containers") or [])
+        spec = replace(spec, discovered_ports=found)
     adopted = await apply_services(
         context.api,
-        ServiceSpec(
-            name=context.canary.spec.service_name,
-            port=service.port,
-            port_name=service.port_name,
-            target_port=target_port,
-            app_protocol=service.app_protocol,
-        ),
+        spec,
         selector_label=label.key,
         selector_value=label.value,
         owner=context.owner,
@@ -181,6 +186,7 @@ async def _promote(context: Context, wanted: str) -> None:
         template=configs.primary_template(target["spec"]["template"]),
         owner=context.owner,
         revision=wanted,
+        label_prefixes=context.label_prefixes,
         manage_replicas=context.canary.spec.autoscaler_ref is None,
     )
     if context.primary is not None:

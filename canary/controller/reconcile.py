@@ -191,6 +191,7 @@ class Reconciler:
             target=world.target,
             primary=world.primary,
             last_promoted_revision=state.last_promoted_revision,
+            label_prefixes=self.settings.include_label_prefixes,
         )
         try:
             self._ensure_acting()

@@ -1,8 +1,8 @@
 """The route of a Canary and the router that drives it, from the Canary's spec.
 
 The one place that reads `spec.provider`, `spec.service` (port, gatewayRefs, hosts, timeout,
-headers) and `spec.analysis` (match, mirrorWeight) into the routers' plain settings, so the
-routers never see the Canary resource.
+headers) and `spec.analysis` (match, mirrorWeight, sessionAffinity) into the routers' plain
+settings, so the routers never see the Canary resource.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from canary.kube.resources import CanaryRef, Reader
 from canary.routers.base import Router, RouteRef
 from canary.routers.gatewayapi import GatewaySettings
 from canary.routers.registry import gateway_version, router_for
+from canary.routers.sticky import Affinity, cookie_attributes
 
 
 def owner_of(canary: Canary) -> CanaryRef:
@@ -51,6 +52,30 @@ def gateway_settings(canary: Canary) -> GatewaySettings:
         matches=tuple(analysis.match),
         mirror_percent=analysis.mirror_weight,
         headers=service.headers,
+        affinity=_affinity(canary),
+        labels=dict(service.apex.labels) if service.apex else {},
+        annotations=dict(service.apex.annotations) if service.apex else {},
+    )
+
+
+def _affinity(canary: Canary) -> Affinity | None:
+    analysis = canary.spec.analysis
+    sticky = analysis.session_affinity
+    if sticky is None:
+        return None
+    return Affinity(
+        cookie_name=sticky.cookie_name,
+        interval_seconds=max(1, int(analysis.interval_seconds)),
+        primary_cookie_name=sticky.primary_cookie_name,
+        max_age=sticky.max_age,
+        attributes=cookie_attributes(
+            domain=sticky.domain,
+            path=sticky.path,
+            http_only=sticky.http_only,
+            secure=sticky.secure,
+            same_site=sticky.same_site,
+            partitioned=sticky.partitioned,
+        ),
     )
 
 

@@ -27,6 +27,9 @@ class Settings:
     # Seconds a reconcile cycle may take for its own work, beyond its webhooks' worst case
     # (canary.controller.deadline); a cycle that overruns is cut short and retried.
     cycle_timeout: float = 60.0
+    # Prefixes of the target's labels the primary Deployment gets ("*": all; Flagger's
+    # -include-label-prefix, whose default also copies none).
+    include_label_prefixes: tuple[str, ...] = ()
     # Leader election (off: this process acts alone); see canary.controller.leader.
     leader_elect: bool = False
     leader_election_namespace: str = "default"
@@ -98,6 +101,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=env("CANARY_CLUSTER_NAME", ""),
         help="the cluster's name in alerts (env CANARY_CLUSTER_NAME)",
     )
+    parser.add_argument(
+        "--include-label-prefix",
+        default=env("CANARY_INCLUDE_LABEL_PREFIX", ""),
+        help="comma-separated prefixes of the target's labels copied to the primary Deployment, "
+        "'*' for all (Flagger's -include-label-prefix; env CANARY_INCLUDE_LABEL_PREFIX; "
+        "default: none)",
+    )
     _add_leader_election(parser)
 
 
@@ -152,6 +162,9 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         prometheus_timeout=args.prometheus_timeout,
         cluster_name=args.cluster_name,
         cycle_timeout=args.cycle_timeout,
+        include_label_prefixes=tuple(
+            p.strip() for p in args.include_label_prefix.split(",") if p.strip()
+        ),
         leader_elect=args.leader_elect,
         leader_election_namespace=args.leader_election_namespace,
         leader_election_id=args.leader_election_id,

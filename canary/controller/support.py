@@ -9,6 +9,8 @@ released at all; it gets `Ready=False, reason=Unsupported` naming the fields.
 from __future__ import annotations
 
 from canary.api.canary import Canary
+from canary.metrics.builtin import is_builtin, mesh_of
+from canary.metrics.errors import MetricError
 
 MATCHING_PROVIDERS = ("smi:v1alpha3", "smi:v1alpha4", "gatewayapi:")
 MIRRORING_PROVIDERS = ("gatewayapi:",)
@@ -33,8 +35,22 @@ def unsupported_fields(canary: Canary, *, default_provider: str) -> list[str]:
         )
     elif provider.startswith("smi:") and any(m.query_params for m in analysis.match):
         found.append(f"spec.analysis.match[].queryParams with provider {provider} (headers only)")
+    if analysis.session_affinity is not None and not provider.startswith("gatewayapi:"):
+        found.append(
+            f"spec.analysis.sessionAffinity with provider {provider} (gatewayapi:* has sticky "
+            "sessions)"
+        )
     if analysis.mirror and not provider.startswith(MIRRORING_PROVIDERS):
         found.append(f"spec.analysis.mirror with provider {provider} (gatewayapi:* can mirror)")
+    for metric in analysis.metrics:
+        if metric.query is None and metric.template_ref is None and is_builtin(metric.name):
+            try:
+                mesh_of(provider)
+            except MetricError:
+                found.append(
+                    f"spec.analysis.metrics[{metric.name}] with provider {provider} (no builtin "
+                    f"{metric.name} query for it: give the metric a templateRef)"
+                )
     if provider == "kubernetes" and analysis.iterations is None:
         found.append(
             "spec.analysis.stepWeight(s) with provider kubernetes (it switches all traffic at "

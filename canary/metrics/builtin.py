@@ -10,9 +10,14 @@ Which mesh a Canary's `provider` reads (a decision of this project, not Flagger'
   (`response_total`, `response_latency_ms_bucket`). SMI TrafficSplits are how Linkerd splits
   traffic, and the sandbox's mesh simulator exports exactly these metrics. (Flagger sends
   `smi:*` to its Istio observer, which finds nothing on a Linkerd mesh.)
-- `kubernetes` and `gatewayapi[:version]` have no builtin metrics yet: a check of a builtin name
-  fails with an `UnsupportedProvider` error telling the user to write a MetricTemplate. Any other
-  provider is unknown and fails the same way; there is no silent fallback to another mesh.
+- `kubernetes` and `gatewayapi[:version]` read the application's own `http_request_duration_seconds`
+  histogram, with Flagger's queries for them (its `HttpObserver`): the series of the target's pods,
+  selected by the `kubernetes_namespace` and `kubernetes_pod_name` labels that Prometheus's pod
+  discovery adds (`{{ target }}-<replicaset hash>-<pod hash>`, so not the primary's pods). That
+  histogram is in seconds; Flagger converts its p99 to milliseconds after the query, and so does
+  `duration_scale` here, so that `request-duration` is in milliseconds for every provider.
+- Any other provider is unknown and fails with an `UnsupportedProvider` error; there is no silent
+  fallback to another mesh.
 
 `request-success-rate` is a percentage; `request-duration` is the p99 latency in milliseconds.
 This module must not render, query or judge anything.
@@ -81,11 +86,64 @@ _LINKERD = MappingProxyType(
     }
 )
 
-# Mesh name -> builtin metric name -> query template.
-BUILTIN_QUERIES: Mapping[str, Mapping[str, str]] = MappingProxyType({"linkerd": _LINKERD})
+# The target's pods (`<target>-<replicaset hash>-<pod hash>`) in the labels Prometheus's pod
+# discovery gives the application's own series (Flagger's `kubernetes-pods` scrape job).
+_TARGET_PODS = (
+    'kubernetes_namespace="{{ namespace }}", '
+    'kubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"'
+)
 
-# Providers that route traffic but whose builtin metrics are not written yet.
-_UNSUPPORTED_PROVIDERS = ("kubernetes", "gatewayapi")
+_HTTP = MappingProxyType(
+    {
+        REQUEST_SUCCESS_RATE: _collapse(
+            f"""
+            sum(
+                rate(
+                    http_request_duration_seconds_count{{
+                        {_TARGET_PODS},
+                        status!~"5.*"
+                    }}[{{{{ interval }}}}]
+                )
+            )
+            /
+            sum(
+                rate(
+                    http_request_duration_seconds_count{{
+                        {_TARGET_PODS}
+                    }}[{{{{ interval }}}}]
+                )
+            )
+            * 100
+            """
+        ),
+        REQUEST_DURATION: _collapse(
+            f"""
+            histogram_quantile(
+                0.99,
+                sum(
+                    rate(
+                        http_request_duration_seconds_bucket{{
+                            {_TARGET_PODS}
+                        }}[{{{{ interval }}}}]
+                    )
+                ) by (le)
+            )
+            """
+        ),
+    }
+)
+
+# Mesh name -> builtin metric name -> query template. "http" is the application's own
+# histogram, read for the providers that have no mesh proxies (kubernetes, gatewayapi:*).
+BUILTIN_QUERIES: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {"linkerd": _LINKERD, "http": _HTTP}
+)
+
+# Mesh name -> the factor from the value of its `request-duration` query to milliseconds.
+_DURATION_SCALE: Mapping[str, float] = MappingProxyType({"linkerd": 1.0, "http": 1000.0})
+
+# Providers that read the application's own histogram.
+_HTTP_PROVIDERS = ("kubernetes", "gatewayapi")
 
 
 def is_builtin(name: str) -> bool:
@@ -96,16 +154,12 @@ def mesh_of(provider: str) -> str:
     """The mesh whose proxy metrics the builtin checks of a Canary with `provider` read."""
     if provider in {"linkerd", "smi"} or provider.startswith("smi:"):
         return "linkerd"
-    family = provider.split(":", 1)[0]
-    if family in _UNSUPPORTED_PROVIDERS:
-        raise MetricError(
-            FailureKind.UNSUPPORTED_PROVIDER,
-            f"provider {provider!r} has no builtin metrics yet; write a MetricTemplate"
-            " and reference it with templateRef",
-        )
+    if provider.split(":", 1)[0] in _HTTP_PROVIDERS:
+        return "http"
     raise MetricError(
         FailureKind.UNSUPPORTED_PROVIDER,
-        f"unknown provider {provider!r}; builtin metrics exist for linkerd, smi and smi:<version>",
+        f"unknown provider {provider!r}; builtin metrics exist for linkerd, smi:<version>,"
+        " kubernetes and gatewayapi:<version>",
     )
 
 
@@ -118,3 +172,11 @@ def builtin_query(name: str, *, provider: str) -> str:
             " no query or templateRef",
         )
     return BUILTIN_QUERIES[mesh_of(provider)][name]
+
+
+def builtin_scale(name: str, *, provider: str) -> float:
+    """The factor that turns the value of the builtin `name`'s query into its unit (percent,
+    milliseconds): 1000 for a `request-duration` read from a histogram in seconds."""
+    if name != REQUEST_DURATION:
+        return 1.0
+    return _DURATION_SCALE[mesh_of(provider)]

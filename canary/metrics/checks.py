@@ -24,7 +24,7 @@ from typing import Protocol
 import structlog
 
 from canary.core.model import CheckResult, Verdict
-from canary.metrics.builtin import REQUEST_SUCCESS_RATE, builtin_query, is_builtin
+from canary.metrics.builtin import REQUEST_SUCCESS_RATE, builtin_query, builtin_scale, is_builtin
 from canary.metrics.errors import FailureKind, MetricError, bounded
 from canary.metrics.inputs import CanaryContext, MetricSpec
 from canary.metrics.template import render
@@ -68,6 +68,8 @@ async def evaluate(
     minimum, maximum = effective_bounds(metric)
     try:
         value = await client.query(render_query(metric, context=context))
+        if _runs_builtin(metric):
+            value *= builtin_scale(metric.name, provider=context.provider)
     except MetricError as error:
         message = bounded(f"{metric.name}: {explain(error, metric=metric, context=context)}")
         failed = CheckResult(metric.name, Verdict.FAIL, None, message, minimum, maximum)
@@ -84,7 +86,7 @@ async def evaluate(
 def render_query(metric: MetricSpec, *, context: CanaryContext) -> str:
     """The PromQL `metric` runs for the canary in `context`, or a `MetricError` saying why not."""
     template = metric.template_query or metric.query
-    if template is None or not template.strip():
+    if _runs_builtin(metric) or template is None:
         template = builtin_query(metric.name, provider=context.provider)
     return render(
         template,
@@ -96,13 +98,18 @@ def render_query(metric: MetricSpec, *, context: CanaryContext) -> str:
 
 def explain(error: MetricError, *, metric: MetricSpec, context: CanaryContext) -> str:
     """The error's message; for a builtin with no data, with the likely cause: no traffic."""
-    runs_builtin = not (metric.template_query or metric.query) and is_builtin(metric.name)
-    if runs_builtin and error.kind in (FailureKind.NO_DATA, FailureKind.NAN):
+    if _runs_builtin(metric) and error.kind in (FailureKind.NO_DATA, FailureKind.NAN):
         return (
             f"{error.message}; probably no traffic reached {context.target}"
             f" in namespace {context.namespace}"
         )
     return error.message
+
+
+def _runs_builtin(metric: MetricSpec) -> bool:
+    """Whether `metric` runs its name's builtin query (it has neither a template nor a query)."""
+    template = metric.template_query or metric.query
+    return (template is None or not template.strip()) and is_builtin(metric.name)
 
 
 def effective_bounds(metric: MetricSpec) -> tuple[float | None, float | None]:

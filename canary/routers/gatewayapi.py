@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
@@ -28,6 +28,7 @@ from canary.api.canary import Headers
 from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.routers.base import RouteError, RouteRef, as_percentages, route_metadata
+from canary.routers.sticky import Affinity, Cookies, cookies_for, sticky_rules
 
 GROUP: Final = "gateway.networking.k8s.io"
 KIND: Final = "HTTPRoute"
@@ -58,6 +59,10 @@ class GatewaySettings:
     matches: tuple[MatchRequest, ...] = ()  # A/B: the requests the weighted rule applies to
     mirror_percent: int | None = None  # the share of requests mirrored (all when None)
     headers: Headers | None = None  # header changes applied by every rule
+    affinity: Affinity | None = None  # sticky canary sessions (analysis.sessionAffinity)
+    # `service.apex`'s labels and annotations, which Flagger puts on the HTTPRoute too.
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 def gateway_parent_ref(
@@ -96,18 +101,23 @@ def http_route(  # noqa: PLR0913 - keyword-only: the weights and the mirror
     primary_weight: int,
     canary_weight: int,
     mirror: bool = False,
+    cookies: Cookies | None = None,
 ) -> dict[str, Any]:
     """The full HTTPRoute manifest for `route` at `primary_weight`/`canary_weight` percent.
 
     Without `settings.matches` one rule sends every request by weight. With them (A/B) the
     first rule sends the matching requests by weight and a second sends the rest to the
-    primary. With `mirror` the weighted rule also copies its requests to the canary.
+    primary. With `mirror` the weighted rule also copies its requests to the canary. With
+    `settings.affinity`, the sticky-session rules of `cookies` come first (sticky.py).
     """
     _check_weights(primary_weight, canary_weight)
     port = settings.port
     if not 1 <= port <= 65535:
         raise ValueError(f"port must be between 1 and 65535, got {port}")
     metadata = route_metadata(route)
+    if settings.labels:
+        metadata["labels"] = dict(settings.labels)
+    metadata["annotations"] = {**settings.annotations, **metadata["annotations"]}
     everything = [{"path": {"type": "PathPrefix", "value": "/"}}]
     weighted = _rule(
         version,
@@ -122,6 +132,10 @@ def http_route(  # noqa: PLR0913 - keyword-only: the weights and the mirror
     if mirror:
         weighted.setdefault("filters", []).append(_mirror_filter(route, settings))
     rules = [weighted]
+    if settings.affinity is not None and cookies is not None:
+        names = (route.primary_service, route.canary_service)
+        rules = [*sticky_rules(weighted, settings.affinity, cookies, names=names), weighted]
+        metadata.setdefault("annotations", {}).update(cookies.annotations())
     if settings.matches:
         rest = [_backend_ref(route.primary_service, port, 100)]
         rules.append(_rule(version, settings, matches=everything, backends=rest))
@@ -221,11 +235,12 @@ def _is_service(ref: Mapping[str, Any]) -> bool:
 
 
 def route_weights(http_route_object: Mapping[str, Any], route: RouteRef) -> tuple[int, int]:
-    """(primary, canary) in whole percent of their sum, from the rule with two backendRefs: the
-    primary and the canary Services. RouteError when no rule routes to both."""
+    """(primary, canary) in whole percent of their sum, from the last rule with two backendRefs:
+    the primary and the canary Services (sticky-session rules come before it). RouteError when
+    no rule routes to both."""
     where = f"HTTPRoute {route.namespace}/{route.apex}"
     wanted = {route.primary_service, route.canary_service}
-    for rule in (http_route_object.get("spec") or {}).get("rules") or []:
+    for rule in reversed((http_route_object.get("spec") or {}).get("rules") or []):
         refs = rule.get("backendRefs") or []
         if len(refs) != 2 or not all(_is_service(r) for r in refs):
             continue
@@ -283,6 +298,10 @@ class GatewayApiRouter:
     async def set_weights(
         self, route: RouteRef, *, primary: int, canary: int, mirror: bool = False
     ) -> None:
+        cookies = None
+        if self.settings.affinity is not None:
+            existing = await self._read(route)
+            cookies = cookies_for(existing, self.settings.affinity, canary_weight=canary)
         manifest = http_route(
             self.version,
             route,
@@ -290,6 +309,7 @@ class GatewayApiRouter:
             primary_weight=primary,
             canary_weight=canary,
             mirror=mirror,
+            cookies=cookies,
         )
         await resources.apply(self._api, manifest)
 

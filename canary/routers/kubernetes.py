@@ -3,13 +3,14 @@
 Every router needs them: the apex is the address clients use and selects the primary's pods (so
 traffic is safe even without a mesh); the other two give a mesh one backend per version, and are
 what blue/green switches between. This module builds them (Flagger's shape, with the annotations
-that stop Flux from reverting them) and applies them. It must not touch the route object of any
-mesh, nor decide when Services change.
+that stop Flux from reverting them, the labels and annotations of `service.apex`, `.primary` and
+`.canary`, and with `service.portDiscovery` the target's other container ports) and applies
+them. It must not touch the route object of any mesh, nor decide when Services change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,18 @@ from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.resources import SERVICE, CanaryRef
 from canary.routers.base import CANARY_SUFFIX, GITOPS_OPT_OUT, PRIMARY_SUFFIX
+
+
+@dataclass(frozen=True)
+class ServiceMetadata:
+    """Labels and annotations for one of the generated Services (`service.apex` etc.)."""
+
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+# The containers of service-mesh proxies, whose ports port discovery leaves out (as Flagger does).
+PROXY_CONTAINERS = frozenset({"istio-proxy", "envoy"})
 
 
 @dataclass(frozen=True)
@@ -30,6 +43,11 @@ class ServiceSpec:
     app_protocol: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    apex: ServiceMetadata = field(default_factory=ServiceMetadata)
+    primary: ServiceMetadata = field(default_factory=ServiceMetadata)
+    canary: ServiceMetadata = field(default_factory=ServiceMetadata)
+    # (name, port) of the target's container ports found by `service.portDiscovery`.
+    discovered_ports: tuple[tuple[str, int], ...] = ()
 
     @property
     def primary_name(self) -> str:
@@ -40,6 +58,34 @@ class ServiceSpec:
         return f"{self.name}{CANARY_SUFFIX}"
 
 
+def discovered_ports(
+    spec: ServiceSpec, containers: Sequence[Mapping[str, Any]]
+) -> tuple[tuple[str, int], ...]:
+    """The container ports `service.portDiscovery` adds to the Services, as Flagger finds them:
+    every port of every container but a mesh proxy's, named after the port (or
+    `tcp-<container>-<index>`), except the one the Services already send to (`targetPort`, by
+    number or name, else `port`). A port whose name or number the Services already use is left
+    out too (Flagger would write an invalid Service)."""
+    found: dict[str, int] = {}
+    taken_names, taken_numbers = {spec.port_name}, {spec.port}
+    for container in containers:
+        if container.get("name") in PROXY_CONTAINERS:
+            continue
+        for index, port in enumerate(container.get("ports") or []):
+            number, name = port.get("containerPort"), port.get("name")
+            if not isinstance(number, int):
+                continue
+            target = spec.target_port if spec.target_port is not None else spec.port
+            if number == target or (isinstance(target, str) and name == target):
+                continue
+            name = name or f"tcp-{container.get('name')}-{index}"
+            if name in taken_names or number in taken_numbers or name in found:
+                continue
+            found[name] = number
+            taken_numbers.add(number)
+    return tuple(sorted(found.items(), key=lambda item: (item[1], item[0])))
+
+
 def service(  # noqa: PLR0913 - keyword-only: the Service's name, pods and owner
     spec: ServiceSpec,
     *,
@@ -48,8 +94,11 @@ def service(  # noqa: PLR0913 - keyword-only: the Service's name, pods and owner
     selector: Mapping[str, str],
     label_key: str,
     owner: CanaryRef | None,
+    role: ServiceMetadata | None = None,
 ) -> dict[str, Any]:
-    """One ClusterIP Service `name` in front of the pods `selector` picks, on `spec`'s port."""
+    """One ClusterIP Service `name` in front of the pods `selector` picks, on `spec`'s port (and
+    the discovered ports), with the metadata of its `role` (`service.apex` etc.)."""
+    role = role or ServiceMetadata()
     port: dict[str, Any] = {
         "name": spec.port_name,
         "protocol": "TCP",
@@ -58,11 +107,15 @@ def service(  # noqa: PLR0913 - keyword-only: the Service's name, pods and owner
     }
     if spec.app_protocol:
         port["appProtocol"] = spec.app_protocol
+    ports = [port] + [
+        {"name": other, "protocol": "TCP", "port": number, "targetPort": number}
+        for other, number in spec.discovered_ports
+    ]
     metadata: dict[str, Any] = {
         "name": name,
         "namespace": namespace,
-        "labels": {**spec.labels, label_key: name},
-        "annotations": {**spec.annotations, **GITOPS_OPT_OUT},
+        "labels": {**spec.labels, **role.labels, label_key: name},
+        "annotations": {**spec.annotations, **role.annotations, **GITOPS_OPT_OUT},
     }
     if owner is not None:
         metadata["ownerReferences"] = [owner.owner_reference()]
@@ -70,7 +123,7 @@ def service(  # noqa: PLR0913 - keyword-only: the Service's name, pods and owner
         "apiVersion": SERVICE.api_version,
         "kind": SERVICE.kind,
         "metadata": metadata,
-        "spec": {"type": "ClusterIP", "selector": dict(selector), "ports": [port]},
+        "spec": {"type": "ClusterIP", "selector": dict(selector), "ports": ports},
     }
 
 
@@ -85,7 +138,7 @@ def services(
     primary_pods = {selector_label: f"{selector_value}{PRIMARY_SUFFIX}"}
     canary_pods = {selector_label: selector_value}
 
-    def one(name: str, selector: Mapping[str, str]) -> dict[str, Any]:
+    def one(name: str, selector: Mapping[str, str], role: ServiceMetadata) -> dict[str, Any]:
         return service(
             spec,
             name=name,
@@ -93,12 +146,13 @@ def services(
             selector=selector,
             label_key=selector_label,
             owner=owner,
+            role=role,
         )
 
     return (
-        one(spec.name, primary_pods),
-        one(spec.primary_name, primary_pods),
-        one(spec.canary_name, canary_pods),
+        one(spec.name, primary_pods, spec.apex),
+        one(spec.primary_name, primary_pods, spec.primary),
+        one(spec.canary_name, canary_pods, spec.canary),
     )
 
 

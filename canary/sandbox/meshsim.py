@@ -6,8 +6,11 @@ A test instrument of the sandbox (docs/sandbox.md). Every second it lists the Tr
 (split.smi-spec.io/v1alpha2), HTTPRoutes (gateway.networking.k8s.io/v1), Services and Deployments
 of all namespaces and works out which
 Deployment gets how many requests (meshsim_model.plan); every 250 ms it counts the requests due
-since the last tick. It serves the counts on http://127.0.0.1:P/metrics under the Linkerd proxy's
-names and labels, for the sandbox's Prometheus to scrape, and answers /healthz.
+since the last tick. It serves the counts on http://127.0.0.1:P/metrics twice, for the sandbox's
+Prometheus to scrape: under the Linkerd proxy's names and labels, and as the application's own
+`http_request_duration_seconds` histogram (what podinfo exports), labelled as Flagger's
+`kubernetes-pods` scrape job labels it (`kubernetes_namespace`, `kubernetes_pod_name`), since the
+sandbox has no pods to discover. It answers /healthz.
 
 Relisting instead of watching keeps it simple and self-healing (no resource versions, no 410s):
 four list calls a second, cheap for a sandbox's few hundred objects.
@@ -35,7 +38,7 @@ from canary.kube import resources
 from canary.kube.client import ApiClient, api_client
 from canary.kube.errors import KubeError
 from canary.kube.resources import DEPLOYMENT, HTTP_ROUTE, SERVICE, TRAFFIC_SPLIT, ResourceKind
-from canary.sandbox.meshsim_model import Simulator, Target, plan
+from canary.sandbox.meshsim_model import Simulator, Target, plan, pod_name
 from canary.sandbox.meshsim_objects import (
     DEFAULT_RATE,
     Key,
@@ -55,7 +58,8 @@ LIST_TIMEOUT = 5.0
 
 
 class MeshCollector(Collector):
-    """The simulator's counts as the Linkerd proxy names them, read at scrape time."""
+    """The simulator's counts as the Linkerd proxy names them, and as the application's own
+    histogram, read at scrape time."""
 
     def __init__(self, simulator: Simulator) -> None:
         self._simulator = simulator
@@ -82,6 +86,32 @@ class MeshCollector(Collector):
         yield requests
         yield responses
         yield latency
+        yield self._application_histogram()
+
+    def _application_histogram(self) -> Metric:
+        """`http_request_duration_seconds` by status, as podinfo exports it, with the labels
+        Prometheus's pod discovery would add (Flagger's builtins for `kubernetes` and
+        `gatewayapi:*` select on them)."""
+        histogram = HistogramMetricFamily(
+            "http_request_duration_seconds",
+            "Seconds spent serving HTTP requests.",
+            labels=["kubernetes_namespace", "kubernetes_pod_name", "method", "path", "status"],
+        )
+        for (namespace, deployment), series in self._simulator.series().items():
+            pod = [namespace, pod_name(namespace, deployment), "GET", "/"]
+            if series.successes:
+                histogram.add_metric(
+                    [*pod, "200"],
+                    series.cumulative_seconds(failed=False),
+                    (series.latency_sum_ms - series.failure_latency_sum_ms) / 1000,
+                )
+            if series.failures:
+                histogram.add_metric(
+                    [*pod, "500"],
+                    series.cumulative_seconds(failed=True),
+                    series.failure_latency_sum_ms / 1000,
+                )
+        return histogram
 
 
 class Relister:

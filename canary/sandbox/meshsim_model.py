@@ -9,6 +9,7 @@ them. Everything here is deterministic: the same plan, seed and time steps give 
 from __future__ import annotations
 
 import bisect
+import hashlib
 import math
 import random
 from collections.abc import Iterable, Mapping
@@ -32,6 +33,15 @@ LATENCY_BUCKETS_MS: tuple[float, ...] = (
     *(1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500),
     *(1000, 2000, 3000, 4000, 5000, 10000, 20000, 30000, 40000, 50000),
 )
+
+
+def pod_name(namespace: str, deployment: str) -> str:
+    """The simulated name of the Deployment's pods: `<deployment>-<10 hex>-<5 hex>`, the shape of
+    a ReplicaSet's pod name (what Flagger's `{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)` matches),
+    the same for the same Deployment. All of a Deployment's replicas are counted as this one pod.
+    """
+    digest = hashlib.sha256(f"{namespace}/{deployment}".encode()).hexdigest()
+    return f"{deployment}-{digest[:10]}-{digest[10:15]}"
 
 
 @dataclass(frozen=True)
@@ -106,13 +116,17 @@ class Accumulator:
 
 @dataclass
 class Series:
-    """The counts of one Deployment's inbound proxy, as Linkerd reports them."""
+    """The counts of one Deployment's inbound proxy, as Linkerd reports them; the failures'
+    share of the latency histogram is kept apart too, for the application's own histogram,
+    which has a series per HTTP status."""
 
     successes: int = 0
     failures: int = 0
     # Per-bucket (not cumulative) counts; the last one is +Inf.
     buckets: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS_MS) + 1))
     latency_sum_ms: float = 0.0
+    failure_buckets: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS_MS) + 1))
+    failure_latency_sum_ms: float = 0.0
 
     @property
     def count(self) -> int:
@@ -120,12 +134,24 @@ class Series:
 
     def cumulative(self) -> list[tuple[str, int]]:
         """`(le, count)` pairs, cumulative, ending with `+Inf`."""
-        bounds = [f"{b:g}" for b in LATENCY_BUCKETS_MS] + ["+Inf"]
-        running, pairs = 0, []
-        for bound, count in zip(bounds, self.buckets, strict=True):
-            running += count
-            pairs.append((bound, running))
-        return pairs
+        return _cumulative(self.buckets, scale=1)
+
+    def cumulative_seconds(self, *, failed: bool) -> list[tuple[str, int]]:
+        """The successes' (or failures') `(le, count)` pairs, with `le` in seconds."""
+        if failed:
+            counts = self.failure_buckets
+        else:
+            counts = [a - b for a, b in zip(self.buckets, self.failure_buckets, strict=True)]
+        return _cumulative(counts, scale=1000)
+
+
+def _cumulative(counts: list[int], *, scale: int) -> list[tuple[str, int]]:
+    bounds = [f"{b / scale:g}" for b in LATENCY_BUCKETS_MS] + ["+Inf"]
+    running, pairs = 0, []
+    for bound, count in zip(bounds, counts, strict=True):
+        running += count
+        pairs.append((bound, running))
+    return pairs
 
 
 @dataclass
@@ -173,10 +199,14 @@ class Simulator:
             series.failures += failures
             series.successes += requests - failures
             mu = math.log(target.behaviour.latency_ms) - LATENCY_SIGMA**2 / 2
-            for _ in range(requests):
+            for number in range(requests):
                 latency = source.rng.lognormvariate(mu, LATENCY_SIGMA)
-                series.buckets[bisect.bisect_left(LATENCY_BUCKETS_MS, latency)] += 1
+                bucket = bisect.bisect_left(LATENCY_BUCKETS_MS, latency)
+                series.buckets[bucket] += 1
                 series.latency_sum_ms += latency
+                if number < failures:  # the first `failures` requests of the tick failed
+                    series.failure_buckets[bucket] += 1
+                    series.failure_latency_sum_ms += latency
 
     def series(self) -> dict[Key, Series]:
         """The counts of every Deployment that has answered at least one request."""

@@ -189,13 +189,19 @@ def primary_deployment(  # noqa: PLR0913 - keyword-only: what to copy, from wher
 
 
 def primary_from_target(
-    target: Mapping[str, Any], *, owner: CanaryRef, revision: str
+    target: Mapping[str, Any],
+    *,
+    owner: CanaryRef,
+    revision: str,
+    label_prefixes: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The primary running the target's current template: only on first sight, or to promote."""
     template = (target.get("spec") or {}).get("template")
     if not isinstance(template, Mapping):
         raise TargetError(f"deployment {_name(target)} has no spec.template")
-    return primary_deployment(target, template=template, owner=owner, revision=revision)
+    return primary_deployment(
+        target, template=template, owner=owner, revision=revision, label_prefixes=label_prefixes
+    )
 
 
 def replicas_to_scale_up(target: Mapping[str, Any], *, primary: Mapping[str, Any] | None) -> int:

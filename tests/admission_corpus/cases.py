@@ -203,6 +203,7 @@ SOURCE = (
     "a metric needs exactly one of query or templateRef; only request-success-rate and "
     "request-duration may have neither"
 )
+METRIC_RANGE = "a metric needs a thresholdRange with min, max or both (or Flagger's threshold)"
 WEBHOOK_URL = "webhook url must be an absolute http(s) URL"
 WEBHOOK_TYPES = (
     '"confirm-rollout", "pre-rollout", "rollout", "confirm-traffic-increase", '

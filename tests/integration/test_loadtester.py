@@ -115,18 +115,33 @@ async def start_loadtester(
             process.wait(timeout=10)
 
 
+@dataclass(frozen=True)
+class Seen:
+    """One request the target received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
 @dataclass
 class Target:
     url: str
     hits: list[float] = field(default_factory=list)
+    seen: list[Seen] = field(default_factory=list)
 
 
 @pytest.fixture
 async def target() -> AsyncIterator[Target]:
     state = Target(url="")
 
-    async def handle(_request: web.Request) -> web.StreamResponse:
+    async def handle(request: web.Request) -> web.StreamResponse:
         state.hits.append(time.monotonic())
+        body = await request.read()
+        state.seen.append(Seen(request.method, request.path, dict(request.headers), body))
+        if request.path == "/redirect":
+            raise web.HTTPFound("/final")
         return web.Response(text="ok")
 
     app = web.Application()
@@ -214,8 +229,45 @@ async def test_shell_commands_are_refused_unless_allowed(start_loadtester: Start
 async def test_bad_tasks_get_400(start_loadtester: Starter) -> None:
     tester = await start_loadtester()
     assert await _post(f"{tester.url}/", CANARY) == (400, "metadata not found in payload")
-    status, text = await _post(f"{tester.url}/", {**CANARY, "metadata": {"cmd": "hey -x 1 u"}})
-    assert (status, text) == (400, "unsupported hey flag -x")
+    status, text = await _post(f"{tester.url}/", {**CANARY, "metadata": {"cmd": "hey -y 1 u"}})
+    assert (status, text) == (400, "unknown hey flag -y")
+
+
+async def test_flaggers_gateway_api_hey_command_sends_its_host_headers_method_and_body(
+    start_loadtester: Starter, target: Target
+) -> None:
+    """Flagger's Gateway API scenarios pass -host (answered 400 before); every request carries
+    what the command line asks for."""
+    tester = await start_loadtester()
+    command = (
+        "hey -n 4 -c 1 -host app.example.com -H 'X-Canary: insider' -m post -d 'hello'"
+        f" -a user:secret -U tester -disable-keepalive -h2 -cpus 1 -o csv {target.url}api"
+    )
+    status, text = await _post(f"{tester.url}/", {**CANARY, "metadata": {"cmd": command}})
+    assert (status, f"started: {command}" in text) == (200, True)
+    await tester.logged(f"finished {command}")
+    assert len(target.seen) == 4
+    for seen in target.seen:
+        assert (seen.method, seen.path, seen.body) == ("POST", "/api", b"hello")
+        assert seen.headers["Host"] == "app.example.com"
+        assert seen.headers["X-Canary"] == "insider"
+        assert seen.headers["Authorization"] == "Basic dXNlcjpzZWNyZXQ="
+        assert seen.headers["User-Agent"] == "tester"
+        assert seen.headers["Connection"] == "close"  # -disable-keepalive
+
+
+async def test_redirects_are_followed_unless_disabled_as_in_hey(
+    start_loadtester: Starter, target: Target
+) -> None:
+    tester = await start_loadtester()
+    for command in (
+        f"hey -n 1 -c 1 {target.url}redirect",
+        f"hey -n 1 -c 1 -disable-redirects {target.url}redirect",
+    ):
+        status, _ = await _post(f"{tester.url}/", {**CANARY, "metadata": {"cmd": command}})
+        assert status == 200
+        await tester.logged(f"finished {command}")
+    assert [seen.path for seen in target.seen] == ["/redirect", "/final", "/redirect"]
 
 
 async def _gate(tester: LoadTester, path: str, name: str = "podinfo") -> int:

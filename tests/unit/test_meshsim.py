@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from canary.sandbox import cluster, components, crds
 from canary.sandbox.configs import ScrapeJob, write_prometheus_config
 from canary.sandbox.meshsim import MeshCollector, describe_changes, parse_arguments
-from canary.sandbox.meshsim_model import LATENCY_BUCKETS_MS, Accumulator, Simulator, Target, plan
+from canary.sandbox.meshsim_model import (
+    LATENCY_BUCKETS_MS,
+    Accumulator,
+    Simulator,
+    Target,
+    plan,
+    pod_name,
+)
 from canary.sandbox.meshsim_objects import (
     Backend,
     Behaviour,
@@ -415,6 +423,41 @@ def test_metrics_carry_linkerd_names_and_labels() -> None:
     assert count.value == 20.0
     assert count.labels == expected
     assert [s.value for s in samples["request"] if s.name == "request_total"] == [20.0]
+
+
+def test_the_application_histogram_has_flagger_pod_labels_and_a_series_per_status() -> None:
+    """What Flagger's builtins for kubernetes and gatewayapi:* read: podinfo's
+    http_request_duration_seconds, by status, labelled with the pod's namespace and name."""
+    simulator = Simulator()
+    simulator.set_plan(
+        {(NS, "podinfo"): Target(20.0, Behaviour(error_rate=0.5, latency_ms=300))}, existing=[]
+    )
+    simulator.advance(1.0)
+    samples = _scrape(simulator)["http_request_duration_seconds"]
+    pod = pod_name(NS, "podinfo")
+    assert re.fullmatch("podinfo-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)", pod)
+    counts = {
+        s.labels["status"]: s.value
+        for s in samples
+        if s.name == "http_request_duration_seconds_count"
+    }
+    assert counts == {"200": 10.0, "500": 10.0}
+    for sample in samples:
+        assert sample.labels["kubernetes_namespace"] == NS
+        assert sample.labels["kubernetes_pod_name"] == pod
+    linkerd = {
+        s.labels["le"]: s.value
+        for s in _scrape(simulator)["response_latency_ms"]
+        if s.name == "response_latency_ms_bucket"
+    }
+    seconds: dict[str, float] = {}
+    for sample in samples:
+        if sample.name == "http_request_duration_seconds_bucket":
+            le = sample.labels["le"]
+            seconds[le] = seconds.get(le, 0.0) + sample.value
+    # The same requests in the same buckets, bounds in seconds instead of milliseconds.
+    assert seconds["0.3"] == linkerd["300"]
+    assert seconds["+Inf"] == linkerd["+Inf"] == 20.0
 
 
 def test_a_healthy_version_exports_no_failure_series() -> None:

@@ -2,9 +2,10 @@
 
 Request rate, success rate and p99 latency of each Deployment, from the same proxy metrics the
 builtin checks read (`canary.metrics.builtin`: Linkerd's `response_total` and
-`response_latency_ms_bucket`), over a rate window; and the success rate of both over time, for
-a sparkline. A value that cannot be had is shown with its reason, never guessed. When Prometheus
-cannot answer at all, the result says why instead of failing the view.
+`response_latency_ms_bucket`, or the application's `http_request_duration_seconds` for the
+`kubernetes` and `gatewayapi:*` providers), over a rate window; and the success rate of both over
+time, for a sparkline. A value that cannot be had is shown with its reason, never guessed. When
+Prometheus cannot answer at all, the result says why instead of failing the view.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from math import ceil
 from types import MappingProxyType
 from typing import Protocol
 
-from canary.metrics.builtin import REQUEST_DURATION, REQUEST_SUCCESS_RATE, builtin_query, mesh_of
+from canary.metrics.builtin import (
+    REQUEST_DURATION,
+    REQUEST_SUCCESS_RATE,
+    builtin_query,
+    builtin_scale,
+    mesh_of,
+)
 from canary.metrics.errors import MetricError
 from canary.metrics.inputs import CanaryContext
 from canary.metrics.series import Series
@@ -27,7 +34,10 @@ from canary.metrics.template import render
 REQUEST_RATE: Mapping[str, str] = MappingProxyType(
     {
         "linkerd": 'sum(rate(response_total{namespace="{{ namespace }}", '
-        'deployment=~"{{ target }}", direction="inbound"}[{{ interval }}]))'
+        'deployment=~"{{ target }}", direction="inbound"}[{{ interval }}]))',
+        "http": "sum(rate(http_request_duration_seconds_count{"
+        'kubernetes_namespace="{{ namespace }}", '
+        'kubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"}[{{ interval }}]))',
     }
 )
 
@@ -124,6 +134,11 @@ async def golden_signals(
     keys = list(queries)
     readings = await asyncio.gather(*(_reading(client, queries[key]) for key in keys))
     found = dict(zip(keys, readings, strict=True))
+    scale = builtin_scale(REQUEST_DURATION, provider=workloads.provider)  # to milliseconds
+    for side in ("primary", "canary"):
+        latency = found[side, "latency"]
+        if latency.value is not None:
+            found[side, "latency"] = Reading(latency.value * scale)
     chart = await _chart(
         client,
         primary=queries["primary", "success"],

@@ -48,6 +48,14 @@ class LoadSpec:
     rate: float | None = None
     concurrency: int = DEFAULT_CONCURRENCY
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    proxy: str | None = None
+    """An HTTP proxy's URL (hey's -x)."""
+    follow_redirects: bool = False
+    """Follow redirects (up to 10, as Go's client does); a redirect is an answer otherwise."""
+    compression: bool = True
+    """Ask for compressed responses (aiohttp's default); hey's -disable-compression clears it."""
+    keepalive: bool = True
+    """Reuse connections; hey's -disable-keepalive clears it (a new connection per request)."""
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -104,7 +112,7 @@ class LoadReport:
 async def generate(spec: LoadSpec, *, session: aiohttp.ClientSession | None = None) -> LoadReport:
     """Send the load `spec` describes; never raises for the target's faults."""
     if session is None:
-        connector = aiohttp.TCPConnector(limit=spec.concurrency)
+        connector = aiohttp.TCPConnector(limit=spec.concurrency, force_close=not spec.keepalive)
         async with aiohttp.ClientSession(connector=connector) as own:
             return await generate(spec, session=own)
     started = time.monotonic()
@@ -147,7 +155,11 @@ async def generate(spec: LoadSpec, *, session: aiohttp.ClientSession | None = No
                     headers=dict(spec.headers),
                     data=spec.body,
                     timeout=timeout,
-                    allow_redirects=False,
+                    allow_redirects=spec.follow_redirects,
+                    max_redirects=10,
+                    proxy=spec.proxy,
+                    skip_auto_headers=() if spec.compression else ("Accept-Encoding",),
+                    auto_decompress=spec.compression,
                 ) as response:
                     _size, too_long = await drain(response.content, MAX_RESPONSE_BYTES)
                     codes[response.status] += 1

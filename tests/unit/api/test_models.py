@@ -26,7 +26,6 @@ from canary.api.analysis import (
     STRING_MATCH_RULE,
     THRESHOLD_RANGE_RULE,
     WEBHOOK_TIMEOUT_POSITIVE_RULE,
-    WEBHOOK_TIMEOUT_RULE,
     WEBHOOK_URL_RULE,
     Webhook,
 )
@@ -242,10 +241,6 @@ RULES = [
     (_canary(stepWeight=None, stepWeights=[10, 20, 15]), STEP_WEIGHTS_RULE.message),
     (_canary(stepWeight=None, stepWeights=[30, 10]), STEP_WEIGHTS_RULE.message),
     (_canary(maxWeight=5), STEP_WEIGHT_RULE.message),
-    (
-        _canary(webhooks=[{"name": "w", "url": "http://hook.test/", "timeout": "10s"}]),
-        WEBHOOK_TIMEOUT_RULE.message,
-    ),
     (_canary(webhooks=[{"name": "w", "url": "ftp://hook.test/"}]), WEBHOOK_URL_RULE.message),
     (_canary(webhooks=[{"name": "w", "url": "/relative"}]), WEBHOOK_URL_RULE.message),
     (_canary(webhooks=[{"name": "w", "url": "http://"}]), WEBHOOK_URL_RULE.message),
@@ -334,3 +329,67 @@ def test_what_the_rules_allow() -> None:
     ]
     for manifest in allowed:
         assert Canary.model_validate(manifest).spec.target_ref.name == "podinfo"
+
+
+def test_flaggers_threshold_bounds_a_metric_as_flagger_reads_it() -> None:
+    """Flagger's older `threshold`: a minimum for the success rate, a maximum otherwise; a
+    thresholdRange with a bound wins over it."""
+    canary = Canary.model_validate(
+        _canary(
+            metrics=[
+                {"name": "request-success-rate", "threshold": 99, "interval": "1m"},
+                {"name": "request-duration", "threshold": 500, "interval": "30s"},
+                _metric(query="up", thresholdRange=None, threshold=5),
+                {"name": "both", "query": "up", "threshold": 5, "thresholdRange": {"min": 1}},
+            ]
+        )
+    )
+    assert [m.bounds for m in canary.spec.analysis.metrics] == [
+        (99, None),
+        (None, 500),
+        (None, 5),
+        (1, None),
+    ]
+
+
+def test_a_webhook_timeout_may_exceed_the_interval_as_in_flagger() -> None:
+    """Flagger's Linkerd tutorial: interval 30s, load-test webhook timeout 30s."""
+    manifest = _canary(
+        interval="30s",
+        webhooks=[{"name": "load-test", "url": "http://loadtester.test/", "timeout": "60s"}],
+    )
+    canary = Canary.model_validate(manifest)
+    assert canary.spec.analysis.webhooks[0].timeout_seconds == 60.0
+
+
+@pytest.mark.parametrize(
+    ("where", "field", "message"),
+    [
+        ("service", "trafficPolicy", "service.trafficPolicy is an Istio setting; provider istio"),
+        ("service", "meshName", "service.meshName is an App Mesh setting; provider appmesh"),
+        ("spec", "ingressRef", "spec.ingressRef is an NGINX and Skipper setting; providers"),
+        ("service", "corsPolicy", "service.corsPolicy is an Istio and Gateway API setting"),
+    ],
+)
+def test_other_providers_fields_are_refused_naming_the_field_and_its_provider(
+    where: str, field: str, message: str
+) -> None:
+    manifest = _example("canary.yaml")
+    parent = manifest["spec"] if where == "spec" else manifest["spec"][where]
+    parent[field] = {"anything": ["as", "flagger", "has", "it"]}
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        Canary.model_validate(manifest)
+
+
+def test_session_affinity_is_flaggers() -> None:
+    manifest = _canary(sessionAffinity={"cookieName": "flagger-cookie", "maxAge": 21600})
+    sticky = Canary.model_validate(manifest).spec.analysis.session_affinity
+    assert sticky is not None
+    assert (sticky.cookie_name, sticky.max_age, sticky.primary_cookie_name) == (
+        "flagger-cookie",
+        21600,
+        None,
+    )
+    same = _canary(sessionAffinity={"cookieName": "a", "primaryCookieName": "a"})
+    with pytest.raises(ValidationError, match="primaryCookieName must differ"):
+        Canary.model_validate(same)

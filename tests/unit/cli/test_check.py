@@ -252,3 +252,29 @@ def test_names_the_services_or_the_primary_could_not_have_are_refused(
     manifest["spec"]["service"]["name"] = "web"
     manifest["spec"]["targetRef"]["name"] = target[:245]
     assert _errors(manifest) == []
+
+
+@pytest.mark.parametrize("provider", ["kubernetes", "gatewayapi:v1", "gatewayapi:v1beta1"])
+def test_builtin_metrics_are_accepted_for_every_provider_routed(provider: str) -> None:
+    manifest = yaml.safe_load((REPOSITORY / "examples" / "bluegreen" / "canary.yaml").read_text())
+    manifest["spec"]["provider"] = provider
+    manifest["spec"]["service"]["gatewayRefs"] = [{"name": "public"}]
+    manifest["spec"]["analysis"]["metrics"] = [
+        {"name": "request-success-rate", "interval": "1m", "thresholdRange": {"min": 99}},
+        {"name": "request-duration", "interval": "1m", "thresholdRange": {"max": 500}},
+    ]
+    if provider != "kubernetes":
+        manifest["spec"]["analysis"].pop("iterations")
+        manifest["spec"]["analysis"]["stepWeight"] = 10
+    assert _errors(manifest) == []
+
+
+def test_a_builtin_metric_without_a_query_for_the_provider_is_named() -> None:
+    """The controller's default provider (when the Canary sets none) may have no builtins."""
+    manifest = _canary()
+    manifest["spec"].pop("provider", None)
+    (error,) = _errors(manifest, provider="istio")
+    assert error.startswith(
+        "not supported: spec.analysis.metrics[request-success-rate] with provider istio (no "
+        "builtin request-success-rate query for it: give the metric a templateRef)"
+    )

@@ -105,10 +105,27 @@ async def test_an_unreachable_prometheus_is_reported_once_with_its_reason() -> N
 
 
 async def test_a_provider_without_builtin_metrics_is_unavailable() -> None:
-    other = Workloads(namespace="shop", primary="a-primary", canary="a", provider="kubernetes")
+    other = Workloads(namespace="shop", primary="a-primary", canary="a", provider="istio")
     result = await golden_signals(FakePrometheus(), other, window="30s", span=SPAN)
     assert isinstance(result, Unavailable)
-    assert "provider 'kubernetes' has no builtin metrics yet" in result.reason
+    assert "unknown provider 'istio'" in result.reason
+
+
+class SecondsPrometheus(FakePrometheus):
+    """The application's histogram: p99 in seconds."""
+
+    async def query(self, promql: str) -> float:
+        self.asked.append(promql)
+        return 0.035 if "histogram_quantile" in promql else 1.0
+
+
+async def test_the_application_histogram_of_blue_green_is_shown_in_milliseconds() -> None:
+    blue_green = Workloads(namespace="shop", primary="a-primary", canary="a", provider="kubernetes")
+    client = SecondsPrometheus()
+    golden = await golden_signals(client, blue_green, window="30s", span=SPAN)
+    assert isinstance(golden, Golden)
+    assert golden.canary.latency_p99.value == 35.0
+    assert any('kubernetes_pod_name=~"a-primary-[0-9a-zA-Z]+' in q for q in client.asked)
 
 
 def test_the_chart_grid_has_whole_seconds_and_at_most_the_points_asked() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +32,7 @@ def test_flaggers_usual_command() -> None:
         duration=60.0,
         rate=20.0,  # -q is per worker
         concurrency=2,
+        follow_redirects=True,  # hey follows redirects unless -disable-redirects
     )
 
 
@@ -56,6 +58,39 @@ def test_every_supported_flag() -> None:
     }
 
 
+def test_every_flag_hey_has_is_accepted_with_heys_meaning(tmp_path: Path) -> None:
+    """Flagger's Gateway API scenarios pass -host; the rest is hey's whole flag set."""
+    body = tmp_path / "body.json"
+    body.write_bytes(b'{"from": "file"}')
+    spec = parse_hey(
+        "hey -z 30s -q 5 -c 2 -host app.example.com -H 'X-Canary: insider' -m post"
+        f" -d ignored -D {body} -T application/json -A '*/*' -U tester -a user:secret"
+        " -x 127.0.0.1:3128 -t 0 -h2 -disable-compression -disable-keepalive"
+        " -disable-redirects=true -cpus 2 -o csv http://gateway.test/api"
+    )
+    assert spec.url == "http://gateway.test/api"
+    assert (spec.method, spec.duration, spec.rate, spec.concurrency) == ("POST", 30.0, 10.0, 2)
+    assert spec.body == b'{"from": "file"}'  # -D wins over -d, as in hey
+    assert dict(spec.headers) == {
+        "X-Canary": "insider",
+        "Content-Type": "application/json",
+        "Accept": "*/*",
+        "Host": "app.example.com",
+        "User-Agent": "tester",
+        "Authorization": "Basic dXNlcjpzZWNyZXQ=",
+    }
+    assert spec.proxy == "http://127.0.0.1:3128"
+    assert spec.request_timeout == 3600.0  # -t 0: no timeout
+    assert (spec.follow_redirects, spec.compression, spec.keepalive) == (False, False, False)
+
+
+def test_go_flag_forms_and_arguments_after_the_url() -> None:
+    spec = parse_hey("hey --disable-keepalive=false -h2=1 -- http://a.test/ extra words")
+    assert spec.url == "http://a.test/"  # hey ignores what follows its URL
+    assert spec.keepalive
+    assert parse_hey("hey http://a.test/ http://b.test/").url == "http://a.test/"
+
+
 def test_hey_defaults() -> None:
     spec = parse_hey("hey http://a.test/")
     assert (spec.concurrency, spec.limit, spec.rate, spec.method) == (50, 200, None, "GET")
@@ -64,9 +99,15 @@ def test_hey_defaults() -> None:
 @pytest.mark.parametrize(
     ("command", "message"),
     [
-        ("hey -z 1m", "exactly one URL, got 0"),
-        ("hey http://a.test/ http://b.test/", "exactly one URL, got 2"),
-        ("hey -x 1 http://a.test/", "unsupported hey flag -x"),
+        ("hey -z 1m", "hey needs a URL"),
+        ("hey -y 1 http://a.test/", "unknown hey flag -y"),
+        ("hey -h 'A: b' http://a.test/", "hey -h is deprecated"),
+        ("hey -o json http://a.test/", "hey -o: only csv is supported, got 'json'"),
+        ("hey -h2=maybe http://a.test/", "hey -h2: expected true or false, got 'maybe'"),
+        ("hey -a nopassword http://a.test/", "hey -a: expected 'username:password'"),
+        ("hey -cpus x http://a.test/", "hey -cpus: expected a number, got 'x'"),
+        ("hey -t 1.5 http://a.test/", "hey -t: expected a number, got '1.5'"),
+        ("hey -D /nonexistent/body http://a.test/", "hey -D: cannot read /nonexistent/body"),
         ("hey -c two http://a.test/", "hey -c: expected a number, got 'two'"),
         ("hey -z 1m http://a.test/ ; rm -rf /", "shell syntax ';' is not supported"),
         ("hey -H nocolon http://a.test/", "expected 'Name: value'"),

@@ -1,6 +1,9 @@
-"""Builtin PromQL per mesh: the exact Linkerd queries Flagger sends, and who reads them."""
+"""Builtin PromQL per mesh: the exact queries Flagger sends (Linkerd's proxy metrics, and the
+application's own histogram for kubernetes and gatewayapi:*), and who reads them."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -8,11 +11,13 @@ from canary.metrics.builtin import (
     REQUEST_DURATION,
     REQUEST_SUCCESS_RATE,
     builtin_query,
+    builtin_scale,
     mesh_of,
 )
-from canary.metrics.checks import render_query
+from canary.metrics.checks import evaluate, render_query
 from canary.metrics.errors import FailureKind, MetricError
 from canary.metrics.inputs import CanaryContext, MetricSpec
+from canary.sandbox.meshsim_model import pod_name
 
 PODINFO = CanaryContext(name="podinfo", namespace="default", target="podinfo")
 
@@ -54,15 +59,86 @@ def test_linkerd_and_smi_providers_read_linkerd_metrics(provider: str) -> None:
     )
 
 
-@pytest.mark.parametrize("provider", ["kubernetes", "gatewayapi", "gatewayapi:v1beta1"])
-def test_providers_without_builtins_say_to_write_a_template(provider: str) -> None:
-    with pytest.raises(MetricError) as caught:
-        builtin_query(REQUEST_DURATION, provider=provider)
-    assert caught.value.kind is FailureKind.UNSUPPORTED_PROVIDER
-    assert str(caught.value) == (
-        f"provider {provider!r} has no builtin metrics yet; write a MetricTemplate and"
-        " reference it with templateRef"
+# Flagger's HttpObserver queries (pkg/metrics/observers/http.go, flagger.md §5.2), rendered for
+# podinfo in default with a 1m interval, whitespace collapsed.
+_PODS = 'kubernetes_namespace="default", kubernetes_pod_name=~"podinfo-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"'
+HTTP_SUCCESS_RATE = (
+    f'sum( rate( http_request_duration_seconds_count{{ {_PODS}, status!~"5.*" }}[1m] ) ) /'
+    f" sum( rate( http_request_duration_seconds_count{{ {_PODS} }}[1m] ) ) * 100"
+)
+HTTP_DURATION = (
+    f"histogram_quantile( 0.99, sum( rate( http_request_duration_seconds_bucket{{ {_PODS} }}[1m]"
+    " ) ) by (le) )"
+)
+
+
+@pytest.mark.parametrize(
+    "provider", ["kubernetes", "gatewayapi", "gatewayapi:v1", "gatewayapi:v1beta1"]
+)
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [(REQUEST_SUCCESS_RATE, HTTP_SUCCESS_RATE), (REQUEST_DURATION, HTTP_DURATION)],
+)
+def test_kubernetes_and_gateway_api_read_the_application_histogram_as_flagger_does(
+    provider: str, name: str, expected: str
+) -> None:
+    context = CanaryContext(
+        name="podinfo", namespace="default", target="podinfo", provider=provider
     )
+    assert mesh_of(provider) == "http"
+    assert render_query(MetricSpec(name=name), context=context) == expected
+
+
+def test_the_target_pod_regex_matches_the_target_pods_and_not_the_primary_pods() -> None:
+    """The same anchored regex Prometheus applies to `kubernetes_pod_name`."""
+    pattern = re.compile("podinfo-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)")
+    assert pattern.fullmatch("podinfo-5d8f9c7b6-x2x4z")
+    assert pattern.fullmatch(pod_name("default", "podinfo"))  # the mesh simulator's name
+    assert not pattern.fullmatch("podinfo-primary-5d8f9c7b6-x2x4z")
+    assert not pattern.fullmatch(pod_name("default", "podinfo-primary"))
+
+
+@pytest.mark.parametrize(
+    ("provider", "scale"), [("linkerd", 1.0), ("kubernetes", 1000.0), ("gatewayapi:v1", 1000.0)]
+)
+def test_request_duration_is_in_milliseconds_for_every_provider(
+    provider: str, scale: float
+) -> None:
+    assert builtin_scale(REQUEST_DURATION, provider=provider) == scale
+    assert builtin_scale(REQUEST_SUCCESS_RATE, provider=provider) == 1.0
+
+
+class _Answer:
+    def __init__(self, value: float) -> None:
+        self.value = value
+        self.asked: list[str] = []
+
+    async def query(self, promql: str) -> float:
+        self.asked.append(promql)
+        return self.value
+
+
+async def test_a_p99_in_seconds_is_judged_in_milliseconds() -> None:
+    """0.25 s from the histogram is 250 ms, above a 200 ms maximum (Flagger converts the same)."""
+    context = CanaryContext(
+        name="podinfo", namespace="default", target="podinfo", provider="kubernetes"
+    )
+    client = _Answer(0.25)
+    outcome = await evaluate(
+        MetricSpec(name=REQUEST_DURATION, max=200), context=context, client=client
+    )
+    assert outcome.result.value == 250.0
+    assert outcome.result.message == "request-duration 250.00 > 200 (max)"
+    assert client.asked == [HTTP_DURATION]
+
+
+async def test_a_template_named_like_a_builtin_is_not_scaled() -> None:
+    context = CanaryContext(
+        name="podinfo", namespace="default", target="podinfo", provider="kubernetes"
+    )
+    metric = MetricSpec(name=REQUEST_DURATION, template_query="vector(0.25)", max=1)
+    outcome = await evaluate(metric, context=context, client=_Answer(0.25))
+    assert outcome.result.value == 0.25
 
 
 @pytest.mark.parametrize("provider", ["istio", "smiley", "", "linkerd2"])

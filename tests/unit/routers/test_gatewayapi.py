@@ -276,3 +276,13 @@ def test_a_gateway_provider_is_not_an_smi_version() -> None:
     assert gateway_version("linkerd") is None
     with pytest.raises(ValueError, match="HTTPRoute, not SMI"):
         smi_version("gatewayapi:v1beta1")
+
+
+def test_the_apex_metadata_goes_on_the_http_route_too() -> None:
+    settings = GatewaySettings(port=9898, labels={"team": "web"}, annotations={"note": "apex"})
+    manifest = http_route(GatewayVersion.V1, ROUTE, settings, primary_weight=100, canary_weight=0)
+    assert manifest["metadata"]["labels"] == {"team": "web"}
+    assert manifest["metadata"]["annotations"]["note"] == "apex"
+    assert (
+        manifest["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/reconcile"] == "disabled"
+    )

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from canary.kube.resources import CanaryRef
-from canary.routers.kubernetes import ServiceSpec, adoption_patch, services
+from canary.routers.kubernetes import (
+    ServiceMetadata,
+    ServiceSpec,
+    adoption_patch,
+    discovered_ports,
+    services,
+)
 
 OWNER = CanaryRef(name="podinfo", namespace="test", uid="uid-1")
 OPT_OUT = {
@@ -113,3 +120,61 @@ def test_adopting_a_users_service_replaces_its_ports_and_selector() -> None:
     }
     adopted = {"metadata": {"name": "podinfo"}, "spec": dict(apex["spec"])}
     assert adoption_patch(adopted, apex) is None
+
+
+def test_apex_primary_and_canary_get_their_own_labels_and_annotations() -> None:
+    spec = ServiceSpec(
+        name="web",
+        port=80,
+        labels={"shared": "yes"},
+        apex=ServiceMetadata(labels={"team": "a"}, annotations={"note": "apex"}),
+        primary=ServiceMetadata(labels={"role": "primary"}),
+        canary=ServiceMetadata(annotations={"role": "canary"}),
+    )
+    apex, primary, canary = build(spec)
+    assert apex["metadata"]["labels"] == {"shared": "yes", "team": "a", "app": "web"}
+    assert apex["metadata"]["annotations"] == {"note": "apex", **OPT_OUT}
+    assert primary["metadata"]["labels"] == {
+        "shared": "yes",
+        "role": "primary",
+        "app": "web-primary",
+    }
+    assert primary["metadata"]["annotations"] == OPT_OUT
+    assert canary["metadata"]["labels"] == {"shared": "yes", "app": "web-canary"}
+    assert canary["metadata"]["annotations"] == {"role": "canary", **OPT_OUT}
+
+
+CONTAINERS: list[dict[str, Any]] = [
+    {
+        "name": "app",
+        "ports": [
+            {"name": "http", "containerPort": 9898},
+            {"name": "http-metrics", "containerPort": 9797},
+            {"containerPort": 9999},
+        ],
+    },
+    {"name": "istio-proxy", "ports": [{"name": "http-envoy-prom", "containerPort": 15090}]},
+    {"name": "sidecar", "ports": [{"name": "grpc", "containerPort": 9797}]},
+]
+
+
+def test_port_discovery_adds_the_other_container_ports_as_flagger_does() -> None:
+    spec = ServiceSpec(name="podinfo", port=9898)
+    found = discovered_ports(spec, CONTAINERS)
+    # 9898 is the Services' own port, istio-proxy is a mesh proxy, 9797 is taken by then.
+    assert found == (("http-metrics", 9797), ("tcp-app-2", 9999))
+    apex, _, _ = build(replace(spec, discovered_ports=found))
+    assert apex["spec"]["ports"][1:] == [
+        {"name": "http-metrics", "protocol": "TCP", "port": 9797, "targetPort": 9797},
+        {"name": "tcp-app-2", "protocol": "TCP", "port": 9999, "targetPort": 9999},
+    ]
+
+
+def test_port_discovery_leaves_out_the_target_port_by_number_or_name() -> None:
+    by_number = ServiceSpec(name="podinfo", port=80, port_name="web", target_port=9797)
+    assert discovered_ports(by_number, CONTAINERS[:1]) == (("http", 9898), ("tcp-app-2", 9999))
+    by_name = ServiceSpec(name="podinfo", port=80, port_name="web", target_port="http")
+    assert discovered_ports(by_name, CONTAINERS[:1]) == (
+        ("http-metrics", 9797),
+        ("tcp-app-2", 9999),
+    )

@@ -1,0 +1,167 @@
+"""Flagger's manifests at admission: what Flagger accepts is admitted (its older `threshold`, a
+webhook timeout as long as the interval, the Services' metadata, portDiscovery, the builtin
+metrics with every provider), and a field of a provider this controller does not implement is
+refused naming the field and its provider. `canary check` gives the same verdict, with the same
+message, as the sandbox's real API server.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from kubernetes_asyncio.client import ApiClient, CustomObjectsApi
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from canary.api.base import GROUP, VERSION
+from canary.cli.check.command import check_document
+from tests.integration.crds import install_crds
+
+pytestmark = pytest.mark.integration
+
+# Flagger's Linkerd tutorial's Canary (docs/gitbook/tutorials/linkerd-progressive-delivery.md),
+# apiVersion changed: interval 30s and a load-test webhook timeout of 30s, `threshold` bounds.
+LINKERD_TUTORIAL: dict[str, Any] = {
+    "apiVersion": "canary.dev/v1alpha1",
+    "kind": "Canary",
+    "metadata": {"name": "podinfo"},
+    "spec": {
+        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+        "autoscalerRef": {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "name": "podinfo",
+        },
+        "progressDeadlineSeconds": 60,
+        "service": {
+            "port": 9898,
+            "portDiscovery": True,
+            "apex": {"annotations": {"test": "annotation"}, "labels": {"test": "label"}},
+            "primary": {"labels": {"role": "primary"}},
+            "canary": {"annotations": {"role": "canary"}},
+        },
+        "analysis": {
+            "interval": "30s",
+            "threshold": 5,
+            "maxWeight": 50,
+            "stepWeight": 5,
+            "metrics": [
+                {"name": "request-success-rate", "threshold": 99, "interval": "1m"},
+                {"name": "request-duration", "threshold": 500, "interval": "30s"},
+            ],
+            "webhooks": [
+                {
+                    "name": "acceptance-test",
+                    "type": "pre-rollout",
+                    "url": "http://flagger-loadtester.test/",
+                    "timeout": "30s",
+                    "metadata": {"type": "bash", "cmd": "curl -sd 'test' http://podinfo:9898"},
+                },
+                {
+                    "name": "load-test",
+                    "url": "http://flagger-loadtester.test/",
+                    "timeout": "5s",
+                    "metadata": {
+                        "cmd": "hey -z 2m -q 10 -c 2 -host app.example.com"
+                        " -H 'X-Canary: insider' -m POST -d 'hi' http://podinfo-canary:9898/"
+                    },
+                },
+            ],
+        },
+    },
+}
+
+
+def _variant(**spec: Any) -> dict[str, Any]:
+    manifest = copy.deepcopy(LINKERD_TUTORIAL)
+    manifest["spec"].update(spec)
+    return manifest
+
+
+def _with(where: str, field: str, value: Any) -> dict[str, Any]:
+    manifest = copy.deepcopy(LINKERD_TUTORIAL)
+    parent = manifest["spec"] if where == "spec" else manifest["spec"][where]
+    parent[field] = value
+    return manifest
+
+
+ADMITTED = {
+    "linkerd-tutorial": LINKERD_TUTORIAL,
+    "blue-green-kubernetes": _variant(
+        provider="kubernetes",
+        analysis={**LINKERD_TUTORIAL["spec"]["analysis"], "iterations": 10}
+        | {"maxWeight": None, "stepWeight": None},
+    ),
+    "gateway-api": _variant(
+        provider="gatewayapi:v1",
+        service={**LINKERD_TUTORIAL["spec"]["service"], "gatewayRefs": [{"name": "gw"}]},
+    ),
+}
+for _manifest in ADMITTED.values():  # None stands for "left out" above
+    _manifest["spec"]["analysis"] = {
+        k: v for k, v in _manifest["spec"]["analysis"].items() if v is not None
+    }
+
+REFUSED = {
+    "istio-traffic-policy": (
+        _with("service", "trafficPolicy", {"tls": {"mode": "ISTIO_MUTUAL"}}),
+        "spec.service",
+        "service.trafficPolicy is an Istio setting; provider istio is not supported yet",
+    ),
+    "istio-gateways": (
+        _with("service", "gateways", ["public-gateway.istio-system.svc.cluster.local"]),
+        "spec.service",
+        "service.gateways is an Istio setting; provider istio is not supported yet",
+    ),
+    "nginx-ingress-ref": (
+        _with("spec", "ingressRef", {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress"}),
+        "spec",
+        (
+            "spec.ingressRef is an NGINX and Skipper setting; providers nginx and skipper are "
+            "not supported yet"
+        ),
+    ),
+    "app-mesh-backends": (
+        _with("service", "backends", ["backend1"]),
+        "spec.service",
+        "service.backends is an App Mesh setting; provider appmesh is not supported yet",
+    ),
+}
+
+
+async def _create(api: ApiClient, namespace: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    created: dict[str, Any] = await CustomObjectsApi(api).create_namespaced_custom_object(
+        GROUP, VERSION, namespace, "canaries", manifest, field_validation="Strict"
+    )
+    return created
+
+
+def _check(manifest: dict[str, Any]) -> list[str]:
+    return [p.text for p in check_document(manifest, number=1, provider="linkerd").problems]
+
+
+@pytest.mark.parametrize("name", list(ADMITTED))
+async def test_flaggers_manifests_are_admitted_and_checked_ok(
+    api: ApiClient, namespace: str, name: str
+) -> None:
+    await install_crds(api)
+    manifest = ADMITTED[name]
+    stored = await _create(api, namespace, manifest)
+    assert stored["spec"] == manifest["spec"], "nothing pruned"
+    assert _check(manifest) == []
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+async def test_other_providers_fields_are_refused_naming_them_by_both(
+    api: ApiClient, namespace: str, name: str
+) -> None:
+    await install_crds(api)
+    manifest, field, message = REFUSED[name]
+    with pytest.raises(ApiException) as refused:
+        await _create(api, namespace, manifest)
+    assert refused.value.status == 422
+    causes = json.loads(refused.value.body or "{}")["details"]["causes"]
+    assert [(c["field"], c["message"]) for c in causes] == [(field, f"Invalid value: {message}")]
+    assert _check(manifest) == [f"{field}: Invalid value: {message}"]
