@@ -1,13 +1,15 @@
 """The MetricTemplate resource: a reusable query, and the metrics provider that answers it.
 
-A Canary's metric refers to a template by name (`templateRef`) and fills its variables. Only
-Prometheus is a provider for now; any other type is refused at admission, never answered by a
-fallback. Credentials are referenced (`secretRef`), never stored in the template.
+A Canary's metric refers to a template by name (`templateRef`) and fills its variables. The
+provider types are those of Flagger's this controller implements (`PROVIDER_TYPES`, Flagger's
+names); any other type is refused at admission, never answered by a fallback. Credentials are
+referenced (`secretRef`), never stored in the template; which keys the Secret must hold depends
+on the type (docs/metrics.md).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal, get_args
 
 from pydantic import Field, StringConstraints, field_validator
 
@@ -31,8 +33,22 @@ ADDRESS_RULE = CelRule(
 )
 
 
+ProviderType = Literal[
+    "prometheus",
+    "graphite",
+    "influxdb",
+    "datadog",
+    "newrelic",
+    "dynatrace",
+]
+# The metrics servers a MetricTemplate may name: the keys of canary.metrics.providers.PROVIDERS.
+PROVIDER_TYPES: Final[tuple[str, ...]] = get_args(ProviderType)
+Region = Annotated[str, StringConstraints(max_length=64)]
+
+
 class SecretRef(ApiModel):
-    """A Secret in the template's namespace holding `token`, or `username` and `password`."""
+    """A Secret in the template's namespace holding the provider's credentials (docs/metrics.md
+    lists the keys each type reads, which are Flagger's)."""
 
     name: ObjectName
 
@@ -40,10 +56,12 @@ class SecretRef(ApiModel):
 class MetricProvider(ApiModel):
     """Where the query runs."""
 
-    type: Literal["prometheus"]
+    type: ProviderType
     """The kind of metrics server."""
     address: Url | None = Field(default=None, json_schema_extra=cel_rules(ADDRESS_RULE))
-    """Its URL; the controller's default Prometheus when left out."""
+    """Its URL; if left out, the controller's Prometheus or the service's API (docs/metrics.md)."""
+    region: Region | None = None
+    """The cloud region (Flagger's field, for CloudWatch: e.g. `us-east-1`)."""
     secret_ref: SecretRef | None = None
     """Credentials for it."""
     insecure_skip_verify: Bool = False

@@ -351,16 +351,32 @@ CANARY_AND_TEMPLATE_CASES = [
         rule_message=SCALER_REPLICAS_RULE.message,
     ),
     Case(
-        "template-provider-not-prometheus",
-        in_spec("provider.type", "datadog"),
+        "template-provider-not-implemented",
+        in_spec("provider.type", "cloudwatch"),
         [
             cause(
                 "spec.provider.type",
-                'Unsupported value: "datadog": supported values: "prometheus"',
+                'Unsupported value: "cloudwatch": supported values: "prometheus", "graphite",'
+                ' "influxdb", "datadog", "newrelic", "dynatrace"',
                 "FieldValueNotSupported",
             ),
             NOT_ALL_CHECKED,
         ],
+        kind="metrictemplates",
+    ),
+    Case(
+        "template-provider-datadog",
+        in_spec("provider", {"type": "datadog", "secretRef": {"name": "datadog"}}),
+        [],
+        kind="metrictemplates",
+    ),
+    Case(
+        "template-provider-with-region",
+        in_spec(
+            "provider",
+            {"type": "graphite", "address": "http://graphite:8080", "region": "eu-west-1"},
+        ),
+        [],
         kind="metrictemplates",
     ),
     Case(
