@@ -17,6 +17,7 @@ answer format.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import math
 from collections.abc import Mapping
@@ -60,8 +61,10 @@ class Request:
 
 async def fetch(request: Request, *, limit: int = MAX_RESPONSE_BYTES) -> bytes:
     """The body of `request`'s 2xx answer, or a `MetricError` saying why there is none."""
-    auth = aiohttp.BasicAuth(*request.basic_auth) if request.basic_auth else None
     headers = {"Accept-Encoding": "identity", **request.headers}
+    if request.basic_auth is not None:
+        pair = ":".join(request.basic_auth).encode()
+        headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"
     try:
         async with asyncio.timeout(request.timeout):
             async with (
@@ -71,7 +74,6 @@ async def fetch(request: Request, *, limit: int = MAX_RESPONSE_BYTES) -> bytes:
                     request.url,
                     params=dict(request.params),
                     headers=headers,
-                    auth=auth,
                     data=request.body,
                     ssl=not request.insecure_skip_verify,
                     allow_redirects=False,

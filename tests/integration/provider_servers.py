@@ -1,0 +1,260 @@
+"""Test servers on 127.0.0.1 speaking the documented HTTP APIs of the hosted metrics providers.
+
+Each one checks the request as the provider's API documents it (path, method, parameters,
+authentication header or basic auth) and answers in the provider's format. What it answers
+depends on a case word found in the query: `pass` (0.5), `fail` (7), `nodata`, `several` (two
+series), `nan`, `error` (the provider's error document with HTTP 400) and `throttle` (HTTP 429
+with Retry-After). Wrong or missing credentials get the provider's 401/403 answer. Every request
+is recorded (with the credentials it carried) so a test can tell that authentication was used.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+PASS_VALUE = 0.5
+FAIL_VALUE = 7.0
+CASES = ("pass", "fail", "nodata", "several", "nan", "error", "throttle")
+_CASE = re.compile(r"\b(" + "|".join(CASES) + r")\b")
+
+# The credentials each server accepts.
+GRAPHITE_USER, GRAPHITE_PASSWORD = "graphite-reader", "gr-Pa55-word"
+INFLUX_TOKEN, INFLUX_ORG = "influx-t0ken-value", "shop-org"
+DATADOG_API_KEY, DATADOG_APP_KEY = "dd-api-key-0123", "dd-app-key-4567"
+NEWRELIC_ACCOUNT, NEWRELIC_QUERY_KEY = "1234567", "NRIQ-query-key-89"
+DYNATRACE_TOKEN = "dt0c01.token-value"  # noqa: S105 - the test server's own token
+
+
+@dataclass
+class Seen:
+    """One request a server got: its case word, query parameters and the credentials sent."""
+
+    case: str
+    params: dict[str, str]
+    credentials: str | None
+
+
+@dataclass
+class ProviderServer:
+    """A running test server: its base URL and the requests it saw."""
+
+    url: str = ""
+    seen: list[Seen] = field(default_factory=list)
+
+
+Handler = Callable[[web.Request, ProviderServer], Awaitable[web.StreamResponse]]
+
+
+def _case(query: str) -> str:
+    match = _CASE.search(query)
+    if match is None:
+        raise web.HTTPBadRequest(text=f"no case word in {query!r}")
+    return match.group(1)
+
+
+def _json(document: Any, status: int = 200, **headers: str) -> web.Response:
+    return web.Response(
+        text=json.dumps(document), status=status, content_type="application/json", headers=headers
+    )
+
+
+def _throttled(document: Any) -> web.Response:
+    return _json(document, 429, **{"Retry-After": "30"})
+
+
+async def graphite(request: web.Request, server: ProviderServer) -> web.StreamResponse:
+    """graphite-web's render API (behind a basic-auth proxy, as it is deployed)."""
+    if request.path != "/render" or request.query.get("format") != "json":
+        raise web.HTTPNotFound
+    expected = base64.b64encode(f"{GRAPHITE_USER}:{GRAPHITE_PASSWORD}".encode()).decode()
+    sent = request.headers.get("Authorization")
+    server.seen.append(Seen(_case(request.query["target"]), dict(request.query), sent))
+    if sent != f"Basic {expected}":
+        return web.Response(status=401, text="401 Authorization Required")
+    case = server.seen[-1].case
+    target = request.query["target"]
+    points = {
+        "pass": [[None, 1], [0.25, 2], [PASS_VALUE, 3], [None, 4]],
+        "fail": [[FAIL_VALUE, 3]],
+        "nodata": [[None, 1], [None, 2]],
+        "nan": [["nan", 1]],
+    }
+    if case == "several":
+        return _json(
+            [{"target": "a", "datapoints": [[1, 1]]}, {"target": "b", "datapoints": [[2, 1]]}]
+        )
+    if case == "error":
+        return web.Response(status=400, text="Invalid target: unknown function 'sumSerie'")
+    if case == "throttle":
+        return web.Response(status=429, text="Too Many Requests", headers={"Retry-After": "30"})
+    if case == "nodata":
+        return _json([])
+    return _json([{"target": target, "tags": {}, "datapoints": points[case]}])
+
+
+def _influx_csv(value: str, datatype: str = "double") -> str:
+    return (
+        f"#datatype,string,long,dateTime:RFC3339,dateTime:RFC3339,{datatype}\r\n"
+        "#group,false,false,true,true,false\r\n"
+        "#default,_result,,,,\r\n"
+        ",result,table,_start,_stop,_value\r\n"
+        f",,0,2026-01-01T00:00:00Z,2026-01-01T00:01:00Z,{value}\r\n"
+    )
+
+
+async def influxdb(request: web.Request, server: ProviderServer) -> web.StreamResponse:
+    """InfluxDB 2.x's `/api/v2/query`: Flux in a JSON body, annotated CSV out."""
+    if request.path != "/api/v2/query" or request.method != "POST":
+        raise web.HTTPNotFound
+    body = await request.json()
+    if body.get("type") != "flux" or not body["dialect"]["header"]:
+        raise web.HTTPBadRequest(text="expected a flux query with a header")
+    sent = request.headers.get("Authorization")
+    server.seen.append(Seen(_case(body["query"]), dict(request.query), sent))
+    if sent != f"Token {INFLUX_TOKEN}":
+        return _json({"code": "unauthorized", "message": "unauthorized access"}, 401)
+    if request.query.get("org") != INFLUX_ORG:
+        return _json({"code": "not found", "message": "organization name not found"}, 404)
+    case = server.seen[-1].case
+    csv_text = {
+        "pass": _influx_csv(str(PASS_VALUE)),
+        "fail": _influx_csv(str(FAIL_VALUE)),
+        "nodata": "\r\n",
+        "nan": _influx_csv("NaN"),
+        "several": _influx_csv("1") + _influx_csv("2").split("\r\n", 4)[4],
+    }
+    if case == "error":
+        return _json({"code": "invalid", "message": "compilation failed: error at @1:1-1:5"}, 400)
+    if case == "throttle":
+        return _throttled({"code": "too many requests", "message": "query quota exceeded"})
+    return web.Response(text=csv_text[case], content_type="text/csv")
+
+
+async def datadog(request: web.Request, server: ProviderServer) -> web.StreamResponse:
+    """Datadog's `GET /api/v1/query` (timeseries points)."""
+    if request.path != "/api/v1/query":
+        raise web.HTTPNotFound
+    window = int(request.query["to"]) - int(request.query["from"])
+    sent = f"{request.headers.get('DD-API-KEY')}/{request.headers.get('DD-APPLICATION-KEY')}"
+    server.seen.append(Seen(_case(request.query["query"]), dict(request.query), sent))
+    if sent != f"{DATADOG_API_KEY}/{DATADOG_APP_KEY}":
+        return _json({"errors": ["Forbidden"]}, 403)
+    case = server.seen[-1].case
+    if window <= 0:
+        return _json({"errors": ["from must be before to"]}, 400)
+    series = {
+        "pass": [
+            {
+                "scope": "case:pass",
+                "pointlist": [[1000.0, None], [2000.0, PASS_VALUE], [3000.0, 9.0]],
+            }
+        ],
+        "fail": [{"scope": "case:fail", "pointlist": [[1000.0, FAIL_VALUE]]}],
+        "nodata": [],
+        "nan": [{"scope": "case:nan", "pointlist": [[1000.0, None]]}],
+        "several": [
+            {"scope": "pod:a", "pointlist": [[1000.0, 1.0]]},
+            {"scope": "pod:b", "pointlist": [[1000.0, 2.0]]},
+        ],
+    }
+    if case == "error":
+        return _json(
+            {"errors": ["Error parsing query: unable to parse sum:requests{: Rule 'scope_expr'"]},
+            400,
+        )
+    if case == "throttle":
+        return _throttled({"errors": ["Rate limit of 1600 requests in 3600 seconds reached."]})
+    return _json({"status": "ok", "res_type": "time_series", "series": series[case]})
+
+
+async def newrelic(request: web.Request, server: ProviderServer) -> web.StreamResponse:
+    """New Relic's Insights query API, `GET /v1/accounts/{id}/query?nrql=...`."""
+    if request.path != f"/v1/accounts/{NEWRELIC_ACCOUNT}/query":
+        return _json({"error": "Account not found"}, 404)
+    nrql = request.query["nrql"]
+    sent = request.headers.get("X-Query-Key")
+    server.seen.append(Seen(_case(nrql), dict(request.query), sent))
+    if sent != NEWRELIC_QUERY_KEY:
+        return _json({"error": "Invalid query key"}, 403)
+    if not re.search(r" SINCE \d+ seconds ago$", nrql):
+        return _json({"error": "expected a SINCE clause"}, 400)
+    case = server.seen[-1].case
+    results = {
+        "pass": [{"result": PASS_VALUE}],
+        "fail": [{"result": FAIL_VALUE}],
+        "nodata": [{"result": None}],
+        "nan": [{"result": "NaN"}],
+        "several": [{"result": 1}, {"result": 2}],
+    }
+    if case == "error":
+        return _json({"error": "NRQL Syntax Error: Error at line 1 position 8"}, 400)
+    if case == "throttle":
+        return _throttled({"error": "Rate limit exceeded"})
+    return _json({"results": results[case], "metadata": {}})
+
+
+async def dynatrace(request: web.Request, server: ProviderServer) -> web.StreamResponse:
+    """Dynatrace's Metrics API v2, `GET /api/v2/metrics/query`."""
+    if request.path != "/api/v2/metrics/query" or request.query.get("resolution") != "Inf":
+        raise web.HTTPNotFound
+    sent = request.headers.get("Authorization")
+    server.seen.append(Seen(_case(request.query["metricSelector"]), dict(request.query), sent))
+    if sent != f"Api-Token {DYNATRACE_TOKEN}":
+        return _json({"error": {"code": 401, "message": "Token Authentication failed"}}, 401)
+    case = server.seen[-1].case
+
+    def result(*values: list[float | None]) -> dict[str, Any]:
+        data = [{"dimensions": [], "timestamps": [1], "values": v} for v in values]
+        return {"totalCount": 1, "result": [{"metricId": "m", "data": data}]}
+
+    answers = {
+        "pass": result([None, PASS_VALUE]),
+        "fail": result([FAIL_VALUE]),
+        "nodata": {"totalCount": 1, "result": [{"metricId": "m", "data": []}]},
+        "nan": result([None]),
+        "several": result([1.0], [2.0]),
+    }
+    if case == "error":
+        return _json({"error": {"code": 400, "message": "Invalid metric selector"}}, 400)
+    if case == "throttle":
+        return _throttled({"error": {"code": 429, "message": "Too Many Requests"}})
+    return _json(answers[case])
+
+
+HANDLERS: dict[str, Handler] = {
+    "graphite": graphite,
+    "influxdb": influxdb,
+    "datadog": datadog,
+    "newrelic": newrelic,
+    "dynatrace": dynatrace,
+}
+
+
+@asynccontextmanager
+async def serve(provider: str) -> AsyncIterator[ProviderServer]:
+    """Run `provider`'s test server on a free port of 127.0.0.1."""
+    server = ProviderServer()
+    handler = HANDLERS[provider]
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return await handler(request, server)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    server.url = f"http://{host}:{port}"
+    try:
+        yield server
+    finally:
+        await runner.cleanup()
