@@ -40,6 +40,7 @@ ProviderType = Literal[
     "datadog",
     "newrelic",
     "dynatrace",
+    "cloudwatch",
 ]
 # The metrics servers a MetricTemplate may name: the keys of canary.metrics.providers.PROVIDERS.
 PROVIDER_TYPES: Final[tuple[str, ...]] = get_args(ProviderType)
@@ -61,7 +62,7 @@ class MetricProvider(ApiModel):
     address: Url | None = Field(default=None, json_schema_extra=cel_rules(ADDRESS_RULE))
     """Its URL; if left out, the controller's Prometheus or the service's API (docs/metrics.md)."""
     region: Region | None = None
-    """The cloud region (Flagger's field, for CloudWatch: e.g. `us-east-1`)."""
+    """The cloud region (CloudWatch: e.g. `us-east-1`)."""
     secret_ref: SecretRef | None = None
     """Credentials for it."""
     insecure_skip_verify: Bool = False

@@ -352,12 +352,12 @@ CANARY_AND_TEMPLATE_CASES = [
     ),
     Case(
         "template-provider-not-implemented",
-        in_spec("provider.type", "cloudwatch"),
+        in_spec("provider.type", "stackdriver"),
         [
             cause(
                 "spec.provider.type",
-                'Unsupported value: "cloudwatch": supported values: "prometheus", "graphite",'
-                ' "influxdb", "datadog", "newrelic", "dynatrace"',
+                'Unsupported value: "stackdriver": supported values: "prometheus", "graphite",'
+                ' "influxdb", "datadog", "newrelic", "dynatrace", "cloudwatch"',
                 "FieldValueNotSupported",
             ),
             NOT_ALL_CHECKED,

@@ -16,9 +16,12 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+
+from canary.metrics.providers.sigv4 import AwsCredentials, sign
 
 PASS_VALUE = 0.5
 FAIL_VALUE = 7.0
@@ -31,6 +34,8 @@ INFLUX_TOKEN, INFLUX_ORG = "influx-t0ken-value", "shop-org"
 DATADOG_API_KEY, DATADOG_APP_KEY = "dd-api-key-0123", "dd-app-key-4567"
 NEWRELIC_ACCOUNT, NEWRELIC_QUERY_KEY = "1234567", "NRIQ-query-key-89"
 DYNATRACE_TOKEN = "dt0c01.token-value"  # noqa: S105 - the test server's own token
+AWS_KEY_ID, AWS_SECRET_KEY = "AKIDCANARYTEST", "aws-secret-access-key-value"
+AWS_REGION = "eu-west-1"
 
 
 @dataclass
@@ -229,12 +234,93 @@ async def dynatrace(request: web.Request, server: ProviderServer) -> web.StreamR
     return _json(answers[case])
 
 
+def _aws_error(code: str, message: str, status: int = 400) -> web.Response:
+    return _json({"__type": code, "message": message}, status)
+
+
+def _aws_refusal(request: web.Request, payload: bytes) -> web.Response | None:
+    """AWS's answer to a request not signed with the test key, or None when it is."""
+    sent = request.headers.get("Authorization", "")
+    if f"Credential={AWS_KEY_ID}/" not in sent or f"/{AWS_REGION}/monitoring/" not in sent:
+        return _aws_error(
+            "com.amazon.coral.service#UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        )
+    signed_names = sent.partition("SignedHeaders=")[2].partition(",")[0].split(";")
+    headers = {
+        name: request.headers[name] for name in signed_names if name not in {"host", "x-amz-date"}
+    }
+    when = datetime.strptime(request.headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    expected = sign(
+        method="POST",
+        host=request.host,
+        path=request.path,
+        query={},
+        headers=headers,
+        payload=payload,
+        credentials=AwsCredentials(AWS_KEY_ID, AWS_SECRET_KEY),
+        region=AWS_REGION,
+        service="monitoring",
+        now=when,
+    )["Authorization"]
+    if sent != expected:
+        return _aws_error(
+            "com.amazon.coral.service#InvalidSignatureException",
+            "The request signature we calculated does not match the signature you provided.",
+        )
+    return None
+
+
+async def cloudwatch(request: web.Request, server: ProviderServer) -> web.StreamResponse:
+    """CloudWatch's GetMetricData over the AWS JSON 1.0 protocol, with SigV4 verified."""
+    target = request.headers.get("X-Amz-Target")
+    if target != "GraniteServiceVersion20100801.GetMetricData" or (
+        request.content_type != "application/x-amz-json-1.0"
+    ):
+        return _aws_error("UnknownOperationException", "unknown operation or content type")
+    payload = await request.read()
+    body = json.loads(payload)
+    sent = request.headers.get("Authorization")
+    server.seen.append(Seen(_case(json.dumps(body["MetricDataQueries"])), {}, sent))
+    if (refusal := _aws_refusal(request, payload)) is not None:
+        return refusal
+    if not body["StartTime"] < body["EndTime"] or body["MaxDatapoints"] != 20:
+        return _aws_error("InvalidParameterCombination", "bad time range")
+    case = server.seen[-1].case
+
+    def result(query_id: str, *values: float) -> dict[str, Any]:
+        return {
+            "Id": query_id,
+            "Label": case,
+            "StatusCode": "Complete",
+            "Values": list(values),
+            "Timestamps": [1_700_000_000 - 60 * i for i in range(len(values))],
+        }
+
+    answers = {
+        "pass": [result("e1", PASS_VALUE, 9.0)],
+        "fail": [result("e1", FAIL_VALUE)],
+        "nodata": [result("e1")],
+        "nan": [result("e1", float("nan"))],
+        "several": [result("e1", 1.0), result("e2", 2.0)],
+    }
+    if case == "error":
+        return _aws_error(
+            "com.amazonaws.cloudwatch#InvalidParameterValueException",
+            "The value @ for parameter MetricDataQueries.member.1.Expression is invalid.",
+        )
+    if case == "throttle":
+        return _aws_error("Throttling", "Rate exceeded")
+    return _json({"MetricDataResults": answers[case], "Messages": []})
+
+
 HANDLERS: dict[str, Handler] = {
     "graphite": graphite,
     "influxdb": influxdb,
     "datadog": datadog,
     "newrelic": newrelic,
     "dynatrace": dynatrace,
+    "cloudwatch": cloudwatch,
 }
 
 

@@ -29,7 +29,7 @@ from canary.core.model import CheckResult, Verdict
 from canary.kube import resources
 from canary.sandbox.binaries import default_cache_root
 from canary.sandbox.graphite import SYSTEM_PYTHON, cached_graphite, python_path
-from tests.integration.crds import install_crds
+from tests.integration.crds import apply_with_crds
 from tests.integration.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -169,7 +169,6 @@ def _secret(namespace: str, password: str) -> dict[str, Any]:
 async def _checks(
     api: ApiClient, namespace: str, pool: PrometheusPool, address: str, *, password: str
 ) -> dict[str, CheckResult]:
-    await install_crds(api)  # the sandbox is shared: this branch's schema, with graphite
     await resources.apply(api, _secret(namespace, password))
     template = {
         "apiVersion": "canary.dev/v1alpha1",
@@ -180,7 +179,7 @@ async def _checks(
             "query": "target={{ variables.fn }}(app.{{ variables.case }}.*)&from=-5min",
         },
     }
-    await resources.apply(api, template)
+    await apply_with_crds(api, template)
     cases = {
         "pass": ("group", "pass"),
         "fail": ("group", "fail"),

@@ -15,7 +15,15 @@ from typing import Final
 
 from canary.metrics.checks import QueryClient
 from canary.metrics.errors import FailureKind, MetricError
-from canary.metrics.providers import datadog, dynatrace, graphite, influxdb, newrelic, prometheus
+from canary.metrics.providers import (
+    cloudwatch,
+    datadog,
+    dynatrace,
+    graphite,
+    influxdb,
+    newrelic,
+    prometheus,
+)
 from canary.metrics.providers.settings import (
     Connect,
     Connections,
@@ -31,6 +39,7 @@ PROVIDERS: Final[Mapping[str, Connect]] = {
     "datadog": datadog.connect,
     "newrelic": newrelic.connect,
     "dynatrace": dynatrace.connect,
+    "cloudwatch": cloudwatch.connect,
 }
 
 

@@ -20,7 +20,7 @@ import asyncio
 import base64
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Final
@@ -51,6 +51,9 @@ class Request:
     basic_auth: tuple[str, str] | None = field(default=None, repr=False)
     body: bytes | None = None
     insecure_skip_verify: bool = False
+    # For APIs that say "throttled" or "bad credentials" with HTTP 400 and a code in the body
+    # (AWS): the kind an error answer really is, or None for the status' usual kind.
+    classify: Callable[[int, bytes], FailureKind | None] | None = None
 
     @property
     def where(self) -> str:
@@ -149,18 +152,21 @@ def _status_error(
 ) -> MetricError:
     detail = _error_detail(body)
     answer = f"HTTP {status} {_phrase(status)}" + (f": {detail}" if detail else "")
-    if status in _AUTH_STATUSES:
+    kind = request.classify(status, body) if request.classify else None
+    if kind is FailureKind.AUTH_REFUSED or (kind is None and status in _AUTH_STATUSES):
         return MetricError(
             FailureKind.AUTH_REFUSED,
             f"{request.where} refused the credentials ({answer}): check"
             " spec.provider.secretRef and its Secret",
         )
-    if status == HTTPStatus.TOO_MANY_REQUESTS:
+    if kind is FailureKind.THROTTLED or (kind is None and status == HTTPStatus.TOO_MANY_REQUESTS):
         wait = f"; it asks to retry after {bounded(retry_after, 40)}" if retry_after else ""
         return MetricError(
             FailureKind.THROTTLED, f"{request.where} throttled the query ({answer}){wait}"
         )
-    if status in _QUERY_ERROR_STATUSES:
+    if kind is not None and kind is not FailureKind.QUERY_ERROR:
+        return MetricError(kind, f"{request.where}: {answer}")
+    if kind is FailureKind.QUERY_ERROR or status in _QUERY_ERROR_STATUSES:
         return MetricError(FailureKind.QUERY_ERROR, f"{request.where}: query error ({answer})")
     return MetricError(FailureKind.HTTP_ERROR, f"{request.where}: {answer}")
 
@@ -173,7 +179,7 @@ def _error_detail(body: bytes) -> str:
     except (ValueError, UnicodeDecodeError):
         return excerpt(body)
     if isinstance(document, dict):
-        for key in ("errors", "error", "message"):
+        for key in ("errors", "error", "message", "Message"):
             value = document.get(key)
             if isinstance(value, dict):
                 value = value.get("message", value)

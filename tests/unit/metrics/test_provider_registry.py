@@ -23,8 +23,8 @@ def test_the_api_admits_exactly_the_registered_types() -> None:
 
 
 def test_an_unknown_type_is_refused_by_the_model() -> None:
-    with pytest.raises(ValueError, match="cloudwatch"):
-        MetricTemplate.model_validate({"spec": {"provider": {"type": "cloudwatch"}, "query": "q"}})
+    with pytest.raises(ValueError, match="opentsdb"):
+        MetricTemplate.model_validate({"spec": {"provider": {"type": "opentsdb"}, "query": "q"}})
 
 
 async def test_an_unregistered_type_fails_every_query_saying_so() -> None:
