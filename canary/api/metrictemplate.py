@@ -41,6 +41,7 @@ ProviderType = Literal[
     "newrelic",
     "dynatrace",
     "cloudwatch",
+    "stackdriver",
 ]
 # The metrics servers a MetricTemplate may name: the keys of canary.metrics.providers.PROVIDERS.
 PROVIDER_TYPES: Final[tuple[str, ...]] = get_args(ProviderType)

@@ -352,12 +352,12 @@ CANARY_AND_TEMPLATE_CASES = [
     ),
     Case(
         "template-provider-not-implemented",
-        in_spec("provider.type", "stackdriver"),
+        in_spec("provider.type", "splunk"),
         [
             cause(
                 "spec.provider.type",
-                'Unsupported value: "stackdriver": supported values: "prometheus", "graphite",'
-                ' "influxdb", "datadog", "newrelic", "dynatrace", "cloudwatch"',
+                'Unsupported value: "splunk": supported values: "prometheus", "graphite",'
+                ' "influxdb", "datadog", "newrelic", "dynatrace", "cloudwatch", "stackdriver"',
                 "FieldValueNotSupported",
             ),
             NOT_ALL_CHECKED,

@@ -20,6 +20,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from canary.metrics.providers.sigv4 import AwsCredentials, sign
 
@@ -36,6 +39,29 @@ NEWRELIC_ACCOUNT, NEWRELIC_QUERY_KEY = "1234567", "NRIQ-query-key-89"
 DYNATRACE_TOKEN = "dt0c01.token-value"  # noqa: S105 - the test server's own token
 AWS_KEY_ID, AWS_SECRET_KEY = "AKIDCANARYTEST", "aws-secret-access-key-value"
 AWS_REGION = "eu-west-1"
+GCP_PROJECT, GCP_EMAIL = "shop-prod", "canary@shop-prod.iam.gserviceaccount.com"
+GCP_ACCESS_TOKEN = "ya29.access-token-value"  # noqa: S105 - the test server's own token
+GCP_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+GCP_OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def service_account_key(token_uri: str, key: rsa.RSAPrivateKey = GCP_KEY) -> str:
+    """A service account JSON key as Google issues it, whose token endpoint is `token_uri`."""
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return json.dumps(
+        {
+            "type": "service_account",
+            "project_id": GCP_PROJECT,
+            "private_key_id": "0123abcd",
+            "private_key": pem,
+            "client_email": GCP_EMAIL,
+            "token_uri": token_uri,
+        }
+    )
 
 
 @dataclass
@@ -314,6 +340,67 @@ async def cloudwatch(request: web.Request, server: ProviderServer) -> web.Stream
     return _json({"MetricDataResults": answers[case], "Messages": []})
 
 
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+async def _google_token(request: web.Request) -> web.Response:
+    """Google's OAuth token endpoint: a JWT bearer grant signed with the service account key."""
+    form = await request.post()
+    if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+        return _json({"error": "unsupported_grant_type"}, 400)
+    header, claims, signature = str(form.get("assertion", "")).split(".")
+    try:
+        GCP_KEY.public_key().verify(
+            _unb64(signature), f"{header}.{claims}".encode(), padding.PKCS1v15(), hashes.SHA256()
+        )
+    except InvalidSignature:
+        return _json({"error": "invalid_grant", "error_description": "Invalid JWT Signature."}, 400)
+    fields = json.loads(_unb64(claims))
+    if (fields["iss"], fields["aud"]) != (GCP_EMAIL, str(request.url)) or "monitoring" not in (
+        fields["scope"]
+    ):
+        return _json({"error": "invalid_grant", "error_description": "bad claims"}, 400)
+    return _json({"access_token": GCP_ACCESS_TOKEN, "expires_in": 3599, "token_type": "Bearer"})
+
+
+async def stackdriver(request: web.Request, server: ProviderServer) -> web.StreamResponse:
+    """Cloud Monitoring's `timeSeries:query` (MQL), and Google's token endpoint at /token."""
+    if request.path == "/token":
+        return await _google_token(request)
+    if request.path != f"/v3/projects/{GCP_PROJECT}/timeSeries:query":
+        return _json({"error": {"code": 404, "message": "project not found"}}, 404)
+    body = await request.json()
+    sent = request.headers.get("Authorization")
+    server.seen.append(Seen(_case(body["query"]), {}, sent))
+    if sent != f"Bearer {GCP_ACCESS_TOKEN}":
+        return _json({"error": {"code": 401, "message": "Request had invalid authentication"}}, 401)
+    case = server.seen[-1].case
+
+    def series(*values: float) -> dict[str, Any]:
+        points = [{"values": [{"doubleValue": v}], "timeInterval": {}} for v in values]
+        return {"labelValues": [{"stringValue": case}], "pointData": points}
+
+    answers = {
+        "pass": {"timeSeriesData": [series(PASS_VALUE, 9.0)]},
+        "fail": {"timeSeriesData": [series(FAIL_VALUE)]},
+        "nodata": {},
+        "nan": {"timeSeriesData": [{"pointData": [{"values": [{"doubleValue": "NaN"}]}]}]},
+        "several": {"timeSeriesData": [series(1.0), series(2.0)]},
+    }
+    if case == "error":
+        error = {
+            "code": 400,
+            "message": "Query failed: unknown table",
+            "status": "INVALID_ARGUMENT",
+        }
+        return _json({"error": error}, 400)
+    if case == "throttle":
+        error = {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}
+        return _throttled({"error": error})
+    return _json({"timeSeriesDescriptor": {}, **answers[case]})
+
+
 HANDLERS: dict[str, Handler] = {
     "graphite": graphite,
     "influxdb": influxdb,
@@ -321,6 +408,7 @@ HANDLERS: dict[str, Handler] = {
     "newrelic": newrelic,
     "dynatrace": dynatrace,
     "cloudwatch": cloudwatch,
+    "stackdriver": stackdriver,
 }
 
 

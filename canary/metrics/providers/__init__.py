@@ -23,6 +23,7 @@ from canary.metrics.providers import (
     influxdb,
     newrelic,
     prometheus,
+    stackdriver,
 )
 from canary.metrics.providers.settings import (
     Connect,
@@ -40,6 +41,7 @@ PROVIDERS: Final[Mapping[str, Connect]] = {
     "newrelic": newrelic.connect,
     "dynatrace": dynatrace.connect,
     "cloudwatch": cloudwatch.connect,
+    "stackdriver": stackdriver.connect,
 }
 
 
