@@ -42,6 +42,7 @@ ProviderType = Literal[
     "dynatrace",
     "cloudwatch",
     "stackdriver",
+    "splunk",
 ]
 # The metrics servers a MetricTemplate may name: the keys of canary.metrics.providers.PROVIDERS.
 PROVIDER_TYPES: Final[tuple[str, ...]] = get_args(ProviderType)

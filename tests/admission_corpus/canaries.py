@@ -352,12 +352,13 @@ CANARY_AND_TEMPLATE_CASES = [
     ),
     Case(
         "template-provider-not-implemented",
-        in_spec("provider.type", "splunk"),
+        in_spec("provider.type", "keptn"),
         [
             cause(
                 "spec.provider.type",
-                'Unsupported value: "splunk": supported values: "prometheus", "graphite",'
-                ' "influxdb", "datadog", "newrelic", "dynatrace", "cloudwatch", "stackdriver"',
+                'Unsupported value: "keptn": supported values: "prometheus", "graphite",'
+                ' "influxdb", "datadog", "newrelic", "dynatrace", "cloudwatch", "stackdriver",'
+                ' "splunk"',
                 "FieldValueNotSupported",
             ),
             NOT_ALL_CHECKED,

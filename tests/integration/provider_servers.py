@@ -10,6 +10,7 @@ is recorded (with the credentials it carried) so a test can tell that authentica
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -39,6 +40,7 @@ NEWRELIC_ACCOUNT, NEWRELIC_QUERY_KEY = "1234567", "NRIQ-query-key-89"
 DYNATRACE_TOKEN = "dt0c01.token-value"  # noqa: S105 - the test server's own token
 AWS_KEY_ID, AWS_SECRET_KEY = "AKIDCANARYTEST", "aws-secret-access-key-value"
 AWS_REGION = "eu-west-1"
+SPLUNK_TOKEN = "sf-token-value-0123"  # noqa: S105 - the test server's own token
 GCP_PROJECT, GCP_EMAIL = "shop-prod", "canary@shop-prod.iam.gserviceaccount.com"
 GCP_ACCESS_TOKEN = "ya29.access-token-value"  # noqa: S105 - the test server's own token
 GCP_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -401,6 +403,61 @@ async def stackdriver(request: web.Request, server: ProviderServer) -> web.Strea
     return _json({"timeSeriesDescriptor": {}, **answers[case]})
 
 
+def _sse(*messages: tuple[str, dict[str, Any]]) -> str:
+    return "".join(f"event: {name}\ndata: {json.dumps(body)}\n\n" for name, body in messages)
+
+
+async def splunk(request: web.Request, server: ProviderServer) -> web.StreamResponse:
+    """SignalFlow's `POST /v2/signalflow/execute`: a program in, server-sent events out. The
+    connection stays open after END_OF_CHANNEL, as a stream may: the client must stop there."""
+    if request.path != "/v2/signalflow/execute" or request.query.get("immediate") != "true":
+        return _json({"message": "not found", "errorType": "NOT_FOUND"}, 404)
+    program = await request.text()
+    sent = request.headers.get("X-SF-Token")
+    server.seen.append(Seen(_case(program), dict(request.query), sent))
+    if sent != SPLUNK_TOKEN:
+        return _json({"message": "Unauthorized", "errorType": "UNAUTHORIZED"}, 401)
+    if not int(request.query["start"]) < int(request.query["stop"]):
+        return _json({"message": "bad range", "errorType": "BAD_REQUEST"}, 400)
+    case = server.seen[-1].case
+    start = ("control-message", {"event": "STREAM_START", "timestampMs": 1})
+    job = ("control-message", {"event": "JOB_START", "timestampMs": 1, "handle": "H"})
+    end = ("control-message", {"event": "END_OF_CHANNEL", "timestampMs": 3})
+
+    def data(*points: tuple[str, float | str | None]) -> tuple[str, dict[str, Any]]:
+        values = [{"tsId": tsid, "value": value} for tsid, value in points]
+        return ("data", {"logicalTimestampMs": 2, "data": values})
+
+    meta = ("metadata", {"tsId": "AAA", "properties": {"sf_metric": "errors"}})
+    answers: dict[str, list[tuple[str, dict[str, Any]]]] = {
+        "pass": [
+            start,
+            job,
+            meta,
+            data(("AAA", 0.25)),
+            data(("AAA", None)),
+            data(("AAA", PASS_VALUE)),
+            end,
+        ],
+        "fail": [start, job, meta, data(("AAA", FAIL_VALUE)), end],
+        "nodata": [start, job, end],
+        "nan": [start, job, data(("AAA", "NaN")), end],
+        "several": [start, job, data(("AAA", 1.0), ("BBB", 2.0)), end],
+        "error": [
+            start,
+            ("error", {"errors": [{"code": "ANALYTICS_PROGRAM_NAME_ERROR", "context": {}}]}),
+        ],
+    }
+    if case == "throttle":
+        return _throttled({"message": "Too many requests", "errorType": "TOO_MANY_REQUESTS"})
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    await response.write(_sse(*answers[case]).encode())
+    if case != "error":
+        await asyncio.sleep(3600)  # held open after the channel's end: the client stops reading
+    return response
+
+
 HANDLERS: dict[str, Handler] = {
     "graphite": graphite,
     "influxdb": influxdb,
@@ -409,6 +466,7 @@ HANDLERS: dict[str, Handler] = {
     "dynatrace": dynatrace,
     "cloudwatch": cloudwatch,
     "stackdriver": stackdriver,
+    "splunk": splunk,
 }
 
 

@@ -85,6 +85,11 @@ PROVIDERS: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
         {"project": servers.GCP_PROJECT, "serviceAccountKey": "@OTHER_KEY@"},
     ),
 }
+PROVIDERS["splunk"] = (
+    "data('errors', filter=filter('case', '{{ variables.case }}')).sum().publish()",
+    {"sf_token_key": servers.SPLUNK_TOKEN},
+    {"sf_token_key": "wrong-token"},
+)
 # A Secret key each provider cannot do without (graphite's are optional together).
 REQUIRED = {"graphite": "password", "stackdriver": "project"}
 SECRET_VALUES = {
@@ -95,7 +100,7 @@ SECRET_VALUES = {
     servers.NEWRELIC_ACCOUNT,
     servers.AWS_KEY_ID,
     servers.GCP_PROJECT,
-} | {servers.GCP_ACCESS_TOKEN}
+} | {servers.GCP_ACCESS_TOKEN, servers.SPLUNK_TOKEN}
 
 # case -> (verdict, value, words the message must hold)
 EXPECTED: dict[str, tuple[Verdict, float | None, str]] = {
@@ -298,7 +303,7 @@ async def test_graphite_without_a_secret_asks_without_credentials(
     assert [seen.credentials for seen in server.seen] == [None]
 
 
-@pytest.mark.parametrize("provider", ["datadog", "newrelic", "dynatrace"])
+@pytest.mark.parametrize("provider", ["datadog", "newrelic", "dynatrace", "splunk"])
 async def test_hosted_services_need_a_secret(
     api: ApiClient, namespace: str, pool: PrometheusPool, provider: str
 ) -> None:

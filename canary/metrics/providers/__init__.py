@@ -23,6 +23,7 @@ from canary.metrics.providers import (
     influxdb,
     newrelic,
     prometheus,
+    splunk,
     stackdriver,
 )
 from canary.metrics.providers.settings import (
@@ -42,6 +43,7 @@ PROVIDERS: Final[Mapping[str, Connect]] = {
     "dynatrace": dynatrace.connect,
     "cloudwatch": cloudwatch.connect,
     "stackdriver": stackdriver.connect,
+    "splunk": splunk.connect,
 }
 
 

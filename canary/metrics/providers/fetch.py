@@ -29,7 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 
 from canary.core.redaction import redact_text, redact_url
-from canary.http.bodies import read_at_most
+from canary.http.bodies import AsyncReader, read_at_most
 from canary.metrics.errors import FailureKind, MetricError, bounded
 
 MAX_RESPONSE_BYTES: Final = 1 << 20
@@ -54,6 +54,9 @@ class Request:
     # For APIs that say "throttled" or "bad credentials" with HTTP 400 and a code in the body
     # (AWS): the kind an error answer really is, or None for the status' usual kind.
     classify: Callable[[int, bytes], FailureKind | None] | None = None
+    # For a stream that may stay open after its last message (server-sent events): stop
+    # reading once this marker has been read.
+    end_marker: bytes | None = None
 
     @property
     def where(self) -> str:
@@ -82,7 +85,10 @@ async def fetch(request: Request, *, limit: int = MAX_RESPONSE_BYTES) -> bytes:
                     allow_redirects=False,
                 ) as response,
             ):
-                body = await read_at_most(response.content, limit)
+                stream: AsyncReader = response.content
+                if request.end_marker is not None:
+                    stream = _UntilMarker(stream, request.end_marker)
+                body = await read_at_most(stream, limit)
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
     except TimeoutError:
@@ -188,6 +194,34 @@ def _error_detail(body: bytes) -> str:
             if value:
                 return redact_text(bounded(str(value), _EXCERPT))
     return excerpt(body)
+
+
+class _UntilMarker:
+    """A stream that ends at the first blank line (the end of a server-sent event) after
+    `marker` has gone by."""
+
+    def __init__(self, stream: AsyncReader, marker: bytes) -> None:
+        self._stream = stream
+        self._marker = marker
+        self._window = b""  # the last bytes read, enough to find a marker cut by a chunk
+        self._after: bytes | None = None  # what followed the marker, once it was seen
+        self._done = False
+
+    async def read(self, n: int = -1) -> bytes:
+        if self._done:
+            return b""
+        chunk = await self._stream.read(n)
+        if self._after is None:
+            seen = self._window + chunk
+            at = seen.find(self._marker)
+            if at >= 0:
+                self._after = seen[at + len(self._marker) :]
+            self._window = seen[-len(self._marker) :]
+        else:
+            self._after = self._after[-3:] + chunk
+        if self._after is not None and (b"\n\n" in self._after or b"\r\n\r\n" in self._after):
+            self._done = True
+        return chunk
 
 
 def _phrase(status: int) -> str:
