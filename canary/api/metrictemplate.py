@@ -43,6 +43,7 @@ ProviderType = Literal[
     "cloudwatch",
     "stackdriver",
     "splunk",
+    "keptn",
 ]
 # The metrics servers a MetricTemplate may name: the keys of canary.metrics.providers.PROVIDERS.
 PROVIDER_TYPES: Final[tuple[str, ...]] = get_args(ProviderType)

@@ -117,7 +117,9 @@ async def run_checks(
             problems[metric.name] = f"{metric.name}: MetricTemplate {key[0]}/{key[1]}: {error}"
     context = context_of(canary, default_provider=default_provider)
     base_url = canary.spec.metrics_server or default_url
-    connections = Connections(prometheus=pool, default_prometheus=base_url, timeout=pool.timeout)
+    connections = Connections(
+        prometheus=pool, default_prometheus=base_url, timeout=pool.timeout, read=read
+    )
 
     async def one(index: int) -> CheckResult:
         metric = canary.spec.analysis.metrics[index]

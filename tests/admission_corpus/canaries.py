@@ -351,14 +351,14 @@ CANARY_AND_TEMPLATE_CASES = [
         rule_message=SCALER_REPLICAS_RULE.message,
     ),
     Case(
-        "template-provider-not-implemented",
-        in_spec("provider.type", "keptn"),
+        "template-provider-unknown",
+        in_spec("provider.type", "opentsdb"),
         [
             cause(
                 "spec.provider.type",
-                'Unsupported value: "keptn": supported values: "prometheus", "graphite",'
+                'Unsupported value: "opentsdb": supported values: "prometheus", "graphite",'
                 ' "influxdb", "datadog", "newrelic", "dynatrace", "cloudwatch", "stackdriver",'
-                ' "splunk"',
+                ' "splunk", "keptn"',
                 "FieldValueNotSupported",
             ),
             NOT_ALL_CHECKED,

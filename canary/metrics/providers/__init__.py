@@ -21,6 +21,7 @@ from canary.metrics.providers import (
     dynatrace,
     graphite,
     influxdb,
+    keptn,
     newrelic,
     prometheus,
     splunk,
@@ -44,6 +45,7 @@ PROVIDERS: Final[Mapping[str, Connect]] = {
     "cloudwatch": cloudwatch.connect,
     "stackdriver": stackdriver.connect,
     "splunk": splunk.connect,
+    "keptn": keptn.connect,
 }
 
 

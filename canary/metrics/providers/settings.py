@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from canary.api.durations import parse_duration
+from canary.kube.resources import Reader
 from canary.metrics.checks import QueryClient
 from canary.metrics.errors import FailureKind, MetricError
 from canary.metrics.inputs import DEFAULT_INTERVAL
@@ -35,11 +36,13 @@ class PrometheusClients(Protocol):
 @dataclass(frozen=True)
 class Connections:
     """What the controller lends every provider: its Prometheus clients, the Prometheus to ask
-    when a template names none, and the time one query may take (seconds)."""
+    when a template names none, the time one query may take (seconds) and its reader of
+    Kubernetes objects (for Keptn's metrics, which are custom resources)."""
 
     prometheus: PrometheusClients
     default_prometheus: str
     timeout: float
+    read: Reader | None = None
 
 
 @dataclass(frozen=True)
