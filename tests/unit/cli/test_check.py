@@ -153,9 +153,11 @@ def test_metric_templates_and_alert_providers_are_checked_too() -> None:
         "spec": {"provider": {"type": "opentsdb"}, "query": "up"},
     }
     assert _errors(template) == [
-        'spec.provider.type: Unsupported value: "opentsdb": supported values: "prometheus",'
-        ' "graphite", "influxdb", "datadog", "newrelic", "dynatrace", "cloudwatch",'
-        ' "stackdriver", "splunk", "keptn"'
+        (
+            'spec.provider.type: Unsupported value: "opentsdb": supported values: "prometheus",'
+            ' "graphite", "influxdb", "datadog", "newrelic", "dynatrace", "cloudwatch",'
+            ' "stackdriver", "splunk", "keptn"'
+        )
     ]
     provider = {
         "apiVersion": "canary.dev/v1alpha1",
