@@ -11,9 +11,9 @@ The request uses CloudWatch's AWS JSON 1.0 protocol (`X-Amz-Target:
 GraniteServiceVersion20100801.GetMetricData`) at `https://monitoring.<region>.amazonaws.com`
 (or `spec.provider.address`), signed by sigv4.py. Credentials: the Secret's
 `aws_access_key_id`, `aws_secret_access_key` and optional `aws_session_token` when there is a
-secretRef (this project's; Flagger's CloudWatch ignores secretRef), else the controller's
-`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` environment variables.
-Flagger's other sources (EKS pod identity, instance profiles) are not read. AWS answers
+secretRef (this project's; Flagger's CloudWatch ignores secretRef), else the controller's own
+(awsidentity.py: environment keys, an EKS service account role, EKS Pod Identity; EC2
+instance profiles are not read). AWS answers
 throttling and refused credentials with HTTP 400 and a code: those become `Throttled` and
 `AuthRefused`. This module must not judge thresholds.
 """
@@ -21,15 +21,15 @@ throttling and refused credentials with HTTP 400 and a code: those become `Throt
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from canary.metrics.checks import QueryClient
 from canary.metrics.errors import FailureKind, MetricError
+from canary.metrics.providers.awsidentity import ambient_credentials
 from canary.metrics.providers.fetch import Request, fetch, finite, json_of
 from canary.metrics.providers.settings import Connections, ProviderSettings
 from canary.metrics.providers.sigv4 import AwsCredentials, sign
@@ -66,24 +66,21 @@ def connect(settings: ProviderSettings, connections: Connections) -> QueryClient
             "spec.provider.region is required for provider cloudwatch (e.g. us-east-1)",
         )
     if settings.secret is not None:
-        credentials = AwsCredentials(
+        static = AwsCredentials(
             settings.key(ACCESS_KEY_ID),
             settings.key(SECRET_ACCESS_KEY),
             settings.secret.get(SESSION_TOKEN) or None,
         )
-    elif os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
-        credentials = AwsCredentials(
-            os.environ["AWS_ACCESS_KEY_ID"],
-            os.environ["AWS_SECRET_ACCESS_KEY"],
-            os.environ.get("AWS_SESSION_TOKEN") or None,
-        )
+
+        async def credentials() -> AwsCredentials:
+            return static
+
     else:
-        raise MetricError(
-            FailureKind.MISSING_CREDENTIALS,
-            "provider cloudwatch needs credentials: spec.provider.secretRef (a Secret with"
-            f" {ACCESS_KEY_ID} and {SECRET_ACCESS_KEY}) or the controller's AWS_ACCESS_KEY_ID"
-            " and AWS_SECRET_ACCESS_KEY",
-        )
+        region = settings.region
+
+        async def credentials() -> AwsCredentials:
+            return await ambient_credentials(region, time_limit=connections.timeout)
+
     address = settings.address or f"https://monitoring.{settings.region}.amazonaws.com"
     return CloudWatchClient(
         address.rstrip("/"),
@@ -103,7 +100,7 @@ class CloudWatchClient:
         address: str,
         *,
         region: str,
-        credentials: AwsCredentials,
+        credentials: Callable[[], Awaitable[AwsCredentials]],
         window: float,
         insecure_skip_verify: bool,
         timeout: float,
@@ -131,6 +128,7 @@ class CloudWatchClient:
                 "a CloudWatch query is a JSON list of MetricDataQuery objects",
             )
         now = self._clock()
+        credentials = await self._credentials()
         payload = json.dumps(
             {
                 "MetricDataQueries": queries,
@@ -148,7 +146,7 @@ class CloudWatchClient:
             query={},
             headers=headers,
             payload=payload,
-            credentials=self._credentials,
+            credentials=credentials,
             region=self._region,
             service="monitoring",
             now=datetime.fromtimestamp(now, UTC),

@@ -127,27 +127,28 @@ async def test_a_region_is_required() -> None:
         await client.query("[]")
 
 
-async def test_without_a_secret_the_environment_gives_the_credentials(
+async def test_without_a_secret_or_an_identity_the_query_fails_saying_where_to_look(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = ProviderSettings(type="cloudwatch", region="eu-west-1")
-    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
-    missing = connect_client(settings, CONNECTIONS)
-    with pytest.raises(MetricError) as caught:
-        await missing.query("[]")
-    assert caught.value.kind is FailureKind.MISSING_CREDENTIALS
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKID")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-    client = connect_client(settings, CONNECTIONS)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+        monkeypatch.delenv(name, raising=False)
+    client = connect_client(ProviderSettings(type="cloudwatch", region="eu-west-1"), CONNECTIONS)
     assert isinstance(client, CloudWatchClient)
     assert client.address == "https://monitoring.eu-west-1.amazonaws.com"
+    with pytest.raises(MetricError) as caught:
+        await client.query('[{"Id": "e1"}]')
+    assert caught.value.kind is FailureKind.MISSING_CREDENTIALS
+    assert "AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE" in caught.value.message
 
 
 async def test_a_query_that_is_not_a_json_list_is_a_template_error() -> None:
+    async def example() -> AwsCredentials:
+        return EXAMPLE
+
     client = CloudWatchClient(
         "http://127.0.0.1:1",
         region="eu-west-1",
-        credentials=EXAMPLE,
+        credentials=example,
         window=600,
         insecure_skip_verify=False,
         timeout=1,
