@@ -26,6 +26,7 @@ from canary.api.metrictemplate import MetricTemplate
 from canary.controller.convert import context_of, metric_specs
 from canary.core.model import CheckResult, Verdict
 from canary.kube import resources
+from canary.kube.client import ApiClient
 from canary.kube.errors import KubeError
 from canary.kube.resources import METRIC_TEMPLATE, SECRET
 from canary.metrics.checks import run_check
@@ -81,13 +82,14 @@ class PrometheusPool:
         self._clients.clear()
 
 
-async def run_checks(
+async def run_checks(  # noqa: PLR0913 - keyword-only beyond the reader and the Canary
     read: resources.Reader,
     canary: Canary,
     *,
     pool: PrometheusPool,
     default_url: str,
     default_provider: str,
+    api: ApiClient | None = None,
 ) -> tuple[CheckResult, ...]:
     templates: dict[tuple[str, str], MetricTemplate] = {}
     secrets: dict[tuple[str, str], dict[str, str] | None] = {}
@@ -118,7 +120,7 @@ async def run_checks(
     context = context_of(canary, default_provider=default_provider)
     base_url = canary.spec.metrics_server or default_url
     connections = Connections(
-        prometheus=pool, default_prometheus=base_url, timeout=pool.timeout, read=read
+        prometheus=pool, default_prometheus=base_url, timeout=pool.timeout, read=read, api=api
     )
 
     async def one(index: int) -> CheckResult:
@@ -141,6 +143,7 @@ async def run_checks(
                 secret=secrets[key],
                 holder=_holder(key[0], ref.name if ref else ""),
                 interval=spec.interval,
+                namespace=canary.metadata.namespace,
             )
             try:
                 client = connect(settings, connections)

@@ -74,6 +74,7 @@ _KNOWN_KINDS: Final[Mapping[str, tuple[str, bool]]] = {
     "MetricTemplate": ("metrictemplates", True),
     "AlertProvider": ("alertproviders", True),
     "KeptnMetric": ("keptnmetrics", True),
+    "Analysis": ("analyses", True),
     "Namespace": ("namespaces", False),
     "Node": ("nodes", False),
     "ServiceAccount": ("serviceaccounts", True),

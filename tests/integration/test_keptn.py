@@ -1,13 +1,17 @@
 """The Keptn provider against the sandbox's API server: KeptnMetric objects whose status.value the
-test sets as Keptn's metrics operator would.
+test sets as Keptn's metrics operator would, and Analyses the test completes as Keptn would.
 
-The KeptnMetric CRD installed here is a minimal one of this test's (group metrics.keptn.sh,
-version v1beta1, a status subresource with `value` as a string, as Keptn's); the reads are the
-real API server's. Checks run through the controller's path (`run_checks` with the API reader).
+The KeptnMetric and Analysis CRDs installed here are minimal ones of this test's (group
+metrics.keptn.sh, version v1beta1, status subresources with Keptn's field names); the reads
+and writes are the real API server's. Checks run through the controller's path (`run_checks`
+with the API reader and client).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,8 +23,11 @@ from canary.controller.checks import PrometheusPool, run_checks
 from canary.core.model import CheckResult, Verdict
 from canary.kube import resources
 from canary.kube.crds import install_crds
-from canary.metrics.providers.keptn import KEPTN_METRIC
+from canary.kube.errors import KubeError
+from canary.kube.resources import ResourceKind
+from canary.metrics.providers.keptn import ANALYSIS, KEPTN_METRIC
 from tests.integration.crds import apply_with_crds
+from tests.integration.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -68,11 +75,46 @@ KEPTN_METRIC_CRD: dict[str, Any] = {
 }
 
 
+def _crd(kind: str, plural: str, status: dict[str, Any]) -> dict[str, Any]:
+    crd: dict[str, Any] = json.loads(json.dumps(KEPTN_METRIC_CRD))
+    crd["metadata"]["name"] = f"{plural}.metrics.keptn.sh"
+    crd["spec"]["names"] = {
+        "kind": kind,
+        "listKind": f"{kind}List",
+        "plural": plural,
+        "singular": kind.lower(),
+    }
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    schema["properties"]["status"]["properties"] = status
+    return crd
+
+
+ANALYSIS_CRD = _crd(
+    "Analysis",
+    "analyses",
+    {"state": {"type": "string"}, "pass": {"type": "boolean"}, "raw": {"type": "string"}},
+)
+
+
 @pytest.fixture
 async def pool() -> AsyncIterator[PrometheusPool]:
     prometheus = PrometheusPool(timeout=5)
     yield prometheus
     prometheus.close()
+
+
+async def _install(api: ApiClient, crd: dict[str, Any], kind: ResourceKind) -> None:
+    """Install `crd` and wait until its objects are served (Established comes a little before:
+    for a moment the API server still answers 404 or 429 "storage is (re)initializing")."""
+    await install_crds(api, [crd])
+
+    async def served() -> bool:
+        try:
+            return await resources.list_objects(api, kind, namespace="default") is not None
+        except KubeError:
+            return False
+
+    await eventually(served, until=bool, within=30, what=f"{kind.plural} served")
 
 
 async def _keptn_metric(api: ApiClient, namespace: str, name: str, value: str | None) -> None:
@@ -96,7 +138,12 @@ async def _keptn_metric(api: ApiClient, namespace: str, name: str, value: str | 
 
 
 async def _checks(
-    api: ApiClient, namespace: str, pool: PrometheusPool, queries: dict[str, str]
+    api: ApiClient,
+    namespace: str,
+    pool: PrometheusPool,
+    queries: dict[str, str],
+    *,
+    minimum: float = 0,
 ) -> dict[str, CheckResult]:
     metrics = []
     for name, query in queries.items():
@@ -110,7 +157,11 @@ async def _checks(
             },
         )
         metrics.append(
-            {"name": name, "templateRef": {"name": name}, "thresholdRange": {"min": 0, "max": 1}}
+            {
+                "name": name,
+                "templateRef": {"name": name},
+                "thresholdRange": {"min": minimum, "max": 1},
+            }
         )
     canary = Canary.model_validate(
         {
@@ -130,6 +181,7 @@ async def _checks(
         pool=pool,
         default_url="http://127.0.0.1:1",
         default_provider="linkerd",
+        api=api,
     )
     return {result.name: result for result in results}
 
@@ -137,7 +189,7 @@ async def _checks(
 async def test_keptn_metrics_give_their_verdicts_and_reasons(
     api: ApiClient, namespace: str, pool: PrometheusPool
 ) -> None:
-    await install_crds(api, [KEPTN_METRIC_CRD])
+    await _install(api, KEPTN_METRIC_CRD, KEPTN_METRIC)
     await _keptn_metric(api, namespace, "error-rate", "0.5")
     await _keptn_metric(api, namespace, "latency", "7")
     await _keptn_metric(api, namespace, "pending", None)
@@ -150,7 +202,6 @@ async def test_keptn_metrics_give_their_verdicts_and_reasons(
             "fail": f"KeptnMetrics/{namespace}/latency",
             "nodata": f"keptnmetric/{namespace}/pending",
             "missing": f"keptnmetric/{namespace}/absent",
-            "analysis": f"analysis/{namespace}/definition/1m",
             "malformed": "keptnmetric/only-two",
         },
     )
@@ -161,7 +212,67 @@ async def test_keptn_metrics_give_their_verdicts_and_reasons(
         results["nodata"].message
     )
     assert f"KeptnMetric {namespace}/absent not found" in results["missing"].message
-    assert "Keptn Analysis queries are not supported" in results["analysis"].message
     assert "a Keptn query is keptnmetric/<namespace>/<name>" in results["malformed"].message
-    for name in ("nodata", "missing", "analysis", "malformed"):
+    for name in ("nodata", "missing", "malformed"):
         assert (results[name].verdict, results[name].value) == (Verdict.FAIL, None)
+
+
+async def _play_keptn(api: ApiClient, namespace: str, seen: list[dict[str, Any]]) -> None:
+    """Complete every new Analysis as Keptn's operator would: pass when its `result` argument
+    says so, fail when it says fail; one whose argument is `never` is left running."""
+    done: set[str] = set()
+    while True:
+        for analysis in await resources.list_objects(api, ANALYSIS, namespace=namespace) or []:
+            name = analysis["metadata"]["name"]
+            result = (analysis["spec"].get("args") or {}).get("result")
+            if name in done or result == "never":
+                continue
+            seen.append(analysis)
+            analysis["status"] = {"state": "Completed", "pass": result == "pass", "raw": "{}"}
+            with contextlib.suppress(Exception):  # deleted meanwhile: nothing to complete
+                await resources.replace_status(api, ANALYSIS, analysis)
+            done.add(name)
+        await asyncio.sleep(0.2)  # the simulated operator's own resync period
+
+
+async def test_keptn_analyses_are_created_judged_and_deleted(
+    api: ApiClient, namespace: str, pool: PrometheusPool
+) -> None:
+    await _install(api, ANALYSIS_CRD, ANALYSIS)
+    seen: list[dict[str, Any]] = []
+    operator = asyncio.create_task(_play_keptn(api, namespace, seen))
+    try:
+        results = await _checks(
+            api,
+            namespace,
+            pool,
+            {
+                "passing": f"analysis/{namespace}/error-budget/5m/result=pass;service=podinfo",
+                "failing": f"analysis/{namespace}/error-budget/5m/result=fail",
+                "pending": f"analysis/{namespace}/error-budget/5m/result=never",
+                "elsewhere": "analysis/kube-system/error-budget/5m/result=pass",
+            },
+            minimum=1,
+        )
+    finally:
+        operator.cancel()
+    assert (results["passing"].verdict, results["passing"].value) == (Verdict.PASS, 1.0)
+    assert (results["failing"].verdict, results["failing"].value) == (Verdict.FAIL, 0.0)
+    assert "not completed within 5s (state: none)" in results["pending"].message
+    assert results["pending"].verdict is Verdict.FAIL
+    assert "runs in the Canary's namespace" in results["elsewhere"].message
+    # What was created is Keptn's Analysis, with the definition, window and arguments.
+    specs = sorted((a["spec"]["args"]["result"], json.dumps(a["spec"])) for a in seen)
+    passing = json.loads(specs[1][1])
+    assert passing == {
+        "analysisDefinition": {"name": "error-budget"},
+        "timeframe": {"recent": "5m"},
+        "args": {"result": "pass", "service": "podinfo"},
+    }
+    # Every Analysis is deleted once read (the pending one too), none in kube-system.
+
+    async def left() -> list[dict[str, Any]]:
+        return await resources.list_objects(api, ANALYSIS, namespace=namespace) or []
+
+    await eventually(left, until=lambda items: items == [], within=30, what="Analyses deleted")
+    assert await resources.list_objects(api, ANALYSIS, namespace="kube-system") == []

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from canary.api.durations import parse_duration
+from canary.kube.client import ApiClient
 from canary.kube.resources import Reader
 from canary.metrics.checks import QueryClient
 from canary.metrics.errors import FailureKind, MetricError
@@ -36,13 +37,14 @@ class PrometheusClients(Protocol):
 @dataclass(frozen=True)
 class Connections:
     """What the controller lends every provider: its Prometheus clients, the Prometheus to ask
-    when a template names none, the time one query may take (seconds) and its reader of
-    Kubernetes objects (for Keptn's metrics, which are custom resources)."""
+    when a template names none, the time one query may take (seconds), and its reader of and
+    client to the Kubernetes API (for Keptn, whose metrics and analyses are custom resources)."""
 
     prometheus: PrometheusClients
     default_prometheus: str
     timeout: float
     read: Reader | None = None
+    api: ApiClient | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class ProviderSettings:
     secret: Mapping[str, str] | None = field(default=None, repr=False)
     holder: str = "spec.provider.secretRef"
     interval: str = DEFAULT_INTERVAL
+    namespace: str = ""
 
     def require_address(self) -> str:
         """`address` without a trailing slash, or a `MetricError` saying the type needs one."""
