@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Final, Literal, get_args
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from canary.api.base import (
     API_VERSION,
@@ -50,6 +50,25 @@ PROVIDER_TYPES: Final[tuple[str, ...]] = get_args(ProviderType)
 Region = Annotated[str, StringConstraints(max_length=64)]
 
 
+# What a type cannot run without (Flagger accepts such templates and fails at every check; they
+# are refused here, naming the field).
+NEEDS_ADDRESS: Final = ("graphite", "influxdb", "dynatrace", "splunk")
+NEEDS_SECRET: Final = ("datadog", "newrelic", "dynatrace", "splunk", "stackdriver")
+ADDRESS_NEEDED_RULE = CelRule(
+    rule=f"!(self.type in {list(NEEDS_ADDRESS)}) || has(self.address)",
+    message="address is required for provider types graphite, influxdb, dynatrace and splunk",
+)
+SECRET_NEEDED_RULE = CelRule(
+    rule=f"!(self.type in {list(NEEDS_SECRET)}) || has(self.secretRef)",
+    message="secretRef is required for provider types datadog, newrelic, dynatrace, splunk and"
+    " stackdriver (their Secret holds the API key or project)",
+)
+REGION_NEEDED_RULE = CelRule(
+    rule="self.type != 'cloudwatch' || (has(self.region) && self.region != '')",
+    message="region is required for provider type cloudwatch",
+)
+
+
 class SecretRef(ApiModel):
     """A Secret in the template's namespace holding the provider's credentials (docs/metrics.md
     lists the keys each type reads, which are Flagger's)."""
@@ -70,6 +89,20 @@ class MetricProvider(ApiModel):
     """Credentials for it."""
     insecure_skip_verify: Bool = False
     """Skip TLS certificate verification (for test setups only)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel_rules(ADDRESS_NEEDED_RULE, SECRET_NEEDED_RULE, REGION_NEEDED_RULE)
+    )
+
+    @model_validator(mode="after")
+    def _what_the_type_needs(self) -> MetricProvider:
+        if self.type in NEEDS_ADDRESS and self.address is None:
+            raise ValueError(ADDRESS_NEEDED_RULE.message)
+        if self.type in NEEDS_SECRET and self.secret_ref is None:
+            raise ValueError(SECRET_NEEDED_RULE.message)
+        if self.type == "cloudwatch" and not self.region:
+            raise ValueError(REGION_NEEDED_RULE.message)
+        return self
 
     @field_validator("address")
     @classmethod

@@ -20,9 +20,11 @@ import pytest
 from kubernetes_asyncio.client import ApiClient
 
 from canary.api.canary import Canary
+from canary.api.metrictemplate import SECRET_NEEDED_RULE
 from canary.controller.checks import PrometheusPool, run_checks
 from canary.core.model import CheckResult, Verdict
 from canary.kube import resources
+from canary.kube.errors import Invalid
 from tests.integration import provider_servers as servers
 from tests.integration.crds import apply_with_crds
 
@@ -303,13 +305,28 @@ async def test_graphite_without_a_secret_asks_without_credentials(
     assert [seen.credentials for seen in server.seen] == [None]
 
 
-@pytest.mark.parametrize("provider", ["datadog", "newrelic", "dynatrace", "splunk"])
-async def test_hosted_services_need_a_secret(
-    api: ApiClient, namespace: str, pool: PrometheusPool, provider: str
+@pytest.mark.parametrize("provider", ["datadog", "newrelic", "dynatrace", "splunk", "stackdriver"])
+async def test_hosted_services_without_a_secret_are_refused_at_admission(
+    api: ApiClient, namespace: str, provider: str
 ) -> None:
-    async with servers.serve(provider) as server:
-        results = await _checks(
-            api, namespace, pool, provider, server.url, secret=None, cases=("pass",)
-        )
-    assert f"provider {provider} needs spec.provider.secretRef" in results["pass"].message
-    assert server.seen == []
+    template = {
+        "apiVersion": "canary.dev/v1alpha1",
+        "kind": "MetricTemplate",
+        "metadata": {"name": provider, "namespace": namespace},
+        "spec": {
+            "provider": {"type": provider, "address": "https://api.example.com"},
+            "query": "q",
+        },
+    }
+    # apply_with_crds installs this checkout's CRDs first: the sandbox is shared.
+    await apply_with_crds(
+        api,
+        {
+            **template,
+            "metadata": {"name": "probe", "namespace": namespace},
+            "spec": {"provider": {"type": "prometheus"}, "query": "q"},
+        },
+    )
+    with pytest.raises(Invalid) as refused:
+        await resources.apply(api, template)
+    assert SECRET_NEEDED_RULE.message in str(refused.value)
