@@ -4,7 +4,8 @@ An STS test server on 127.0.0.1 answers `AssumeRoleWithWebIdentity` (the service
 token read from AWS_WEB_IDENTITY_TOKEN_FILE) with temporary credentials in STS's XML; a
 container credentials endpoint answers as EKS Pod Identity's agent does. The CloudWatch test
 server of provider_servers.py then checks that the query is signed with those credentials and
-carries their session token. A refused web identity is AuthRefused.
+carries their session token. An EC2 instance metadata test server answers IMDSv2's session
+token and role credentials. A refused web identity is AuthRefused.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ SERVICE_ACCOUNT_TOKEN = "eyJhbGciOiJSUzI1NiJ9.service-account-token"  # noqa: S1
 POD_IDENTITY_TOKEN = "pod-identity-token"  # noqa: S105
 SESSION_TOKEN = "FwoGZXIvYXdzE-session"  # noqa: S105
 ROLE = "arn:aws:iam::123456789012:role/canary"
+IMDS_SESSION = "imds-session-token"
 QUERY = '[{"Id": "e1", "Expression": "SEARCH(\'{App,case} case=pass\', \'Sum\', 60)"}]'
 
 
@@ -74,9 +76,35 @@ async def aws() -> AsyncIterator[str]:
             }
         )
 
+    async def imds_token(request: web.Request) -> web.Response:
+        if not request.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
+            return web.Response(status=400)
+        return web.Response(text=IMDS_SESSION)
+
+    async def imds_roles(request: web.Request) -> web.Response:
+        if request.headers.get("X-aws-ec2-metadata-token") != IMDS_SESSION:
+            return web.Response(status=401)
+        role = request.match_info["role"]
+        if not role:
+            return web.Response(text="canary-node-role\n")
+        if role != "canary-node-role":
+            return web.Response(status=404)
+        return web.json_response(
+            {
+                "Code": "Success",
+                "Type": "AWS-HMAC",
+                "AccessKeyId": servers.AWS_KEY_ID,
+                "SecretAccessKey": servers.AWS_SECRET_KEY,
+                "Token": SESSION_TOKEN,
+                "Expiration": "2099-01-01T00:00:00Z",
+            }
+        )
+
     app = web.Application()
     app.router.add_post("/", sts)
     app.router.add_get("/v1/credentials", pod_identity)
+    app.router.add_put("/latest/api/token", imds_token)
+    app.router.add_get("/latest/meta-data/iam/security-credentials/{role:.*}", imds_roles)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -95,8 +123,10 @@ def _clear(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_WEB_IDENTITY_TOKEN_FILE",
         "AWS_CONTAINER_CREDENTIALS_FULL_URI",
         "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
     ):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # never 169.254.169.254 in tests
 
 
 async def _query(cloudwatch: str) -> float:
@@ -151,3 +181,14 @@ async def test_eks_pod_identity_signs_the_query(
     async with servers.serve("cloudwatch") as cloudwatch:
         assert await _query(cloudwatch.url) == servers.PASS_VALUE
     assert f"Credential={servers.AWS_KEY_ID}/" in str(cloudwatch.seen[0].credentials)
+
+
+async def test_an_ec2_instance_profile_signs_the_query(
+    aws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clear(monkeypatch)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "false")
+    monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", aws)
+    async with servers.serve("cloudwatch") as cloudwatch:
+        assert await _query(cloudwatch.url) == servers.PASS_VALUE
+    assert "x-amz-security-token" in str(cloudwatch.seen[0].credentials)

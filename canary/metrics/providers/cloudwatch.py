@@ -12,8 +12,8 @@ GraniteServiceVersion20100801.GetMetricData`) at `https://monitoring.<region>.am
 (or `spec.provider.address`), signed by sigv4.py. Credentials: the Secret's
 `aws_access_key_id`, `aws_secret_access_key` and optional `aws_session_token` when there is a
 secretRef (this project's; Flagger's CloudWatch ignores secretRef), else the controller's own
-(awsidentity.py: environment keys, an EKS service account role, EKS Pod Identity; EC2
-instance profiles are not read). AWS answers
+(awsidentity.py: environment keys, an EKS service account role, EKS Pod Identity, the EC2
+instance profile), as Flagger's AWS SDK. AWS answers
 throttling and refused credentials with HTTP 400 and a code: those become `Throttled` and
 `AuthRefused`. This module must not judge thresholds.
 """

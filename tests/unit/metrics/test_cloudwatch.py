@@ -132,6 +132,7 @@ async def test_without_a_secret_or_an_identity_the_query_fails_saying_where_to_l
 ) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     client = connect_client(ProviderSettings(type="cloudwatch", region="eu-west-1"), CONNECTIONS)
     assert isinstance(client, CloudWatchClient)
     assert client.address == "https://monitoring.eu-west-1.amazonaws.com"
