@@ -1,15 +1,17 @@
 """The MetricTemplate resource: a reusable query, and the metrics provider that answers it.
 
-A Canary's metric refers to a template by name (`templateRef`) and fills its variables. Only
-Prometheus is a provider for now; any other type is refused at admission, never answered by a
-fallback. Credentials are referenced (`secretRef`), never stored in the template.
+A Canary's metric refers to a template by name (`templateRef`) and fills its variables. The
+provider types are those of Flagger's this controller implements (`PROVIDER_TYPES`, Flagger's
+names); any other type is refused at admission, never answered by a fallback. Credentials are
+referenced (`secretRef`), never stored in the template; which keys the Secret must hold depends
+on the type (docs/metrics.md).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal, get_args
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from canary.api.base import (
     API_VERSION,
@@ -31,8 +33,45 @@ ADDRESS_RULE = CelRule(
 )
 
 
+ProviderType = Literal[
+    "prometheus",
+    "graphite",
+    "influxdb",
+    "datadog",
+    "newrelic",
+    "dynatrace",
+    "cloudwatch",
+    "stackdriver",
+    "splunk",
+    "keptn",
+]
+# The metrics servers a MetricTemplate may name: the keys of canary.metrics.providers.PROVIDERS.
+PROVIDER_TYPES: Final[tuple[str, ...]] = get_args(ProviderType)
+Region = Annotated[str, StringConstraints(max_length=64)]
+
+
+# What a type cannot run without (Flagger accepts such templates and fails at every check; they
+# are refused here, naming the field).
+NEEDS_ADDRESS: Final = ("graphite", "influxdb", "dynatrace", "splunk")
+NEEDS_SECRET: Final = ("datadog", "newrelic", "dynatrace", "splunk", "stackdriver")
+ADDRESS_NEEDED_RULE = CelRule(
+    rule=f"!(self.type in {list(NEEDS_ADDRESS)}) || has(self.address)",
+    message="address is required for provider types graphite, influxdb, dynatrace and splunk",
+)
+SECRET_NEEDED_RULE = CelRule(
+    rule=f"!(self.type in {list(NEEDS_SECRET)}) || has(self.secretRef)",
+    message="secretRef is required for provider types datadog, newrelic, dynatrace, splunk and"
+    " stackdriver (their Secret holds the API key or project)",
+)
+REGION_NEEDED_RULE = CelRule(
+    rule="self.type != 'cloudwatch' || (has(self.region) && self.region != '')",
+    message="region is required for provider type cloudwatch",
+)
+
+
 class SecretRef(ApiModel):
-    """A Secret in the template's namespace holding `token`, or `username` and `password`."""
+    """A Secret in the template's namespace holding the provider's credentials (docs/metrics.md
+    lists the keys each type reads, which are Flagger's)."""
 
     name: ObjectName
 
@@ -40,14 +79,30 @@ class SecretRef(ApiModel):
 class MetricProvider(ApiModel):
     """Where the query runs."""
 
-    type: Literal["prometheus"]
+    type: ProviderType
     """The kind of metrics server."""
     address: Url | None = Field(default=None, json_schema_extra=cel_rules(ADDRESS_RULE))
-    """Its URL; the controller's default Prometheus when left out."""
+    """Its URL; if left out, the controller's Prometheus or the service's API (docs/metrics.md)."""
+    region: Region | None = None
+    """The cloud region (CloudWatch: e.g. `us-east-1`)."""
     secret_ref: SecretRef | None = None
     """Credentials for it."""
     insecure_skip_verify: Bool = False
     """Skip TLS certificate verification (for test setups only)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel_rules(ADDRESS_NEEDED_RULE, SECRET_NEEDED_RULE, REGION_NEEDED_RULE)
+    )
+
+    @model_validator(mode="after")
+    def _what_the_type_needs(self) -> MetricProvider:
+        if self.type in NEEDS_ADDRESS and self.address is None:
+            raise ValueError(ADDRESS_NEEDED_RULE.message)
+        if self.type in NEEDS_SECRET and self.secret_ref is None:
+            raise ValueError(SECRET_NEEDED_RULE.message)
+        if self.type == "cloudwatch" and not self.region:
+            raise ValueError(REGION_NEEDED_RULE.message)
+        return self
 
     @field_validator("address")
     @classmethod

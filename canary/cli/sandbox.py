@@ -7,6 +7,7 @@ from pathlib import Path
 
 from canary.sandbox import cluster
 from canary.sandbox.binaries import ensure_binaries
+from canary.sandbox.graphite import ensure_graphite
 from canary.sandbox.state import SandboxState
 
 
@@ -18,6 +19,7 @@ def run(action: str, *, state_dir: Path, cache: Path) -> int:
     match action:
         case "build":
             binaries = ensure_binaries(cache, report)
+            ensure_graphite(cache, report)  # for the Graphite provider's tests only
             report(f"binaries ready; kubectl at {binaries.kubectl}")
             return 0
         case "up":

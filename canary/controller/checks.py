@@ -1,14 +1,14 @@
 """Run a Canary's metric checks for one analysis tick, all at once, each failing closed.
 
-Resolves MetricTemplates (a missing one fails its check with a message that names it), picks the
-Prometheus to ask (the template's address, the Canary's metricsServer, or the controller's) and
-how (the template's `secretRef` and `insecureSkipVerify`), and runs every check concurrently.
-Never raises for a provider's or a template's fault.
+Resolves MetricTemplates (a missing one fails its check with a message that names it), reads
+the Secret each one's `spec.provider.secretRef` names (in the template's namespace), and asks
+the provider registry (canary.metrics.providers) for the client of its `spec.provider.type`;
+a metric without a template asks the Canary's metricsServer or the controller's Prometheus.
+Runs every check concurrently. Never raises for a provider's or a template's fault.
 
-Credentials follow Flagger: the Secret named by `spec.provider.secretRef`, in the template's
-namespace, holds `token` (sent as a bearer token), or else both `username` and `password`
-(basic auth). A missing Secret or key fails the check, naming the Secret and the key: a query
-meant to be authenticated is never sent without its credentials.
+Which keys the Secret must hold is the provider's business (Flagger's keys; for Prometheus
+`token`, or else `username` and `password`). A missing Secret or key fails the check, naming
+the Secret and the key: a query meant to be authenticated is never sent without its credentials.
 """
 
 from __future__ import annotations
@@ -26,10 +26,14 @@ from canary.api.metrictemplate import MetricTemplate
 from canary.controller.convert import context_of, metric_specs
 from canary.core.model import CheckResult, Verdict
 from canary.kube import resources
+from canary.kube.client import ApiClient
 from canary.kube.errors import KubeError
 from canary.kube.resources import METRIC_TEMPLATE, SECRET
 from canary.metrics.checks import run_check
+from canary.metrics.errors import MetricError
 from canary.metrics.prometheus import Credentials, PrometheusClient
+from canary.metrics.providers import Connections, ProviderSettings, connect
+from canary.metrics.providers.prometheus import credentials_from
 
 METRIC_TEMPLATES = METRIC_TEMPLATE
 # Clients kept at most; the least recently used one is closed beyond (rotated credentials).
@@ -47,7 +51,7 @@ class PrometheusPool:
     thread pool)."""
 
     def __init__(self, *, timeout: float) -> None:
-        self._timeout = timeout
+        self.timeout = timeout
         self._clients: OrderedDict[_ClientKey, PrometheusClient] = OrderedDict()
 
     def client(
@@ -63,7 +67,7 @@ class PrometheusPool:
             return self._clients[key]
         self._clients[key] = PrometheusClient(
             url,
-            timeout=self._timeout,
+            timeout=self.timeout,
             credentials=credentials,
             insecure_skip_verify=insecure_skip_verify,
         )
@@ -78,16 +82,17 @@ class PrometheusPool:
         self._clients.clear()
 
 
-async def run_checks(
+async def run_checks(  # noqa: PLR0913 - keyword-only beyond the reader and the Canary
     read: resources.Reader,
     canary: Canary,
     *,
     pool: PrometheusPool,
     default_url: str,
     default_provider: str,
+    api: ApiClient | None = None,
 ) -> tuple[CheckResult, ...]:
     templates: dict[tuple[str, str], MetricTemplate] = {}
-    credentials: dict[tuple[str, str], Credentials | None] = {}
+    secrets: dict[tuple[str, str], dict[str, str] | None] = {}
     problems: dict[str, str] = {}
     for metric in canary.spec.analysis.metrics:
         if metric.template_ref is None:
@@ -108,32 +113,48 @@ async def run_checks(
             problems[metric.name] = f"{metric.name}: MetricTemplate {key[0]}/{key[1]}: {reason}"
             continue
         try:
-            if key not in credentials:
-                credentials[key] = await credentials_of(read, templates[key], namespace=key[0])
+            if key not in secrets:
+                secrets[key] = await secret_values(read, templates[key], namespace=key[0])
         except (CredentialsError, KubeError) as error:
             problems[metric.name] = f"{metric.name}: MetricTemplate {key[0]}/{key[1]}: {error}"
     context = context_of(canary, default_provider=default_provider)
     base_url = canary.spec.metrics_server or default_url
+    connections = Connections(
+        prometheus=pool, default_prometheus=base_url, timeout=pool.timeout, read=read, api=api
+    )
 
     async def one(index: int) -> CheckResult:
         metric = canary.spec.analysis.metrics[index]
         spec = specs[index]
-        if metric.name in problems:
-            low, high = metric.bounds
-            return CheckResult(metric.name, Verdict.FAIL, None, problems[metric.name], low, high)
-        if metric.template_ref is None:
+        if metric.template_ref is None and metric.name not in problems:
             return await run_check(spec, context=context, client=pool.client(base_url))
-        key = (
-            metric.template_ref.namespace or canary.metadata.namespace,
-            metric.template_ref.name,
-        )
-        provider = templates[key].spec.provider
-        client = pool.client(
-            provider.address or base_url,
-            credentials=credentials[key],
-            insecure_skip_verify=provider.insecure_skip_verify,
-        )
-        return await run_check(spec, context=context, client=client)
+        if metric.template_ref is not None and metric.name not in problems:
+            key = (
+                metric.template_ref.namespace or canary.metadata.namespace,
+                metric.template_ref.name,
+            )
+            provider = templates[key].spec.provider
+            ref = provider.secret_ref
+            settings = ProviderSettings(
+                type=provider.type,
+                address=provider.address,
+                region=provider.region,
+                insecure_skip_verify=provider.insecure_skip_verify,
+                secret=secrets[key],
+                holder=_holder(key[0], ref.name if ref else ""),
+                interval=spec.interval,
+                namespace=canary.metadata.namespace,
+            )
+            try:
+                client = connect(settings, connections)
+            except MetricError as error:
+                problems[metric.name] = (
+                    f"{metric.name}: MetricTemplate {key[0]}/{key[1]}: {error.message}"
+                )
+            else:
+                return await run_check(spec, context=context, client=client)
+        low, high = metric.bounds
+        return CheckResult(metric.name, Verdict.FAIL, None, problems[metric.name], low, high)
 
     specs = metric_specs(canary, templates)
     async with asyncio.TaskGroup() as group:
@@ -144,26 +165,37 @@ async def run_checks(
 async def credentials_of(
     read: resources.Reader, template: MetricTemplate, *, namespace: str
 ) -> Credentials | None:
-    """The credentials `template`'s `spec.provider.secretRef` names (None without one), read
-    from its Secret in `namespace` (the template's); a `CredentialsError` saying what is
-    missing when they cannot be had."""
+    """The Prometheus credentials `template`'s `spec.provider.secretRef` names (None without
+    one), read from its Secret in `namespace` (the template's); a `CredentialsError` saying
+    what is missing when they cannot be had."""
+    values = await secret_values(read, template, namespace=namespace)
+    if values is None:
+        return None
+    ref = template.spec.provider.secret_ref
+    try:
+        return credentials_from(values, where=_holder(namespace, ref.name if ref else ""))
+    except MetricError as error:
+        raise CredentialsError(error.message) from None
+
+
+async def secret_values(
+    read: resources.Reader, template: MetricTemplate, *, namespace: str
+) -> dict[str, str] | None:
+    """The decoded values of the Secret `template`'s `spec.provider.secretRef` names, in
+    `namespace` (None without a secretRef); a `CredentialsError` when it cannot be read."""
     ref = template.spec.provider.secret_ref
     if ref is None:
         return None
-    where = f"Secret {namespace}/{ref.name} (spec.provider.secretRef)"
+    where = _holder(namespace, ref.name)
     secret = await read(SECRET, namespace, ref.name)
     if secret is None:
         raise CredentialsError(f"{where} not found")
     data = secret.get("data") or {}
     try:
-        values = {key: base64.b64decode(str(value)).decode() for key, value in data.items()}
+        return {key: base64.b64decode(str(value)).decode() for key, value in data.items()}
     except (binascii.Error, UnicodeDecodeError):
         raise CredentialsError(f"{where} holds a value that is not base64 of UTF-8 text") from None
-    if values.get("token"):
-        return Credentials(bearer_token=values["token"])
-    for key in ("username", "password"):
-        if key not in values:
-            raise CredentialsError(
-                f"{where} has no key {key!r}: it must hold token, or username and password"
-            )
-    return Credentials(username=values["username"], password=values["password"])
+
+
+def _holder(namespace: str, name: str) -> str:
+    return f"Secret {namespace}/{name} (spec.provider.secretRef)"

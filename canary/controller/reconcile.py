@@ -278,6 +278,7 @@ class Reconciler:
                     pool=self.prometheus,
                     default_url=self.settings.prometheus_url,
                     default_provider=self.settings.provider,
+                    api=self.api,
                 )
             observation = dataclasses.replace(observation, checks=checks)
             checked = True

@@ -78,6 +78,8 @@ _KNOWN_KINDS: Final[Mapping[str, tuple[str, bool]]] = {
     "Canary": ("canaries", True),
     "MetricTemplate": ("metrictemplates", True),
     "AlertProvider": ("alertproviders", True),
+    "KeptnMetric": ("keptnmetrics", True),
+    "Analysis": ("analyses", True),
     "Namespace": ("namespaces", False),
     "Node": ("nodes", False),
     "ServiceAccount": ("serviceaccounts", True),

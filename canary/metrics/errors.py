@@ -23,9 +23,11 @@ class FailureKind(StrEnum):
     INFINITE = "Infinite"
     SEVERAL_SERIES = "SeveralSeries"
     UNSUPPORTED_RESULT = "UnsupportedResultType"
-    # Prometheus refused the query, or could not be asked.
+    # The metrics server refused the query, or could not be asked.
     QUERY_ERROR = "QueryError"
     HTTP_ERROR = "HttpError"
+    AUTH_REFUSED = "AuthRefused"
+    THROTTLED = "Throttled"
     UNREACHABLE = "Unreachable"
     TLS_ERROR = "TLSError"
     TIMEOUT = "Timeout"
@@ -36,6 +38,8 @@ class FailureKind(StrEnum):
     QUERY_TOO_LONG = "QueryTooLong"
     NO_QUERY = "NoQuery"
     UNSUPPORTED_PROVIDER = "UnsupportedProvider"
+    MISSING_CREDENTIALS = "MissingCredentials"
+    NO_ADDRESS = "NoAddress"
     # A bug of ours, caught so that one metric cannot crash the controller.
     INTERNAL = "InternalError"
 
@@ -51,6 +55,8 @@ _CONFIGURATION_KINDS = frozenset(
         FailureKind.QUERY_TOO_LONG,
         FailureKind.NO_QUERY,
         FailureKind.UNSUPPORTED_PROVIDER,
+        FailureKind.MISSING_CREDENTIALS,
+        FailureKind.NO_ADDRESS,
     }
 )
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from canary.api.analysis import MATCH_RULE, MIRROR_RULE
 from canary.api.canary import SCALER_REPLICAS_RULE
+from canary.api.metrictemplate import (
+    ADDRESS_NEEDED_RULE,
+    REGION_NEEDED_RULE,
+    SECRET_NEEDED_RULE,
+)
 from tests.admission_corpus.cases import (
     INTERVAL,
     METRIC_RANGE,
@@ -348,16 +353,60 @@ CANARY_AND_TEMPLATE_CASES = [
         rule_message=SCALER_REPLICAS_RULE.message,
     ),
     Case(
-        "template-provider-not-prometheus",
-        in_spec("provider.type", "datadog"),
+        "template-provider-unknown",
+        in_spec("provider.type", "opentsdb"),
         [
             cause(
                 "spec.provider.type",
-                'Unsupported value: "datadog": supported values: "prometheus"',
+                'Unsupported value: "opentsdb": supported values: "prometheus", "graphite",'
+                ' "influxdb", "datadog", "newrelic", "dynatrace", "cloudwatch", "stackdriver",'
+                ' "splunk", "keptn"',
                 "FieldValueNotSupported",
             ),
             NOT_ALL_CHECKED,
         ],
+        kind="metrictemplates",
+    ),
+    Case(
+        "template-provider-datadog",
+        in_spec("provider", {"type": "datadog", "secretRef": {"name": "datadog"}}),
+        [],
+        kind="metrictemplates",
+    ),
+    Case(
+        "template-graphite-without-address",
+        in_spec("provider", {"type": "graphite"}),
+        [cause("spec.provider", f"Invalid value: {ADDRESS_NEEDED_RULE.message}")],
+        kind="metrictemplates",
+        rule_message=ADDRESS_NEEDED_RULE.message,
+    ),
+    Case(
+        "template-datadog-without-secret",
+        in_spec("provider", {"type": "datadog"}),
+        [cause("spec.provider", f"Invalid value: {SECRET_NEEDED_RULE.message}")],
+        kind="metrictemplates",
+        rule_message=SECRET_NEEDED_RULE.message,
+    ),
+    Case(
+        "template-cloudwatch-without-region",
+        in_spec("provider", {"type": "cloudwatch"}),
+        [cause("spec.provider", f"Invalid value: {REGION_NEEDED_RULE.message}")],
+        kind="metrictemplates",
+        rule_message=REGION_NEEDED_RULE.message,
+    ),
+    Case(
+        "template-keptn-needs-nothing",
+        in_spec("provider", {"type": "keptn"}),
+        [],
+        kind="metrictemplates",
+    ),
+    Case(
+        "template-provider-with-region",
+        in_spec(
+            "provider",
+            {"type": "graphite", "address": "http://graphite:8080", "region": "eu-west-1"},
+        ),
+        [],
         kind="metrictemplates",
     ),
     Case(

@@ -150,10 +150,14 @@ def test_metric_templates_and_alert_providers_are_checked_too() -> None:
         "apiVersion": "canary.dev/v1alpha1",
         "kind": "MetricTemplate",
         "metadata": {"name": "t"},
-        "spec": {"provider": {"type": "datadog"}, "query": "up"},
+        "spec": {"provider": {"type": "opentsdb"}, "query": "up"},
     }
     assert _errors(template) == [
-        'spec.provider.type: Unsupported value: "datadog": supported values: "prometheus"'
+        (
+            'spec.provider.type: Unsupported value: "opentsdb": supported values: "prometheus",'
+            ' "graphite", "influxdb", "datadog", "newrelic", "dynatrace", "cloudwatch",'
+            ' "stackdriver", "splunk", "keptn"'
+        )
     ]
     provider = {
         "apiVersion": "canary.dev/v1alpha1",
