@@ -1,5 +1,6 @@
 """The examples no other e2e test releases, released as written on the sandbox: the Canary of
-docs/canary.md, and examples/production (every gate, a load test, alerts).
+docs/canary.md, and examples/production (every gate, a load test, alerts); and the routing
+examples' rollbacks (test_routing.py promotes them).
 
 What is changed, and only that: the namespace, `analysis.interval` (2 s, so a release takes
 seconds), and the in-cluster addresses (the load tester, the load test's target, the Slack
@@ -20,13 +21,17 @@ import pytest
 import yaml
 from kubernetes_asyncio.client import ApiClient
 
+from canary.kube.resources import HTTP_ROUTE
 from tests.e2e.harness import (
     ERROR_RATE_ANNOTATION,
     IMAGE,
     REPOSITORY,
     Recorder,
     apply,
+    deployment,
+    get_canary,
     get_deployment,
+    http_route_weights_of,
     image_of,
     set_template,
 )
@@ -155,3 +160,29 @@ async def test_the_production_example_waits_for_its_gates_then_releases_and_aler
 
     sent = await eventually(rollback_alerts, until=bool, within=10, what="a rollback alert")
     assert all(alert["channel"] == "releases" for alert in sent), sent  # the AlertProvider's
+
+
+@pytest.mark.parametrize("path", ["gatewayapi/canary.yaml", "ab-testing/canary.yaml"])
+async def test_a_routing_example_rolls_a_faulty_version_back(
+    api: ApiClient, namespace: str, path: str
+) -> None:
+    [canary] = _documents(EXAMPLES / path, namespace)
+    canary["spec"]["analysis"]["interval"] = "2s"
+    recorder = Recorder(
+        api, namespace=namespace, name=NAME, route=HTTP_ROUTE, weights_of=http_route_weights_of
+    )
+    async with recorder.running():
+        for document in _documents(EXAMPLES / "podinfo/metrictemplate.yaml", namespace):
+            await apply(api, document)
+        await apply(api, deployment(NAME, namespace=namespace))
+        await apply(api, canary)
+        await recorder.until_phase("Initialized", within=30)
+        assert await _release(api, recorder, tag="6.7.1", faulty=True) == "Failed", (
+            recorder.describe()
+        )
+    assert recorder.canary_weights[-1] == 0, recorder.describe()
+    assert max(recorder.canary_weights) > 0, "the faulty version got traffic, then none"
+    assert await _primary_image(api, namespace) == f"{IMAGE}:6.7.0"
+    status = (await get_canary(api, NAME, namespace=namespace))["status"]
+    [ready] = [c for c in status["conditions"] if c["type"] == "Ready"]
+    assert "error-rate" in ready["message"], ready  # rolled back for its errors, saying so
