@@ -84,7 +84,11 @@ def fields_honored(
     ignored = ignored_fields(canary.spec.foreign, provider)
     if not ignored:
         return {ConditionType.FIELDS_HONORED: None}
-    message = "; ".join(ignored) + " (the release goes on without them)"
+    message = "; ".join(ignored) + (
+        " (the release goes on without it)"
+        if len(ignored) == 1
+        else " (the release goes on without them)"
+    )
     condition = Condition(
         ConditionType.FIELDS_HONORED,
         ConditionStatus.FALSE,

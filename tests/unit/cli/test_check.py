@@ -177,6 +177,22 @@ def test_a_file_with_errors_exits_1_and_names_file_object_and_field(
     ]
 
 
+def test_another_providers_field_is_a_warning_that_keeps_exit_code_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = _canary()
+    manifest["spec"]["service"]["trafficPolicy"] = {"tls": {"mode": "ISTIO_MUTUAL"}}
+    path = _write(tmp_path, manifest)
+    assert main(["check", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{path}: Canary/podinfo: OK",
+        (
+            f"{path}: Canary/podinfo: warning: spec.service.trafficPolicy is an Istio setting, "
+            "ignored with provider linkerd as Flagger ignores it (the release goes on without it)"
+        ),
+    ]
+
+
 def test_stdin_is_read_for_a_dash(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
