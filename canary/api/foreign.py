@@ -106,7 +106,8 @@ class Foreign:
 
     def ignored(self, provider: str) -> str:
         """What the warning says when it is set with `provider`, which ignores it."""
-        return f"{self.path} is {self.owner}, ignored with provider {provider} as Flagger ignores it"
+        ignored = f"ignored with provider {provider} as Flagger ignores it"
+        return f"{self.path} is {self.owner}, {ignored}"
 
     def refused(self, provider: str) -> bool:
         return any(provider.startswith(prefix) for prefix in self.refused_with)
