@@ -6,7 +6,7 @@ Canary routed by Linkerd is ignored by Flagger, which releases that Canary corre
 field is accepted here too, kept as written, and reported as ignored (`ignored_fields`: the
 controller shows it as a warning condition and event, `canary check` prints it as a warning).
 A field is refused only where Flagger applies it with the Canary's provider and this controller
-cannot (`refusing_providers`): `service.rewrite` with `gatewayapi:*`, `service.headless` with any
+cannot (`Foreign.refused_with`): `service.rewrite` with `gatewayapi:*`, `service.headless` with any
 provider. Then a CEL rule names the field (the models raise the same message, so `canary
 check` says it too); with no `provider` set the controller's default decides, and the
 controller refuses it (`unapplied_fields`). A provider this controller does not implement
