@@ -87,9 +87,18 @@ class CelRule:
 
     rule: str
     message: str
+    # A CEL expression for the message, naming the value (the API server falls back on
+    # `message` if it fails); the models say what it says.
+    message_expression: str | None = None
 
     def schema(self) -> JsonDict:
-        return {"rule": self.rule, "message": self.message}
+        if self.message_expression is None:
+            return {"rule": self.rule, "message": self.message}
+        return {
+            "rule": self.rule,
+            "message": self.message,
+            "messageExpression": self.message_expression,
+        }
 
 
 def parse_timestamp(value: object) -> datetime | None:

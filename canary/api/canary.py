@@ -11,6 +11,7 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from canary.api.analysis import Analysis
 from canary.api.base import (
@@ -28,20 +29,31 @@ from canary.api.base import (
     cel_rules,
 )
 from canary.api.durations import Duration
-from canary.api.foreign import SERVICE_FIELDS, SPEC_FIELDS, refuse, schema_extra
+from canary.api.foreign import (
+    PROVIDER_MAX,
+    PROVIDER_RULE,
+    PROVIDERS,
+    SERVICE_FIELDS,
+    SPEC_FIELDS,
+    Foreign,
+    provider_message,
+    schema_extra,
+    set_aside,
+    set_fields,
+)
 from canary.api.status import CanaryStatus
 from canary.api.urls import is_http_url
 
-Provider = Literal[
-    "linkerd",
-    "smi:v1alpha1",
-    "smi:v1alpha2",
-    "smi:v1alpha3",
-    "smi:v1alpha4",
-    "kubernetes",
-    "gatewayapi:v1",
-    "gatewayapi:v1beta1",
+# One of PROVIDERS; a string with a CEL rule rather than an enum, so that the refusal names the
+# provider ("provider istio is not supported yet; supported providers: ...").
+Provider = Annotated[
+    str,
+    StringConstraints(max_length=PROVIDER_MAX),
+    Field(json_schema_extra=cel_rules(PROVIDER_RULE)),
 ]
+# The names of the foreign fields (canary.api.foreign) a spec or service sets, kept out of the
+# schema and of what the model writes.
+ForeignNames = Annotated[tuple[str, ...], SkipJsonSchema()]
 
 TARGET_IMMUTABLE_RULE = CelRule(
     rule="self == oldSelf",
@@ -218,12 +230,15 @@ class Service(ApiModel):
     headers: Headers | None = None
     """Header changes applied by the route (Gateway API)."""
 
+    foreign_fields: ForeignNames = Field(default=(), exclude=True)
+    """Flagger's fields of other providers it sets (see canary.api.foreign)."""
+
     model_config = ConfigDict(json_schema_extra=schema_extra(SERVICE_FIELDS))
 
     @model_validator(mode="before")
     @classmethod
-    def _no_foreign_fields(cls, data: object) -> object:
-        return refuse(SERVICE_FIELDS, data)
+    def _foreign_fields(cls, data: object) -> object:
+        return set_aside(SERVICE_FIELDS, data)
 
     @field_validator("target_port")
     @classmethod
@@ -272,14 +287,42 @@ class CanarySpec(ApiModel):
     revert_on_deletion: Bool = False
     """On deletion, point traffic and the target back to the primary's version first."""
 
+    foreign_fields: ForeignNames = Field(default=(), exclude=True)
+    """Flagger's fields of other providers it sets (see canary.api.foreign)."""
+
     model_config = ConfigDict(
-        json_schema_extra=schema_extra(SPEC_FIELDS, TARGET_AS_SERVICE_NAME_RULE)
+        json_schema_extra=schema_extra(
+            SPEC_FIELDS,
+            TARGET_AS_SERVICE_NAME_RULE,
+            provider_rules=(*SPEC_FIELDS, *SERVICE_FIELDS),
+        )
     )
 
     @model_validator(mode="before")
     @classmethod
-    def _no_foreign_fields(cls, data: object) -> object:
-        return refuse(SPEC_FIELDS, data)
+    def _foreign_fields(cls, data: object) -> object:
+        return set_aside(SPEC_FIELDS, data)
+
+    @field_validator("provider")
+    @classmethod
+    def _supported_provider(cls, provider: str | None) -> str | None:
+        if provider is not None and provider not in PROVIDERS:
+            raise ValueError(provider_message(provider))
+        return provider
+
+    @model_validator(mode="after")
+    def _foreign_fields_applied(self) -> CanarySpec:
+        """The twin of the CEL rules refusing a field Flagger applies with the named provider."""
+        if self.provider is not None:
+            for foreign in self.foreign:
+                if foreign.refused(self.provider):
+                    raise ValueError(foreign.message)
+        return self
+
+    @property
+    def foreign(self) -> list[Foreign]:
+        """The fields of other providers this spec sets, in the table's order."""
+        return set_fields(self.foreign_fields, self.service.foreign_fields)
 
     @model_validator(mode="after")
     def _services_can_be_named(self) -> CanarySpec:

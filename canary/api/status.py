@@ -47,6 +47,7 @@ class ConditionType(StrEnum):
     RECONCILING = "Reconciling"
     STALLED = "Stalled"
     ALERTS_READY = "AlertsReady"
+    FIELDS_HONORED = "FieldsHonored"
 
 
 class Condition(ApiModel):
@@ -54,7 +55,7 @@ class Condition(ApiModel):
 
     type: Annotated[str, StringConstraints(min_length=1, max_length=316)]
     """The kind of condition: a Canary has `Ready`, `Promoted`, `Reconciling`, `Stalled`,
-    `AlertsReady`."""
+    `AlertsReady`, `FieldsHonored`."""
     status: Literal["True", "False", "Unknown"]
     reason: Annotated[
         str,
@@ -141,7 +142,8 @@ class CanaryStatus(ApiModel):
     """`Ready` (the Canary is valid and healthy), `Promoted` (the last analysis passed),
     `Reconciling` (present while a release is in flight), `Stalled` (present while the
     controller cannot move the Canary: a rolled-back release, an invalid spec, failing cycles)
-    and `AlertsReady` (False while an alert's AlertProvider cannot be used)."""
+    `AlertsReady` (False while an alert's AlertProvider cannot be used) and `FieldsHonored`
+    (False while the provider ignores fields of other providers the Canary sets)."""
     checks: Annotated[list[MetricCheck], keyed_list("name", max_items=20)] = Field(
         default_factory=list
     )

@@ -48,7 +48,12 @@ from canary.controller.ownership import Refusal, refusal
 from canary.controller.routing import owner_of, route_of, router_of
 from canary.controller.scheduler import Key, outside_limit
 from canary.controller.settings import Settings
-from canary.controller.support import unsupported_fields, unsupported_message
+from canary.controller.support import (
+    fields_honored,
+    ignored_warnings,
+    unsupported_fields,
+    unsupported_message,
+)
 from canary.core.conditions import Condition, ConditionType
 from canary.core.decide import decide
 from canary.core.model import CanaryState, Observation, Phase, Policy, RecordEvent
@@ -217,6 +222,7 @@ class Reconciler:
         notes = await self.alerts.check(
             canary, sending=any(wanted(canary, reason) for reason, _ in events)
         )
+        notes |= fields_honored(canary, default_provider=self.settings.provider)
         if await self._write_status(
             raw,
             canary,
@@ -227,7 +233,8 @@ class Reconciler:
             notes=notes,
         ):
             self.witness.written(key, started)
-        for reason, message in alert_warnings(canary.status, notes):
+        warnings = alert_warnings(canary.status, notes) + ignored_warnings(canary.status, notes)
+        for reason, message in warnings:
             await record_event(self.api, raw, reason=reason, message=message, warning=True)
         self.releases.record_cycle(
             canary,

@@ -1,14 +1,27 @@
-"""Fields this controller accepts in the API but cannot act on, alone or with the chosen router.
+"""Fields this controller accepts in the API but cannot act on, alone or with the chosen router,
+and other providers' fields it ignores as Flagger does.
 
 A release must never silently run without something its author asked for: a gate webhook that
 is ignored would let an unapproved release through, and an A/B test whose matches the router
 cannot express would send everyone to the canary. So a Canary that asks for such a thing is not
 released at all; it gets `Ready=False, reason=Unsupported` naming the fields.
+
+A field of another provider that Flagger itself ignores with this Canary's provider
+(`service.trafficPolicy` with linkerd) does not stop the release: `fields_honored` gives the
+`FieldsHonored=False` condition (reason `IgnoredFields`) naming them, and `ignored_warnings` the
+Warning event, once per distinct message. The condition is none of kstatus's (Ready, Stalled,
+Reconciling), so it never makes the Canary read Failed or InProgress.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from canary.api.canary import Canary
+from canary.api.foreign import ignored_fields, unapplied_fields
+from canary.api.status import CanaryStatus
+from canary.api.status import ConditionType as StatusConditionType
+from canary.core.conditions import Condition, ConditionStatus, ConditionType
 from canary.metrics.builtin import is_builtin, mesh_of
 from canary.metrics.errors import MetricError
 
@@ -27,7 +40,7 @@ def unsupported_fields(canary: Canary, *, default_provider: str) -> list[str]:
     """What the Canary asks of its router that the router, or the strategy, cannot do."""
     provider = canary.spec.provider or default_provider
     analysis = canary.spec.analysis
-    found = []
+    found = unapplied_fields(canary.spec.foreign, provider)
     if analysis.match and not provider.startswith(MATCHING_PROVIDERS):
         found.append(
             f"spec.analysis.match with provider {provider} (A/B testing needs smi:v1alpha3, "
@@ -57,3 +70,44 @@ def unsupported_fields(canary: Canary, *, default_provider: str) -> list[str]:
             "once: set analysis.iterations for blue/green)"
         )
     return found
+
+
+IGNORED_FIELDS = "IgnoredFields"
+
+
+def fields_honored(
+    canary: Canary, *, default_provider: str
+) -> dict[ConditionType, Condition | None]:
+    """The `FieldsHonored` condition for the status: False naming the fields the provider
+    ignores, absent (None) when there are none."""
+    provider = canary.spec.provider or default_provider
+    ignored = ignored_fields(canary.spec.foreign, provider)
+    if not ignored:
+        return {ConditionType.FIELDS_HONORED: None}
+    message = "; ".join(ignored) + (
+        " (the release goes on without it)"
+        if len(ignored) == 1
+        else " (the release goes on without them)"
+    )
+    condition = Condition(
+        ConditionType.FIELDS_HONORED,
+        ConditionStatus.FALSE,
+        IGNORED_FIELDS,
+        message,
+        canary.metadata.generation,
+    )
+    return {ConditionType.FIELDS_HONORED: condition}
+
+
+def ignored_warnings(
+    previous: CanaryStatus, notes: Mapping[ConditionType, Condition | None]
+) -> list[tuple[str, str]]:
+    """The Warning event (reason, message) to record for ignored fields: one per distinct
+    message, so fields that stay are not repeated on every cycle."""
+    new = notes.get(ConditionType.FIELDS_HONORED)
+    if new is None:
+        return []
+    old = previous.condition(StatusConditionType.FIELDS_HONORED)
+    if old is not None and old.status == "False" and old.message == new.message:
+        return []
+    return [(new.reason, new.message)]

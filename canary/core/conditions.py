@@ -41,6 +41,7 @@ class ConditionType(StrEnum):
     RECONCILING = "Reconciling"
     STALLED = "Stalled"
     ALERTS_READY = "AlertsReady"
+    FIELDS_HONORED = "FieldsHonored"
 
 
 # What the phase-derived conditions decide; any other condition is the shell's own.

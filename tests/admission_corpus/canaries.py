@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from canary.api.analysis import MATCH_RULE, MIRROR_RULE
 from canary.api.canary import SCALER_REPLICAS_RULE
+from canary.api.foreign import SERVICE_FIELDS, provider_message
 from canary.api.metrictemplate import (
     ADDRESS_NEEDED_RULE,
     REGION_NEEDED_RULE,
@@ -16,11 +17,11 @@ from tests.admission_corpus.cases import (
     NOT_ALL_CHECKED,
     ONE_MODE,
     PATTERN,
-    PROVIDERS,
     SOURCE,
     WEBHOOK_TYPES,
     WEBHOOK_URL,
     Case,
+    all_of,
     cause,
     in_analysis,
     in_spec,
@@ -28,6 +29,8 @@ from tests.admission_corpus.cases import (
     rule_cause,
     webhook,
 )
+
+REWRITE = next(f for f in SERVICE_FIELDS if f.field == "rewrite")
 
 CANARY_AND_TEMPLATE_CASES = [
     Case(
@@ -307,14 +310,8 @@ CANARY_AND_TEMPLATE_CASES = [
     Case(
         "unknown-provider",
         in_spec("provider", "istio"),
-        [
-            cause(
-                "spec.provider",
-                f'Unsupported value: "istio": supported values: {PROVIDERS}',
-                "FieldValueNotSupported",
-            ),
-            NOT_ALL_CHECKED,
-        ],
+        [cause("spec.provider", f'Invalid value: "istio": {provider_message("istio")}')],
+        rule_message=provider_message("istio"),
     ),
     Case(
         "match-without-iterations",
@@ -421,5 +418,14 @@ CANARY_AND_TEMPLATE_CASES = [
         ],
         kind="metrictemplates",
         rule_message="provider address must be an absolute http(s) URL",
+    ),
+    # Another provider's field: admitted where Flagger ignores it (the controller warns),
+    # refused where Flagger applies it with the Canary's provider.
+    Case("istio-field-with-linkerd", in_spec("service.trafficPolicy", {"tls": {}}), []),
+    Case(
+        "gateway-api-field-with-gateway-api",
+        all_of(in_spec("provider", "gatewayapi:v1"), in_spec("service.rewrite", {"uri": "/"})),
+        [rule_cause("spec", REWRITE.message)],
+        rule_message=REWRITE.message,
     ),
 ]

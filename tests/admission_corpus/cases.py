@@ -209,9 +209,5 @@ WEBHOOK_TYPES = (
     '"confirm-rollout", "pre-rollout", "rollout", "confirm-traffic-increase", '
     '"confirm-promotion", "post-rollout", "rollback", "event"'
 )
-PROVIDERS = (
-    '"linkerd", "smi:v1alpha1", "smi:v1alpha2", "smi:v1alpha3", "smi:v1alpha4", "kubernetes", '
-    '"gatewayapi:v1", "gatewayapi:v1beta1"'
-)
 
 TYPES = '"slack", "msteams", "discord", "gchat", "webhook"'

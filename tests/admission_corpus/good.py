@@ -11,7 +11,6 @@ from tests.admission_corpus.cases import (
     EXAMPLES,
     NOT_ALL_CHECKED,
     PLURALS,
-    PROVIDERS,
     Case,
     Manifest,
     all_of,
@@ -83,11 +82,6 @@ CHECK_CASES = [
             ),
             cause("spec.targetRef.name", "Required value", "FieldValueRequired"),
             cause(
-                "spec.provider",
-                f'Unsupported value: "istio": supported values: {PROVIDERS}',
-                "FieldValueNotSupported",
-            ),
-            cause(
                 "spec.analysis.threshold",
                 "Invalid value: 0: spec.analysis.threshold in body should be greater than or "
                 "equal to 1",
@@ -115,11 +109,11 @@ CHECK_CASES = [
     ),
     Case(
         "cel-rules-not-run-beside-an-unsupported-value",
-        all_of(in_spec("provider", "istio"), in_analysis(maxWeight=5)),
+        all_of(in_spec("targetRef.kind", "StatefulSet"), in_analysis(maxWeight=5)),
         [
             cause(
-                "spec.provider",
-                f'Unsupported value: "istio": supported values: {PROVIDERS}',
+                "spec.targetRef.kind",
+                'Unsupported value: "StatefulSet": supported values: "Deployment"',
                 "FieldValueNotSupported",
             ),
             NOT_ALL_CHECKED,

@@ -23,6 +23,7 @@ from canary.kube.crds import install_crds
 from canary.kube.resources import CANARY, METRIC_TEMPLATE, ResourceKind
 from canary.sandbox.state import SandboxState
 from tests.e2e.harness import Controller, Controllers
+from tests.e2e.loadtest import load_target, loadtester  # noqa: F401 - fixtures of every test
 from tests.integration.waiting import eventually
 
 CONTROLLERS = pytest.StashKey[list[Controller]]()

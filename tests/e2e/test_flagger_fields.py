@@ -1,34 +1,28 @@
 """Flagger's Canary fields, as Flagger's tutorials and e2e scenarios write them, on every
 provider the project routes, released end to end on the sandbox.
 
-One Canary per provider (`kubernetes`, `gatewayapi:v1`, `linkerd`) with: metrics bounded by
-Flagger's older `threshold`, labels and annotations for the apex, primary and canary Services
-(`service.apex`, `.primary`, `.canary`), `service.portDiscovery`, and a load-test webhook whose
-timeout is longer than the analysis interval (refused before) and whose `hey` command passes
-`-host` (answered 400 before), `-H`, `-m` and `-d`. The project's load tester runs it against a
-local target that records what it receives. The controller copies the target's labels to the
-primary by prefix (`--include-label-prefix`, Flagger's `-include-label-prefix`).
+One Canary per provider (`kubernetes`, `gatewayapi:v1` and `:v1beta1`, `linkerd`, `smi:v1alpha1`
+to `smi:v1alpha4`) with: metrics bounded by Flagger's older `threshold`, labels and annotations
+for the apex, primary and canary Services (`service.apex`, `.primary`, `.canary`),
+`service.portDiscovery`, and a load-test webhook whose timeout is longer than the analysis
+interval (refused before) and whose `hey` command passes `-host` (answered 400 before), `-H`,
+`-m` and `-d`. The project's load tester runs it against a local target that records what it
+receives. The controller copies the target's labels to the primary by prefix
+(`--include-label-prefix`, Flagger's `-include-label-prefix`). Each Canary also sets Istio's
+`service.trafficPolicy`, which Flagger ignores with these providers: admitted, released, and
+shown as a warning (`FieldsHonored=False`, one `IgnoredFields` event).
 """
 
 from __future__ import annotations
 
-import asyncio
-import sys
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
 from canary.kube.resources import HTTP_ROUTE, SERVICE, TRAFFIC_SPLIT
-from canary.sandbox import processes
-from canary.sandbox.ports import free_ports
-from canary.sandbox.state import SandboxState
 from tests.e2e.harness import (
     IMAGE,
     RATE_ANNOTATION,
@@ -37,80 +31,18 @@ from tests.e2e.harness import (
     apex_weights_of,
     apply,
     deployment,
+    events_of,
     get_canary,
     get_deployment,
     http_route_weights_of,
     image_of,
     set_template,
 )
-from tests.integration.waiting import eventually, until_serving
+from tests.e2e.loadtest import Received
+from tests.integration.waiting import eventually
 
 NAME = "podinfo"
 HOST = "app.example.com"
-
-
-@dataclass
-class Received:
-    """What the load test's target saw."""
-
-    url: str = ""
-    requests: list[tuple[str, str, str, bytes]] = field(default_factory=list)
-
-
-@pytest.fixture
-async def load_target() -> AsyncIterator[Received]:
-    """A local HTTP server standing for the canary's pods: records (method, Host, X-Canary,
-    body) of every request."""
-    received = Received()
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        headers = request.headers
-        body = await request.read()
-        received.requests.append(
-            (request.method, headers.get("Host", ""), headers.get("X-Canary", ""), body)
-        )
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    received.url = f"http://127.0.0.1:{port}/"
-    try:
-        yield received
-    finally:
-        await runner.cleanup()
-
-
-@pytest.fixture
-async def loadtester(sandbox: SandboxState, namespace: str, tmp_path: Path) -> AsyncIterator[str]:
-    """The project's load tester as its own process; its URL."""
-    (port,) = free_ports(1)
-    argv = [
-        sys.executable,
-        "-m",
-        "canary.hooks.loadtester",
-        "--host=127.0.0.1",
-        f"--port={port}",
-        f"--kubeconfig={sandbox.kubeconfig}",
-        f"--namespace={namespace}",
-    ]
-    log = tmp_path / "loadtester.log"
-    process = processes.start("loadtester", argv, log=log, cwd=tmp_path)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        await until_serving(
-            f"{url}/healthz",
-            within=30,
-            what="the load tester",
-            exited=lambda: None if processes.is_running(process) else log.read_text(),
-        )
-        yield url
-    finally:
-        await asyncio.to_thread(processes.stop, process)
 
 
 def _flagger_style_canary(
@@ -147,6 +79,7 @@ def _flagger_style_canary(
         "apex": {"labels": {"team": "web"}, "annotations": {"note": "apex"}},
         "primary": {"labels": {"role": "primary"}, "annotations": {"note": "primary"}},
         "canary": {"labels": {"role": "canary"}, "annotations": {"note": "canary"}},
+        "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}},  # Istio's: ignored, as by Flagger
     }
     if provider.startswith("gatewayapi"):
         service.update(hosts=[HOST], gatewayRefs=[{"name": "gateway", "namespace": "gateways"}])
@@ -205,7 +138,19 @@ async def _assert_services(api: ApiClient, namespace: str) -> None:
         assert ports == [("http", 9898, 9898), ("http-metrics", 9797, 9797)], (name, ports)
 
 
-@pytest.mark.parametrize("provider", ["kubernetes", "gatewayapi:v1", "linkerd"])
+PROVIDERS = [
+    "kubernetes",
+    "gatewayapi:v1",
+    "gatewayapi:v1beta1",
+    "linkerd",
+    "smi:v1alpha1",
+    "smi:v1alpha2",
+    "smi:v1alpha3",
+    "smi:v1alpha4",
+]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
 async def test_a_flagger_style_canary_is_released_with_all_its_fields(
     *,
     api: ApiClient,
@@ -243,6 +188,16 @@ async def test_a_flagger_style_canary_is_released_with_all_its_fields(
     # `threshold`: a minimum for the success rate, a maximum for the duration.
     assert checks["request-success-rate"]["min"] == 99, checks
     assert checks["request-duration"]["max"] == 500, checks
+    [honored] = [c for c in status["conditions"] if c["type"] == "FieldsHonored"]
+    assert (honored["status"], honored["reason"]) == ("False", "IgnoredFields"), honored
+    assert (
+        f"spec.service.trafficPolicy is an Istio setting, ignored with provider {provider}"
+        in honored["message"]
+    )
+    ignored = [
+        e for e in await events_of(api, NAME, namespace=namespace) if e.reason == "IgnoredFields"
+    ]
+    assert [(e.type, e.message) for e in ignored] == [("Warning", honored["message"])]
     await _assert_primary_runs(api, namespace)
     await eventually(
         lambda: _finished(load_target), until=bool, within=10, what="the load test's requests"

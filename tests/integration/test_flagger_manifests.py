@@ -1,8 +1,9 @@
 """Flagger's manifests at admission: what Flagger accepts is admitted (its older `threshold`, a
 webhook timeout as long as the interval, the Services' metadata, portDiscovery, the builtin
-metrics with every provider), and a field of a provider this controller does not implement is
-refused naming the field and its provider. `canary check` gives the same verdict, with the same
-message, as the sandbox's real API server.
+metrics with every provider), a field of another provider admitted and warned of where Flagger
+ignores it too, and refused, naming it, where Flagger applies it with the Canary's provider; a
+provider this controller does not implement is refused naming it. `canary check` gives the same
+verdict, with the same message, as the sandbox's real API server.
 """
 
 from __future__ import annotations
@@ -104,29 +105,78 @@ for _manifest in ADMITTED.values():  # None stands for "left out" above
         k: v for k, v in _manifest["spec"]["analysis"].items() if v is not None
     }
 
+
+def _on(provider: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    manifest["spec"]["provider"] = provider
+    if provider.startswith("gatewayapi:"):
+        manifest["spec"]["service"]["gatewayRefs"] = [{"name": "gw"}]
+    if provider == "kubernetes":  # blue/green
+        analysis = manifest["spec"]["analysis"]
+        del analysis["maxWeight"], analysis["stepWeight"]
+        analysis["iterations"] = 10
+    return manifest
+
+
+SUPPORTED = (
+    "linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, smi:v1alpha4, kubernetes, gatewayapi:v1, "
+    "gatewayapi:v1beta1"
+)
+ISTIO_TRAFFIC_POLICY = {"tls": {"mode": "ISTIO_MUTUAL"}}
+# Fields Flagger ignores with the Canary's provider: admitted as written, and warned of.
+IGNORED = {
+    "istio-traffic-policy-with-linkerd": (
+        _with("service", "trafficPolicy", ISTIO_TRAFFIC_POLICY),
+        "spec.service.trafficPolicy is an Istio setting, ignored with provider linkerd",
+    ),
+    "istio-gateways-with-gateway-api": (
+        _on(
+            "gatewayapi:v1",
+            _with("service", "gateways", ["public-gateway.istio-system.svc.cluster.local"]),
+        ),
+        "spec.service.gateways is an Istio setting, ignored with provider gatewayapi:v1",
+    ),
+    "nginx-ingress-ref-with-kubernetes": (
+        _on(
+            "kubernetes",
+            _with("spec", "ingressRef", {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress"}),
+        ),
+        "spec.ingressRef is an NGINX and Skipper setting, ignored with provider kubernetes",
+    ),
+    "app-mesh-backends-with-smi": (
+        _on("smi:v1alpha4", _with("service", "backends", ["backend1"])),
+        "spec.service.backends is an App Mesh setting, ignored with provider smi:v1alpha4",
+    ),
+    "gateway-api-rewrite-with-linkerd": (
+        _on("linkerd", _with("service", "rewrite", {"uri": "/"})),
+        "spec.service.rewrite is an Istio and Gateway API setting, ignored with provider linkerd",
+    ),
+}
+# A provider this controller does not implement, or a field Flagger applies with the Canary's
+# provider and this controller cannot: refused, naming it.
 REFUSED = {
-    "istio-traffic-policy": (
-        _with("service", "trafficPolicy", {"tls": {"mode": "ISTIO_MUTUAL"}}),
-        "spec.service",
-        "service.trafficPolicy is an Istio setting; provider istio is not supported yet",
+    "istio-provider": (
+        _on("istio", _with("service", "trafficPolicy", ISTIO_TRAFFIC_POLICY)),
+        "spec.provider",
+        f'"istio": provider istio is not supported yet; supported providers: {SUPPORTED}',
     ),
-    "istio-gateways": (
-        _with("service", "gateways", ["public-gateway.istio-system.svc.cluster.local"]),
-        "spec.service",
-        "service.gateways is an Istio setting; provider istio is not supported yet",
+    "nginx-provider": (
+        _on("nginx", _with("spec", "ingressRef", {"kind": "Ingress", "name": "podinfo"})),
+        "spec.provider",
+        f'"nginx": provider nginx is not supported yet; supported providers: {SUPPORTED}',
     ),
-    "nginx-ingress-ref": (
-        _with("spec", "ingressRef", {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress"}),
+    "gateway-api-rewrite-with-gateway-api": (
+        _on("gatewayapi:v1", _with("service", "rewrite", {"uri": "/"})),
         "spec",
         (
-            "spec.ingressRef is an NGINX and Skipper setting; providers nginx and skipper are "
-            "not supported yet"
+            "service.rewrite is an Istio and Gateway API setting this controller does not "
+            "support yet: Flagger applies it with provider gatewayapi:*, so such a Canary is "
+            "refused rather than routed without it (other providers ignore it)"
         ),
     ),
-    "app-mesh-backends": (
-        _with("service", "backends", ["backend1"]),
+    "headless-with-any-provider": (
+        _with("service", "headless", value=True),
         "spec.service",
-        "service.backends is an App Mesh setting; provider appmesh is not supported yet",
+        "service.headless is a Flagger setting this controller does not support yet",
     ),
 }
 
@@ -153,8 +203,22 @@ async def test_flaggers_manifests_are_admitted_and_checked_ok(
     assert _check(manifest) == []
 
 
+@pytest.mark.parametrize("name", list(IGNORED))
+async def test_other_providers_fields_are_admitted_and_warned_of(
+    api: ApiClient, namespace: str, name: str
+) -> None:
+    await install_crds(api)
+    manifest, warning = IGNORED[name]
+    stored = await _create(api, namespace, manifest)
+    assert stored["spec"] == manifest["spec"], "kept as written"
+    result = check_document(manifest, number=1, provider="linkerd")
+    assert result.problems == ()
+    assert len(result.warnings) == 1
+    assert warning in result.warnings[0]
+
+
 @pytest.mark.parametrize("name", list(REFUSED))
-async def test_other_providers_fields_are_refused_naming_them_by_both(
+async def test_unimplemented_providers_and_applied_fields_are_refused_naming_them_by_both(
     api: ApiClient, namespace: str, name: str
 ) -> None:
     await install_crds(api)

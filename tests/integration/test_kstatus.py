@@ -13,9 +13,12 @@ import pytest
 import yaml
 from kubernetes_asyncio.client import ApiClient
 
+from canary.api.canary import Canary
 from canary.api.status import CanaryStatus
 from canary.controller.convert import status_of
 from canary.controller.failures import RECONCILE_FAILED, failure_message, refused_status
+from canary.controller.support import fields_honored
+from canary.core.conditions import ConditionType
 from canary.core.model import CanaryState, Phase
 from canary.kube import resources
 from canary.kube.resources import CANARY
@@ -75,6 +78,38 @@ def test_every_phase_reads_as_flux_and_argo_cd_expect(kstatus: Judge) -> None:
         p: ARGOCD[r] for p, r in READS.items()
     }
     assert health[phases.index(Phase.FAILED)].message == "in Failed"
+
+
+def test_ignored_fields_never_change_how_a_canary_reads(kstatus: Judge) -> None:
+    """`FieldsHonored=False` (another provider's field, ignored) is a warning, not a state."""
+    with_istio_field = _canary(generation=3)
+    with_istio_field["spec"]["service"]["trafficPolicy"] = {"tls": {"mode": "ISTIO_MUTUAL"}}
+    notes = fields_honored(Canary.model_validate(with_istio_field), default_provider="linkerd")
+    assert notes[ConditionType.FIELDS_HONORED] is not None
+    phases = list(Phase)
+    objects = [
+        {
+            **with_istio_field,
+            "status": status_of(
+                CanaryState(phase=phase, phase_since=NOW, message=f"in {phase}"),
+                previous=CanaryStatus(),
+                generation=3,
+                now=NOW,
+                checked_at=None,
+                notes=notes,
+            ),
+        }
+        for phase in phases
+    ]
+    assert all(
+        any(c["type"] == "FieldsHonored" for c in o["status"]["conditions"]) for o in objects
+    )
+    readings = kstatus.read_all(objects)
+    assert {p: r.status for p, r in zip(phases, readings, strict=True)} == READS
+    health = kstatus.argocd_all(objects)
+    assert {p: h.status for p, h in zip(phases, health, strict=True)} == {
+        p: ARGOCD[r] for p, r in READS.items()
+    }
 
 
 @pytest.mark.parametrize(

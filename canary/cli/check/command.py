@@ -1,7 +1,9 @@
 """`canary check FILE... [-]`: each canary.dev object of each YAML file, OK or what is wrong.
 
 Prints one line per object (`FILE: Canary/podinfo: OK`) or per problem (`FILE: Canary/podinfo:
-spec.analysis.threshold: Invalid value: 0: ...`), and exits 1 if anything is wrong. Objects of
+spec.analysis.threshold: Invalid value: 0: ...`), and exits 1 if anything is wrong. Fields the
+controller accepts and ignores (another provider's, as Flagger ignores them) are printed as
+warnings (`FILE: Canary/podinfo: warning: ...`), which do not change the exit code. Objects of
 other kinds in the same files (the Deployment beside its Canary) are listed as skipped.
 """
 
@@ -26,7 +28,7 @@ from canary.cli.check.admission import admission_problems
 from canary.cli.check.metadata import metadata_problems
 from canary.cli.check.problems import Problem
 from canary.cli.check.structure import structure_problems
-from canary.controller.support import unsupported_fields, unsupported_message
+from canary.controller.support import fields_honored, unsupported_fields, unsupported_message
 
 HELP = "validate Canary, MetricTemplate and AlertProvider manifests offline (`-` reads stdin)"
 MODELS: Mapping[str, type[BaseModel]] = {
@@ -43,6 +45,7 @@ class Result:
     label: str  # "Canary/podinfo", or "document 3" for what has no kind
     problems: tuple[Problem, ...] = ()
     skipped: bool = False
+    warnings: tuple[str, ...] = ()  # what the controller would warn of (FieldsHonored)
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -87,6 +90,8 @@ def report(name: str, *, provider: str) -> Iterator[tuple[str, bool]]:
             yield f"{name}: {result.label}: OK", False
         for problem in result.problems:
             yield f"{name}: {result.label}: {problem.text}", True
+        for warning in result.warnings:
+            yield f"{name}: {result.label}: warning: {warning}", False
 
 
 def check_document(document: Any, *, number: int, provider: str) -> Result:
@@ -103,6 +108,7 @@ def check_document(document: Any, *, number: int, provider: str) -> Result:
     problems = metadata_problems(metadata)
     problems += structure_problems(document, _schema(kind))
     typed = {p.path for p in problems}
+    warnings: list[str] = []
     try:
         validated = model.model_validate(document)
     except ValidationError as error:
@@ -112,9 +118,11 @@ def check_document(document: Any, *, number: int, provider: str) -> Result:
             unsupported = unsupported_fields(validated, default_provider=provider)
             if unsupported:
                 problems.append(Problem("", unsupported_message(unsupported)))
+            honored = fields_honored(validated, default_provider=provider)
+            warnings += [c.message for c in honored.values() if c is not None]
     if any(p.blocking for p in problems):  # the API server runs no CEL rule then
         problems = [p for p in problems if not p.rule]
-    return Result(label, tuple(problems))
+    return Result(label, tuple(problems), warnings=tuple(warnings))
 
 
 @cache

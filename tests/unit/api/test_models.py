@@ -3,6 +3,7 @@ and refuse what the CRD's CEL rules refuse, with the same messages."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -363,21 +364,41 @@ def test_a_webhook_timeout_may_exceed_the_interval_as_in_flagger() -> None:
 
 
 @pytest.mark.parametrize(
-    ("where", "field", "message"),
-    [
-        ("service", "trafficPolicy", "service.trafficPolicy is an Istio setting; provider istio"),
-        ("service", "meshName", "service.meshName is an App Mesh setting; provider appmesh"),
-        ("spec", "ingressRef", "spec.ingressRef is an NGINX and Skipper setting; providers"),
-        ("service", "corsPolicy", "service.corsPolicy is an Istio and Gateway API setting"),
-    ],
+    ("where", "field"),
+    [("service", "trafficPolicy"), ("service", "meshName"), ("spec", "ingressRef")],
 )
-def test_other_providers_fields_are_refused_naming_the_field_and_its_provider(
-    where: str, field: str, message: str
-) -> None:
+def test_other_providers_fields_are_kept_aside_not_refused(where: str, field: str) -> None:
+    """Flagger ignores them with the Canary's provider (linkerd here), and so may we."""
     manifest = _example("canary.yaml")
     parent = manifest["spec"] if where == "spec" else manifest["spec"][where]
     parent[field] = {"anything": ["as", "flagger", "has", "it"]}
+    spec = Canary.model_validate(manifest).spec
+    assert [f.field for f in spec.foreign] == [field]
+    assert field not in json.dumps(spec.model_dump(by_alias=True)), "not written back"
+
+
+@pytest.mark.parametrize(
+    ("provider", "field", "message"),
+    [
+        ("gatewayapi:v1", "corsPolicy", "service.corsPolicy is an Istio and Gateway API setting"),
+        ("gatewayapi:v1beta1", "mirror", "service.mirror is a Gateway API setting"),
+        ("linkerd", "headless", "service.headless is a Flagger setting"),
+    ],
+)
+def test_fields_flagger_applies_with_the_provider_are_refused_naming_them(
+    provider: str, field: str, message: str
+) -> None:
+    manifest = _example("canary.yaml")
+    manifest["spec"]["provider"] = provider
+    manifest["spec"]["service"][field] = [] if field == "mirror" else True
     with pytest.raises(ValidationError, match=re.escape(message)):
+        Canary.model_validate(manifest)
+
+
+def test_a_provider_not_implemented_is_refused_naming_it() -> None:
+    manifest = _example("canary.yaml")
+    manifest["spec"]["provider"] = "istio"
+    with pytest.raises(ValidationError, match="provider istio is not supported yet; supported "):
         Canary.model_validate(manifest)
 
 

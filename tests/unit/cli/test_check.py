@@ -96,7 +96,7 @@ def test_cel_rules_are_reported_with_admissions_message(change: str, expected: s
 
 def test_openapi_refusals_read_as_the_api_server_writes_them() -> None:
     manifest = _canary()
-    manifest["spec"]["provider"] = "istio"
+    manifest["spec"]["targetRef"]["kind"] = "StatefulSet"
     manifest["spec"]["service"]["port"] = 98980
     manifest["spec"]["analysis"]["threshold"] = 0
     manifest["spec"]["analysis"]["maxWeight"] = "50"
@@ -106,11 +106,7 @@ def test_openapi_refusals_read_as_the_api_server_writes_them() -> None:
             'spec.analysis.maxWeight: Invalid value: "string": spec.analysis.maxWeight in body '
             'must be of type integer: "string"'
         ),
-        (
-            'spec.provider: Unsupported value: "istio": supported values: "linkerd", '
-            '"smi:v1alpha1", "smi:v1alpha2", "smi:v1alpha3", "smi:v1alpha4", "kubernetes", '
-            '"gatewayapi:v1", "gatewayapi:v1beta1"'
-        ),
+        'spec.targetRef.kind: Unsupported value: "StatefulSet": supported values: "Deployment"',
         "spec.targetRef.name: Required value",
         (
             "spec.service.port: Invalid value: 98980: spec.service.port in body should be less "
@@ -182,6 +178,22 @@ def test_a_file_with_errors_exits_1_and_names_file_object_and_field(
             f"{INTERVAL_RULE.message}"
         ),
         f"{path}: document 3: not a Kubernetes object (no kind)",
+    ]
+
+
+def test_another_providers_field_is_a_warning_that_keeps_exit_code_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = _canary()
+    manifest["spec"]["service"]["trafficPolicy"] = {"tls": {"mode": "ISTIO_MUTUAL"}}
+    path = _write(tmp_path, manifest)
+    assert main(["check", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{path}: Canary/podinfo: OK",
+        (
+            f"{path}: Canary/podinfo: warning: spec.service.trafficPolicy is an Istio setting, "
+            "ignored with provider linkerd as Flagger ignores it (the release goes on without it)"
+        ),
     ]
 
 

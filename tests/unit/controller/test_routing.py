@@ -10,9 +10,11 @@ import pytest
 import yaml
 
 from canary.api.canary import Canary
+from canary.api.status import CanaryStatus
 from canary.controller.manual import requests_of
 from canary.controller.routing import gateway_settings
-from canary.controller.support import unsupported_fields
+from canary.controller.support import fields_honored, ignored_warnings, unsupported_fields
+from canary.core.conditions import ConditionStatus, ConditionType
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
@@ -89,3 +91,58 @@ def test_a_retry_request_names_the_revision_and_the_failure() -> None:
     assert requests.retry_failed_at == datetime(2026, 11, 25, 20, 0, 1, tzinfo=UTC)
     broken = requests_of({"canary.dev/retry": "abc123@yesterday"})
     assert broken.retry_failed_at is None
+
+
+def _with_foreign(provider: str | None) -> Canary:
+    manifest = yaml.safe_load((EXAMPLES / "podinfo/canary.yaml").read_text())
+    manifest["metadata"].update(namespace="shop", uid="u-1", generation=3)
+    manifest["spec"]["service"] |= {"trafficPolicy": {"tls": {}}, "rewrite": {"uri": "/"}}
+    manifest["spec"]["provider"] = provider
+    return Canary.model_validate(manifest)
+
+
+def test_fields_the_provider_ignores_are_a_warning_condition_and_one_event() -> None:
+    canary = _with_foreign("linkerd")
+    assert unsupported_fields(canary, default_provider="linkerd") == []
+    notes = fields_honored(canary, default_provider="linkerd")
+    condition = notes[ConditionType.FIELDS_HONORED]
+    assert condition is not None
+    assert (condition.status, condition.reason, condition.observed_generation) == (
+        ConditionStatus.FALSE,
+        "IgnoredFields",
+        3,
+    )
+    assert "spec.service.trafficPolicy is an Istio setting, ignored with provider linkerd" in (
+        condition.message
+    )
+    assert "spec.service.rewrite is an Istio and Gateway API setting, ignored" in condition.message
+    assert ignored_warnings(CanaryStatus(), notes) == [("IgnoredFields", condition.message)]
+    shown = CanaryStatus.model_validate(
+        {
+            "conditions": [
+                {
+                    "type": "FieldsHonored",
+                    "status": "False",
+                    "reason": "IgnoredFields",
+                    "message": condition.message,
+                    "lastTransitionTime": "2026-01-01T00:00:00Z",
+                }
+            ]
+        }
+    )
+    assert ignored_warnings(shown, notes) == [], "once per distinct message"
+    assert fields_honored(_example("podinfo/canary.yaml"), default_provider="linkerd") == {
+        ConditionType.FIELDS_HONORED: None
+    }
+
+
+def test_a_field_the_default_provider_applies_is_refused_by_the_controller() -> None:
+    """No provider named: admission cannot know; the controller's default is Gateway API."""
+    canary = _with_foreign(None)
+    [refused] = unsupported_fields(canary, default_provider="gatewayapi:v1")
+    assert refused.startswith("spec.service.rewrite with provider gatewayapi:v1 (")
+    notes = fields_honored(canary, default_provider="gatewayapi:v1")
+    condition = notes[ConditionType.FIELDS_HONORED]
+    assert condition is not None
+    assert "trafficPolicy" in condition.message
+    assert "rewrite" not in condition.message
