@@ -16,20 +16,19 @@ import socket
 import subprocess
 import textwrap
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 from kubernetes_asyncio.client import ApiClient
 
-from canary.api.canary import Canary
-from canary.controller.checks import PrometheusPool, run_checks
+from canary.controller.checks import PrometheusPool
 from canary.core.model import CheckResult, Verdict
 from canary.kube import resources
 from canary.sandbox.binaries import default_cache_root
 from canary.sandbox.graphite import SYSTEM_PYTHON, cached_graphite, python_path
 from tests.integration.crds import apply_with_crds
+from tests.integration.metric_checks import canary_with, check_results, opaque_secret
 from tests.integration.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -149,27 +148,12 @@ async def graphite(graphite_web: str) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-@pytest.fixture
-async def pool() -> AsyncIterator[PrometheusPool]:
-    prometheus = PrometheusPool(timeout=5)
-    yield prometheus
-    prometheus.close()
-
-
-def _secret(namespace: str, password: str) -> dict[str, Any]:
-    values = {"username": USER, "password": password}
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": "graphite", "namespace": namespace},
-        "data": {key: base64.b64encode(value.encode()).decode() for key, value in values.items()},
-    }
-
-
 async def _checks(
     api: ApiClient, namespace: str, pool: PrometheusPool, address: str, *, password: str
 ) -> dict[str, CheckResult]:
-    await resources.apply(api, _secret(namespace, password))
+    await resources.apply(
+        api, opaque_secret("graphite", namespace, {"username": USER, "password": password})
+    )
     template = {
         "apiVersion": "canary.dev/v1alpha1",
         "kind": "MetricTemplate",
@@ -196,26 +180,7 @@ async def _checks(
         }
         for name, (fn, case) in cases.items()
     ]
-    canary = Canary.model_validate(
-        {
-            "apiVersion": "canary.dev/v1alpha1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": namespace},
-            "spec": {
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "service": {"port": 80},
-                "analysis": {"interval": "1m", "stepWeight": 10, "metrics": metrics},
-            },
-        }
-    )
-    results = await run_checks(
-        resources.api_reader(api),
-        canary,
-        pool=pool,
-        default_url="http://127.0.0.1:1",
-        default_provider="linkerd",
-    )
-    return {result.name: result for result in results}
+    return await check_results(api, pool, canary_with(namespace, metrics))
 
 
 async def test_each_graphite_answer_gives_its_verdict_and_reason(
