@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
 import subprocess
 import textwrap
 from collections.abc import AsyncIterator, Iterator
@@ -28,6 +27,7 @@ from canary.kube import resources
 from canary.sandbox.binaries import default_cache_root
 from canary.sandbox.graphite import SYSTEM_PYTHON, cached_graphite, python_path
 from tests.integration.crds import apply_with_crds
+from tests.integration.local_http import free_port, serving
 from tests.integration.metric_checks import canary_with, check_results, opaque_secret
 from tests.integration.waiting import eventually
 
@@ -62,13 +62,6 @@ DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.fixture(scope="module")
 def graphite_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real graphite-web on 127.0.0.1 serving seeded whisper files; its URL."""
@@ -91,7 +84,7 @@ def graphite_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     subprocess.run([python, "-c", SEED, whisper_dir], env=env, check=True, timeout=60)
     migrate = [python, "-m", "django", "migrate", "--run-syncdb", "-v0"]
     subprocess.run(migrate, env=env, check=True, timeout=120, capture_output=True)
-    port = _free_port()
+    port = free_port()
     log = (root / "graphite-web.log").open("w")
     server = subprocess.Popen(
         [python, "-m", "django", "runserver", "--noreload", f"127.0.0.1:{port}"],
@@ -138,14 +131,8 @@ async def graphite(graphite_web: str) -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_route("GET", "/{tail:.*}", proxy)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url:
+        yield url
 
 
 async def _checks(

@@ -12,7 +12,6 @@ verification or the CA is trusted.
 from __future__ import annotations
 
 import base64
-import socket
 import ssl
 import subprocess
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from canary.kube import resources
 from canary.sandbox.binaries import cached_binaries, default_cache_root
 from canary.sandbox.pki import PkiFiles, create_pki
 from canary.sandbox.state import SandboxState
+from tests.integration.local_http import free_port
 from tests.integration.metric_checks import canary_with, check_results, opaque_secret
 from tests.integration.waiting import eventually
 
@@ -46,13 +46,6 @@ TOKEN = "t0ken"  # noqa: S105 - a bearer token this Prometheus does not know
 class SecuredPrometheus:
     url: str
     pki: PkiFiles
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +83,7 @@ def secured_prometheus_process(
             }
         )
     )
-    port = _free_port()
+    port = free_port()
     log = (directory / "prometheus.log").open("wb")
     process = subprocess.Popen(
         [
