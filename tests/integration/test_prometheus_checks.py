@@ -29,7 +29,7 @@ from canary.metrics import (
 )
 from canary.metrics.prometheus import MAX_RESPONSE_BYTES
 from canary.sandbox.state import SandboxState
-from tests.integration.local_http import free_port
+from tests.integration.local_http import free_port, serving
 
 pytestmark = pytest.mark.integration
 
@@ -290,16 +290,11 @@ async def fake_server() -> AsyncIterator[FakeServer]:
         "hang": hang,
     }.items():
         app.router.add_get(f"/{name}/api/v1/query", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield FakeServer(base=f"http://{host}:{port}", release=release, hung=hung)
-    finally:
-        release.set()
-        await runner.cleanup()
+    async with serving(app) as url:
+        try:
+            yield FakeServer(base=url, release=release, hung=hung)
+        finally:
+            release.set()
 
 
 @pytest.mark.parametrize(

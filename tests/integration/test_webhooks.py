@@ -22,7 +22,7 @@ from aiohttp import web
 from canary.hooks import Backoff, WebhookPayload, WebhookSpec, call_webhook
 from canary.hooks.webhooks import MAX_BODY_BYTES
 from canary.sandbox.pki import create_pki
-from tests.integration.local_http import free_port
+from tests.integration.local_http import free_port, serving
 
 pytestmark = pytest.mark.integration
 
@@ -74,16 +74,9 @@ async def receiver() -> AsyncIterator[Receiver]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    state.url = f"http://127.0.0.1:{port}"
-    try:
+    async with serving(app) as url:
+        state.url = url
         yield state
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture
