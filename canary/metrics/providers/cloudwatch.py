@@ -37,7 +37,6 @@ from canary.metrics.providers.sigv4 import AwsCredentials, sign
 ACCESS_KEY_ID = "aws_access_key_id"
 SECRET_ACCESS_KEY = "aws_secret_access_key"  # noqa: S105 - the name of the Secret's key
 SESSION_TOKEN = "aws_session_token"  # noqa: S105 - the name of the Secret's key
-WINDOW_INTERVALS = 10
 MAX_DATAPOINTS = 20
 TARGET = "GraniteServiceVersion20100801.GetMetricData"
 _THROTTLED: Final = frozenset(
@@ -86,7 +85,7 @@ def connect(settings: ProviderSettings, connections: Connections) -> QueryClient
         address.rstrip("/"),
         region=settings.region,
         credentials=credentials,
-        window=WINDOW_INTERVALS * settings.interval_seconds(),
+        window=settings.window_seconds(),
         insecure_skip_verify=settings.insecure_skip_verify,
         timeout=connections.timeout,
     )

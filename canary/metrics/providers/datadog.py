@@ -31,8 +31,6 @@ from canary.metrics.providers.settings import Connections, ProviderSettings
 DEFAULT_ADDRESS = "https://api.datadoghq.com"
 API_KEY = "datadog_api_key"
 APPLICATION_KEY = "datadog_application_key"
-# The window asked for, in metric intervals (Flagger's).
-WINDOW_INTERVALS = 10
 
 
 def connect(settings: ProviderSettings, connections: Connections) -> QueryClient:
@@ -40,7 +38,7 @@ def connect(settings: ProviderSettings, connections: Connections) -> QueryClient
         (settings.address or DEFAULT_ADDRESS).rstrip("/"),
         api_key=settings.key(API_KEY),
         application_key=settings.key(APPLICATION_KEY),
-        window=WINDOW_INTERVALS * settings.interval_seconds(),
+        window=settings.window_seconds(),
         insecure_skip_verify=settings.insecure_skip_verify,
         timeout=connections.timeout,
     )

@@ -29,14 +29,13 @@ from canary.metrics.providers.fetch import (
 from canary.metrics.providers.settings import Connections, ProviderSettings
 
 TOKEN = "dynatrace_token"  # noqa: S105 - the name of the Secret's key, not a secret
-WINDOW_INTERVALS = 10
 
 
 def connect(settings: ProviderSettings, connections: Connections) -> QueryClient:
     return DynatraceClient(
         settings.require_address(),
         token=settings.key(TOKEN),
-        window=WINDOW_INTERVALS * settings.interval_seconds(),
+        window=settings.window_seconds(),
         insecure_skip_verify=settings.insecure_skip_verify,
         timeout=connections.timeout,
     )

@@ -26,7 +26,6 @@ from canary.metrics.providers.fetch import Request, fetch, finite, query_error
 from canary.metrics.providers.settings import Connections, ProviderSettings
 
 TOKEN = "sf_token_key"  # noqa: S105 - the name of the Secret's key, not a secret
-WINDOW_INTERVALS = 10
 _END = b"END_OF_CHANNEL"
 
 
@@ -34,7 +33,7 @@ def connect(settings: ProviderSettings, connections: Connections) -> QueryClient
     return SplunkClient(
         stream_address(settings.require_address()),
         token=settings.key(TOKEN),
-        window=WINDOW_INTERVALS * settings.interval_seconds(),
+        window=settings.window_seconds(),
         insecure_skip_verify=settings.insecure_skip_verify,
         timeout=connections.timeout,
     )
