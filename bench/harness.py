@@ -225,13 +225,14 @@ async def deploy(
         await resources.apply(api, manifest, field_manager=FIELD_MANAGER)
 
 
-async def change_target(api: ApiClient, namespace: str, revision: str) -> None:
-    """A new pod template, as a CI pipeline would make it: one annotation changes."""
+async def change_target(api: ApiClient, namespace: str, revision: str, *, name: str = NAME) -> None:
+    """A new pod template for Deployment `name`, as a CI pipeline would make it: one
+    annotation changes."""
     patch = {"spec": {"template": {"metadata": {"annotations": {"bench/revision": revision}}}}}
     await resources.merge_patch(
         api,
         resources.DEPLOYMENT,
-        NAME,
+        name,
         namespace=namespace,
         patch=patch,
         field_manager=FIELD_MANAGER,

@@ -168,18 +168,6 @@ async def wait_for(condition: Any, *, seconds: float, what: str) -> None:
         await asyncio.sleep(0.1)  # a benchmark's poll of its own in-memory record
 
 
-async def release(api: ApiClient, namespace: str, name: str) -> None:
-    patch = {"spec": {"template": {"metadata": {"annotations": {"bench/revision": "2"}}}}}
-    await resources.merge_patch(
-        api,
-        resources.DEPLOYMENT,
-        name,
-        namespace=namespace,
-        patch=patch,
-        field_manager=harness.FIELD_MANAGER,
-    )
-
-
 async def loop_lag(running: harness.Controller) -> dict[str, float]:
     """The controller's event loop lag samples: how many, and how many over 100 ms / 1 s."""
     buckets = {
@@ -223,7 +211,7 @@ async def measure(state: SandboxState, args: argparse.Namespace) -> dict[str, An
                     what="all Initialized",
                 )
                 for name in noisy:
-                    await release(api, namespace, name)
+                    await harness.change_target(api, namespace, "2", name=name)
                 await wait_for(
                     lambda: receiver.received >= len(noisy),
                     seconds=120,
@@ -231,7 +219,7 @@ async def measure(state: SandboxState, args: argparse.Namespace) -> dict[str, An
                 )
                 steps.recording = True
                 for name in healthy:
-                    await release(api, namespace, name)
+                    await harness.change_target(api, namespace, "2", name=name)
                 await asyncio.sleep(args.duration)  # the measurement window
                 steps.recording = False
                 reconciles = await running.reconciles()

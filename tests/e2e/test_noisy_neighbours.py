@@ -18,7 +18,6 @@ from functools import partial
 from aiohttp import web
 from kubernetes_asyncio.client import ApiClient
 
-from canary.sandbox.ports import free_ports
 from tests.e2e.harness import (
     Controllers,
     Recorder,
@@ -28,6 +27,7 @@ from tests.e2e.harness import (
     get_canary,
     set_template,
 )
+from tests.integration.local_http import serving
 from tests.integration.waiting import eventually
 
 RELEASE_WITHIN = 60.0
@@ -45,15 +45,11 @@ class HangingHook:
     async def running(self) -> AsyncIterator[str]:
         app = web.Application()
         app.router.add_post("/hang", self._hang)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        port = free_ports(1)[0]
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        try:
-            yield f"http://127.0.0.1:{port}/hang"
-        finally:
-            self._stop.set()
-            await runner.cleanup()
+        async with serving(app) as url:
+            try:
+                yield f"{url}/hang"
+            finally:
+                self._stop.set()
 
     async def held(self) -> int:
         """How many requests are held open now."""

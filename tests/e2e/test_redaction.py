@@ -10,7 +10,6 @@ place of the secrets, and never the secrets themselves.
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -26,6 +25,7 @@ from tests.e2e.harness import (
     get_canary,
     set_template,
 )
+from tests.integration.local_http import free_port
 from tests.integration.waiting import eventually
 
 NAME = "podinfo"
@@ -33,13 +33,6 @@ HOOK_PASSWORD = "hunter2-hook-PASS"  # noqa: S105 - the secrets that must not le
 HOOK_TOKEN = "tok-query-SECRET"  # noqa: S105
 PROM_PASSWORD = "prom-addr-PASS"  # noqa: S105
 SECRETS = (HOOK_PASSWORD, HOOK_TOKEN, PROM_PASSWORD)
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @pytest.fixture
@@ -67,7 +60,7 @@ async def test_no_credential_of_a_url_reaches_status_events_or_log(
     hook_url = (
         f"http://admin:{HOOK_PASSWORD}@127.0.0.1:{refusing_hook}/hook?token={HOOK_TOKEN}&team=a"
     )
-    prometheus = f"http://promuser:{PROM_PASSWORD}@127.0.0.1:{_closed_port()}"
+    prometheus = f"http://promuser:{PROM_PASSWORD}@127.0.0.1:{free_port()}"
     await apply(
         api,
         {

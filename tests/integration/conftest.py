@@ -3,9 +3,12 @@ tests/conftest.py)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 from kubernetes_asyncio.client import ApiClient
 
+from canary.controller.checks import PrometheusPool
 from canary.kube import resources
 from canary.kube.resources import CanaryRef
 
@@ -28,3 +31,11 @@ async def owner(api: ApiClient, namespace: str) -> CanaryRef:
         api_version="v1",
         kind="ConfigMap",
     )
+
+
+@pytest.fixture
+async def pool() -> AsyncIterator[PrometheusPool]:
+    """The controller's pool of Prometheus clients, closed after the test."""
+    prometheus = PrometheusPool(timeout=5)
+    yield prometheus
+    prometheus.close()

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from canary.metrics.providers.sigv4 import AwsCredentials, sign
+from tests.integration.local_http import serving
 
 PASS_VALUE = 0.5
 FAIL_VALUE = 7.0
@@ -481,12 +482,6 @@ async def serve(provider: str) -> AsyncIterator[ProviderServer]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    host, port = runner.addresses[0][:2]
-    server.url = f"http://{host}:{port}"
-    try:
+    async with serving(app) as url:
+        server.url = url
         yield server
-    finally:
-        await runner.cleanup()

@@ -57,17 +57,15 @@ async def test_an_initialized_canary_alerts_every_provider_that_wants_info(
     receiver: tuple[str, list[dict[str, Any]]],
 ) -> None:
     url, received = receiver
-    await install_crds(api, all_crds().values())
-    for name in ("deployment.yaml", "canary.yaml"):
-        manifest = yaml.safe_load((EXAMPLES / name).read_text())
-        manifest["metadata"]["namespace"] = namespace
-        if manifest["kind"] == "Canary":
-            manifest["spec"]["analysis"]["alerts"] = [
-                {"name": "team", "severity": "info", "providerRef": {"name": "plain"}},
-                {"name": "secret", "severity": "info", "providerRef": {"name": "hidden"}},
-                {"name": "pager", "severity": "error", "providerRef": {"name": "plain"}},
-            ]
-        await resources.apply(api, manifest)
+    await _deploy_example(
+        api,
+        namespace,
+        alerts=[
+            {"name": "team", "severity": "info", "providerRef": {"name": "plain"}},
+            {"name": "secret", "severity": "info", "providerRef": {"name": "hidden"}},
+            {"name": "pager", "severity": "error", "providerRef": {"name": "plain"}},
+        ],
+    )
     secret_data = {"address": f"{url}/from-secret", "token": "s3cret"}
     await resources.apply(
         api,
@@ -117,6 +115,17 @@ async def test_an_initialized_canary_alerts_every_provider_that_wants_info(
         assert "Initialization done" in alert["message"]
 
 
+async def _deploy_example(api: ApiClient, namespace: str, *, alerts: list[dict[str, Any]]) -> None:
+    """examples/podinfo's Deployment and Canary in `namespace`, the Canary's alerts `alerts`."""
+    await install_crds(api, all_crds().values())
+    for name in ("deployment.yaml", "canary.yaml"):
+        manifest = yaml.safe_load((EXAMPLES / name).read_text())
+        manifest["metadata"]["namespace"] = namespace
+        if manifest["kind"] == "Canary":
+            manifest["spec"]["analysis"]["alerts"] = alerts
+        await resources.apply(api, manifest)
+
+
 async def _warnings(api: ApiClient, namespace: str, reason: str) -> list[str]:
     found = await CoreV1Api(api).list_namespaced_event(
         namespace, field_selector="involvedObject.kind=Canary,involvedObject.name=podinfo"
@@ -135,17 +144,15 @@ async def test_unusable_alert_providers_show_on_the_canary_once_and_never_stop_i
     """A missing AlertProvider, one whose Secret is missing, one whose Secret has no address:
     the Canary says so (`AlertsReady=False`, one Warning event per distinct problem), its
     release is not held up, and once the providers are fixed the condition turns True."""
-    await install_crds(api, all_crds().values())
-    for name in ("deployment.yaml", "canary.yaml"):
-        manifest = yaml.safe_load((EXAMPLES / name).read_text())
-        manifest["metadata"]["namespace"] = namespace
-        if manifest["kind"] == "Canary":
-            manifest["spec"]["analysis"]["alerts"] = [
-                {"name": "missing", "severity": "info", "providerRef": {"name": "nowhere"}},
-                {"name": "no-secret", "severity": "info", "providerRef": {"name": "lost"}},
-                {"name": "no-address", "severity": "info", "providerRef": {"name": "blank"}},
-            ]
-        await resources.apply(api, manifest)
+    await _deploy_example(
+        api,
+        namespace,
+        alerts=[
+            {"name": "missing", "severity": "info", "providerRef": {"name": "nowhere"}},
+            {"name": "no-secret", "severity": "info", "providerRef": {"name": "lost"}},
+            {"name": "no-address", "severity": "info", "providerRef": {"name": "blank"}},
+        ],
+    )
     await resources.apply(
         api,
         {

@@ -27,6 +27,7 @@ from canary.hooks.loadtester.server import MAX_OUTPUT_BYTES, Settings, _shell_ta
 from canary.hooks.webhooks import MAX_BODY_BYTES, WebhookPayload, WebhookSpec, call_webhook
 from canary.metrics import FailureKind, MetricError, PrometheusClient
 from canary.notify import Alert, ProviderSettings, send
+from tests.integration.local_http import serving
 from tests.integration.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -75,16 +76,9 @@ async def endless() -> AsyncIterator[Endless]:
 
     app = web.Application()
     app.router.add_route("*", "/{kind}{tail:.*}", stream)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    state.base = f"http://{host}:{port}"
-    try:
+    async with serving(app) as url:
+        state.base = url
         yield state
-    finally:
-        await runner.cleanup()
 
 
 def _rss() -> int:

@@ -19,6 +19,7 @@ from aiohttp import web
 from canary.metrics.errors import FailureKind, MetricError
 from canary.metrics.providers import Connections, ProviderSettings, connect
 from tests.integration import provider_servers as servers
+from tests.integration.local_http import serving
 
 pytestmark = pytest.mark.integration
 
@@ -105,14 +106,8 @@ async def aws() -> AsyncIterator[str]:
     app.router.add_get("/v1/credentials", pod_identity)
     app.router.add_put("/latest/api/token", imds_token)
     app.router.add_get("/latest/meta-data/iam/security-credentials/{role:.*}", imds_roles)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url:
+        yield url
 
 
 def _clear(monkeypatch: pytest.MonkeyPatch) -> None:

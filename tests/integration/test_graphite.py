@@ -12,24 +12,23 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
 import subprocess
 import textwrap
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 from kubernetes_asyncio.client import ApiClient
 
-from canary.api.canary import Canary
-from canary.controller.checks import PrometheusPool, run_checks
+from canary.controller.checks import PrometheusPool
 from canary.core.model import CheckResult, Verdict
 from canary.kube import resources
 from canary.sandbox.binaries import default_cache_root
 from canary.sandbox.graphite import SYSTEM_PYTHON, cached_graphite, python_path
 from tests.integration.crds import apply_with_crds
+from tests.integration.local_http import free_port, serving
+from tests.integration.metric_checks import canary_with, check_results, opaque_secret
 from tests.integration.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -63,13 +62,6 @@ DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.fixture(scope="module")
 def graphite_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real graphite-web on 127.0.0.1 serving seeded whisper files; its URL."""
@@ -92,7 +84,7 @@ def graphite_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     subprocess.run([python, "-c", SEED, whisper_dir], env=env, check=True, timeout=60)
     migrate = [python, "-m", "django", "migrate", "--run-syncdb", "-v0"]
     subprocess.run(migrate, env=env, check=True, timeout=120, capture_output=True)
-    port = _free_port()
+    port = free_port()
     log = (root / "graphite-web.log").open("w")
     server = subprocess.Popen(
         [python, "-m", "django", "runserver", "--noreload", f"127.0.0.1:{port}"],
@@ -139,37 +131,16 @@ async def graphite(graphite_web: str) -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_route("GET", "/{tail:.*}", proxy)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
-
-
-@pytest.fixture
-async def pool() -> AsyncIterator[PrometheusPool]:
-    prometheus = PrometheusPool(timeout=5)
-    yield prometheus
-    prometheus.close()
-
-
-def _secret(namespace: str, password: str) -> dict[str, Any]:
-    values = {"username": USER, "password": password}
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": "graphite", "namespace": namespace},
-        "data": {key: base64.b64encode(value.encode()).decode() for key, value in values.items()},
-    }
+    async with serving(app) as url:
+        yield url
 
 
 async def _checks(
     api: ApiClient, namespace: str, pool: PrometheusPool, address: str, *, password: str
 ) -> dict[str, CheckResult]:
-    await resources.apply(api, _secret(namespace, password))
+    await resources.apply(
+        api, opaque_secret("graphite", namespace, {"username": USER, "password": password})
+    )
     template = {
         "apiVersion": "canary.dev/v1alpha1",
         "kind": "MetricTemplate",
@@ -196,26 +167,7 @@ async def _checks(
         }
         for name, (fn, case) in cases.items()
     ]
-    canary = Canary.model_validate(
-        {
-            "apiVersion": "canary.dev/v1alpha1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": namespace},
-            "spec": {
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "service": {"port": 80},
-                "analysis": {"interval": "1m", "stepWeight": 10, "metrics": metrics},
-            },
-        }
-    )
-    results = await run_checks(
-        resources.api_reader(api),
-        canary,
-        pool=pool,
-        default_url="http://127.0.0.1:1",
-        default_provider="linkerd",
-    )
-    return {result.name: result for result in results}
+    return await check_results(api, pool, canary_with(namespace, metrics))
 
 
 async def test_each_graphite_answer_gives_its_verdict_and_reason(

@@ -12,14 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from kubernetes_asyncio.client import ApiClient
 
-from canary.api.canary import Canary
-from canary.controller.checks import PrometheusPool, run_checks
+from canary.controller.checks import PrometheusPool
 from canary.core.model import CheckResult, Verdict
 from canary.kube import resources
 from canary.kube.crds import install_crds
@@ -27,6 +25,7 @@ from canary.kube.errors import KubeError
 from canary.kube.resources import ResourceKind
 from canary.metrics.providers.keptn import ANALYSIS, KEPTN_METRIC
 from tests.integration.crds import apply_with_crds
+from tests.integration.metric_checks import canary_with, check_results
 from tests.integration.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -96,13 +95,6 @@ ANALYSIS_CRD = _crd(
 )
 
 
-@pytest.fixture
-async def pool() -> AsyncIterator[PrometheusPool]:
-    prometheus = PrometheusPool(timeout=5)
-    yield prometheus
-    prometheus.close()
-
-
 async def _install(api: ApiClient, crd: dict[str, Any], kind: ResourceKind) -> None:
     """Install `crd` and wait until its objects are served (Established comes a little before:
     for a moment the API server still answers 404 or 429 "storage is (re)initializing")."""
@@ -163,27 +155,7 @@ async def _checks(
                 "thresholdRange": {"min": minimum, "max": 1},
             }
         )
-    canary = Canary.model_validate(
-        {
-            "apiVersion": "canary.dev/v1alpha1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": namespace},
-            "spec": {
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "service": {"port": 80},
-                "analysis": {"interval": "1m", "stepWeight": 10, "metrics": metrics},
-            },
-        }
-    )
-    results = await run_checks(
-        resources.api_reader(api),
-        canary,
-        pool=pool,
-        default_url="http://127.0.0.1:1",
-        default_provider="linkerd",
-        api=api,
-    )
-    return {result.name: result for result in results}
+    return await check_results(api, pool, canary_with(namespace, metrics), lend_api=True)
 
 
 async def test_keptn_metrics_give_their_verdicts_and_reasons(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,18 +25,12 @@ from kubernetes_asyncio.client import ApiClient
 
 from canary.hooks.loadtester.gates import CONFIG_MAP_NAME
 from canary.kube import resources
+from tests.integration.local_http import free_port, serving
 from tests.integration.waiting import eventually, until_serving
 
 pytestmark = pytest.mark.integration
 
 CANARY = {"name": "podinfo", "namespace": "test", "phase": "Progressing", "checksum": "c"}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @dataclass
@@ -93,7 +86,7 @@ async def start_loadtester(
     started: list[subprocess.Popen[bytes]] = []
 
     async def start(*extra: str) -> LoadTester:
-        port = _free_port()
+        port = free_port()
         log_path = tmp_path / f"loadtester-{port}.log"
         process = _spawn(log_path, port, kubeconfig, namespace, extra)
         started.append(process)
@@ -146,16 +139,9 @@ async def target() -> AsyncIterator[Target]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    state.url = f"http://127.0.0.1:{port}/"
-    try:
+    async with serving(app) as url:
+        state.url = f"{url}/"
         yield state
-    finally:
-        await runner.cleanup()
 
 
 async def _post(url: str, document: dict[str, Any]) -> tuple[int, str]:

@@ -12,10 +12,9 @@ verification or the CA is trusted.
 from __future__ import annotations
 
 import base64
-import socket
 import ssl
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,13 +24,14 @@ import pytest
 import yaml
 from kubernetes_asyncio.client import ApiClient
 
-from canary.api.canary import Canary
-from canary.controller.checks import PrometheusPool, run_checks
+from canary.controller.checks import PrometheusPool
 from canary.core.model import CheckResult, Verdict
 from canary.kube import resources
 from canary.sandbox.binaries import cached_binaries, default_cache_root
 from canary.sandbox.pki import PkiFiles, create_pki
 from canary.sandbox.state import SandboxState
+from tests.integration.local_http import free_port
+from tests.integration.metric_checks import canary_with, check_results, opaque_secret
 from tests.integration.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -46,13 +46,6 @@ TOKEN = "t0ken"  # noqa: S105 - a bearer token this Prometheus does not know
 class SecuredPrometheus:
     url: str
     pki: PkiFiles
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +83,7 @@ def secured_prometheus_process(
             }
         )
     )
-    port = _free_port()
+    port = free_port()
     log = (directory / "prometheus.log").open("wb")
     process = subprocess.Popen(
         [
@@ -132,21 +125,8 @@ async def secured(secured_prometheus_process: SecuredPrometheus) -> SecuredProme
     return prometheus
 
 
-@pytest.fixture
-async def pool() -> AsyncIterator[PrometheusPool]:
-    prometheus = PrometheusPool(timeout=5)
-    yield prometheus
-    prometheus.close()
-
-
 def _secret(name: str, namespace: str, **values: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
-        "type": "Opaque",
-        "data": {key: base64.b64encode(value.encode()).decode() for key, value in values.items()},
-    }
+    return opaque_secret(name, namespace, values)
 
 
 async def _check(
@@ -171,36 +151,13 @@ async def _check(
         "spec": {"provider": provider, "query": "vector(1)"},
     }
     await resources.apply(api, template)
-    canary = Canary.model_validate(
-        {
-            "apiVersion": "canary.dev/v1alpha1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": namespace},
-            "spec": {
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "service": {"port": 80},
-                "analysis": {
-                    "interval": "1m",
-                    "stepWeight": 10,
-                    "maxWeight": 50,
-                    "metrics": [
-                        {
-                            "name": "authenticated",
-                            "templateRef": {"name": "one"},
-                            "thresholdRange": {"min": 1, "max": 1},
-                        }
-                    ],
-                },
-            },
-        }
-    )
-    (result,) = await run_checks(
-        resources.api_reader(api),
-        canary,
-        pool=pool,
-        default_url="http://127.0.0.1:1",
-        default_provider="linkerd",
-    )
+    metric = {
+        "name": "authenticated",
+        "templateRef": {"name": "one"},
+        "thresholdRange": {"min": 1, "max": 1},
+    }
+    canary = canary_with(namespace, [metric], maxWeight=50)
+    (result,) = (await check_results(api, pool, canary)).values()
     return result
 
 

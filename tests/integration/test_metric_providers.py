@@ -11,9 +11,7 @@ provider needs fails naming the key; and no credential appears in any message or
 
 from __future__ import annotations
 
-import base64
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,12 +19,13 @@ from kubernetes_asyncio.client import ApiClient
 
 from canary.api.canary import Canary
 from canary.api.metrictemplate import SECRET_NEEDED_RULE
-from canary.controller.checks import PrometheusPool, run_checks
+from canary.controller.checks import PrometheusPool
 from canary.core.model import CheckResult, Verdict
 from canary.kube import resources
 from canary.kube.errors import Invalid
 from tests.integration import provider_servers as servers
 from tests.integration.crds import apply_with_crds
+from tests.integration.metric_checks import canary_with, check_results, opaque_secret
 
 pytestmark = pytest.mark.integration
 
@@ -115,23 +114,6 @@ EXPECTED: dict[str, tuple[Verdict, float | None, str]] = {
 }
 
 
-@pytest.fixture
-async def pool() -> AsyncIterator[PrometheusPool]:
-    prometheus = PrometheusPool(timeout=5)
-    yield prometheus
-    prometheus.close()
-
-
-def _secret(name: str, namespace: str, values: dict[str, str]) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
-        "type": "Opaque",
-        "data": {key: base64.b64encode(value.encode()).decode() for key, value in values.items()},
-    }
-
-
 def _canary(namespace: str, template: str, cases: tuple[str, ...]) -> Canary:
     metrics = [
         {
@@ -143,24 +125,7 @@ def _canary(namespace: str, template: str, cases: tuple[str, ...]) -> Canary:
         }
         for case in cases
     ]
-    return Canary.model_validate(
-        {
-            "apiVersion": "canary.dev/v1alpha1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": namespace},
-            "spec": {
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "service": {"port": 80},
-                "analysis": {
-                    "interval": "1m",
-                    "threshold": 2,
-                    "maxWeight": 50,
-                    "stepWeight": 10,
-                    "metrics": metrics,
-                },
-            },
-        }
-    )
+    return canary_with(namespace, metrics, threshold=2, maxWeight=50)
 
 
 async def _checks(
@@ -180,7 +145,7 @@ async def _checks(
         spec["region"] = servers.AWS_REGION
     if secret is not None:
         secret = {key: _fill(value, address) for key, value in secret.items()}
-        await resources.apply(api, _secret(f"{provider}-credentials", namespace, secret))
+        await resources.apply(api, opaque_secret(f"{provider}-credentials", namespace, secret))
         spec["secretRef"] = {"name": f"{provider}-credentials"}
     template = {
         "apiVersion": "canary.dev/v1alpha1",
@@ -189,14 +154,7 @@ async def _checks(
         "spec": {"provider": spec, "query": query},
     }
     await apply_with_crds(api, template)
-    results = await run_checks(
-        resources.api_reader(api),
-        _canary(namespace, provider, cases),
-        pool=pool,
-        default_url="http://127.0.0.1:1",
-        default_provider="linkerd",
-    )
-    return {result.name: result for result in results}
+    return await check_results(api, pool, _canary(namespace, provider, cases))
 
 
 def _fill(value: str, address: str) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, get_args
@@ -18,6 +17,7 @@ from aiohttp import web
 from canary.api import Phase
 from canary.api.alertprovider import AlertProviderType
 from canary.notify import Alert, ProviderSettings, SendResult, payload, send
+from tests.integration.local_http import free_port, serving
 
 ALERT = Alert(
     canary="podinfo",
@@ -88,17 +88,12 @@ async def receiver() -> AsyncIterator[Receiver]:
     app.router.add_post("/moved", moved)
     app.router.add_post("/hang", hang)
     app.router.add_post("/proxied", ok)  # the proxy test's target, reached through the receiver
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    state.base = f"http://{host}:{port}"
-    try:
-        yield state
-    finally:
-        release.set()
-        await runner.cleanup()
+    async with serving(app) as url:
+        state.base = url
+        try:
+            yield state
+        finally:
+            release.set()
 
 
 @pytest.fixture
@@ -189,9 +184,7 @@ async def test_a_receiver_that_hangs_is_reported_after_the_timeout(
 async def test_no_receiver_at_all_is_reported_without_the_secret_path(
     session: aiohttp.ClientSession,
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     address = f"http://127.0.0.1:{port}/services/T000/B000/SECRET"
     result = await send(_settings("slack", address), ALERT, session=session)
     assert result == SendResult(ok=False, message=f"cannot connect to 127.0.0.1:{port}")

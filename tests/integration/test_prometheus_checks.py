@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from canary.metrics import (
 )
 from canary.metrics.prometheus import MAX_RESPONSE_BYTES
 from canary.sandbox.state import SandboxState
+from tests.integration.local_http import free_port, serving
 
 pytestmark = pytest.mark.integration
 
@@ -187,15 +187,8 @@ async def test_run_check_judges_real_answers(
 # (b) Nothing listening.
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 async def test_an_unreachable_prometheus_is_named_by_url() -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     async with PrometheusClient(url, timeout=5) as client:
         failure = await _failure(client, "vector(1)")
         assert not await client.is_online()
@@ -204,7 +197,7 @@ async def test_an_unreachable_prometheus_is_named_by_url() -> None:
 
 
 async def test_credentials_in_the_url_never_reach_a_message() -> None:
-    port = _free_port()
+    port = free_port()
     async with PrometheusClient(f"http://admin:s3cret@127.0.0.1:{port}", timeout=5) as client:
         failure = await _failure(client, "vector(1)")
     assert failure.message == (
@@ -213,7 +206,7 @@ async def test_credentials_in_the_url_never_reach_a_message() -> None:
 
 
 async def test_run_check_fails_closed_when_prometheus_is_down() -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     context = CanaryContext(name="podinfo", namespace="default", target="podinfo")
     async with PrometheusClient(url, timeout=5) as client:
         result = await run_check(
@@ -297,16 +290,11 @@ async def fake_server() -> AsyncIterator[FakeServer]:
         "hang": hang,
     }.items():
         app.router.add_get(f"/{name}/api/v1/query", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield FakeServer(base=f"http://{host}:{port}", release=release, hung=hung)
-    finally:
-        release.set()
-        await runner.cleanup()
+    async with serving(app) as url:
+        try:
+            yield FakeServer(base=url, release=release, hung=hung)
+        finally:
+            release.set()
 
 
 @pytest.mark.parametrize(

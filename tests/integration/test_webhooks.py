@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from aiohttp import web
 from canary.hooks import Backoff, WebhookPayload, WebhookSpec, call_webhook
 from canary.hooks.webhooks import MAX_BODY_BYTES
 from canary.sandbox.pki import create_pki
+from tests.integration.local_http import free_port, serving
 
 pytestmark = pytest.mark.integration
 
@@ -74,16 +74,9 @@ async def receiver() -> AsyncIterator[Receiver]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    state.url = f"http://127.0.0.1:{port}"
-    try:
+    async with serving(app) as url:
+        state.url = url
         yield state
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture
@@ -205,15 +198,8 @@ async def test_501_and_4xx_are_not_retried(
         assert (result.ok, result.status, result.attempts) == (False, code, 1)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 async def test_a_refused_connection_is_retried_and_named(session: aiohttp.ClientSession) -> None:
-    url = f"http://127.0.0.1:{_free_port()}/"
+    url = f"http://127.0.0.1:{free_port()}/"
     result = await call_webhook(_hook(url, retries=1), PAYLOAD, session=session, backoff=FAST)
     assert (result.ok, result.status, result.attempts) == (False, None, 2)
     assert (

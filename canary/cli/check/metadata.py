@@ -108,12 +108,7 @@ def _subdomain(value: str, *, prefix: bool) -> list[str]:
     """A name's problems; a `generateName` prefix may end in '-' (a suffix follows it)."""
     if prefix and value.endswith("-"):
         value = value[:-1] + "a"
-    found = []
-    if len(value) > SUBDOMAIN_LIMIT:
-        found.append(f"must be no more than {SUBDOMAIN_LIMIT} characters")
-    if re.fullmatch(_SUBDOMAIN, value) is None:
-        found.append(_SUBDOMAIN_MESSAGE)
-    return found
+    return _checked(value, SUBDOMAIN_LIMIT, _SUBDOMAIN, _SUBDOMAIN_MESSAGE)
 
 
 def qualified_name(value: str) -> list[str]:
@@ -131,17 +126,19 @@ def qualified_name(value: str) -> list[str]:
     name = parts[-1]
     if not name:
         return [*found, "name part must be non-empty"]
-    if len(name) > NAME_PART_LIMIT:
-        found.append(f"name part must be no more than {NAME_PART_LIMIT} characters")
-    if re.fullmatch(_NAME_PART, name) is None:
-        found.append(_NAME_PART_MESSAGE)
-    return found
+    return found + _checked(name, NAME_PART_LIMIT, _NAME_PART, _NAME_PART_MESSAGE, "name part ")
 
 
 def _label_value(value: str) -> list[str]:
+    return _checked(value, LABEL_VALUE_LIMIT, _LABEL_VALUE, _LABEL_VALUE_MESSAGE)
+
+
+def _checked(value: str, limit: int, pattern: str, message: str, part: str = "") -> list[str]:
+    """`value`'s problems with a length `limit` and a `pattern` (which `message` explains), as
+    the API server words them; `part` names what is too long (e.g. "name part ")."""
     found = []
-    if len(value) > LABEL_VALUE_LIMIT:
-        found.append(f"must be no more than {LABEL_VALUE_LIMIT} characters")
-    if re.fullmatch(_LABEL_VALUE, value) is None:
-        found.append(_LABEL_VALUE_MESSAGE)
+    if len(value) > limit:
+        found.append(f"{part}must be no more than {limit} characters")
+    if re.fullmatch(pattern, value) is None:
+        found.append(message)
     return found

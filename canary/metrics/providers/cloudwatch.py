@@ -30,14 +30,13 @@ from urllib.parse import urlsplit
 from canary.metrics.checks import QueryClient
 from canary.metrics.errors import FailureKind, MetricError
 from canary.metrics.providers.awsidentity import ambient_credentials
-from canary.metrics.providers.fetch import Request, fetch, finite, json_of
+from canary.metrics.providers.fetch import Request, fetch, finite, json_of, only
 from canary.metrics.providers.settings import Connections, ProviderSettings
 from canary.metrics.providers.sigv4 import AwsCredentials, sign
 
 ACCESS_KEY_ID = "aws_access_key_id"
 SECRET_ACCESS_KEY = "aws_secret_access_key"  # noqa: S105 - the name of the Secret's key
 SESSION_TOKEN = "aws_session_token"  # noqa: S105 - the name of the Secret's key
-WINDOW_INTERVALS = 10
 MAX_DATAPOINTS = 20
 TARGET = "GraniteServiceVersion20100801.GetMetricData"
 _THROTTLED: Final = frozenset(
@@ -86,7 +85,7 @@ def connect(settings: ProviderSettings, connections: Connections) -> QueryClient
         address.rstrip("/"),
         region=settings.region,
         credentials=credentials,
-        window=WINDOW_INTERVALS * settings.interval_seconds(),
+        window=settings.window_seconds(),
         insecure_skip_verify=settings.insecure_skip_verify,
         timeout=connections.timeout,
     )
@@ -181,19 +180,13 @@ def classify(_status: int, body: bytes) -> FailureKind | None:
 
 def value_of(answer: Any) -> float:
     """The one value of a GetMetricData answer (see the module docstring)."""
-    results = answer.get("MetricDataResults") if isinstance(answer, dict) else None
-    if not isinstance(results, list):
-        raise MetricError(FailureKind.BAD_RESPONSE, "bad response: no MetricDataResults list")
-    if not results:
-        raise MetricError(FailureKind.NO_DATA, "no data: the queries returned no result")
-    if len(results) > 1:
-        ids = ", ".join(str(r.get("Id")) for r in results[:3] if isinstance(r, dict))
-        raise MetricError(
-            FailureKind.SEVERAL_SERIES,
-            f"several series: {len(results)} results ({ids}); set ReturnData false on all"
-            " queries but one",
-        )
-    result = results[0] if isinstance(results[0], dict) else {}
+    first = only(
+        answer.get("MetricDataResults") if isinstance(answer, dict) else None,
+        listed="no MetricDataResults list",
+        none="the queries returned no result",
+        several=_several,
+    )
+    result = first if isinstance(first, dict) else {}
     status = result.get("StatusCode")
     if status in ("InternalError", "Forbidden"):
         messages = "; ".join(str(m.get("Value")) for m in result.get("Messages") or [])
@@ -204,3 +197,8 @@ def value_of(answer: Any) -> float:
     if not values:
         raise MetricError(FailureKind.NO_DATA, "no data: the result has no value in the window")
     return finite(values[0], what=f"the newest value of {result.get('Id')}")
+
+
+def _several(results: list[Any]) -> str:
+    ids = ", ".join(str(r.get("Id")) for r in results[:3] if isinstance(r, dict))
+    return f"{len(results)} results ({ids}); set ReturnData false on all queries but one"

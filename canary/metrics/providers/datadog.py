@@ -17,14 +17,20 @@ from typing import Any
 
 from canary.metrics.checks import QueryClient
 from canary.metrics.errors import FailureKind, MetricError
-from canary.metrics.providers.fetch import Request, fetch, finite, json_of
+from canary.metrics.providers.fetch import (
+    Request,
+    fetch,
+    finite,
+    json_object,
+    json_of,
+    only,
+    query_error,
+)
 from canary.metrics.providers.settings import Connections, ProviderSettings
 
 DEFAULT_ADDRESS = "https://api.datadoghq.com"
 API_KEY = "datadog_api_key"
 APPLICATION_KEY = "datadog_application_key"
-# The window asked for, in metric intervals (Flagger's).
-WINDOW_INTERVALS = 10
 
 
 def connect(settings: ProviderSettings, connections: Connections) -> QueryClient:
@@ -32,7 +38,7 @@ def connect(settings: ProviderSettings, connections: Connections) -> QueryClient
         (settings.address or DEFAULT_ADDRESS).rstrip("/"),
         api_key=settings.key(API_KEY),
         application_key=settings.key(APPLICATION_KEY),
-        window=WINDOW_INTERVALS * settings.interval_seconds(),
+        window=settings.window_seconds(),
         insecure_skip_verify=settings.insecure_skip_verify,
         timeout=connections.timeout,
     )
@@ -74,25 +80,16 @@ class DatadogClient:
 
 def value_of(answer: Any) -> float:
     """The one value of a `/api/v1/query` answer (see the module docstring)."""
-    if not isinstance(answer, dict):
-        raise MetricError(FailureKind.BAD_RESPONSE, "bad response: expected a JSON object")
+    answer = json_object(answer)
     if answer.get("status") == "error" or answer.get("error"):
-        raise MetricError(FailureKind.QUERY_ERROR, f"query error: {str(answer.get('error'))[:300]}")
-    series = answer.get("series")
-    if not isinstance(series, list):
-        raise MetricError(FailureKind.BAD_RESPONSE, "bad response: no series list")
-    if not series:
-        raise MetricError(FailureKind.NO_DATA, "no data: the query returned no series")
-    if len(series) > 1:
-        names = ", ".join(
-            str(item.get("scope", "?")) for item in series[:3] if isinstance(item, dict)
-        )
-        raise MetricError(
-            FailureKind.SEVERAL_SERIES,
-            f"several series: the query returned {len(series)} series ({names}); it must return"
-            " one (aggregate, e.g. sum:...{...})",
-        )
-    points = series[0].get("pointlist") if isinstance(series[0], dict) else None
+        raise query_error(answer.get("error"))
+    series = only(
+        answer.get("series"),
+        listed="no series list",
+        none="the query returned no series",
+        several=_several,
+    )
+    points = series.get("pointlist") if isinstance(series, dict) else None
     if not isinstance(points, list):
         raise MetricError(FailureKind.BAD_RESPONSE, "bad response: the series has no pointlist")
     for point in points:
@@ -101,3 +98,11 @@ def value_of(answer: Any) -> float:
         if point[1] is not None:
             return finite(point[1], what="the series' oldest point")
     raise MetricError(FailureKind.NO_DATA, "no data: the series has no point with a value")
+
+
+def _several(series: list[Any]) -> str:
+    names = ", ".join(str(item.get("scope", "?")) for item in series[:3] if isinstance(item, dict))
+    return (
+        f"the query returned {len(series)} series ({names}); it must return"
+        " one (aggregate, e.g. sum:...{...})"
+    )

@@ -17,18 +17,25 @@ from typing import Any
 
 from canary.metrics.checks import QueryClient
 from canary.metrics.errors import FailureKind, MetricError
-from canary.metrics.providers.fetch import Request, fetch, finite, json_of
+from canary.metrics.providers.fetch import (
+    Request,
+    fetch,
+    finite,
+    json_object,
+    json_of,
+    only,
+    query_error,
+)
 from canary.metrics.providers.settings import Connections, ProviderSettings
 
 TOKEN = "dynatrace_token"  # noqa: S105 - the name of the Secret's key, not a secret
-WINDOW_INTERVALS = 10
 
 
 def connect(settings: ProviderSettings, connections: Connections) -> QueryClient:
     return DynatraceClient(
         settings.require_address(),
         token=settings.key(TOKEN),
-        window=WINDOW_INTERVALS * settings.interval_seconds(),
+        window=settings.window_seconds(),
         insecure_skip_verify=settings.insecure_skip_verify,
         timeout=connections.timeout,
     )
@@ -74,34 +81,26 @@ class DynatraceClient:
 
 def value_of(answer: Any) -> float:
     """The one value of a metrics query answer (see the module docstring)."""
-    if not isinstance(answer, dict):
-        raise MetricError(FailureKind.BAD_RESPONSE, "bad response: expected a JSON object")
+    answer = json_object(answer)
     if answer.get("error"):
         error = answer["error"]
-        detail = error.get("message", error) if isinstance(error, dict) else error
-        raise MetricError(FailureKind.QUERY_ERROR, f"query error: {str(detail)[:300]}")
-    results = answer.get("result")
-    if not isinstance(results, list):
-        raise MetricError(FailureKind.BAD_RESPONSE, "bad response: no result list")
-    if not results:
-        raise MetricError(FailureKind.NO_DATA, "no data: the selector matched no metric")
-    if len(results) > 1:
-        raise MetricError(
-            FailureKind.SEVERAL_SERIES,
-            f"several series: the selector matched {len(results)} metrics; it must match one",
-        )
-    data = results[0].get("data") if isinstance(results[0], dict) else None
-    if not isinstance(data, list):
-        raise MetricError(FailureKind.BAD_RESPONSE, "bad response: the result has no data list")
-    if not data:
-        raise MetricError(FailureKind.NO_DATA, "no data: the metric has no data in the window")
-    if len(data) > 1:
-        raise MetricError(
-            FailureKind.SEVERAL_SERIES,
-            f"several series: the result has {len(data)} dimension tuples; it must have one"
-            " (aggregate, e.g. :splitBy())",
-        )
-    values = data[0].get("values") if isinstance(data[0], dict) else None
+        raise query_error(error.get("message", error) if isinstance(error, dict) else error)
+    result = only(
+        answer.get("result"),
+        listed="no result list",
+        none="the selector matched no metric",
+        several=lambda results: f"the selector matched {len(results)} metrics; it must match one",
+    )
+    series = only(
+        result.get("data") if isinstance(result, dict) else None,
+        listed="the result has no data list",
+        none="the metric has no data in the window",
+        several=lambda data: (
+            f"the result has {len(data)} dimension tuples; it must have one"
+            " (aggregate, e.g. :splitBy())"
+        ),
+    )
+    values = series.get("values") if isinstance(series, dict) else None
     if not isinstance(values, list):
         raise MetricError(FailureKind.BAD_RESPONSE, "bad response: the series has no values")
     present = [value for value in values if value is not None]

@@ -9,7 +9,8 @@ quoted), other statuses `HttpError`, TLS `TLSError`, no connection `Unreachable`
 query string (credentials redacted) and never a header, so an API key sent as a header or a
 password sent as basic auth cannot appear in a status, an event or a log.
 
-`json_of` and `finite` are the strict parts every provider's parser shares. There are no
+`json_of`, `json_object`, `only`, `query_error` and `finite` are the strict parts every
+provider's parser shares: the shapes of an answer, never a provider's field names. There are no
 retries: the controller asks again on its next tick. This module must not know any provider's
 answer format.
 """
@@ -127,6 +128,31 @@ def json_of(request: Request, body: bytes) -> Any:
             FailureKind.BAD_RESPONSE,
             f"{request.where}: answer is not JSON: {excerpt(body)!r}",
         ) from None
+
+
+def json_object(answer: Any) -> dict[str, Any]:
+    """`answer` when it is a JSON object, else a `BadResponse` error."""
+    if not isinstance(answer, dict):
+        raise MetricError(FailureKind.BAD_RESPONSE, "bad response: expected a JSON object")
+    return answer
+
+
+def only(items: Any, *, listed: str, none: str, several: Callable[[list[Any]], str]) -> Any:
+    """The one element of the JSON list `items`, or a `MetricError`: `bad response: {listed}`
+    when it is not a list, `no data: {none}` when it is empty, and `several series:` followed
+    by `several(items)` when it holds more than one."""
+    if not isinstance(items, list):
+        raise MetricError(FailureKind.BAD_RESPONSE, f"bad response: {listed}")
+    if not items:
+        raise MetricError(FailureKind.NO_DATA, f"no data: {none}")
+    if len(items) > 1:
+        raise MetricError(FailureKind.SEVERAL_SERIES, f"several series: {several(items)}")
+    return items[0]
+
+
+def query_error(detail: object) -> MetricError:
+    """The `QueryError` for the provider's own error `detail`, quoted up to 300 characters."""
+    return MetricError(FailureKind.QUERY_ERROR, f"query error: {str(detail)[:300]}")
 
 
 def finite(value: Any, *, what: str) -> float:

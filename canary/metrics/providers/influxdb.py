@@ -20,7 +20,7 @@ import json
 
 from canary.metrics.checks import QueryClient
 from canary.metrics.errors import FailureKind, MetricError
-from canary.metrics.providers.fetch import Request, fetch, finite
+from canary.metrics.providers.fetch import Request, fetch, finite, query_error
 from canary.metrics.providers.settings import Connections, ProviderSettings
 
 _NUMBER_TYPES = frozenset({"double", "long", "unsignedLong"})
@@ -97,8 +97,7 @@ def value_of(body: bytes) -> float:
             header = row
             continue
         if "error" in header:
-            message = row[header.index("error")]
-            raise MetricError(FailureKind.QUERY_ERROR, f"query error: {message[:300]}")
+            raise query_error(row[header.index("error")])
         if "_value" not in header:
             raise MetricError(
                 FailureKind.BAD_RESPONSE,

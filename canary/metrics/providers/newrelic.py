@@ -16,7 +16,15 @@ from urllib.parse import quote
 
 from canary.metrics.checks import QueryClient
 from canary.metrics.errors import FailureKind, MetricError
-from canary.metrics.providers.fetch import Request, fetch, finite, json_of
+from canary.metrics.providers.fetch import (
+    Request,
+    fetch,
+    finite,
+    json_object,
+    json_of,
+    only,
+    query_error,
+)
 from canary.metrics.providers.settings import Connections, ProviderSettings
 
 DEFAULT_ADDRESS = "https://insights-api.newrelic.com"
@@ -67,21 +75,15 @@ class NewRelicClient:
 
 def value_of(answer: Any) -> float:
     """The one value of an Insights query answer (see the module docstring)."""
-    if not isinstance(answer, dict):
-        raise MetricError(FailureKind.BAD_RESPONSE, "bad response: expected a JSON object")
+    answer = json_object(answer)
     if answer.get("error"):
-        raise MetricError(FailureKind.QUERY_ERROR, f"query error: {str(answer['error'])[:300]}")
-    results = answer.get("results")
-    if not isinstance(results, list):
-        raise MetricError(FailureKind.BAD_RESPONSE, "bad response: no results list")
-    if not results:
-        raise MetricError(FailureKind.NO_DATA, "no data: the query returned no result")
-    if len(results) > 1:
-        raise MetricError(
-            FailureKind.SEVERAL_SERIES,
-            f"several series: the query returned {len(results)} results; it must return one",
-        )
-    result = results[0]
+        raise query_error(answer["error"])
+    result = only(
+        answer.get("results"),
+        listed="no results list",
+        none="the query returned no result",
+        several=lambda results: f"the query returned {len(results)} results; it must return one",
+    )
     if not isinstance(result, dict):
         raise MetricError(FailureKind.BAD_RESPONSE, f"bad response: result {result!r:.80}")
     if "result" in result:

@@ -21,6 +21,9 @@ from canary.metrics.errors import FailureKind, MetricError
 from canary.metrics.inputs import DEFAULT_INTERVAL
 from canary.metrics.prometheus import Credentials
 
+# The window the hosted services are asked about, in metric intervals (Flagger's).
+WINDOW_INTERVALS = 10
+
 
 class PrometheusClients(Protocol):
     """The controller's pool of Prometheus clients (`PrometheusPool`)."""
@@ -91,6 +94,11 @@ class ProviderSettings:
                 f"{self.holder} has no key {name!r}, which provider {self.type} needs",
             )
         return value
+
+    def window_seconds(self) -> float:
+        """The window a hosted service (Datadog, Dynatrace, Splunk, CloudWatch) is asked about,
+        in seconds: `WINDOW_INTERVALS` metric intervals, as Flagger asks."""
+        return WINDOW_INTERVALS * self.interval_seconds()
 
     def interval_seconds(self) -> float:
         """The metric's interval in seconds (a `MetricError` when it is not a duration)."""

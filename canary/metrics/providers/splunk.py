@@ -22,11 +22,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from canary.metrics.checks import QueryClient
 from canary.metrics.errors import FailureKind, MetricError
-from canary.metrics.providers.fetch import Request, fetch, finite
+from canary.metrics.providers.fetch import Request, fetch, finite, query_error
 from canary.metrics.providers.settings import Connections, ProviderSettings
 
 TOKEN = "sf_token_key"  # noqa: S105 - the name of the Secret's key, not a secret
-WINDOW_INTERVALS = 10
 _END = b"END_OF_CHANNEL"
 
 
@@ -34,7 +33,7 @@ def connect(settings: ProviderSettings, connections: Connections) -> QueryClient
     return SplunkClient(
         stream_address(settings.require_address()),
         token=settings.key(TOKEN),
-        window=WINDOW_INTERVALS * settings.interval_seconds(),
+        window=settings.window_seconds(),
         insecure_skip_verify=settings.insecure_skip_verify,
         timeout=connections.timeout,
     )
@@ -125,7 +124,7 @@ def value_of(body: bytes) -> float:
                 str(e.get("message") or e.get("code") or e) if isinstance(e, dict) else str(e)
                 for e in errors
             )
-            raise MetricError(FailureKind.QUERY_ERROR, f"query error: {described[:300]}")
+            raise query_error(described)
         if name == "control-message" and payload.get("event") == "CHANNEL_ABORT":
             info = payload.get("abortInfo") or {}
             raise MetricError(

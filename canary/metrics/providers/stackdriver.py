@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from canary.metrics.checks import QueryClient
 from canary.metrics.errors import FailureKind, MetricError
-from canary.metrics.providers.fetch import Request, fetch, finite, json_of
+from canary.metrics.providers.fetch import Request, fetch, finite, json_object, json_of
 from canary.metrics.providers.settings import Connections, ProviderSettings
 
 DEFAULT_ADDRESS = "https://monitoring.googleapis.com"
@@ -185,8 +185,7 @@ class StackdriverClient:
 
 def value_of(answer: Any) -> float:
     """The one value of a `timeSeries:query` answer (see the module docstring)."""
-    if not isinstance(answer, dict):
-        raise MetricError(FailureKind.BAD_RESPONSE, "bad response: expected a JSON object")
+    answer = json_object(answer)
     series = answer.get("timeSeriesData", [])
     if not isinstance(series, list):
         raise MetricError(FailureKind.BAD_RESPONSE, "bad response: timeSeriesData is not a list")
