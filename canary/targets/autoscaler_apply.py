@@ -112,16 +112,30 @@ async def pause_target_scaler(
     if ref is None or ref.kind != SCALED_OBJECT.kind:
         return
     target = await read_target_autoscaler(api, ref, namespace=namespace)
-    annotations = (target.get("metadata") or {}).get("annotations") or {}
+    await _set_paused(api, target, paused=paused)
+
+
+async def resume_scaled_object(api: ApiClient, name: str, *, namespace: str) -> bool:
+    """Remove the pause of the ScaledObject `name` (the revert of a deleted Canary gives the
+    target back to KEDA, as Flagger does); whether it was paused. A missing one is no error."""
+    found = await resources.get(api, SCALED_OBJECT, name, namespace=namespace)
+    return found is not None and await _set_paused(api, found, paused=False)
+
+
+async def _set_paused(api: ApiClient, target: Mapping[str, Any], *, paused: bool) -> bool:
+    """Pause or resume the ScaledObject `target` if it is not so already; whether it changed."""
+    metadata = target.get("metadata") or {}
+    annotations = metadata.get("annotations") or {}
     if scaled_object.is_paused(target) if paused else PAUSED not in annotations:
-        return
+        return False
     await resources.merge_patch(
         api,
         SCALED_OBJECT,
-        ref.name,
-        namespace=namespace,
+        str(metadata.get("name")),
+        namespace=str(metadata.get("namespace")),
         patch=scaled_object.pause_patch(paused=paused),
     )
+    return True
 
 
 async def apply_autoscaled_primary(

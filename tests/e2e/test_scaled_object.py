@@ -19,7 +19,7 @@ import pytest
 from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
-from canary.kube.resources import SCALED_OBJECT, TRAFFIC_SPLIT
+from canary.kube.resources import CANARY, SCALED_OBJECT, TRAFFIC_SPLIT
 from canary.kube.watch import watch
 from canary.targets.scaled_object import is_paused
 from tests.e2e.harness import (
@@ -193,3 +193,31 @@ async def test_a_faulty_release_scaled_by_keda_is_rolled_back(
         within=20,
         what="the target scaled to 0 after the rollback",
     )
+
+
+async def test_deleting_a_canary_with_revert_on_deletion_resumes_the_scaled_object(
+    api: ApiClient, namespace: str
+) -> None:
+    manifest = _canary(namespace)
+    manifest["spec"]["revertOnDeletion"] = True
+    async with (
+        _pause_states(api, namespace) as paused,
+        Recorder(api, namespace=namespace, name=NAME).running() as recorder,
+    ):
+        await apply(api, deployment(NAME, namespace=namespace))
+        await apply(api, _scaled_object(namespace))
+        await apply(api, manifest)
+        await recorder.until_phase("Initialized", within=INITIALIZED_WITHIN)
+        assert paused == [False, True]
+        await resources.delete(api, CANARY, NAME, namespace=namespace)
+        await eventually(
+            lambda: resources.get(api, CANARY, NAME, namespace=namespace),
+            until=lambda found: found is None,
+            within=60,
+            what="the Canary reverted and gone",
+        )
+        # As Flagger does: the target goes back to KEDA, not left paused at zero for ever.
+        await recorder.wait(
+            lambda: paused == [False, True, False], within=10, what="the ScaledObject resumed"
+        )
+    assert await _target_replicas(api, namespace) > 0
