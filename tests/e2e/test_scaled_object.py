@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any, TypeVar
 
 import pytest
 from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
-from canary.kube.resources import CANARY, SCALED_OBJECT, TRAFFIC_SPLIT
+from canary.kube.resources import CANARY, DEPLOYMENT, SCALED_OBJECT, TRAFFIC_SPLIT, ResourceKind
 from canary.kube.watch import watch
 from canary.targets.scaled_object import is_paused
 from tests.e2e.harness import (
@@ -39,8 +40,10 @@ from tests.integration.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("controller")  # one controller process per test
 
+T = TypeVar("T")
 NAME = "podinfo"
 SO = "podinfo-so"
+SO_MIN = 3  # above the primary's 2: a run starts the canary at the ScaledObject's minimum
 INITIALIZED_WITHIN = 30.0
 RUN_WITHIN = 90.0
 
@@ -52,8 +55,8 @@ def _scaled_object(namespace: str) -> dict[str, Any]:
         "metadata": {"name": SO, "namespace": namespace},
         "spec": {
             "scaleTargetRef": {"name": NAME},
-            "minReplicaCount": 1,
-            "maxReplicaCount": 3,
+            "minReplicaCount": SO_MIN,
+            "maxReplicaCount": 5,
             "triggers": [
                 {
                     "type": "prometheus",
@@ -80,28 +83,39 @@ def _canary(namespace: str) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def _pause_states(api: ApiClient, namespace: str) -> AsyncIterator[list[bool]]:
-    """Every change of the target ScaledObject's pause state, in order, from a watch."""
-    seen: list[bool] = []
+async def _history(
+    api: ApiClient, namespace: str, kind: ResourceKind, name: str, of: Callable[[Any], T]
+) -> AsyncIterator[list[T]]:
+    """Every change of `of(obj)` of the object `name`, in order, from a watch."""
+    seen: list[T] = []
     listed = asyncio.Event()
 
     async def follow() -> None:
-        async for event in watch(api, SCALED_OBJECT, namespace=namespace):
+        async for event in watch(api, kind, namespace=namespace):
             if event.kind == "DELETED":
                 continue
             for obj in event.items if event.kind == "SYNCED" else (event.object,):
-                state = is_paused(obj)
-                if obj["metadata"]["name"] == SO and (not seen or seen[-1] != state):
-                    seen.append(state)
+                value = of(obj)
+                if obj["metadata"]["name"] == name and (not seen or seen[-1] != value):
+                    seen.append(value)
             listed.set()
 
-    task = asyncio.create_task(follow(), name="follow the ScaledObject")
+    task = asyncio.create_task(follow(), name=f"follow {kind.kind} {name}")
     try:
         await asyncio.wait_for(listed.wait(), timeout=30)
         yield seen
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def _pause_states(api: ApiClient, namespace: str) -> AbstractAsyncContextManager[list[bool]]:
+    """Every change of the target ScaledObject's pause state."""
+    return _history(api, namespace, SCALED_OBJECT, SO, is_paused)
+
+
+def _replicas(obj: Any) -> int:
+    return int(obj["spec"].get("replicas") or 0)
 
 
 async def _initialized(api: ApiClient, namespace: str, recorder: Recorder) -> None:
@@ -128,6 +142,7 @@ async def _target_replicas(api: ApiClient, namespace: str) -> int:
 async def test_a_release_scaled_by_keda_is_promoted(api: ApiClient, namespace: str) -> None:
     async with (
         _pause_states(api, namespace) as paused,
+        _history(api, namespace, DEPLOYMENT, NAME, _replicas) as target_replicas,
         Recorder(api, namespace=namespace, name=NAME).running() as recorder,
     ):
         await _initialized(api, namespace, recorder)
@@ -138,10 +153,14 @@ async def test_a_release_scaled_by_keda_is_promoted(api: ApiClient, namespace: s
         outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
         assert outcome.phase == "Succeeded", recorder.describe()
         await recorder.wait(
-            lambda: paused[-1], within=10, what="the target's ScaledObject paused again"
+            lambda: paused[-1] and target_replicas[-1] == 0,
+            within=10,
+            what="the target's ScaledObject paused again and the target parked",
         )
 
     assert paused == [False, True, False, True], "resumed for the run only"
+    # Parked at 0, run within the ScaledObject's bounds (its minimum, above the primary's 2).
+    assert target_replicas == [2, 0, SO_MIN, 0], target_replicas
     assert recorder.canary_weights == [0, 25, 50, 0], recorder.describe()
     primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
     assert image_of(primary) == f"{IMAGE}:6.7.1"
