@@ -132,12 +132,12 @@ class TargetRef(ApiModel):
 
 
 class ScalerReplicas(ApiModel):
-    """Bounds for the primary's HPA in place of the target HPA's own (Flagger's names)."""
+    """Bounds for the primary's autoscaler in place of the target's own (Flagger's names)."""
 
     min_replicas: Annotated[Int, Field(ge=1)] | None = None
-    """The primary HPA's minReplicas; the target HPA's when left out."""
+    """The primary's minReplicas (minReplicaCount); the target autoscaler's when left out."""
     max_replicas: Annotated[Int, Field(ge=1)] | None = None
-    """The primary HPA's maxReplicas; the target HPA's when left out."""
+    """The primary's maxReplicas (maxReplicaCount); the target autoscaler's when left out."""
 
     model_config = ConfigDict(json_schema_extra=cel_rules(SCALER_REPLICAS_RULE))
 
@@ -150,13 +150,18 @@ class ScalerReplicas(ApiModel):
 
 
 class AutoscalerRef(ApiModel):
-    """The target's HorizontalPodAutoscaler; the controller gives the primary a copy of it."""
+    """The target's autoscaler: a HorizontalPodAutoscaler or a KEDA ScaledObject
+    (keda.sh/v1alpha1). The controller gives the primary a copy of it, `<name>-primary`."""
 
     api_version: ShortText = "autoscaling/v2"
-    kind: Literal["HorizontalPodAutoscaler"]
+    kind: Literal["HorizontalPodAutoscaler", "ScaledObject"]
     name: ObjectName = Field(json_schema_extra=cel_rules(AUTOSCALER_NAME_RULE))
     primary_scaler_replicas: ScalerReplicas | None = None
-    """Replica bounds of the primary's copy, when they differ from the target HPA's."""
+    """Replica bounds of the primary's copy, when they differ from the target autoscaler's."""
+    primary_scaler_queries: StringMap | None = None
+    """ScaledObject only: the query of each named trigger of the primary's copy, by trigger
+    name. Without it, every trigger's query is copied with the target's name (and
+    `<target>-canary`) replaced by `<target>-primary`, as Flagger does."""
 
     @field_validator("name")
     @classmethod

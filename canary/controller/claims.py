@@ -2,7 +2,8 @@
 
 A Canary writes its target Deployment (scaling it) and the objects it derives from the target's
 and the apex Service's names: `<target>-primary`, the Services `<apex>`, `<apex>-primary` and
-`<apex>-canary`, the route object `<apex>` and `<hpa>-primary`. These are its *claims*. Two
+`<apex>-canary`, the route object `<apex>` and the autoscaler's copy `<hpa>-primary` (an HPA or
+a KEDA ScaledObject). These are its *claims*. Two
 Canaries of one namespace whose claims meet must not both act (they would scale each other's
 workloads and rewrite each other's Services), so exactly one of them holds what they share:
 
@@ -41,7 +42,7 @@ _OBJECT_NAME_MAX: Final = 253
 class Claim:
     """One object a Canary writes: its kind and name (in the Canary's namespace), and why."""
 
-    kind: str  # Deployment, Service, TrafficSplit, HTTPRoute, HorizontalPodAutoscaler
+    kind: str  # Deployment, Service, TrafficSplit, HTTPRoute, HorizontalPodAutoscaler, ...
     name: str
     role: str  # "target", "primary Deployment", "apex Service", ...
 
@@ -100,9 +101,12 @@ def claimant(raw: Mapping[str, Any], *, default_provider: str) -> Claimant:
         kind = route_kind(_text(spec.get("provider")) or default_provider)
         if kind is not None:
             claims.append(Claim(kind, apex, "route"))
-        hpa = _text(_section(spec, "autoscalerRef").get("name"))
-        if hpa:
-            claims.append(Claim("HorizontalPodAutoscaler", hpa + PRIMARY, "primary HPA"))
+        autoscaler = _section(spec, "autoscalerRef")
+        scaler = _text(autoscaler.get("name"))
+        if scaler and _text(autoscaler.get("kind")) == "ScaledObject":
+            claims.append(Claim("ScaledObject", scaler + PRIMARY, "primary ScaledObject"))
+        elif scaler:
+            claims.append(Claim("HorizontalPodAutoscaler", scaler + PRIMARY, "primary HPA"))
     return Claimant(
         namespace=_text(metadata.get("namespace")),
         name=_text(metadata.get("name")),

@@ -36,6 +36,7 @@ class RevertSpec:
     apex: str  # the apex Service's name (service.name, else the target's)
     provider: str  # the traffic provider (spec.provider, else the controller's default)
     progress_deadline_seconds: int  # how long to wait for the target to be ready
+    scaled_object: str = ""  # the target's KEDA ScaledObject (autoscalerRef), resumed on revert
 
 
 def _metadata(raw: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -94,6 +95,12 @@ def revert_spec(raw: Mapping[str, Any], *, default_provider: str) -> RevertSpec 
     service = spec.get("service")
     apex = _text(service.get("name")) if isinstance(service, Mapping) else ""
     deadline = spec.get("progressDeadlineSeconds")
+    autoscaler = spec.get("autoscalerRef")
+    scaled_object = (
+        _text(autoscaler.get("name"))
+        if isinstance(autoscaler, Mapping) and autoscaler.get("kind") == "ScaledObject"
+        else ""
+    )
     return RevertSpec(
         namespace=_text(metadata.get("namespace")),
         name=_text(metadata.get("name")),
@@ -104,6 +111,7 @@ def revert_spec(raw: Mapping[str, Any], *, default_provider: str) -> RevertSpec 
         progress_deadline_seconds=deadline
         if isinstance(deadline, int) and not isinstance(deadline, bool) and deadline > 0
         else DEFAULT_PROGRESS_DEADLINE,
+        scaled_object=scaled_object,
     )
 
 

@@ -36,6 +36,7 @@ from canary.targets.autoscaler_apply import (
     apply_autoscaled_primary,
     apply_primary_autoscaler,
     canary_replicas_within_bounds,
+    pause_target_scaler,
 )
 from canary.targets.configs import TrackedConfigs, missing_message
 from canary.targets.deployment import (
@@ -147,6 +148,8 @@ async def _initialize(context: Context, *, scale_target_to_zero: bool) -> None:
     if adopted:
         await _event(context, "ServiceAdopted", adopted)
     await context.router.reconcile(context.route)
+    if scale_target_to_zero:
+        await _pause_target_scaler(context, paused=True)
     if scale_target_to_zero and (target.get("spec") or {}).get("replicas") != 0:
         await scale_deployment(
             context.api, target["metadata"]["name"], namespace=namespace, replicas=0
@@ -156,6 +159,8 @@ async def _initialize(context: Context, *, scale_target_to_zero: bool) -> None:
 async def _scale_canary(context: Context, *, up: bool) -> None:
     target = _target(context)
     replicas = await _scale_up_replicas(context, target) if up else 0
+    # A ScaledObject would scale the parked canary up from zero: it runs only during a run.
+    await _pause_target_scaler(context, paused=not up)
     if (target.get("spec") or {}).get("replicas") != replicas:
         await scale_deployment(
             context.api,
@@ -208,7 +213,8 @@ async def _configs(context: Context, target: dict[str, Any]) -> TrackedConfigs:
     return configs
 
 
-# With spec.autoscalerRef: the primary gets its own HPA and its replicas are left to it.
+# With spec.autoscalerRef: the primary gets its own HPA or ScaledObject, and its replicas are
+# left to it.
 
 
 @contextmanager
@@ -221,7 +227,8 @@ def _autoscaler_errors() -> Iterator[None]:
 
 
 async def _sync_autoscaler(context: Context) -> None:
-    """Apply `<hpa>-primary` from the target's HPA as it is now (when the Canary names one)."""
+    """Apply `<name>-primary` from the target's HPA or ScaledObject as it is now (when the
+    Canary names one)."""
     ref = context.canary.spec.autoscaler_ref
     if ref is not None:
         with _autoscaler_errors():
@@ -231,6 +238,16 @@ async def _sync_autoscaler(context: Context) -> None:
                 target_name=context.canary.spec.target_ref.name,
                 owner=context.owner,
             )
+
+
+async def _pause_target_scaler(context: Context, *, paused: bool) -> None:
+    with _autoscaler_errors():
+        await pause_target_scaler(
+            context.api,
+            context.canary.spec.autoscaler_ref,
+            namespace=context.canary.metadata.namespace,
+            paused=paused,
+        )
 
 
 async def _apply_primary(context: Context, manifest: dict[str, Any]) -> None:

@@ -49,6 +49,7 @@ from canary.kube.events import record_event
 from canary.kube.resources import CANARY, DEPLOYMENT, CanaryRef
 from canary.routers.base import RouteRef
 from canary.routers.release import release_apex, release_route
+from canary.targets.autoscaler_apply import resume_scaled_object
 from canary.targets.configs import config_refs
 from canary.targets.deployment import (
     PRIMARY_SUFFIX,
@@ -212,6 +213,12 @@ async def _revert(api: ApiClient, raw: dict[str, Any], spec: RevertSpec, *, now:
         api, DEPLOYMENT, primary_name(spec.target), namespace=spec.namespace
     )
     copies = await _config_copies(api, primary, spec) if primary is not None else set()
+    if spec.scaled_object and await resume_scaled_object(
+        api, spec.scaled_object, namespace=spec.namespace
+    ):
+        await _event(
+            api, raw, "ScalerResumed", f"ScaledObject {spec.scaled_object} scales {where} again"
+        )
     try:
         label = selector_label(target)
         change = revert_patch(target, primary=primary, copies=copies)

@@ -1,7 +1,7 @@
 """Gather what one reconcile cycle needs to know about a Canary's world, before `decide` runs.
 
-Reads only: the target, the primary (and its HPA) and the route. Metric checks run separately
-(`checks.py`), and only when the core says a tick is due.
+Reads only: the target, the primary (and its HPA or ScaledObject) and the route. Metric checks
+run separately (`checks.py`), and only when the core says a tick is due.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from canary.kube.resources import (
     DEPLOYMENT,
     HORIZONTAL_POD_AUTOSCALER,
     HTTP_ROUTE,
+    SCALED_OBJECT,
     SERVICE,
     TRAFFIC_SPLIT,
     Reader,
@@ -54,6 +55,7 @@ _KINDS: Final[Mapping[str, ResourceKind]] = {
     "TrafficSplit": TRAFFIC_SPLIT,
     "HTTPRoute": HTTP_ROUTE,
     "HorizontalPodAutoscaler": HORIZONTAL_POD_AUTOSCALER,
+    "ScaledObject": SCALED_OBJECT,
 }
 _OBJECT_NAME_MAX: Final = 253
 

@@ -72,6 +72,7 @@ _KNOWN_KINDS: Final[Mapping[str, tuple[str, bool]]] = {
     "Deployment": ("deployments", True),
     "DaemonSet": ("daemonsets", True),
     "HorizontalPodAutoscaler": ("horizontalpodautoscalers", True),
+    "ScaledObject": ("scaledobjects", True),
     "TrafficSplit": ("trafficsplits", True),
     "HTTPRoute": ("httproutes", True),
     "HTTPRouteGroup": ("httproutegroups", True),
@@ -104,6 +105,7 @@ DEPLOYMENT: Final = resource_kind("apps/v1", "Deployment")
 SERVICE: Final = resource_kind("v1", "Service")
 CONFIG_MAP: Final = resource_kind("v1", "ConfigMap")
 HORIZONTAL_POD_AUTOSCALER: Final = resource_kind("autoscaling/v2", "HorizontalPodAutoscaler")
+SCALED_OBJECT: Final = resource_kind("keda.sh/v1alpha1", "ScaledObject")
 SECRET: Final = resource_kind("v1", "Secret")
 CUSTOM_RESOURCE_DEFINITION: Final = resource_kind(
     "apiextensions.k8s.io/v1", "CustomResourceDefinition"

@@ -33,6 +33,8 @@ KWOK_VERSION = "v0.8.0"
 HELM_VERSION = "v3.22.0"
 # The newest v1.x whose module builds with the local Go toolchain (v1.7.0 requires Go 1.27).
 GATEWAY_API_VERSION = "v1.6.3"
+# The newest v2.x whose module the local Go toolchain accepts (v2.21.1 requires Go 1.27.4).
+KEDA_VERSION = "v2.21.0"
 # Debian bookworm's package; the cache holds whichever 2.42 build apt offers.
 PROMETHEUS_SERIES = "2.42."
 
@@ -51,6 +53,10 @@ GATEWAY_API_CRD_FILES = tuple(
     f"config/crd/standard/gateway.networking.k8s.io_{plural}.yaml"
     for plural in ("gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants")
 )
+
+# KEDA's ScaledObject CRD (what `spec.autoscalerRef` of kind ScaledObject names), as shipped in
+# the module. No KEDA operator runs in the sandbox: the CRD lets the controller's objects exist.
+KEDA_CRD_FILES = ("config/crd/bases/keda.sh_scaledobjects.yaml",)
 
 Report = Callable[[str], None]
 
@@ -77,7 +83,8 @@ def _version_ldflags(version: str) -> str:
 class GoComponent:
     """One wrapper module and the binaries built from it: (Go package, binary name) pairs.
 
-    A component with no packages builds nothing: its module only ships files (Gateway API's CRDs).
+    A component with no packages builds nothing: its module only ships files (the CRDs of
+    Gateway API and KEDA, copied from `crd_files`).
     """
 
     name: str
@@ -87,6 +94,7 @@ class GoComponent:
     ldflags: str = "-s -w"
     source: Path | None = None  # the wrapper module's directory; default gomod/<name>
     module: str = ""  # the pinned upstream module; default: the first package, up to /cmd/
+    crd_files: tuple[str, ...] = ()  # CRD files copied out of the module into crds/, unchanged
 
     @property
     def upstream(self) -> str:
@@ -108,6 +116,8 @@ class GoComponent:
         for source in self.sources:
             sha.update(source.name.encode() + b"\0" + source.read_bytes())
         sha.update(f"{self.packages}|{self.tags}|{self.ldflags}".encode())
+        if self.crd_files:  # only then: the other components' cache directories stay the same
+            sha.update(f"|{self.crd_files}".encode())
         return sha.hexdigest()[:10]
 
     def cache_dir(self, cache_root: Path) -> Path:
@@ -150,6 +160,14 @@ COMPONENTS = (
         version=GATEWAY_API_VERSION,
         packages=(),
         module="sigs.k8s.io/gateway-api",
+        crd_files=GATEWAY_API_CRD_FILES,
+    ),
+    GoComponent(
+        name="keda",
+        version=KEDA_VERSION,
+        packages=(),
+        module="github.com/kedacore/keda/v2",
+        crd_files=KEDA_CRD_FILES,
     ),
 )
 
@@ -168,6 +186,7 @@ class Binaries:
     helm: Path
     prometheus: Path
     gateway_api_crds: tuple[Path, ...]
+    keda_crds: tuple[Path, ...]
 
     @property
     def bin_dirs(self) -> tuple[Path, ...]:
@@ -202,6 +221,7 @@ def cached_binaries(cache_root: Path) -> Binaries | None:
         gateway_api_crds=tuple(
             dirs["gateway-api"] / "crds" / Path(name).name for name in GATEWAY_API_CRD_FILES
         ),
+        keda_crds=tuple(dirs["keda"] / "crds" / Path(name).name for name in KEDA_CRD_FILES),
     )
 
 
@@ -294,8 +314,8 @@ def build_go_component(component: GoComponent, cache_root: Path, report: Report)
         _run_logged(argv, cwd=work, log=log, step=f"download {component.name}", env=env)
     if component.name == "kwok":
         _write_kwok_stages(work, log=log, env=env)
-    if component.name == "gateway-api":
-        _copy_gateway_api_crds(work, log=log, env=env)
+    if component.crd_files:
+        _copy_crds(component, work, log=log, env=env)
     (work / ".complete").write_text(f"{component.version}\n")
     shutil.rmtree(final, ignore_errors=True)
     work.rename(final)
@@ -322,12 +342,12 @@ def _write_kwok_stages(work: Path, *, log: Path, env: dict[str, str]) -> None:
     (work / "stages.yaml").write_text("\n---\n".join(documents) + "\n")
 
 
-def _copy_gateway_api_crds(work: Path, *, log: Path, env: dict[str, str]) -> None:
-    """Copy the standard channel's CRDs out of the pinned Gateway API module, unchanged."""
-    step = "copy Gateway API CRDs"
-    module_dir = _module_dir(work, "sigs.k8s.io/gateway-api", log=log, env=env, step=step)
+def _copy_crds(component: GoComponent, work: Path, *, log: Path, env: dict[str, str]) -> None:
+    """Copy the component's CRD files out of its pinned module, unchanged."""
+    step = f"copy {component.name} CRDs"
+    module_dir = _module_dir(work, component.upstream, log=log, env=env, step=step)
     (work / "crds").mkdir()
-    for name in GATEWAY_API_CRD_FILES:
+    for name in component.crd_files:
         source = module_dir / name
         if not source.is_file():
             raise SandboxError(step, f"{name} is missing from {module_dir}", log=log)

@@ -26,7 +26,13 @@ from canary.kube import resources
 from canary.kube.client import api_client
 from canary.kube.crds import established
 from canary.sandbox import components, crds, nodes, processes
-from canary.sandbox.binaries import GATEWAY_API_VERSION, KUBERNETES_VERSION, Binaries, Report
+from canary.sandbox.binaries import (
+    GATEWAY_API_VERSION,
+    KEDA_VERSION,
+    KUBERNETES_VERSION,
+    Binaries,
+    Report,
+)
 from canary.sandbox.configs import ScrapeJob, write_kubeconfig, write_prometheus_config
 from canary.sandbox.errors import SandboxError
 from canary.sandbox.pki import create_pki
@@ -81,10 +87,11 @@ class _Starter:
 
 def _outdated(state: SandboxState) -> bool:
     """Recorded by a version of `up` from before the mesh simulator was part of the sandbox, or
-    that installed no (or other) Gateway API CRDs."""
+    that installed no (or other) Gateway API or KEDA CRDs."""
     return state.ready and (
         not any(p.name == "meshsim" for p in state.processes)
         or state.gateway_api_version != GATEWAY_API_VERSION
+        or state.keda_version != KEDA_VERSION
     )
 
 
@@ -136,6 +143,7 @@ def _initial_state(state_dir: Path, binaries: Binaries) -> SandboxState:
         bin_dirs=tuple(str(d) for d in binaries.bin_dirs),
         kubernetes_version=KUBERNETES_VERSION,
         gateway_api_version=GATEWAY_API_VERSION,
+        keda_version=KEDA_VERSION,
     )
 
 
@@ -173,6 +181,10 @@ async def _start_cluster(starter: _Starter) -> None:
             (
                 f"Gateway API {GATEWAY_API_VERSION} CRDs",
                 _install_crds(starter, apiserver, starter.binaries.gateway_api_crds),
+            ),
+            (
+                f"KEDA {KEDA_VERSION} CRDs",
+                _install_crds(starter, apiserver, starter.binaries.keda_crds),
             ),
         ]
         for name, builder, port in (
@@ -224,7 +236,7 @@ async def _start_cluster(starter: _Starter) -> None:
 async def _install_crds(
     starter: _Starter, apiserver: processes.ProcessRecord, paths: Iterable[Path]
 ) -> float:
-    """CRDs (the SMI TrafficSplit, Gateway API's), created (or replaced) together and served."""
+    """CRDs (SMI's, Gateway API's, KEDA's), created (or replaced) together and served."""
     started = time.monotonic()
     manifests = await asyncio.to_thread(lambda: [crds.load(path) for path in paths])
     async with api_client(Path(starter.state.kubeconfig)) as client:

@@ -57,6 +57,8 @@ class SandboxState:
     processes: tuple[ProcessRecord, ...] = field(default=())
     # The Gateway API release whose CRDs `up` installed; "" for sandboxes from before it did.
     gateway_api_version: str = ""
+    # The KEDA release whose ScaledObject CRD `up` installed; "" for sandboxes from before it did.
+    keda_version: str = ""
     # False while `up` is still starting things; a record left at False means `up` died midway.
     ready: bool = False
 
@@ -87,6 +89,7 @@ class SandboxState:
             kubernetes_version=raw["kubernetes_version"],
             ready=raw["ready"],
             gateway_api_version=raw.get("gateway_api_version", ""),
+            keda_version=raw.get("keda_version", ""),
             processes=tuple(
                 ProcessRecord(**{**p, "argv": tuple(p["argv"])}) for p in raw["processes"]
             ),

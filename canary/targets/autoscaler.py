@@ -73,7 +73,7 @@ def replica_bounds(hpa: Mapping[str, Any]) -> ReplicaBounds:
     return ReplicaBounds(max(minimum, 1), maximum)
 
 
-def _copied(metadata: Mapping[str, str] | None) -> dict[str, str]:
+def copied_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
     return {
         key: value
         for key, value in (metadata or {}).items()
@@ -118,8 +118,8 @@ def primary_autoscaler(
         "metadata": {
             "name": primary_autoscaler_name(str(metadata.get("name"))),
             "namespace": owner.namespace,
-            "labels": _copied(metadata.get("labels")),
-            "annotations": {**_copied(metadata.get("annotations")), **GITOPS_OPT_OUT},
+            "labels": copied_metadata(metadata.get("labels")),
+            "annotations": {**copied_metadata(metadata.get("annotations")), **GITOPS_OPT_OUT},
             "ownerReferences": [owner.owner_reference()],
         },
         "spec": spec,

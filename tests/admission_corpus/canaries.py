@@ -274,6 +274,34 @@ CANARY_AND_TEMPLATE_CASES = [
         ],
     ),
     Case(
+        "autoscaler-kind-unknown",
+        in_spec("autoscalerRef", {"kind": "VerticalPodAutoscaler", "name": "podinfo"}),
+        [
+            cause(
+                "spec.autoscalerRef.kind",
+                'Unsupported value: "VerticalPodAutoscaler": supported values: '
+                '"HorizontalPodAutoscaler", "ScaledObject"',
+                "FieldValueNotSupported",
+            ),
+            NOT_ALL_CHECKED,
+        ],
+    ),
+    Case(
+        "scaled-object-primary-scaler-replicas-min-above-max",
+        in_spec(
+            "autoscalerRef",
+            {
+                "apiVersion": "keda.sh/v1alpha1",
+                "kind": "ScaledObject",
+                "name": "podinfo-so",
+                "primaryScalerQueries": {"requests": "vector(1)"},
+                "primaryScalerReplicas": {"minReplicas": 4, "maxReplicas": 2},
+            },
+        ),
+        [rule_cause("spec.autoscalerRef.primaryScalerReplicas", SCALER_REPLICAS_RULE.message)],
+        rule_message=SCALER_REPLICAS_RULE.message,
+    ),
+    Case(
         "target-kind-statefulset",
         in_spec("targetRef.kind", "StatefulSet"),
         [

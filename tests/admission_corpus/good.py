@@ -34,9 +34,11 @@ def _examples() -> list[Case]:
         for document in yaml.safe_load_all(path.read_text()):
             if document and document.get("kind") in PLURALS:
                 where, kind = f"{path.parent.name}/{path.name}", document["kind"]
+                # A second file of one kind (canary-keda.yaml beside canary.yaml) names its case.
+                variant = path.stem.removeprefix(kind.lower())
                 found.append(
                     Case(
-                        f"example-{path.parent.name}-{kind}",
+                        f"example-{path.parent.name}-{kind}{variant}",
                         None,
                         [],
                         kind=PLURALS[kind],

@@ -50,6 +50,17 @@ NAME_CASES = [
         rule_message=AUTOSCALER_NAME_RULE.message,
     ),
     Case(
+        "scaled-object-name-too-long-for-its-copy",
+        in_spec("autoscalerRef", {"kind": "ScaledObject", "name": "s" * 246}),
+        [
+            cause(
+                "spec.autoscalerRef.name",
+                f'Invalid value: "{"s" * 246}": {AUTOSCALER_NAME_RULE.message}',
+            )
+        ],
+        rule_message=AUTOSCALER_NAME_RULE.message,
+    ),
+    Case(
         "dotted-target-with-a-service-name",
         _both(in_spec("service.name", "web"), in_spec("targetRef.name", "podinfo.v2")),
         [],

@@ -38,6 +38,7 @@ CONTROLLER_RULES = {  # the controller's (Cluster)Role, as docs/install.md lists
     ("", "events"): {"create"},
     ("", "namespaces"): {"get"},
     ("autoscaling", "horizontalpodautoscalers"): {"get", "create", "patch"},
+    ("keda.sh", "scaledobjects"): {"get", "create", "patch"},
     ("split.smi-spec.io", "trafficsplits"): {"get", "list", "watch", "create", "patch", "delete"},
     ("specs.smi-spec.io", "httproutegroups"): {"create", "patch"},
     ("gateway.networking.k8s.io", "httproutes"): {

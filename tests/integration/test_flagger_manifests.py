@@ -99,6 +99,21 @@ ADMITTED = {
         provider="gatewayapi:v1",
         service={**LINKERD_TUTORIAL["spec"]["service"], "gatewayRefs": [{"name": "gw"}]},
     ),
+    # Flagger's KEDA ScaledObject tutorial (docs/gitbook/tutorials/keda-scaledobject.md): its
+    # autoscalerRef, with a query for the primary's copy of the trigger `prom-trigger`.
+    "keda-scaled-object": _variant(
+        provider="kubernetes",
+        analysis={**LINKERD_TUTORIAL["spec"]["analysis"], "iterations": 10}
+        | {"maxWeight": None, "stepWeight": None},
+        autoscalerRef={
+            "apiVersion": "keda.sh/v1alpha1",
+            "kind": "ScaledObject",
+            "name": "podinfo-so",
+            "primaryScalerQueries": {
+                "prom-trigger": 'sum(rate(http_requests_total{ app="podinfo-primary" }[30s]))'
+            },
+        },
+    ),
 }
 for _manifest in ADMITTED.values():  # None stands for "left out" above
     _manifest["spec"]["analysis"] = {

@@ -110,6 +110,8 @@ namespaces) or the Role in each watched namespace.
 - services: watched (blue/green reads the Services from its cache); the apex, -primary and
   -canary Services are applied, the apex patched when a revert releases it.
 - horizontalpodautoscalers: the target's is read, the primary's copy applied.
+- scaledobjects (KEDA): the target's is read and paused (annotation patched) outside a run, the
+  primary's copy applied. Granted whether or not KEDA is installed.
 - events: created on Canaries.
 - namespaces: read, so a Canary deleted with its namespace does not wait for a revert that
   cannot happen (optional: without it the controller waits for the target).
@@ -149,6 +151,9 @@ namespaces) or the Role in each watched namespace.
   verbs: ["get"]
 - apiGroups: ["autoscaling"]
   resources: ["horizontalpodautoscalers"]
+  verbs: ["get", "create", "patch"]
+- apiGroups: ["keda.sh"]
+  resources: ["scaledobjects"]
   verbs: ["get", "create", "patch"]
 - apiGroups: ["split.smi-spec.io"]
   resources: ["trafficsplits"]

@@ -49,7 +49,21 @@ def test_bad_primary_scaler_replicas_are_refused(replicas: dict[str, Any], messa
         Canary.model_validate(_with_autoscaler(ref))
 
 
-def test_only_an_hpa_can_be_referenced() -> None:
-    ref = {"kind": "ScaledObject", "name": "podinfo"}
+def test_flaggers_scaled_object_ref_is_read_as_written() -> None:
+    ref = {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "name": "podinfo-so",
+        "primaryScalerQueries": {"requests": 'sum(rate(x{app="podinfo-primary"}[30s]))'},
+        "primaryScalerReplicas": {"minReplicas": 2, "maxReplicas": 5},
+    }
+    canary = Canary.model_validate(_with_autoscaler(ref))
+    assert canary.spec.autoscaler_ref is not None
+    assert canary.spec.autoscaler_ref.primary_scaler_queries == ref["primaryScalerQueries"]
+    assert canary.spec.to_manifest()["autoscalerRef"] == ref
+
+
+def test_only_an_hpa_or_a_scaled_object_can_be_referenced() -> None:
+    ref = {"kind": "VerticalPodAutoscaler", "name": "podinfo"}
     with pytest.raises(ValidationError, match="HorizontalPodAutoscaler"):
         Canary.model_validate(_with_autoscaler(ref))

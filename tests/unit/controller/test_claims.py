@@ -87,6 +87,14 @@ def test_claims_are_the_target_and_every_derived_object() -> None:
         "Service",
     ]
     assert of(raw("a", provider="gatewayapi:v1")).claims[-1].kind == "HTTPRoute"
+    scaled = raw("a")
+    scaled["spec"]["autoscalerRef"] = {"kind": "ScaledObject", "name": "podinfo-so"}
+    last = of(scaled).claims[-1]
+    assert (last.kind, last.name, last.role) == (
+        "ScaledObject",
+        "podinfo-so-primary",
+        "primary ScaledObject",
+    )
     assert of({"metadata": {"name": "broken"}, "spec": "nonsense"}).claims == ()
 
 

@@ -159,3 +159,14 @@ def test_terminating_status_keeps_the_rest_and_replaces_ready() -> None:
     assert (ready["type"], ready["status"], ready["reason"]) == ("Ready", "Unknown", "Terminating")
     assert ready["observedGeneration"] == 3
     assert terminating_status({**raw, "status": status}, now=NOW) is None
+
+
+def test_revert_spec_names_the_scaled_object_to_resume() -> None:
+    scaled = canary(autoscalerRef={"kind": "ScaledObject", "name": "podinfo-so"})
+    spec = revert_spec(scaled, default_provider="linkerd")
+    assert spec is not None
+    assert spec.scaled_object == "podinfo-so"
+    hpa = canary(autoscalerRef={"kind": "HorizontalPodAutoscaler", "name": "podinfo"})
+    spec = revert_spec(hpa, default_provider="linkerd")
+    assert spec is not None
+    assert spec.scaled_object == ""
