@@ -17,6 +17,7 @@ from aiohttp import web
 from canary.sandbox import processes
 from canary.sandbox.ports import free_ports
 from canary.sandbox.state import SandboxState
+from tests.integration.local_http import serving
 from tests.integration.waiting import until_serving
 
 
@@ -44,16 +45,9 @@ async def load_target() -> AsyncIterator[Received]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    received.url = f"http://127.0.0.1:{port}/"
-    try:
+    async with serving(app) as url:
+        received.url = f"{url}/"
         yield received
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture

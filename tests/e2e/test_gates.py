@@ -4,55 +4,19 @@ confirm-promotion gate holds a passing run in WaitingPromotion, opening it promo
 
 from __future__ import annotations
 
-import asyncio
-import sys
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from kubernetes_asyncio.client import ApiClient
 
-from canary.sandbox import processes
-from canary.sandbox.ports import free_ports
-from canary.sandbox.state import SandboxState
 from tests.e2e.harness import Recorder, apply, canary, deployment, get_deployment, image_of
 from tests.e2e.harness import set_template as release
-from tests.integration.waiting import until_serving
 
 pytestmark = pytest.mark.usefixtures("controller")
 
 NAME = "podinfo"
-
-
-@pytest.fixture
-async def gates(sandbox: SandboxState, namespace: str, tmp_path: Path) -> AsyncIterator[str]:
-    """The load tester, its gates kept in a ConfigMap of the test's namespace; its URL."""
-    (port,) = free_ports(1)
-    argv = [
-        sys.executable,
-        "-m",
-        "canary.hooks.loadtester",
-        "--host=127.0.0.1",
-        f"--port={port}",
-        f"--kubeconfig={sandbox.kubeconfig}",
-        f"--namespace={namespace}",
-    ]
-    log = tmp_path / "loadtester.log"
-    process = processes.start("loadtester", argv, log=log, cwd=tmp_path)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        await until_serving(
-            f"{url}/healthz",
-            within=30,
-            what="the load tester",
-            exited=lambda: None if processes.is_running(process) else log.read_text(),
-        )
-        yield url
-    finally:
-        await asyncio.to_thread(processes.stop, process)
 
 
 async def _gate(url: str, action: str, namespace: str) -> None:
@@ -78,11 +42,11 @@ def _phase(recorder: Recorder) -> str | None:
 
 
 async def test_closed_gates_hold_the_release_and_opening_them_lets_it_through(
-    api: ApiClient, namespace: str, gates: str
+    api: ApiClient, namespace: str, loadtester: str
 ) -> None:
     async with Recorder(api, namespace=namespace, name=NAME).running() as recorder:
         await apply(api, deployment(NAME, namespace=namespace))
-        await apply(api, _gated_canary(namespace, gates))
+        await apply(api, _gated_canary(namespace, loadtester))
         await recorder.wait(
             lambda: _phase(recorder) == "Initialized", within=30, what="Initialized"
         )
@@ -92,18 +56,18 @@ async def test_closed_gates_hold_the_release_and_opening_them_lets_it_through(
         await recorder.wait(lambda: _phase(recorder) == "Waiting", within=30, what="Waiting")
         assert recorder.canary_weights == [0], "nothing moves while the rollout gate is shut"
 
-        await _gate(gates, "open", namespace)
+        await _gate(loadtester, "open", namespace)
         await recorder.wait(
             lambda: (recorder.weights.last or (100, 0))[1] == 20, within=30, what="weight 20"
         )
-        await _gate(gates, "close", namespace)
+        await _gate(loadtester, "close", namespace)
         await recorder.wait(
             lambda: _phase(recorder) == "WaitingPromotion", within=30, what="WaitingPromotion"
         )
         primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
         assert image_of(primary).endswith(":6.7.0"), "not promoted while the gate is shut"
 
-        await _gate(gates, "open", namespace)
+        await _gate(loadtester, "open", namespace)
         outcome = await recorder.outcome(since=released, within=60)
         assert outcome.phase == "Succeeded", recorder.describe()
     assert recorder.canary_weights == [0, 20, 40, 0], recorder.describe()
