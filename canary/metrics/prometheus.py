@@ -24,7 +24,6 @@ from __future__ import annotations
 import ast
 import asyncio
 import json
-import math
 import re
 import threading
 import time
@@ -48,6 +47,7 @@ from urllib3.util.retry import Retry
 from canary.core.redaction import redact_url
 from canary.http.bodies import DeadlineExceededError, read_within
 from canary.metrics.errors import FailureKind, MetricError, bounded
+from canary.metrics.instant import single_value
 from canary.metrics.series import Series, matrix
 
 DEFAULT_TIMEOUT = 10.0
@@ -57,7 +57,6 @@ MAX_QUERY_BYTES = 4096
 MAX_RESPONSE_BYTES = 1 << 20
 _LIMIT_TEXT = "1 MiB"
 _EXCERPT = 200
-_SERIES_SHOWN = 3
 
 # Prometheus answers a query it cannot parse with 400 (bad_data) and one it cannot execute with
 # 422 (execution); other statuses (401 from a proxy, 503 timeout or overload) are HTTP errors.
@@ -398,56 +397,6 @@ class PrometheusClient:
             f"response from Prometheus at {self.display_url} is {size} bytes; the limit is"
             f" {MAX_RESPONSE_BYTES}",
         )
-
-
-def single_value(result: Any) -> float:
-    """The one finite number in an instant query's `data.result`, or a `MetricError` saying why.
-
-    A scalar result (`[time, "value"]`) is accepted; a vector must hold exactly one series.
-    """
-    if not isinstance(result, list):
-        raise MetricError(FailureKind.BAD_RESPONSE, f"bad response: data.result is {result!r}")
-    if result and not isinstance(result[0], dict):
-        sample: Any = result
-    elif not result:
-        raise MetricError(FailureKind.NO_DATA, "no data: the query returned no series")
-    elif len(result) > 1:
-        raise MetricError(
-            FailureKind.SEVERAL_SERIES,
-            f"{len(result)} series; the query must aggregate to one: {_series_list(result)}",
-        )
-    else:
-        sample = result[0].get("value")
-    try:
-        value = float(sample[1])
-    except (TypeError, ValueError, IndexError, KeyError):
-        raise MetricError(
-            FailureKind.BAD_RESPONSE, f"bad response: the sample {sample!r} holds no number"
-        ) from None
-    if math.isnan(value):
-        raise MetricError(
-            FailureKind.NAN, "NaN: the query returned NaN (often 0/0: no requests in the interval)"
-        )
-    if math.isinf(value):
-        sign = "+Inf" if value > 0 else "-Inf"
-        raise MetricError(
-            FailureKind.INFINITE, f"{sign}: the query returned an infinite value (division by 0?)"
-        )
-    return value
-
-
-def _series_list(result: list[Any]) -> str:
-    shown = [_labels(series.get("metric")) for series in result[:_SERIES_SHOWN]]
-    more = len(result) - len(shown)
-    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
-
-
-def _labels(metric: Any) -> str:
-    if not isinstance(metric, dict):
-        return "{}"
-    return (
-        "{" + ", ".join(f"{key}={json.dumps(value)}" for key, value in sorted(metric.items())) + "}"
-    )
 
 
 def _prometheus_error(document: dict[str, Any]) -> str:

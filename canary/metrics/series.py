@@ -1,8 +1,9 @@
 """Time series from a Prometheus range query, for charts (`canary describe`), never for checks.
 
-A check needs one finite number and fails closed on anything else (`prometheus.single_value`).
-A chart is different: a gap (no sample, NaN) is something to show, not an error. So this module
-keeps NaN as a gap rather than refusing it, and refuses only answers that are not a matrix.
+A check needs one finite number and fails closed on anything else
+(`canary.metrics.instant.single_value`). A chart is different: a gap (no sample, NaN) is
+something to show, not an error. So this module keeps NaN as a gap rather than refusing it, and
+refuses only answers that are not a matrix.
 It must not do I/O.
 """
 

@@ -13,7 +13,7 @@ from canary.core.model import CheckResult, Verdict
 from canary.metrics.checks import effective_bounds, evaluate, judge, run_check
 from canary.metrics.errors import FailureKind, MetricError
 from canary.metrics.inputs import CanaryContext, MetricSpec
-from canary.metrics.prometheus import single_value
+from canary.metrics.instant import single_value
 
 PODINFO = CanaryContext(name="podinfo", namespace="default", target="podinfo")
 
