@@ -5,7 +5,9 @@ DaemonSet takes over and the target is parked (no pod anywhere); a new version s
 every node, is checked by the builtin checks (the mesh simulator answers for the DaemonSet's
 pods, named as a DaemonSet's pods are), and is promoted (the apex Service switches to it, the
 primary gets its template, the target is parked again) or rolled back (the apex never leaves
-the primary). An edit of the ConfigMap the DaemonSet uses is a release like a new image.
+the primary). An edit of the ConfigMap the DaemonSet uses is a release like a new image. With
+revertOnDeletion, deleting the Canary starts the target on every node again, with the promoted
+template.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import yaml
 from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
-from canary.kube.resources import CONFIG_MAP, DAEMON_SET, SERVICE, resource_kind
+from canary.kube.resources import CANARY, CONFIG_MAP, DAEMON_SET, SERVICE, resource_kind
 from canary.targets.daemonset import SCALE_TO_ZERO_KEY
 from tests.e2e.harness import (
     ERROR_RATE_ANNOTATION,
@@ -59,15 +61,20 @@ def _scheduled(daemonset: dict[str, Any]) -> int:
     return int((daemonset.get("status") or {}).get("currentNumberScheduled") or 0)
 
 
-async def _initialized(api: ApiClient, recorder: Recorder, namespace: str) -> int:
+async def _initialized(
+    api: ApiClient, recorder: Recorder, namespace: str, *, revert: bool = False
+) -> int:
     """Apply the example (2 s interval, 3 iterations; the target given requests of its own, as
-    a load tester would send); return the number of nodes the primary runs on."""
+    a load tester would send; `revert`: revertOnDeletion); return the number of nodes the
+    primary runs on."""
     for document in _documents("daemonset.yaml", namespace):
         if document["kind"] == "DaemonSet":
             document["metadata"]["annotations"] = {RATE_ANNOTATION: "20"}
         await apply(api, document)
     [manifest] = _documents("canary.yaml", namespace)
     manifest["spec"]["analysis"].update(interval="2s", iterations=3)
+    if revert:
+        manifest["spec"]["revertOnDeletion"] = True
     await apply(api, manifest)
     await recorder.until_phase("Initialized", within=60)
     nodes = len(await resources.list_objects(api, NODES, namespace=None) or [])
@@ -187,3 +194,38 @@ async def test_an_edit_of_the_daemonsets_config_map_is_released_into_the_primary
     assert copy is not None
     assert copy["data"] == {"PODINFO_UI_MESSAGE": "new message"}
     await _parked(api, namespace)
+
+
+async def test_deleting_after_a_failed_release_runs_the_promoted_version_on_every_node(
+    api: ApiClient, namespace: str
+) -> None:
+    """revertOnDeletion: the parked target is started again on every node, with the promoted
+    template (not the failed one), and the apex Service selects its pods."""
+    recorder = _recorder(api, namespace)
+    async with recorder.running():
+        nodes = await _initialized(api, recorder, namespace, revert=True)
+        released = time.monotonic()
+        await _set_template(api, namespace, tag="6.7.1", annotations={ERROR_RATE_ANNOTATION: "0.3"})
+        outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
+        assert outcome.phase == "Failed", recorder.describe()
+    await _parked(api, namespace)
+    await resources.delete(api, CANARY, NAME, namespace=namespace)
+    await eventually(
+        lambda: resources.get(api, CANARY, NAME, namespace=namespace),
+        until=lambda c: c is None,
+        within=60,
+        what="the Canary deleted once the target serves",
+    )
+    target = await eventually(
+        lambda: _get(api, NAME, namespace),
+        until=lambda d: (
+            (d.get("status") or {}).get("numberReady") == nodes
+            and (d.get("status") or {}).get("updatedNumberScheduled") == nodes
+        ),
+        what="the target on every node again",
+    )
+    assert image_of(target) == f"{IMAGE}:6.7.0"
+    assert "nodeSelector" not in target["spec"]["template"]["spec"]
+    apex = await resources.get(api, SERVICE, NAME, namespace=namespace)
+    assert apex is not None
+    assert apex["spec"]["selector"] == {"app": NAME}
