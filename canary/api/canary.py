@@ -122,7 +122,7 @@ class TargetRef(ApiModel):
     """The workload released progressively. Immutable: a new target needs a new Canary."""
 
     api_version: ShortText = "apps/v1"
-    kind: Literal["Deployment"]
+    kind: Literal["Deployment", "DaemonSet"]
     name: ObjectName = Field(json_schema_extra=cel_rules(TARGET_NAME_RULE))
 
     @field_validator("name")

@@ -28,6 +28,7 @@ from canary.kube.client import ApiClient, api_client
 from canary.kube.resources import (
     CANARY,
     CONFIG_MAP,
+    DAEMON_SET,
     DEPLOYMENT,
     HTTP_ROUTE,
     METRIC_TEMPLATE,
@@ -144,13 +145,18 @@ class Wiring:
 
         return handle
 
-    def deployment_event(self, event: WatchEvent, namespace: str | None) -> None:
-        self._cache("deployments", event, namespace)
-        objects: Iterable[dict[str, Any]] = (
-            event.items if event.kind == "SYNCED" else (event.object,)
-        )
-        if event.kind == "SYNCED":
-            self.synced.add(f"deployments/{namespace}")
+    def workload_event(self, plural: str) -> Callable[[WatchEvent, str | None], None]:
+        """The handler of Deployment or DaemonSet events: targets and primaries."""
+
+        def handle(event: WatchEvent, namespace: str | None) -> None:
+            self._cache(plural, event, namespace)
+            if event.kind == "SYNCED":
+                self.synced.add(f"{plural}/{namespace}")
+            self._wake_users(event.items if event.kind == "SYNCED" else (event.object,))
+
+        return handle
+
+    def _wake_users(self, objects: Iterable[dict[str, Any]]) -> None:
         for obj in objects:
             metadata = obj.get("metadata") or {}
             for key in self.by_deployment.get(
@@ -199,7 +205,7 @@ async def run(settings: Settings) -> int:
         )
         wiring = Wiring(scheduler, reconciler)
         scopes: list[str | None] = list(settings.namespaces) or [None]
-        watched = ("canaries", "deployments", "configmaps", "secrets")
+        watched = ("canaries", "deployments", "daemonsets", "configmaps", "secrets")
         expected = {f"{kind}/{scope}" for kind in watched for scope in scopes}
         log.info(
             "controller_started",
@@ -231,7 +237,9 @@ async def run(settings: Settings) -> int:
                 )
                 for scope in scopes:
                     group.create_task(_follow(api, CANARY, scope, wiring.canary_event))
-                    group.create_task(_follow(api, DEPLOYMENT, scope, wiring.deployment_event))
+                    for workload in (DEPLOYMENT, DAEMON_SET):
+                        handle = wiring.workload_event(workload.plural)
+                        group.create_task(_follow(api, workload, scope, handle))
                     for config in (CONFIG_MAP, SECRET):
                         handle = wiring.config_event(config.plural)
                         group.create_task(_follow(api, config, scope, handle))

@@ -1,9 +1,9 @@
 """What a Canary holds: the objects it writes, and which Canary wins when two want the same one.
 
-A Canary writes its target Deployment (scaling it) and the objects it derives from the target's
-and the apex Service's names: `<target>-primary`, the Services `<apex>`, `<apex>-primary` and
-`<apex>-canary`, the route object `<apex>` and the autoscaler's copy `<hpa>-primary` (an HPA or
-a KEDA ScaledObject). These are its *claims*. Two
+A Canary writes its target Deployment or DaemonSet (scaling or parking it) and the objects it
+derives from the target's and the apex Service's names: `<target>-primary`, the Services
+`<apex>`, `<apex>-primary` and `<apex>-canary`, the route object `<apex>` and the autoscaler's
+copy `<hpa>-primary` (an HPA or a KEDA ScaledObject). These are its *claims*. Two
 Canaries of one namespace whose claims meet must not both act (they would scale each other's
 workloads and rewrite each other's Services), so exactly one of them holds what they share:
 
@@ -87,13 +87,15 @@ def route_kind(provider: str) -> str | None:
 def claimant(raw: Mapping[str, Any], *, default_provider: str) -> Claimant:
     """The Canary `raw` and its claims (none when it names no target)."""
     metadata, spec = _section(raw, "metadata"), _section(raw, "spec")
-    target = _text(_section(spec, "targetRef").get("name"))
+    target_ref = _section(spec, "targetRef")
+    target = _text(target_ref.get("name"))
+    workload = "DaemonSet" if target_ref.get("kind") == "DaemonSet" else "Deployment"
     claims: list[Claim] = []
     if target:
         apex = _text(_section(spec, "service").get("name")) or target
         claims += [
-            Claim("Deployment", target, TARGET),
-            Claim("Deployment", target + PRIMARY, "primary Deployment"),
+            Claim(workload, target, TARGET),
+            Claim(workload, target + PRIMARY, f"primary {workload}"),
             Claim("Service", apex, "apex Service"),
             Claim("Service", apex + PRIMARY, "primary Service"),
             Claim("Service", apex + CANARY, "canary Service"),

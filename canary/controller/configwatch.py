@@ -1,16 +1,17 @@
-"""Which Canaries a changed ConfigMap or Secret concerns: those whose Deployments use it.
+"""Which Canaries a changed ConfigMap or Secret concerns: those whose targets use it.
 
 The controller watches ConfigMaps and Secrets (to serve config reads from the cache and to start
 a release when a tracked one changes). An event must wake exactly the Canaries whose target uses
 the object, and finding them must stay cheap when the cluster has many configs that change
-often: the references of each Deployment are computed from the cached Deployment once per
-resourceVersion, so an event costs one pass over the Canaries' Deployments, not over templates.
+often: the references of each target (Deployment or DaemonSet) are computed from the cached
+object once per resourceVersion, so an event costs one pass over the Canaries' targets, not over
+templates.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from canary.controller.cache import ObjectCache
 from canary.controller.scheduler import Key
@@ -19,7 +20,13 @@ from canary.targets.configs import config_refs
 # The watch plural of each config kind -> the kind in a reference key ("configmap/<name>").
 REFERENCE_KINDS: Mapping[str, str] = {"configmaps": "configmap", "secrets": "secret"}
 
-Deployment = tuple[str, str]  # (namespace, name)
+Deployment = tuple[str, str]  # (namespace, name) of a Deployment or DaemonSet
+_WORKLOADS: Final = ("deployments", "daemonsets")
+
+
+def _template(obj: Mapping[str, Any]) -> dict[str, Any]:
+    template = (obj.get("spec") or {}).get("template")
+    return template if isinstance(template, dict) else {}
 
 
 class ConfigUsers:
@@ -51,17 +58,15 @@ class ConfigUsers:
 
     def _uses(self, deployment: Deployment) -> frozenset[str]:
         namespace, name = deployment
-        obj = self._cache.get("deployments", namespace, name)
-        if obj is None:
+        found = [self._cache.get(plural, namespace, name) for plural in _WORKLOADS]
+        objects = [obj for obj in found if obj is not None]
+        if not objects:
             return frozenset()
-        version = str((obj.get("metadata") or {}).get("resourceVersion"))
+        version = "/".join(str((o.get("metadata") or {}).get("resourceVersion")) for o in objects)
         known = self._refs.get(deployment)
         if known is not None and known[0] == version:
             return known[1]
-        template = (obj.get("spec") or {}).get("template")
-        keys = frozenset(
-            ref.key for ref in config_refs(template if isinstance(template, dict) else {})
-        )
+        keys = frozenset(ref.key for obj in objects for ref in config_refs(_template(obj)))
         self._refs[deployment] = (version, keys)
         return keys
 

@@ -190,6 +190,7 @@ def context_of(canary: Canary, *, default_provider: str) -> CanaryContext:
         target=canary.spec.target_ref.name,
         service=canary.spec.service_name,
         provider=canary.spec.provider or default_provider,
+        target_kind=canary.spec.target_ref.kind,
     )
 
 

@@ -32,11 +32,12 @@ class RevertSpec:
     namespace: str
     name: str
     uid: str
-    target: str  # the target Deployment's name
+    target: str  # the target's name
     apex: str  # the apex Service's name (service.name, else the target's)
     provider: str  # the traffic provider (spec.provider, else the controller's default)
     progress_deadline_seconds: int  # how long to wait for the target to be ready
     scaled_object: str = ""  # the target's KEDA ScaledObject (autoscalerRef), resumed on revert
+    target_kind: str = "Deployment"  # targetRef.kind: Deployment or DaemonSet
 
 
 def _metadata(raw: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -89,9 +90,9 @@ def revert_spec(raw: Mapping[str, Any], *, default_provider: str) -> RevertSpec 
     """What a revert needs, read leniently; None when the spec names no target Deployment."""
     metadata, spec = _metadata(raw), _spec(raw)
     target_ref = spec.get("targetRef")
-    target = _text(target_ref.get("name")) if isinstance(target_ref, Mapping) else ""
-    if not target:
+    if not isinstance(target_ref, Mapping) or not _text(target_ref.get("name")):
         return None
+    target = _text(target_ref.get("name"))
     service = spec.get("service")
     apex = _text(service.get("name")) if isinstance(service, Mapping) else ""
     deadline = spec.get("progressDeadlineSeconds")
@@ -112,6 +113,7 @@ def revert_spec(raw: Mapping[str, Any], *, default_provider: str) -> RevertSpec 
         if isinstance(deadline, int) and not isinstance(deadline, bool) and deadline > 0
         else DEFAULT_PROGRESS_DEADLINE,
         scaled_object=scaled_object,
+        target_kind="DaemonSet" if target_ref.get("kind") == "DaemonSet" else "Deployment",
     )
 
 

@@ -30,7 +30,7 @@ from canary.kube.events import record_event
 from canary.kube.resources import CanaryRef, api_reader
 from canary.routers.base import Router, RouteRef
 from canary.routers.kubernetes import apply_services, discovered_ports
-from canary.targets.apply import apply_deployment, read_deployment, scale_deployment
+from canary.targets.apply import apply_primary, read_target, scale_target
 from canary.targets.autoscaler import AutoscalerError
 from canary.targets.autoscaler_apply import (
     apply_autoscaled_primary,
@@ -39,13 +39,9 @@ from canary.targets.autoscaler_apply import (
     pause_target_scaler,
 )
 from canary.targets.configs import TrackedConfigs, missing_message
-from canary.targets.deployment import (
-    primary_deployment,
-    primary_from_target,
-    replicas_to_scale_up,
-    selector_label,
-)
+from canary.targets.deployment import replicas_to_scale_up, selector_label
 from canary.targets.tracking import apply_copies, read_configs
+from canary.targets.workload import DEPLOYMENT_WORKLOAD, Workload
 
 log = structlog.get_logger(__name__)
 
@@ -66,6 +62,7 @@ class Context:
     primary: dict[str, Any] | None
     last_promoted_revision: str
     label_prefixes: tuple[str, ...] = ()  # the target's labels the primary gets, by prefix
+    workload: Workload = DEPLOYMENT_WORKLOAD  # the target's kind
 
 
 async def execute(context: Context, action: Action) -> None:
@@ -101,32 +98,32 @@ def _target(context: Context) -> dict[str, Any]:
     if context.target is None:
         ref = context.canary.spec.target_ref
         raise CannotActError(
-            f"target Deployment {context.canary.metadata.namespace}/{ref.name} not found"
+            f"target {ref.kind} {context.canary.metadata.namespace}/{ref.name} not found"
         )
     return context.target
 
 
 async def _initialize(context: Context, *, scale_target_to_zero: bool) -> None:
     target = _target(context)
-    namespace = context.canary.metadata.namespace
+    workload = context.workload
     await _sync_autoscaler(context)
     if context.primary is None:
         configs = await _configs(context, target)
-        target_revision = configs.revision(target["spec"]["template"])
+        target_revision = configs.revision(_template_of(context, target))
         if context.last_promoted_revision not in ("", target_revision):
             # The primary must only ever run an analysed template, and the target holds an
             # unanalysed one: recreating the primary from it would promote it silently.
             raise CannotActError(
-                "the primary Deployment is missing and the target no longer runs the last "
+                f"the primary {workload.kind} is missing and the target no longer runs the last "
                 f"promoted revision {context.last_promoted_revision}; restore the target to it "
                 "or recreate the Canary"
             )
         await apply_copies(context.api, configs, owner=context.owner)
-        primary = configs.primary_target(target)  # using the configs' -primary copies
         await _apply_primary(
             context,
-            primary_from_target(
-                primary,
+            workload.primary(
+                target,
+                template=configs.primary_template(_template_of(context, target)),
                 owner=context.owner,
                 revision=target_revision,
                 label_prefixes=context.label_prefixes,
@@ -150,10 +147,8 @@ async def _initialize(context: Context, *, scale_target_to_zero: bool) -> None:
     await context.router.reconcile(context.route)
     if scale_target_to_zero:
         await _pause_target_scaler(context, paused=True)
-    if scale_target_to_zero and (target.get("spec") or {}).get("replicas") != 0:
-        await scale_deployment(
-            context.api, target["metadata"]["name"], namespace=namespace, replicas=0
-        )
+    if scale_target_to_zero:
+        await scale_target(context.api, workload, target, replicas=0)
 
 
 async def _scale_canary(context: Context, *, up: bool) -> None:
@@ -161,24 +156,19 @@ async def _scale_canary(context: Context, *, up: bool) -> None:
     replicas = await _scale_up_replicas(context, target) if up else 0
     # A ScaledObject would scale the parked canary up from zero: it runs only during a run.
     await _pause_target_scaler(context, paused=not up)
-    if (target.get("spec") or {}).get("replicas") != replicas:
-        await scale_deployment(
-            context.api,
-            target["metadata"]["name"],
-            namespace=context.canary.metadata.namespace,
-            replicas=replicas,
-        )
+    await scale_target(context.api, context.workload, target, replicas=replicas)
 
 
 async def _promote(context: Context, wanted: str) -> None:
     namespace = context.canary.metadata.namespace
-    target = await read_deployment(
-        context.api, context.canary.spec.target_ref.name, namespace=namespace
+    workload = context.workload
+    target = await read_target(
+        context.api, workload, context.canary.spec.target_ref.name, namespace=namespace
     )
     if target is None:
-        raise CannotActError("target Deployment disappeared before promotion")
+        raise CannotActError(f"target {workload.kind} disappeared before promotion")
     configs = await _configs(context, target)
-    current = configs.revision(target["spec"]["template"])
+    current = configs.revision(_template_of(context, target))
     if current != wanted:
         # A newer revision arrived after the checks passed: never promote what was not analysed.
         raise CannotActError(
@@ -186,9 +176,9 @@ async def _promote(context: Context, wanted: str) -> None:
         )
     await _sync_autoscaler(context)  # the target HPA's changes reach the primary's with it
     await apply_copies(context.api, configs, owner=context.owner)  # with the template, below
-    manifest = primary_deployment(
+    manifest = workload.primary(
         target,
-        template=configs.primary_template(target["spec"]["template"]),
+        template=configs.primary_template(_template_of(context, target)),
         owner=context.owner,
         revision=wanted,
         label_prefixes=context.label_prefixes,
@@ -202,10 +192,19 @@ async def _promote(context: Context, wanted: str) -> None:
     await _apply_primary(context, manifest)
 
 
+def _template_of(context: Context, target: dict[str, Any]) -> dict[str, Any]:
+    """The target's pod template as the user wrote it (a DaemonSet's without its parking)."""
+    template = context.workload.template(target)
+    if template is None:
+        ref = context.canary.spec.target_ref
+        raise CannotActError(f"target {ref.kind} {ref.name} has no spec.template")
+    return template
+
+
 async def _configs(context: Context, target: dict[str, Any]) -> TrackedConfigs:
     """The target's tracked configs, read from the API server: they are about to be copied."""
     namespace = context.canary.metadata.namespace
-    template = target["spec"]["template"]
+    template = _template_of(context, target)
     configs = await read_configs(api_reader(context.api), template, namespace=namespace)
     if configs.missing:
         name = context.canary.spec.target_ref.name
@@ -230,6 +229,11 @@ async def _sync_autoscaler(context: Context) -> None:
     """Apply `<name>-primary` from the target's HPA or ScaledObject as it is now (when the
     Canary names one)."""
     ref = context.canary.spec.autoscaler_ref
+    if ref is not None and not context.workload.replicated:
+        raise CannotActError(
+            f"spec.autoscalerRef: a {context.workload.kind} has no replicas to scale; "
+            "remove autoscalerRef from this Canary"
+        )
     if ref is not None:
         with _autoscaler_errors():
             await apply_primary_autoscaler(
@@ -252,13 +256,15 @@ async def _pause_target_scaler(context: Context, *, paused: bool) -> None:
 
 async def _apply_primary(context: Context, manifest: dict[str, Any]) -> None:
     if context.canary.spec.autoscaler_ref is None:
-        await apply_deployment(context.api, manifest)
+        await apply_primary(context.api, context.workload, manifest)
     else:
         await apply_autoscaled_primary(context.api, manifest, live=context.primary)
 
 
 async def _scale_up_replicas(context: Context, target: dict[str, Any]) -> int:
     ref = context.canary.spec.autoscaler_ref
+    if not context.workload.replicated:
+        return 1  # any count above zero: a DaemonSet runs on every node it may
     if ref is None:
         return replicas_to_scale_up(target, primary=context.primary)
     with _autoscaler_errors():

@@ -46,7 +46,7 @@ from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.errors import Forbidden, NotFound
 from canary.kube.events import record_event
-from canary.kube.resources import CANARY, DEPLOYMENT, CanaryRef
+from canary.kube.resources import CANARY, CanaryRef
 from canary.routers.base import RouteRef
 from canary.routers.release import release_apex, release_route
 from canary.targets.autoscaler_apply import resume_scaled_object
@@ -54,11 +54,11 @@ from canary.targets.configs import config_refs
 from canary.targets.deployment import (
     PRIMARY_SUFFIX,
     TargetError,
-    deployment_readiness,
     primary_name,
     selector_label,
 )
 from canary.targets.revert import revert_patch
+from canary.targets.workload import workload_of
 
 log = structlog.get_logger(__name__)
 
@@ -202,15 +202,16 @@ async def _revert(api: ApiClient, raw: dict[str, Any], spec: RevertSpec, *, now:
     if await _namespace_deleted(api, spec.namespace):
         await _event(api, raw, "RevertSkipped", f"namespace {spec.namespace} is being deleted")
         return True
-    target = await resources.get(api, DEPLOYMENT, spec.target, namespace=spec.namespace)
-    where = f"deployment {spec.namespace}/{spec.target}"
+    workload = workload_of(spec.target_kind)
+    target = await resources.get(api, workload.resource, spec.target, namespace=spec.namespace)
+    where = f"{workload.noun} {spec.namespace}/{spec.target}"
     if target is None or _being_deleted(target):
         await _event(
             api, raw, "RevertSkipped", f"{where} is gone: nothing to revert to", warning=True
         )
         return True
     primary = await resources.get(
-        api, DEPLOYMENT, primary_name(spec.target), namespace=spec.namespace
+        api, workload.resource, primary_name(spec.target), namespace=spec.namespace
     )
     copies = await _config_copies(api, primary, spec) if primary is not None else set()
     if spec.scaled_object and await resume_scaled_object(
@@ -221,13 +222,15 @@ async def _revert(api: ApiClient, raw: dict[str, Any], spec: RevertSpec, *, now:
         )
     try:
         label = selector_label(target)
-        change = revert_patch(target, primary=primary, copies=copies)
+        change = revert_patch(
+            target, primary=primary, copies=copies, replicated=workload.replicated
+        )
     except TargetError as error:
         await _event(api, raw, "RevertSkipped", str(error), warning=True)
         return True
     if change is not None:
         await resources.merge_patch(
-            api, DEPLOYMENT, spec.target, namespace=spec.namespace, patch=change.patch
+            api, workload.resource, spec.target, namespace=spec.namespace, patch=change.patch
         )
         if change.restored_revision:
             await _event(
@@ -241,6 +244,8 @@ async def _revert(api: ApiClient, raw: dict[str, Any], spec: RevertSpec, *, now:
             )
         if change.replicas is not None:
             await _event(api, raw, "TargetScaled", f"{where} scaled to {change.replicas}")
+        if change.unparked:
+            await _event(api, raw, "TargetScaled", f"{where} runs on its nodes again")
         return False  # judged on the next cycle, from a fresh read
     if not await _target_ready(api, raw, spec, target, now=now):
         return False
@@ -269,7 +274,7 @@ async def _target_ready(
     now: datetime,
 ) -> bool:
     """Whether to go on: the target is ready, or the wait for it has run out (with a warning)."""
-    readiness = deployment_readiness(
+    readiness = workload_of(spec.target_kind).readiness(
         target, progress_deadline_seconds=spec.progress_deadline_seconds, now=now
     )
     if readiness.ready:

@@ -18,8 +18,9 @@ from canary.kube.resources import Reader
 from canary.routers.base import Router, RouteRef
 from canary.targets.autoscaler_apply import primary_autoscaler_exists
 from canary.targets.configs import TrackedConfigs
-from canary.targets.deployment import REVISION_ANNOTATION, deployment_readiness, primary_name
+from canary.targets.deployment import REVISION_ANNOTATION, primary_name
 from canary.targets.tracking import read_configs
+from canary.targets.workload import Workload, workload_of
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,11 @@ class World:
     configs: dict[str, str] = field(default_factory=dict)  # checksums of the target's configs
 
 
-DeploymentReader = Callable[[str, str], Awaitable[dict[str, Any] | None]]  # (namespace, name)
+TargetReader = Callable[[str, str], Awaitable[dict[str, Any] | None]]  # (namespace, name)
 
 
 async def observe(  # noqa: PLR0913 - keyword-only: what to read with, and when
-    read: DeploymentReader,
+    read: TargetReader,
     canary: Canary,
     *,
     router: Router,
@@ -47,13 +48,14 @@ async def observe(  # noqa: PLR0913 - keyword-only: what to read with, and when
     namespace, target_name = canary.metadata.namespace, canary.spec.target_ref.name
     analysis = canary.spec.analysis
     deadline = float(canary.spec.progress_deadline_seconds)
+    workload = workload_of(canary.spec.target_ref.kind)
     target = await read(namespace, target_name)
     primary = await read(namespace, primary_name(target_name))
     weights = await router.get_weights(route)
     autoscaled = await primary_autoscaler_exists(
         read_object, canary.spec.autoscaler_ref, namespace=namespace
     )
-    template = (target or {}).get("spec", {}).get("template")
+    template = workload.template(target)
     primary_template = (primary or {}).get("spec", {}).get("template") or {}
     manual = requests_of(canary.metadata.annotations)
     configs = (
@@ -69,13 +71,13 @@ async def observe(  # noqa: PLR0913 - keyword-only: what to read with, and when
         retry_revision=manual.retry_revision,
         retry_failed_at=manual.retry_failed_at,
         target_revision=configs.revision(template) if isinstance(template, dict) else "",
-        primary=deployment_readiness(
+        primary=workload.readiness(
             primary,
             progress_deadline_seconds=deadline,
             ready_threshold_percent=analysis.primary_ready_threshold,
             now=now,
         ),
-        canary=_canary_readiness(target, canary, deadline=deadline, now=now),
+        canary=_canary_readiness(workload, target, canary, deadline=deadline, now=now),
         initialized=primary is not None and weights is not None and autoscaled,
         route_weights=weights,
         primary_revision=(primary_template.get("metadata") or {})
@@ -86,16 +88,20 @@ async def observe(  # noqa: PLR0913 - keyword-only: what to read with, and when
 
 
 def _canary_readiness(
-    target: dict[str, Any] | None, canary: Canary, *, deadline: float, now: datetime
+    workload: Workload,
+    target: dict[str, Any] | None,
+    canary: Canary,
+    *,
+    deadline: float,
+    now: datetime,
 ) -> WorkloadReadiness:
-    readiness = deployment_readiness(
+    readiness = workload.readiness(
         target,
         progress_deadline_seconds=deadline,
         ready_threshold_percent=canary.spec.analysis.canary_ready_threshold,
         now=now,
     )
-    replicas = ((target or {}).get("spec") or {}).get("replicas")
-    if readiness.ready and replicas == 0:
+    if readiness.ready and workload.parked(target):
         # A target scaled to zero is "rolled out" but serves nothing: not ready as a canary.
         return WorkloadReadiness(exists=True, ready=False, message="scaled to zero")
     return readiness

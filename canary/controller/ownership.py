@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from canary.controller.claims import (
+    TARGET,
     Claimant,
     Owner,
     canary_owner,
@@ -31,6 +32,7 @@ from canary.controller.claims import (
     owned_elsewhere_message,
 )
 from canary.kube.resources import (
+    DAEMON_SET,
     DEPLOYMENT,
     HORIZONTAL_POD_AUTOSCALER,
     HTTP_ROUTE,
@@ -51,6 +53,7 @@ LATER: Final = 60.0  # seconds: another Canary holds the objects (its deletion w
 
 _KINDS: Final[Mapping[str, ResourceKind]] = {
     "Deployment": DEPLOYMENT,
+    "DaemonSet": DAEMON_SET,
     "Service": SERVICE,
     "TrafficSplit": TRAFFIC_SPLIT,
     "HTTPRoute": HTTP_ROUTE,
@@ -129,8 +132,8 @@ def _owned_elsewhere(
 
 async def _target_names(ours: Claimant, *, read: Reader) -> Refusal | None:
     """Names only the target shows: the primary's selector label value and config copies."""
-    target_claim = next(claim for claim in ours.claims if claim.kind == "Deployment")
-    target = await read(DEPLOYMENT, ours.namespace, target_claim.name)
+    target_claim = next(claim for claim in ours.claims if claim.role == TARGET)
+    target = await read(_KINDS[target_claim.kind], ours.namespace, target_claim.name)
     template = ((target or {}).get("spec") or {}).get("template")
     if target is None or not isinstance(template, dict):
         return None  # a missing target is reported by the cycle
@@ -142,7 +145,8 @@ async def _target_names(ours: Claimant, *, read: Reader) -> Refusal | None:
     if label is not None and not label_value_fits(label.value):
         problems.append(
             f"label value {label.primary_value!r} (the primary's {label.key} label, from "
-            f"deployment {target_claim.name}'s selector) is longer than 63 characters"
+            f"{target_claim.kind.lower()} {target_claim.name}'s selector) is longer than 63 "
+            "characters"
         )
     configs = await read_configs(read, template, namespace=ours.namespace)
     for obj in configs.objects.values():

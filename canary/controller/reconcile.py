@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -62,9 +63,10 @@ from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.errors import Conflict, KubeError
 from canary.kube.events import record_event
-from canary.kube.resources import CANARY, DEPLOYMENT, ResourceKind
+from canary.kube.resources import CANARY, ResourceKind
 from canary.routers.base import RouteError, Router, RouteRef
 from canary.targets.deployment import TargetError
+from canary.targets.workload import workload_of
 from canary.telemetry import metrics
 from canary.telemetry.releases import ReleaseBook
 
@@ -167,7 +169,7 @@ class Reconciler:
             return STEADY_RECHECK
         try:
             world = await observe(
-                self._read_deployment,
+                functools.partial(self.read, workload_of(canary.spec.target_ref.kind).resource),
                 canary,
                 router=router,
                 route=route,
@@ -197,6 +199,7 @@ class Reconciler:
             primary=world.primary,
             last_promoted_revision=state.last_promoted_revision,
             label_prefixes=self.settings.include_label_prefixes,
+            workload=workload_of(canary.spec.target_ref.kind),
         )
         try:
             self._ensure_acting()
@@ -401,9 +404,6 @@ class Reconciler:
 
     async def _read_canary(self, namespace: str, name: str) -> dict[str, Any] | None:
         return await self.read(CANARIES, namespace, name)
-
-    async def _read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return await self.read(DEPLOYMENT, namespace, name)
 
     def is_own_write(self, key: Key, resource_version: str | None) -> bool:
         """Whether a watch event shows exactly what this controller's last status write made.

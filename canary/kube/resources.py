@@ -102,6 +102,7 @@ def resource_kind(api_version: str, kind: str) -> ResourceKind:
 
 
 DEPLOYMENT: Final = resource_kind("apps/v1", "Deployment")
+DAEMON_SET: Final = resource_kind("apps/v1", "DaemonSet")
 SERVICE: Final = resource_kind("v1", "Service")
 CONFIG_MAP: Final = resource_kind("v1", "ConfigMap")
 HORIZONTAL_POD_AUTOSCALER: Final = resource_kind("autoscaling/v2", "HorizontalPodAutoscaler")

@@ -92,15 +92,26 @@ _TARGET_PODS = (
     'kubernetes_namespace="{{ namespace }}", '
     'kubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"'
 )
+# A DaemonSet's pods are `<target>-<5 characters>` (no ReplicaSet hash). Flagger's pattern above
+# would miss them and match the primary's instead (`<target>-primary-<5>`): the 5 characters are
+# those Kubernetes generates names from, so neither the primary's pods nor another workload's
+# `<target>-<word>-...` match.
+_DAEMON_SET_PODS = (
+    'kubernetes_namespace="{{ namespace }}", '
+    'kubernetes_pod_name=~"{{ target }}-[bcdfghjklmnpqrstvwxz2456789]{5}"'
+)
 
-_HTTP = MappingProxyType(
-    {
-        REQUEST_SUCCESS_RATE: _collapse(
-            f"""
+
+def _http(pods: str) -> Mapping[str, str]:
+    """The builtin queries of the application's own histogram, for the pods `pods` selects."""
+    return MappingProxyType(
+        {
+            REQUEST_SUCCESS_RATE: _collapse(
+                f"""
             sum(
                 rate(
                     http_request_duration_seconds_count{{
-                        {_TARGET_PODS},
+                        {pods},
                         status!~"5.*"
                     }}[{{{{ interval }}}}]
                 )
@@ -109,29 +120,33 @@ _HTTP = MappingProxyType(
             sum(
                 rate(
                     http_request_duration_seconds_count{{
-                        {_TARGET_PODS}
+                        {pods}
                     }}[{{{{ interval }}}}]
                 )
             )
             * 100
             """
-        ),
-        REQUEST_DURATION: _collapse(
-            f"""
+            ),
+            REQUEST_DURATION: _collapse(
+                f"""
             histogram_quantile(
                 0.99,
                 sum(
                     rate(
                         http_request_duration_seconds_bucket{{
-                            {_TARGET_PODS}
+                            {pods}
                         }}[{{{{ interval }}}}]
                     )
                 ) by (le)
             )
             """
-        ),
-    }
-)
+            ),
+        }
+    )
+
+
+_HTTP = _http(_TARGET_PODS)
+_HTTP_DAEMON_SET = _http(_DAEMON_SET_PODS)
 
 # Mesh name -> builtin metric name -> query template. "http" is the application's own
 # histogram, read for the providers that have no mesh proxies (kubernetes, gatewayapi:*).
@@ -163,15 +178,19 @@ def mesh_of(provider: str) -> str:
     )
 
 
-def builtin_query(name: str, *, provider: str) -> str:
-    """The query template of the builtin metric `name` for a Canary with `provider`."""
+def builtin_query(name: str, *, provider: str, target_kind: str = "Deployment") -> str:
+    """The query template of the builtin metric `name` for a Canary with `provider` (and a
+    target of `target_kind`, whose pods are named differently when it is a DaemonSet)."""
     if not is_builtin(name):
         raise MetricError(
             FailureKind.NO_QUERY,
             f"{name!r} is not a builtin metric ({', '.join(sorted(BUILTIN_NAMES))}) and has"
             " no query or templateRef",
         )
-    return BUILTIN_QUERIES[mesh_of(provider)][name]
+    mesh = mesh_of(provider)
+    if mesh == "http" and target_kind == "DaemonSet":
+        return _HTTP_DAEMON_SET[name]
+    return BUILTIN_QUERIES[mesh][name]
 
 
 def builtin_scale(name: str, *, provider: str) -> float:

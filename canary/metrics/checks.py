@@ -87,7 +87,9 @@ def render_query(metric: MetricSpec, *, context: CanaryContext) -> str:
     """The PromQL `metric` runs for the canary in `context`, or a `MetricError` saying why not."""
     template = metric.template_query or metric.query
     if _runs_builtin(metric) or template is None:
-        template = builtin_query(metric.name, provider=context.provider)
+        template = builtin_query(
+            metric.name, provider=context.provider, target_kind=context.target_kind
+        )
     return render(
         template,
         context=context,

@@ -52,6 +52,7 @@ class CanaryContext:
     ingress: str | None = None
     route: str | None = None
     provider: str = DEFAULT_PROVIDER
+    target_kind: str = "Deployment"  # the builtin checks find a DaemonSet's pods by their names
 
     @property
     def service_name(self) -> str:

@@ -3,9 +3,9 @@
     python -m canary.sandbox.meshsim --kubeconfig K --port P [--rate 20]
 
 A test instrument of the sandbox (docs/sandbox.md). Every second it lists the TrafficSplits
-(split.smi-spec.io/v1alpha2), HTTPRoutes (gateway.networking.k8s.io/v1), Services and Deployments
-of all namespaces and works out which
-Deployment gets how many requests (meshsim_model.plan); every 250 ms it counts the requests due
+(split.smi-spec.io/v1alpha2), HTTPRoutes (gateway.networking.k8s.io/v1), Services, Deployments
+and DaemonSets of all namespaces and works out which
+workload gets how many requests (meshsim_model.plan); every 250 ms it counts the requests due
 since the last tick. It serves the counts on http://127.0.0.1:P/metrics twice, for the sandbox's
 Prometheus to scrape: under the Linkerd proxy's names and labels, and as the application's own
 `http_request_duration_seconds` histogram (what podinfo exports), labelled as Flagger's
@@ -13,7 +13,7 @@ Prometheus to scrape: under the Linkerd proxy's names and labels, and as the app
 sandbox has no pods to discover. It answers /healthz.
 
 Relisting instead of watching keeps it simple and self-healing (no resource versions, no 410s):
-four list calls a second, cheap for a sandbox's few hundred objects.
+five list calls a second, cheap for a sandbox's few hundred objects.
 """
 
 from __future__ import annotations
@@ -37,8 +37,15 @@ from prometheus_client.registry import Collector
 from canary.kube import resources
 from canary.kube.client import ApiClient, api_client
 from canary.kube.errors import KubeError
-from canary.kube.resources import DEPLOYMENT, HTTP_ROUTE, SERVICE, TRAFFIC_SPLIT, ResourceKind
-from canary.sandbox.meshsim_model import Simulator, Target, plan, pod_name
+from canary.kube.resources import (
+    DAEMON_SET,
+    DEPLOYMENT,
+    HTTP_ROUTE,
+    SERVICE,
+    TRAFFIC_SPLIT,
+    ResourceKind,
+)
+from canary.sandbox.meshsim_model import Simulator, Target, plan
 from canary.sandbox.meshsim_objects import (
     DEFAULT_RATE,
     Key,
@@ -98,7 +105,7 @@ class MeshCollector(Collector):
             labels=["kubernetes_namespace", "kubernetes_pod_name", "method", "path", "status"],
         )
         for (namespace, deployment), series in self._simulator.series().items():
-            pod = [namespace, pod_name(namespace, deployment), "GET", "/"]
+            pod = [namespace, self._simulator.pod_name((namespace, deployment)), "GET", "/"]
             if series.successes:
                 histogram.add_metric(
                     [*pod, "200"],
@@ -131,10 +138,14 @@ class Relister:
             splits = listed(TRAFFIC_SPLIT)
             http_routes = listed(HTTP_ROUTE)
             deployments = listed(DEPLOYMENT)
+            daemon_sets = listed(DAEMON_SET)
             services = listed(SERVICE)
         if splits.result() is None:
             self._say("the TrafficSplit CRD is not installed; no TrafficSplits to follow")
         workloads = [Workload.from_manifest(d) for d in deployments.result() or []]
+        workloads += [
+            Workload.from_manifest(d, daemon_set=True) for d in daemon_sets.result() or []
+        ]
         if http_routes.result() is None:
             self._say("the HTTPRoute CRD is not installed; no HTTPRoutes to follow")
         routes = [Split.from_manifest(s) for s in splits.result() or []]
@@ -151,7 +162,11 @@ class Relister:
         )
         if changes := describe_changes(self._simulator.current_plan, new_plan):
             log.info("plan: %s", changes)
-        self._simulator.set_plan(new_plan, existing=[w.key for w in workloads])
+        self._simulator.set_plan(
+            new_plan,
+            existing=[w.key for w in workloads],
+            daemon_sets=[w.key for w in workloads if w.daemon_set],
+        )
 
     async def forever(self, interval: float) -> None:
         failing = False

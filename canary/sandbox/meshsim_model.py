@@ -35,12 +35,23 @@ LATENCY_BUCKETS_MS: tuple[float, ...] = (
 )
 
 
-def pod_name(namespace: str, deployment: str) -> str:
+# The characters Kubernetes generates name suffixes from (a DaemonSet's pods: `<name>-<5 of them>`).
+_NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def pod_name(namespace: str, deployment: str, *, daemon_set: bool = False) -> str:
     """The simulated name of the Deployment's pods: `<deployment>-<10 hex>-<5 hex>`, the shape of
     a ReplicaSet's pod name (what Flagger's `{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)` matches),
     the same for the same Deployment. All of a Deployment's replicas are counted as this one pod.
+    A DaemonSet's pods are `<name>-<5 characters>`, with no ReplicaSet hash.
     """
     digest = hashlib.sha256(f"{namespace}/{deployment}".encode()).hexdigest()
+    if daemon_set:
+        suffix = "".join(
+            _NAME_SUFFIX_ALPHABET[int(digest[i : i + 2], 16) % len(_NAME_SUFFIX_ALPHABET)]
+            for i in range(0, 10, 2)
+        )
+        return f"{deployment}-{suffix}"
     return f"{deployment}-{digest[:10]}-{digest[10:15]}"
 
 
@@ -169,14 +180,23 @@ class Simulator:
         self._seed = seed
         self._plan: dict[Key, Target] = {}
         self._sources: dict[Key, _Source] = {}
+        self._daemon_sets: frozenset[Key] = frozenset()
 
     @property
     def current_plan(self) -> Mapping[Key, Target]:
         return self._plan
 
-    def set_plan(self, new_plan: Mapping[Key, Target], *, existing: Iterable[Key]) -> None:
-        """Follow `new_plan` from now on; forget the counts of Deployments that no longer exist."""
+    def set_plan(
+        self,
+        new_plan: Mapping[Key, Target],
+        *,
+        existing: Iterable[Key],
+        daemon_sets: Iterable[Key] = (),
+    ) -> None:
+        """Follow `new_plan` from now on; forget the counts of Deployments that no longer exist.
+        `daemon_sets` are the workloads that are DaemonSets (their pods are named so)."""
         self._plan = dict(new_plan)
+        self._daemon_sets = frozenset(daemon_sets)
         alive = set(existing) | set(new_plan)
         for key in [k for k in self._sources if k not in alive]:
             del self._sources[key]
@@ -207,6 +227,10 @@ class Simulator:
                 if number < failures:  # the first `failures` requests of the tick failed
                     series.failure_buckets[bucket] += 1
                     series.failure_latency_sum_ms += latency
+
+    def pod_name(self, key: Key) -> str:
+        """The simulated name of the pods of the workload `key`."""
+        return pod_name(key[0], key[1], daemon_set=key in self._daemon_sets)
 
     def series(self) -> dict[Key, Series]:
         """The counts of every Deployment that has answered at least one request."""

@@ -107,7 +107,7 @@ class Behaviour:
 
 @dataclass(frozen=True)
 class Workload:
-    """A Deployment, as far as traffic is concerned."""
+    """A Deployment or DaemonSet, as far as traffic is concerned."""
 
     namespace: str
     name: str
@@ -117,18 +117,20 @@ class Workload:
     # `meshsim.canary.dev/rate` on the Deployment itself: traffic it gets without a TrafficSplit.
     direct_rate: float | None = None
     problems: tuple[str, ...] = ()
+    daemon_set: bool = False
 
     @property
     def key(self) -> Key:
         return (self.namespace, self.name)
 
     @classmethod
-    def from_manifest(cls, manifest: Mapping[str, Any]) -> Workload:
+    def from_manifest(cls, manifest: Mapping[str, Any], *, daemon_set: bool = False) -> Workload:
+        """A listed Deployment, or DaemonSet (`daemon_set`: list items carry no kind)."""
         meta = manifest.get("metadata") or {}
         namespace, name = meta.get("namespace", ""), meta.get("name", "")
         template = (manifest.get("spec") or {}).get("template") or {}
         template_meta = template.get("metadata") or {}
-        where = f"Deployment {namespace}/{name}"
+        where = f"{'DaemonSet' if daemon_set else 'Deployment'} {namespace}/{name}"
         pod = _Annotations(template_meta.get("annotations") or {}, where)
         behaviour = Behaviour(
             error_rate=pod.number(ERROR_RATE_ANNOTATION, parse_error_rate, DEFAULT_ERROR_RATE),
@@ -141,14 +143,16 @@ class Workload:
             problems=pod.problems,
         )
         direct_rate = own.optional(RATE_ANNOTATION, parse_rate)
+        status = manifest.get("status") or {}
         return cls(
             namespace=namespace,
             name=name,
             template_labels=dict(template_meta.get("labels") or {}),
-            ready_replicas=int((manifest.get("status") or {}).get("readyReplicas") or 0),
+            ready_replicas=int(status.get("numberReady" if daemon_set else "readyReplicas") or 0),
             behaviour=behaviour,
             direct_rate=direct_rate,
             problems=tuple(pod.problems),
+            daemon_set=daemon_set,
         )
 
 

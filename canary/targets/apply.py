@@ -1,4 +1,4 @@
-"""The few cluster calls for Deployment targets: read, apply the primary, scale, observe readiness.
+"""The few cluster calls for targets: read, apply the primary, scale or park, observe readiness.
 
 Each call is absolute ("make it so"), so a cycle that stopped halfway is repaired by repeating
 it. What to write is decided by the callers and built by `canary.targets.deployment`; this module
@@ -14,7 +14,9 @@ from typing import Any
 from canary.core.model import WorkloadReadiness
 from canary.kube import resources
 from canary.kube.client import ApiClient
+from canary.targets.daemonset import park_patch, unpark_patch
 from canary.targets.deployment import deployment_readiness
+from canary.targets.workload import Workload
 
 
 async def read_deployment(api: ApiClient, name: str, *, namespace: str) -> dict[str, Any] | None:
@@ -55,3 +57,35 @@ async def observe_readiness(  # noqa: PLR0913 - keyword-only: the deadline and t
         ready_threshold_percent=ready_threshold_percent,
         now=now,
     )
+
+
+async def read_target(
+    api: ApiClient, workload: Workload, name: str, *, namespace: str
+) -> dict[str, Any] | None:
+    """The target (or primary) `name` of `workload`'s kind, or None when it does not exist."""
+    return await resources.get(api, workload.resource, name, namespace=namespace)
+
+
+async def apply_primary(api: ApiClient, workload: Workload, manifest: Mapping[str, Any]) -> None:
+    """Server-side apply a primary built by `workload.primary`."""
+    if manifest.get("kind") != workload.kind:
+        raise ValueError(f"expected a {workload.kind} manifest, got kind {manifest.get('kind')!r}")
+    await resources.apply(api, manifest)
+
+
+async def scale_target(
+    api: ApiClient, workload: Workload, target: Mapping[str, Any], *, replicas: int
+) -> None:
+    """Park the target (`replicas` 0) or start it: a Deployment's replicas are set; a DaemonSet
+    is parked by its node selector, and started on every node it may run on (`replicas` > 0)."""
+    metadata = target.get("metadata") or {}
+    name, namespace = str(metadata.get("name")), str(metadata.get("namespace"))
+    if workload.replicated:
+        if (target.get("spec") or {}).get("replicas") != replicas:
+            await resources.scale(
+                api, workload.resource, name, namespace=namespace, replicas=replicas
+            )
+        return
+    patch = park_patch(target) if replicas == 0 else unpark_patch(target)
+    if patch is not None:
+        await resources.merge_patch(api, workload.resource, name, namespace=namespace, patch=patch)

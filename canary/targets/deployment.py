@@ -80,7 +80,7 @@ def selector_label(target: Mapping[str, Any]) -> SelectorLabel:
     )
 
 
-def _copied(
+def copied_metadata(
     metadata: Mapping[str, str] | None, *, prefixes: Iterable[str] | None
 ) -> dict[str, str]:
     """`metadata` without toolkit and bookkeeping keys; with `prefixes`, only keys matching one."""
@@ -128,7 +128,7 @@ def primary_template(
     metadata.pop("creationTimestamp", None)
     metadata["labels"] = {**(metadata.get("labels") or {}), label.key: label.primary_value}
     metadata["annotations"] = {
-        **_copied(metadata.get("annotations"), prefixes=None),
+        **copied_metadata(metadata.get("annotations"), prefixes=None),
         REVISION_ANNOTATION: revision,
     }
     result["metadata"] = metadata
@@ -175,11 +175,11 @@ def primary_deployment(  # noqa: PLR0913 - keyword-only: what to copy, from wher
             "name": name,
             "namespace": owner.namespace,
             "labels": {
-                **_copied(metadata.get("labels"), prefixes=tuple(label_prefixes)),
+                **copied_metadata(metadata.get("labels"), prefixes=tuple(label_prefixes)),
                 label.key: label.primary_value,
             },
             "annotations": {
-                **_copied(metadata.get("annotations"), prefixes=None),
+                **copied_metadata(metadata.get("annotations"), prefixes=None),
                 REVISION_ANNOTATION: revision,
             },
             "ownerReferences": [owner.owner_reference()],

@@ -33,6 +33,7 @@ from typing import Any
 
 from canary.core.revision import revision
 from canary.targets.configs import without_copies
+from canary.targets.daemonset import unpark_patch, unparked_template
 from canary.targets.deployment import (
     REVISION_ANNOTATION,
     SelectorLabel,
@@ -49,6 +50,7 @@ class TargetRevert:
     replicas: int | None  # the new replica count, None when unchanged
     restored_revision: str  # the revision put back from the primary, "" when the template stays
     replaced_images: str  # the images of the template it replaces, "" when the template stays
+    unparked: bool = False  # a DaemonSet's parking node selector is removed
 
 
 def _template(deployment: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -166,6 +168,7 @@ def revert_patch(
     *,
     primary: Mapping[str, Any] | None,
     copies: Collection[str] = (),
+    replicated: bool = True,
 ) -> TargetRevert | None:
     """What makes `target` serve as `primary` did; None when it already does.
 
@@ -173,20 +176,25 @@ def revert_patch(
     through this Canary's `<name>-primary` copies: the restored template names the originals.
     Without a primary (deleted, or never created) only the replicas change. The patch carries
     the target's resourceVersion: a template computed from a stale read must not be written.
+    A DaemonSet (`replicated` False) has no replicas: its parking node selector is removed
+    instead, and is no difference of template.
     Raises TargetError when the target has no selector label the primary could use.
     """
     label = selector_label(target)
     spec = target.get("spec") or {}
-    current = _template(target)
+    as_is = _template(target)
+    current = as_is if replicated else unparked_template(as_is)
     restored = None
     if primary is not None:
         restored = _restored(current, primary, label=label, copies=copies)
-    replicas = _replicas(target, primary)
     changes: dict[str, Any] = {}
-    if spec.get("replicas") != replicas:
+    if replicated and spec.get("replicas") != (replicas := _replicas(target, primary)):
         changes["replicas"] = replicas
+    unpark = None if replicated else unpark_patch(target)
     if restored is not None:
-        changes["template"] = merge_patch(current, restored)
+        changes["template"] = merge_patch(as_is, restored)  # the parking keys go with it
+    elif unpark is not None:
+        changes["template"] = unpark["spec"]["template"]
     if not changes:
         return None
     resource_version = (target.get("metadata") or {}).get("resourceVersion")
@@ -196,4 +204,5 @@ def revert_patch(
         replicas=changes.get("replicas"),
         restored_revision="" if restored is None else str(promoted or revision(restored)),
         replaced_images="" if restored is None else _images(current),
+        unparked=unpark is not None,
     )

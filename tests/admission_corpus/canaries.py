@@ -307,7 +307,7 @@ CANARY_AND_TEMPLATE_CASES = [
         [
             cause(
                 "spec.targetRef.kind",
-                'Unsupported value: "StatefulSet": supported values: "Deployment"',
+                'Unsupported value: "StatefulSet": supported values: "Deployment", "DaemonSet"',
                 "FieldValueNotSupported",
             ),
             NOT_ALL_CHECKED,

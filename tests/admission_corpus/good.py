@@ -115,7 +115,7 @@ CHECK_CASES = [
         [
             cause(
                 "spec.targetRef.kind",
-                'Unsupported value: "StatefulSet": supported values: "Deployment"',
+                'Unsupported value: "StatefulSet": supported values: "Deployment", "DaemonSet"',
                 "FieldValueNotSupported",
             ),
             NOT_ALL_CHECKED,

@@ -452,8 +452,10 @@ class Recorder:
         name: str,
         route: ResourceKind = TRAFFIC_SPLIT,
         weights_of: Callable[[Mapping[str, Any], str], tuple[int, int] | None] | None = None,
+        primary_kind: ResourceKind = DEPLOYMENT,
     ) -> None:
         self.api = api
+        self.primary_kind = primary_kind  # the kind of the target, and so of its primary
         self.namespace = namespace
         self.name = name
         # The route object to follow and how to read (primary, canary) from it (None: not the
@@ -485,7 +487,7 @@ class Recorder:
         follows: list[tuple[str, ResourceKind, Callable[[dict[str, Any]], None]]] = [
             ("split", self.route, self._split),
             ("canary", CANARY, self._canary),
-            ("primary", DEPLOYMENT, self._primary),
+            ("primary", self.primary_kind, self._primary),
         ]
         self._tasks = [
             asyncio.create_task(self._follow(label, resource, handle), name=f"record {label}")

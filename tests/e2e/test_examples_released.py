@@ -6,7 +6,8 @@ What is changed, and only that: the namespace, `analysis.interval` (2 s, so a re
 seconds), and the in-cluster addresses (the load tester, the load test's target, the Slack
 webhook in the alert Secret) pointed at local processes, since tests reach only 127.0.0.1.
 The other examples are released by test_routing.py (gatewayapi, bluegreen, ab-testing),
-test_autoscaler.py, test_config_tracking.py, and `canary demo` (examples/podinfo, test_demo.py).
+test_autoscaler.py, test_config_tracking.py, test_daemonset.py (daemonset), and `canary demo`
+(examples/podinfo, test_demo.py).
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ def test_every_example_directory_is_covered() -> None:
         "autoscaler",
         "config-tracking",
         "production",
+        "daemonset",
     } <= names
 
 

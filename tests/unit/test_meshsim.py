@@ -539,3 +539,26 @@ def test_the_log_names_only_what_changed_in_the_plan() -> None:
         "shop/gone no traffic; shop/moved 4 rps (errors 0.5, latency 20 ms)"
     )
     assert describe_changes(new, new) == ""
+
+
+def test_a_daemonset_gets_traffic_by_its_ready_pods_and_is_scraped_under_its_pod_names() -> None:
+    """A DaemonSet (listed without kind) counts `numberReady` pods, and its series carry the
+    pod name a DaemonSet's pods have (`<name>-<5>`), which the DaemonSet builtins select."""
+    daemon_set = _deployment("podinfo", ready=0)
+    daemon_set["status"] = {"numberReady": 3}
+    workload = Workload.from_manifest(daemon_set, daemon_set=True)
+    assert workload.daemon_set
+    assert workload.ready_replicas == 3
+    workloads = [Workload.from_manifest(_deployment("podinfo-primary")), workload]
+    result = plan([_split(50, 50)], SERVICES, workloads, default_rate=20)
+    assert _rates(result) == pytest.approx({"podinfo-primary": 10.0, "podinfo": 10.0})
+    simulator = Simulator()
+    simulator.set_plan(result, existing=[w.key for w in workloads], daemon_sets=[workload.key])
+    simulator.advance(1.0)
+    pods = {
+        s.labels["kubernetes_pod_name"] for s in _scrape(simulator)["http_request_duration_seconds"]
+    }
+    assert pods == {pod_name(NS, "podinfo", daemon_set=True), pod_name(NS, "podinfo-primary")}
+    assert re.fullmatch(
+        r"podinfo-[bcdfghjklmnpqrstvwxz2456789]{5}", simulator.pod_name(workload.key)
+    )

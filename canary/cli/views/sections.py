@@ -62,13 +62,15 @@ def render(described: Described) -> str:
 
 def _header(canary: Mapping[str, Any], summary: CanarySummary, *, now: datetime) -> str:
     spec = canary.get("spec") or {}
-    target = str((spec.get("targetRef") or {}).get("name") or NO_VALUE)
+    target_ref = spec.get("targetRef") or {}
+    target = str(target_ref.get("name") or NO_VALUE)
+    kind = str(target_ref.get("kind") or "Deployment")
     annotations = (canary.get("metadata") or {}).get("annotations") or {}
     since = summary.phase_since or summary.last_transition
     rows = [
         ("Name", summary.name),
         ("Namespace", summary.namespace),
-        ("Target", f"Deployment/{target} (primary: {target}-primary)"),
+        ("Target", f"{kind}/{target} (primary: {target}-primary)"),
         ("Provider", str(spec.get("provider") or "the controller's default")),
         ("Strategy", strategy(spec.get("analysis") or {})),
         (

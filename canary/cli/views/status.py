@@ -23,9 +23,11 @@ from canary.cli.views.verdict import Outcome, Target, Verdict, judge, timed_out
 from canary.kube import resources
 from canary.kube.client import ApiClient, api_client
 from canary.kube.errors import KubeError
-from canary.kube.resources import CANARY, DEPLOYMENT, api_reader
+from canary.kube.resources import CANARY, api_reader
 from canary.kube.watch import watch
+from canary.targets.deployment import TargetError
 from canary.targets.tracking import read_configs
+from canary.targets.workload import workload_of
 from canary.telemetry.logging import configure
 
 HELP = "whether the current release finished: exit 0 promoted, 1 failed, 2 timed out, 3 running"
@@ -111,13 +113,18 @@ async def _wait(api: ApiClient, args: argparse.Namespace) -> Verdict:
 async def target_of(api: ApiClient, canary: Mapping[str, Any]) -> Target:
     """The revision the controller would compute for the Canary's target right now."""
     namespace = str((canary.get("metadata") or {}).get("namespace") or "")
-    name = str(((canary.get("spec") or {}).get("targetRef") or {}).get("name") or "")
-    target = await resources.get(api, DEPLOYMENT, name, namespace=namespace)
+    target_ref = (canary.get("spec") or {}).get("targetRef") or {}
+    name = str(target_ref.get("name") or "")
+    try:
+        workload = workload_of(str(target_ref.get("kind") or "Deployment"))
+    except TargetError as error:
+        return Target(None, str(error))
+    target = await resources.get(api, workload.resource, name, namespace=namespace)
     if target is None:
-        return Target(None, f"the target Deployment {name!r} does not exist", missing=True)
-    template = (target.get("spec") or {}).get("template")
-    if not isinstance(template, dict):
-        return Target(None, f"the target Deployment {name!r} has no pod template")
+        return Target(None, f"the target {workload.kind} {name!r} does not exist", missing=True)
+    template = workload.template(target)  # a DaemonSet's without its parking node selector
+    if template is None:
+        return Target(None, f"the target {workload.kind} {name!r} has no pod template")
     try:
         configs = await read_configs(api_reader(api), template, namespace=namespace)
     except KubeError as error:

@@ -103,9 +103,10 @@ namespaces) or the Role in each watched namespace.
   so that owner references with blockOwnerDeletion are allowed where
   OwnerReferencesPermissionEnforcement is on.
 - metrictemplates: read and watch (cached); alertproviders: read when an alert is sent.
-- deployments: watched (targets and primaries); the primary is created and updated with
-  server-side apply (patch, and create when it does not exist yet); targets are scaled with a
-  merge patch. Never deleted: garbage collection removes primaries with their Canary.
+- deployments and daemonsets: watched (targets and primaries); the primary is created and
+  updated with server-side apply (patch, and create when it does not exist yet); targets are
+  scaled (a DaemonSet parked by its node selector) with a merge patch. Never deleted: garbage
+  collection removes primaries with their Canary.
 - configmaps and secrets: watched (config tracking); their "-primary" copies are applied.
 - services: watched (blue/green reads the Services from its cache); the apex, -primary and
   -canary Services are applied, the apex patched when a revert releases it.
@@ -135,7 +136,7 @@ namespaces) or the Role in each watched namespace.
   resources: ["alertproviders"]
   verbs: ["get"]
 - apiGroups: ["apps"]
-  resources: ["deployments"]
+  resources: ["deployments", "daemonsets"]
   verbs: ["get", "list", "watch", "create", "patch"]
 - apiGroups: [""]
   resources: ["configmaps", "secrets"]

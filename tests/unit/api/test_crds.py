@@ -154,7 +154,7 @@ def test_the_canary_schema_keeps_flaggers_shapes() -> None:
     provider = _at(schema, ".spec.provider")
     assert "enum" not in provider, "a CEL rule names the provider refused"
     assert provider["x-kubernetes-validations"] == [PROVIDER_RULE.schema()]
-    assert _at(schema, ".spec.targetRef.kind")["enum"] == ["Deployment"]
+    assert _at(schema, ".spec.targetRef.kind")["enum"] == ["Deployment", "DaemonSet"]
     for path in (".spec.analysis.metrics", ".spec.analysis.webhooks", ".status.checks"):
         node = _at(schema, path)
         assert node["x-kubernetes-list-type"] == "map", path

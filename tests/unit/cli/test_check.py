@@ -106,7 +106,10 @@ def test_openapi_refusals_read_as_the_api_server_writes_them() -> None:
             'spec.analysis.maxWeight: Invalid value: "string": spec.analysis.maxWeight in body '
             'must be of type integer: "string"'
         ),
-        'spec.targetRef.kind: Unsupported value: "StatefulSet": supported values: "Deployment"',
+        (
+            'spec.targetRef.kind: Unsupported value: "StatefulSet": supported values: '
+            '"Deployment", "DaemonSet"'
+        ),
         "spec.targetRef.name: Required value",
         (
             "spec.service.port: Invalid value: 98980: spec.service.port in body should be less "

@@ -3,6 +3,7 @@ application's own histogram for kubernetes and gatewayapi:*), and who reads them
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -96,6 +97,33 @@ def test_the_target_pod_regex_matches_the_target_pods_and_not_the_primary_pods()
     assert pattern.fullmatch(pod_name("default", "podinfo"))  # the mesh simulator's name
     assert not pattern.fullmatch("podinfo-primary-5d8f9c7b6-x2x4z")
     assert not pattern.fullmatch(pod_name("default", "podinfo-primary"))
+
+
+def test_a_daemonset_targets_pods_are_matched_and_not_its_primarys() -> None:
+    """Flagger's pattern misses `<target>-<5>` (a DaemonSet's pod) and matches the primary's
+    `<target>-primary-<5>`: a DaemonSet target gets a pattern of its own."""
+    flaggers = re.compile("agent-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)")
+    assert not flaggers.fullmatch("agent-x7k2p")
+    assert flaggers.fullmatch("agent-primary-x7k2p")
+    context = CanaryContext(
+        name="agent",
+        namespace="default",
+        target="agent",
+        provider="kubernetes",
+        target_kind="DaemonSet",
+    )
+    query = render_query(MetricSpec(name=REQUEST_SUCCESS_RATE, interval="1m"), context=context)
+    found = re.search(r'kubernetes_pod_name=~"([^"]+)"', query)
+    assert found is not None
+    pattern = re.compile(found.group(1))
+    assert pattern.fullmatch("agent-x7k2p")
+    assert pattern.fullmatch(pod_name("default", "agent", daemon_set=True))
+    assert not pattern.fullmatch("agent-primary-x7k2p")
+    assert not pattern.fullmatch(pod_name("default", "agent-primary", daemon_set=True))
+    assert not pattern.fullmatch(pod_name("default", "agent"))  # a Deployment's pod name
+    deployment = dataclasses.replace(context, target_kind="Deployment")
+    query = render_query(MetricSpec(name=REQUEST_SUCCESS_RATE, interval="1m"), context=deployment)
+    assert "agent-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)" in query
 
 
 @pytest.mark.parametrize(
