@@ -1,5 +1,5 @@
 """Every complete canary.dev object written in the docs (a Canary, MetricTemplate or
-AlertProvider in a ```yaml block of docs/*.md) is admitted by the sandbox's API server as
+AlertProvider in a ```yaml block of docs/**/*.md) is admitted by the sandbox's API server as
 written (a strict dry run, as `kubectl apply` sends it), and `canary check` finds nothing wrong
 with it. The documented Canary is released end to end in tests/e2e/test_examples_released.py.
 """
@@ -33,7 +33,7 @@ def documented_objects() -> list[tuple[str, dict[str, Any]]]:
     """(where, object) for every complete canary.dev object in the docs' YAML blocks; `where`
     is `docs/<file>.md:<line>`."""
     found = []
-    for path in sorted(DOCS.glob("*.md")):
+    for path in sorted(DOCS.rglob("*.md")):
         text = path.read_text()
         for block in _BLOCK.finditer(text):
             line = text.count("\n", 0, block.start()) + 2
@@ -43,7 +43,7 @@ def documented_objects() -> list[tuple[str, dict[str, Any]]]:
                     and str(document.get("apiVersion", "")).startswith(f"{GROUP}/")
                     and document.get("kind") in KINDS
                 ):
-                    found.append((f"docs/{path.name}:{line}", document))
+                    found.append((f"docs/{path.relative_to(DOCS)}:{line}", document))
     return found
 
 

@@ -1,5 +1,6 @@
-"""Every example template of docs/metric-providers.md is a valid MetricTemplate whose query
-renders, and every registered provider type has a section there."""
+"""Every example template of the metric provider pages (docs/metric-providers/<type>.md) is a
+valid MetricTemplate whose query renders, every registered provider type has its page with an
+example of that type, and the index (docs/metric-providers.md) lists and links each one."""
 
 from __future__ import annotations
 
@@ -14,8 +15,14 @@ from canary.metrics.inputs import CanaryContext
 from canary.metrics.providers import PROVIDERS
 from canary.metrics.template import render
 
-PAGE = Path(__file__).parents[3] / "docs" / "metric-providers.md"
-EXAMPLES = re.findall(r"```yaml\n(.*?)```", PAGE.read_text(), re.DOTALL)
+DOCS = Path(__file__).parents[3] / "docs"
+INDEX = DOCS / "metric-providers.md"
+PAGES = sorted((DOCS / "metric-providers").glob("*.md"))
+EXAMPLES = [
+    example
+    for page in PAGES
+    for example in re.findall(r"```yaml\n(.*?)```", page.read_text(), re.DOTALL)
+]
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
@@ -26,8 +33,14 @@ def test_each_example_is_a_valid_template_that_renders(example: str) -> None:
     render(template.spec.query, context=context, interval="1m", variables={})
 
 
-def test_every_provider_has_an_example() -> None:
+def test_every_provider_has_its_page_with_an_example() -> None:
     types = {yaml.safe_load(example)["spec"]["provider"]["type"] for example in EXAMPLES}
     assert types == set(PROVIDERS)
-    for name in PROVIDERS:
-        assert f"| `{name}` |" in PAGE.read_text()
+    assert {page.stem for page in PAGES} == set(PROVIDERS)
+    for page in PAGES:
+        kinds = {
+            yaml.safe_load(example)["spec"]["provider"]["type"]
+            for example in re.findall(r"```yaml\n(.*?)```", page.read_text(), re.DOTALL)
+        }
+        assert kinds == {page.stem}, page.name
+        assert f"| [`{page.stem}`](metric-providers/{page.stem}.md) |" in INDEX.read_text()
