@@ -17,6 +17,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 import pytest
+import yaml
 from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
@@ -27,6 +28,7 @@ from tests.e2e.harness import (
     ERROR_RATE_ANNOTATION,
     IMAGE,
     RATE_ANNOTATION,
+    REPOSITORY,
     TEST_MANAGER,
     Recorder,
     apply,
@@ -240,3 +242,38 @@ async def test_deleting_a_canary_with_revert_on_deletion_resumes_the_scaled_obje
             lambda: paused == [False, True, False], within=10, what="the ScaledObject resumed"
         )
     assert await _target_replicas(api, namespace) > 0
+
+
+def _keda_example(name: str, namespace: str) -> dict[str, Any]:
+    manifest: dict[str, Any] = yaml.safe_load(
+        (REPOSITORY / "examples" / "autoscaler" / name).read_text()
+    )
+    manifest["metadata"]["namespace"] = namespace
+    return manifest
+
+
+async def test_the_keda_example_is_released_as_written(api: ApiClient, namespace: str) -> None:
+    """examples/autoscaler/{scaledobject,canary-keda}.yaml, changed only in namespace and
+    analysis interval: the primary's ScaledObject takes the example's primaryScalerQueries and
+    primaryScalerReplicas, and a new version is promoted."""
+    scaled_object = _keda_example("scaledobject.yaml", namespace)
+    manifest = _keda_example("canary-keda.yaml", namespace)
+    manifest["spec"]["analysis"]["interval"] = "2s"
+    async with Recorder(api, namespace=namespace, name=NAME).running() as recorder:
+        await apply(api, deployment(NAME, namespace=namespace))
+        await apply(api, scaled_object)
+        await apply(api, manifest)
+        await recorder.until_phase("Initialized", within=INITIALIZED_WITHIN)
+        primary = await resources.get(api, SCALED_OBJECT, f"{SO}-primary", namespace=namespace)
+        assert primary is not None
+        assert primary["spec"]["scaleTargetRef"] == {"name": f"{NAME}-primary"}
+        assert (primary["spec"]["minReplicaCount"], primary["spec"]["maxReplicaCount"]) == (2, 4)
+        (trigger,) = primary["spec"]["triggers"]
+        queries = manifest["spec"]["autoscalerRef"]["primaryScalerQueries"]
+        assert trigger["metadata"]["query"] == queries["requests"]
+        released = time.monotonic()
+        await set_template(api, NAME, namespace=namespace, tag="6.7.1")
+        outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
+        assert outcome.phase == "Succeeded", recorder.describe()
+    promoted = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
+    assert image_of(promoted) == f"{IMAGE}:6.7.1"
