@@ -55,7 +55,7 @@ def _rules(*, service_verbs: list[str]) -> list[dict[str, Any]]:
         {"apiGroups": ["canary.dev"], "resources": ["alertproviders"], "verbs": ["get"]},
         {
             "apiGroups": ["apps"],
-            "resources": ["deployments"],
+            "resources": ["deployments", "daemonsets"],
             "verbs": [*READ, "create", "patch"],
         },
         {
