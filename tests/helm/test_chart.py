@@ -32,6 +32,7 @@ CONTROLLER_RULES = {  # the controller's (Cluster)Role, as docs/install.md lists
     ("canary.dev", "metrictemplates"): {"get", "list", "watch"},
     ("canary.dev", "alertproviders"): {"get"},
     ("apps", "deployments"): {"get", "list", "watch", "create", "patch"},
+    ("apps", "daemonsets"): {"get", "list", "watch", "create", "patch"},
     ("", "configmaps"): {"get", "list", "watch", "create", "patch"},
     ("", "secrets"): {"get", "list", "watch", "create", "patch"},
     ("", "services"): {"get", "list", "watch", "create", "patch"},
