@@ -148,7 +148,8 @@ class Reconciler:
         except Conflict:
             metrics.mark_conflict()
             log.info("status_conflict_retrying")
-            return 0.2  # read again (the watch brings the newer object within moments)
+            await self._refresh_canary(namespace, name)
+            return 0.2  # read again, from the refreshed cache
         finally:
             structlog.contextvars.unbind_contextvars("namespace", "canary")
 
@@ -401,6 +402,19 @@ class Reconciler:
         if self.cache.knows(kind.plural, namespace):
             return self.cache.get(kind.plural, namespace, name)
         return await resources.get(self.api, kind, name, namespace=namespace)
+
+    async def _refresh_canary(self, namespace: str, name: str) -> None:
+        """After a 409: put the API server's copy of the Canary in the cache. The watch alone is
+        not enough: when this controller's own status write answered after the watch delivered
+        a newer object (a deletion, an edit), the cache holds the older copy and no further
+        watch event comes to replace it, so every cycle would read it and get 409 again."""
+        try:
+            fresh = await resources.get(self.api, CANARIES, name, namespace=namespace)
+        except KubeError as error:
+            log.warning("canary_not_refreshed", error=str(error))
+            return
+        if fresh is not None:
+            self.cache.put(CANARIES.plural, fresh)
 
     async def _read_canary(self, namespace: str, name: str) -> dict[str, Any] | None:
         return await self.read(CANARIES, namespace, name)
