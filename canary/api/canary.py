@@ -8,7 +8,7 @@ anything else is refused at admission rather than silently handled by a fallback
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -54,6 +54,8 @@ Provider = Annotated[
 # The names of the foreign fields (canary.api.foreign) a spec or service sets, kept out of the
 # schema and of what the model writes.
 ForeignNames = Annotated[tuple[str, ...], SkipJsonSchema()]
+# Their values as written (free-form; the router that applies a field validates it).
+ForeignValues = Annotated[dict[str, Any], SkipJsonSchema()]
 
 TARGET_IMMUTABLE_RULE = CelRule(
     rule="self == oldSelf",
@@ -237,6 +239,8 @@ class Service(ApiModel):
 
     foreign_fields: ForeignNames = Field(default=(), exclude=True)
     """Flagger's fields of other providers it sets (see canary.api.foreign)."""
+    foreign_values: ForeignValues = Field(default_factory=dict, exclude=True)
+    """Their values, as written."""
 
     model_config = ConfigDict(json_schema_extra=schema_extra(SERVICE_FIELDS))
 
@@ -294,6 +298,8 @@ class CanarySpec(ApiModel):
 
     foreign_fields: ForeignNames = Field(default=(), exclude=True)
     """Flagger's fields of other providers it sets (see canary.api.foreign)."""
+    foreign_values: ForeignValues = Field(default_factory=dict, exclude=True)
+    """Their values, as written."""
 
     model_config = ConfigDict(
         json_schema_extra=schema_extra(
@@ -323,6 +329,15 @@ class CanarySpec(ApiModel):
                 if foreign.refused(self.provider):
                     raise ValueError(foreign.message)
         return self
+
+    @property
+    def provider_fields(self) -> dict[str, Any]:
+        """The values of the foreign fields this spec sets, by path (`spec.ingressRef`,
+        `spec.service.trafficPolicy`), as written: the routers that apply them read them here."""
+        values = {f"spec.{name}": value for name, value in self.foreign_values.items()}
+        service = self.service.foreign_values.items()
+        values.update({f"spec.service.{name}": value for name, value in service})
+        return values
 
     @property
     def foreign(self) -> list[Foreign]:

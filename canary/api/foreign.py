@@ -28,6 +28,8 @@ from pydantic.config import JsonDict
 
 from canary.api.base import CelRule
 
+# The traffic providers this controller routes with (one line each; canary.routers.registry
+# holds their routers and must list the same names).
 PROVIDERS = (
     "linkerd",
     "smi:v1alpha1",
@@ -38,18 +40,31 @@ PROVIDERS = (
     "gatewayapi:v1",
     "gatewayapi:v1beta1",
 )
+# Providers Flagger had whose projects are retired upstream: refused, saying so.
+RETIRED = {
+    "appmesh": "AWS App Mesh",
+    "appmesh:v1beta2": "AWS App Mesh",
+    "osm": "Open Service Mesh",
+}
 PROVIDER_MAX = 64
 _SUPPORTED = ", ".join(PROVIDERS)
+_RETIRED_NOTE = (
+    " is retired upstream (its project is archived) and not supported; route with "
+    "gatewayapi:v1 or linkerd instead"
+)
 PROVIDER_RULE = CelRule(
     rule="self in [" + ", ".join(f"'{p}'" for p in PROVIDERS) + "]",
     message=f"provider is not supported yet; supported providers: {_SUPPORTED}",
-    message_expression=f"'provider ' + self + ' is not supported yet; supported providers: "
-    f"{_SUPPORTED}'",
+    message_expression="self in [" + ", ".join(f"'{p}'" for p in RETIRED) + "] ? "
+    f"'provider ' + self + '{_RETIRED_NOTE}' : "
+    f"'provider ' + self + ' is not supported yet; supported providers: {_SUPPORTED}'",
 )
 
 
 def provider_message(provider: str) -> str:
     """What PROVIDER_RULE's messageExpression says of `provider`."""
+    if provider in RETIRED:
+        return f"provider {provider}{_RETIRED_NOTE}"
     return f"provider {provider} is not supported yet; supported providers: {_SUPPORTED}"
 
 
@@ -200,8 +215,9 @@ def schema_extra(
 
 
 def set_aside(fields: Iterable[Foreign], data: Any) -> Any:
-    """A model's input with the foreign fields of `fields` taken out and their names listed
-    under `foreignFields`; a ValueError naming the first one refused with every provider."""
+    """A model's input with the foreign fields of `fields` taken out, their names listed under
+    `foreignFields` and their values, as written, kept under `foreignValues` (for the routers
+    that apply them); a ValueError naming the first one refused with every provider."""
     if not isinstance(data, Mapping):
         return data
     found = [f for f in fields if f.field in data]
@@ -212,7 +228,8 @@ def set_aside(fields: Iterable[Foreign], data: Any) -> Any:
         return data
     names = {f.field for f in found}
     kept = {key: value for key, value in data.items() if key not in names}
-    return {**kept, "foreignFields": tuple(f.field for f in found)}
+    values = {f.field: data[f.field] for f in found}
+    return {**kept, "foreignFields": tuple(f.field for f in found), "foreignValues": values}
 
 
 def set_fields(spec_fields: Iterable[str], service_fields: Iterable[str]) -> list[Foreign]:
@@ -223,9 +240,15 @@ def set_fields(spec_fields: Iterable[str], service_fields: Iterable[str]) -> lis
     ]
 
 
-def ignored_fields(found: Iterable[Foreign], provider: str) -> list[str]:
-    """What to warn of: each field of `found` that `provider` ignores."""
-    return [f.ignored(provider) for f in found if not f.refused(provider)]
+def ignored_fields(
+    found: Iterable[Foreign], provider: str, *, applied: Iterable[str] = ()
+) -> list[str]:
+    """What to warn of: each field of `found` that `provider` ignores (it applies the fields
+    whose paths, `spec.service.trafficPolicy`, are in `applied`)."""
+    honoured = set(applied)
+    return [
+        f.ignored(provider) for f in found if not f.refused(provider) and f.path not in honoured
+    ]
 
 
 def unapplied_fields(found: Iterable[Foreign], provider: str) -> list[str]:

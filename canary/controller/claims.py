@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from canary.routers.registry import KUBERNETES, gateway_version
+from canary.routers.registry import router_kind
 
 PRIMARY: Final = "-primary"
 CANARY: Final = "-canary"
@@ -78,10 +78,13 @@ def _section(raw: Mapping[str, Any], *path: str) -> Mapping[str, Any]:
 
 
 def route_kind(provider: str) -> str | None:
-    """The kind of the route object `provider` writes (named after the apex), None for none."""
-    if provider == KUBERNETES:
+    """The kind of the route object `provider` writes (named after the apex), None for none
+    (or for a provider that does not exist: such a Canary is refused before it claims)."""
+    try:
+        resource = router_kind(provider).route
+    except ValueError:
         return None
-    return "HTTPRoute" if gateway_version(provider) is not None else "TrafficSplit"
+    return resource.kind if resource is not None else None
 
 
 def claimant(raw: Mapping[str, Any], *, default_provider: str) -> Claimant:

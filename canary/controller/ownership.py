@@ -42,6 +42,7 @@ from canary.kube.resources import (
     Reader,
     ResourceKind,
 )
+from canary.routers.registry import route_kinds
 from canary.targets.configs import copy_name
 from canary.targets.deployment import PRIMARY_SUFFIX, TargetError, selector_label
 from canary.targets.tracking import read_configs
@@ -59,6 +60,8 @@ _KINDS: Final[Mapping[str, ResourceKind]] = {
     "HTTPRoute": HTTP_ROUTE,
     "HorizontalPodAutoscaler": HORIZONTAL_POD_AUTOSCALER,
     "ScaledObject": SCALED_OBJECT,
+    # every other provider's route object
+    **{kind.kind: kind for kind in route_kinds() if kind.kind not in ("TrafficSplit", "HTTPRoute")},
 }
 _OBJECT_NAME_MAX: Final = 253
 

@@ -1,8 +1,9 @@
 """The route of a Canary and the router that drives it, from the Canary's spec.
 
 The one place that reads `spec.provider`, `spec.service` (port, gatewayRefs, hosts, timeout,
-headers) and `spec.analysis` (match, mirrorWeight, sessionAffinity) into the routers' plain
-settings, so the routers never see the Canary resource.
+headers, and Flagger's provider-specific fields) and `spec.analysis` (match, mirrorWeight,
+sessionAffinity) into the routers' plain `RouteSettings`, so the routers never see the Canary
+resource.
 """
 
 from __future__ import annotations
@@ -10,12 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from canary.api.canary import Canary, GatewayRef
-from canary.api.durations import parse_duration
 from canary.kube.client import ApiClient
 from canary.kube.resources import CanaryRef, Reader
 from canary.routers.base import Router, RouteRef
-from canary.routers.gatewayapi import GatewaySettings
-from canary.routers.registry import gateway_version, router_for
+from canary.routers.registry import router_for
+from canary.routers.settings import RouteSettings
 from canary.routers.sticky import Affinity, cookie_attributes
 
 
@@ -36,25 +36,28 @@ def route_of(canary: Canary) -> RouteRef:
 def router_of(canary: Canary, api: ApiClient, *, read: Reader, default_provider: str) -> Router:
     """The Canary's router; ValueError (naming the field) when its settings cannot work."""
     provider = canary.spec.provider or default_provider
-    gateway = gateway_settings(canary) if gateway_version(provider) is not None else None
-    return router_for(
-        provider, api, read=read, gateway=gateway, matches=tuple(canary.spec.analysis.match)
-    )
+    return router_for(provider, api, route_settings(canary, provider), read=read)
 
 
-def gateway_settings(canary: Canary) -> GatewaySettings:
+def route_settings(canary: Canary, provider: str) -> RouteSettings:
+    """Everything of the Canary a router may honour, for `provider`."""
     service, analysis = canary.spec.service, canary.spec.analysis
-    return GatewaySettings(
+    return RouteSettings(
+        provider=provider,
         port=service.port,
-        parent_refs=tuple(_parent_ref(ref) for ref in service.gateway_refs),
-        hostnames=tuple(service.hosts),
-        timeout=_gateway_duration(service.timeout) if service.timeout else None,
+        port_name=service.port_name,
+        target_port=service.target_port,
+        hosts=tuple(service.hosts),
+        gateway_refs=tuple(_parent_ref(ref) for ref in service.gateway_refs),
+        timeout=service.timeout,
+        headers=service.headers,
         matches=tuple(analysis.match),
         mirror_percent=analysis.mirror_weight,
-        headers=service.headers,
         affinity=_affinity(canary),
+        interval_seconds=analysis.interval_seconds,
         labels=dict(service.apex.labels) if service.apex else {},
         annotations=dict(service.apex.annotations) if service.apex else {},
+        fields=canary.spec.provider_fields,
     )
 
 
@@ -88,12 +91,3 @@ def _parent_ref(ref: GatewayRef) -> dict[str, Any]:
     if ref.port is not None:
         parent["port"] = ref.port
     return parent
-
-
-def _gateway_duration(duration: str) -> str:
-    """A Canary duration (`1m30s`, `500ms`, `2h`) in the Gateway API's form: whole units of
-    h, m, s or ms, at most one of each (e.g. `90s`, `1500ms`)."""
-    seconds = parse_duration(duration)
-    if seconds == int(seconds):
-        return f"{int(seconds)}s"
-    return f"{round(seconds * 1000)}ms"

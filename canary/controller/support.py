@@ -15,18 +15,20 @@ Reconciling), so it never makes the Canary read Failed or InProgress.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from canary.api.canary import Canary
 from canary.api.foreign import ignored_fields, unapplied_fields
 from canary.api.status import CanaryStatus
 from canary.api.status import ConditionType as StatusConditionType
 from canary.core.conditions import Condition, ConditionStatus, ConditionType
+from canary.kube.client import ApiClient
+from canary.kube.resources import Reader
 from canary.metrics.builtin import is_builtin, mesh_of
 from canary.metrics.errors import MetricError
-
-MATCHING_PROVIDERS = ("smi:v1alpha3", "smi:v1alpha4", "gatewayapi:")
-MIRRORING_PROVIDERS = ("gatewayapi:",)
+from canary.routers.base import Router
+from canary.routers.registry import PROVIDERS, RouterKind, router_kind
+from canary.routers.settings import RouteSettings
 
 
 def unsupported_message(fields: list[str]) -> str:
@@ -36,25 +38,47 @@ def unsupported_message(fields: list[str]) -> str:
     )
 
 
+def _able(can: Callable[[RouterKind], bool]) -> str:
+    """The providers whose router `can` do something, for a message."""
+    names = [name for name, kind in PROVIDERS.items() if can(kind)]
+    return ", ".join(names)
+
+
+def _no_router(_api: ApiClient, _read: Reader | None, settings: RouteSettings) -> Router:
+    raise ValueError(f"unknown traffic provider {settings.provider!r}")
+
+
+# What an unknown provider can do (it is refused anyway; the other findings are still named).
+_NOTHING = RouterKind(build=_no_router, route=None, match_query_params=False)
+
+
 def unsupported_fields(canary: Canary, *, default_provider: str) -> list[str]:
     """What the Canary asks of its router that the router, or the strategy, cannot do."""
     provider = canary.spec.provider or default_provider
     analysis = canary.spec.analysis
     found = unapplied_fields(canary.spec.foreign, provider)
-    if analysis.match and not provider.startswith(MATCHING_PROVIDERS):
+    try:
+        kind = router_kind(provider)
+    except ValueError as error:
+        found.append(f"spec.provider: {error}")
+        kind = _NOTHING
+    if analysis.match and not kind.can_match:
         found.append(
-            f"spec.analysis.match with provider {provider} (A/B testing needs smi:v1alpha3, "
-            "smi:v1alpha4 or gatewayapi:v1)"
+            f"spec.analysis.match with provider {provider} (A/B testing needs one of "
+            f"{_able(lambda k: k.can_match)})"
         )
-    elif provider.startswith("smi:") and any(m.query_params for m in analysis.match):
+    elif not kind.match_query_params and any(m.query_params for m in analysis.match):
         found.append(f"spec.analysis.match[].queryParams with provider {provider} (headers only)")
-    if analysis.session_affinity is not None and not provider.startswith("gatewayapi:"):
+    if analysis.session_affinity is not None and not kind.sticky:
         found.append(
-            f"spec.analysis.sessionAffinity with provider {provider} (gatewayapi:* has sticky "
-            "sessions)"
+            f"spec.analysis.sessionAffinity with provider {provider} (sticky sessions need one "
+            f"of {_able(lambda k: k.sticky)})"
         )
-    if analysis.mirror and not provider.startswith(MIRRORING_PROVIDERS):
-        found.append(f"spec.analysis.mirror with provider {provider} (gatewayapi:* can mirror)")
+    if analysis.mirror and not kind.can_mirror:
+        found.append(
+            f"spec.analysis.mirror with provider {provider} (mirroring needs one of "
+            f"{_able(lambda k: k.can_mirror)})"
+        )
     for metric in analysis.metrics:
         if metric.query is None and metric.template_ref is None and is_builtin(metric.name):
             try:
@@ -64,9 +88,9 @@ def unsupported_fields(canary: Canary, *, default_provider: str) -> list[str]:
                     f"spec.analysis.metrics[{metric.name}] with provider {provider} (no builtin "
                     f"{metric.name} query for it: give the metric a templateRef)"
                 )
-    if provider == "kubernetes" and analysis.iterations is None:
+    if not kind.progressive and analysis.iterations is None:
         found.append(
-            "spec.analysis.stepWeight(s) with provider kubernetes (it switches all traffic at "
+            f"spec.analysis.stepWeight(s) with provider {provider} (it switches all traffic at "
             "once: set analysis.iterations for blue/green)"
         )
     return found
@@ -81,7 +105,11 @@ def fields_honored(
     """The `FieldsHonored` condition for the status: False naming the fields the provider
     ignores, absent (None) when there are none."""
     provider = canary.spec.provider or default_provider
-    ignored = ignored_fields(canary.spec.foreign, provider)
+    try:
+        applied = router_kind(provider).applies
+    except ValueError:
+        applied = frozenset()
+    ignored = ignored_fields(canary.spec.foreign, provider, applied=applied)
     if not ignored:
         return {ConditionType.FIELDS_HONORED: None}
     message = "; ".join(ignored) + (

@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from canary.api.analysis import MatchRequest, StringMatch
 from canary.api.canary import Headers
+from canary.api.durations import parse_duration
 from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.routers.base import RouteError, RouteRef, as_percentages, route_metadata
@@ -63,6 +64,15 @@ class GatewaySettings:
     # `service.apex`'s labels and annotations, which Flagger puts on the HTTPRoute too.
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+def gateway_duration(duration: str) -> str:
+    """A Canary duration (`1m30s`, `500ms`, `2h`) in the Gateway API's form: whole units of
+    h, m, s or ms, at most one of each (e.g. `90s`, `1500ms`)."""
+    seconds = parse_duration(duration)
+    if seconds == int(seconds):
+        return f"{int(seconds)}s"
+    return f"{round(seconds * 1000)}ms"
 
 
 def gateway_parent_ref(

@@ -8,35 +8,120 @@ v1alpha1 object with quantity-string weights read back as v1alpha2 (the CRDs con
 relabelling only) would carry strings where readers expect integers. `smi:v1alpha1` ..
 `smi:v1alpha4` choose a version explicitly; Flagger's `smi:<version>:<mesh>` form is accepted
 (the mesh part names the metrics, not the route). `gatewayapi:v1` and `gatewayapi:v1beta1` route
-with an HTTPRoute of that version, which needs `GatewaySettings` (port, parents, hostnames) that
-the route's `RouteRef` does not carry. `kubernetes` is blue/green with plain Services: the apex
-Service's selector is the route. This module only maps names; it must not build objects.
+with an HTTPRoute of that version. `kubernetes` is blue/green with plain Services: the apex
+Service's selector is the route.
+
+Adding a provider is one line in `PROVIDERS` naming the `RouterKind` its router module exports
+(and the same name in `canary.api.foreign.PROVIDERS`, which admission checks). This module only
+maps names; it must not build objects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Final
 
-from canary.api.analysis import MatchRequest
+from canary.kube import resources
 from canary.kube.client import ApiClient
-from canary.kube.resources import Reader
-from canary.routers.base import Router
+from canary.kube.resources import Reader, ResourceKind
+from canary.routers.base import Router, RouteRef
 from canary.routers.bluegreen import ServiceRouter
-from canary.routers.gatewayapi import GatewayApiRouter, GatewaySettings, GatewayVersion
+from canary.routers.gatewayapi import (
+    GatewayApiRouter,
+    GatewaySettings,
+    GatewayVersion,
+    gateway_duration,
+)
+from canary.routers.settings import RouteSettings
+from canary.routers.smi import KIND as TRAFFIC_SPLIT_KIND
 from canary.routers.smi import SmiRouter, SmiVersion
 
-_NAMED: Final[Mapping[str, SmiVersion]] = {
-    "linkerd": SmiVersion.V1ALPHA2,
-    "osm": SmiVersion.V1ALPHA2,  # as Flagger: Open Service Mesh serves TrafficSplit v1alpha2
-    **{f"smi:{version.value}": version for version in SmiVersion},
+Build = Callable[[ApiClient, Reader | None, RouteSettings], Router]
+# Hands the traffic back before the Canary is deleted (revertOnDeletion); says what it did.
+Release = Callable[[ApiClient, RouteRef], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class RouterKind:
+    """One provider's router and what it can do.
+
+    `route` is the kind of the object it writes named after the apex Service (claimed by the
+    Canary, so no other Canary may write it), None when the Services are the route. `applies`
+    lists the provider-specific fields (by path: `spec.service.trafficPolicy`) it honours; any
+    other such field is reported as ignored. `release` hands the route back before the Canary
+    is deleted; without one, the route object (if the Canary's) is deleted.
+    """
+
+    build: Build
+    route: ResourceKind | None
+    applies: frozenset[str] = frozenset()
+    can_match: bool = False  # A/B testing (analysis.match)
+    match_query_params: bool = True  # ...including query parameters, not only headers
+    can_mirror: bool = False  # analysis.mirror
+    sticky: bool = False  # analysis.sessionAffinity
+    progressive: bool = True  # weights in steps; False: all traffic switches at once
+    release: Release | None = None
+
+
+def _smi(version: SmiVersion) -> RouterKind:
+    def build(api: ApiClient, read: Reader | None, settings: RouteSettings) -> Router:
+        return SmiRouter(api, version, read=read, matches=settings.matches)
+
+    return RouterKind(
+        build=build,
+        route=resources.resource_kind(version.api_version, TRAFFIC_SPLIT_KIND),
+        can_match=version in (SmiVersion.V1ALPHA3, SmiVersion.V1ALPHA4),
+        match_query_params=False,
+    )
+
+
+def _gateway(version: GatewayVersion) -> RouterKind:
+    def build(api: ApiClient, read: Reader | None, settings: RouteSettings) -> Router:
+        gateway = GatewaySettings(
+            port=settings.port,
+            parent_refs=settings.gateway_refs,
+            hostnames=settings.hosts,
+            timeout=gateway_duration(settings.timeout) if settings.timeout else None,
+            matches=settings.matches,
+            mirror_percent=settings.mirror_percent,
+            headers=settings.headers,
+            affinity=settings.affinity,
+            labels=settings.labels,
+            annotations=settings.annotations,
+        )
+        return GatewayApiRouter(api, version, gateway, read=read)
+
+    return RouterKind(
+        build=build,
+        route=resources.resource_kind(version.api_version, "HTTPRoute"),
+        can_match=True,
+        can_mirror=True,
+        sticky=True,
+    )
+
+
+def _services(api: ApiClient, read: Reader | None, settings: RouteSettings) -> Router:
+    if settings.matches:
+        raise ValueError(
+            "the kubernetes provider cannot route requests by match (analysis.match); "
+            "use gatewayapi:v1 or smi:v1alpha3/v1alpha4 for A/B testing"
+        )
+    return ServiceRouter(api, read=read)
+
+
+KUBERNETES: Final = "kubernetes"
+
+PROVIDERS: Final[Mapping[str, RouterKind]] = {
+    "linkerd": _smi(SmiVersion.V1ALPHA2),
+    **{f"smi:{version.value}": _smi(version) for version in SmiVersion},
+    **{f"gatewayapi:{version.value}": _gateway(version) for version in GatewayVersion},
+    KUBERNETES: RouterKind(build=_services, route=None, progressive=False),
 }
+KNOWN_PROVIDERS: Final = tuple(PROVIDERS)
 _GATEWAY: Final[Mapping[str, GatewayVersion]] = {
     f"gatewayapi:{version.value}": version for version in GatewayVersion
 }
-
-KUBERNETES: Final = "kubernetes"
-KNOWN_PROVIDERS: Final = (*_NAMED, *_GATEWAY, KUBERNETES)
 
 
 def _unknown(provider: str) -> ValueError:
@@ -47,21 +132,35 @@ def _unknown(provider: str) -> ValueError:
     )
 
 
+def _canonical(provider: str) -> str:
+    """Flagger's `smi:<version>:<mesh>` as `smi:<version>`; any other name as it is."""
+    if provider.startswith("smi:"):
+        version, separator, mesh = provider.removeprefix("smi:").partition(":")
+        if mesh or not separator:  # "smi:v1alpha2:linkerd" or "smi:v1alpha2", not "smi:v1alpha2:"
+            return f"smi:{version}"
+    return provider
+
+
+def router_kind(provider: str) -> RouterKind:
+    """The router of `provider`; ValueError naming it and the known ones."""
+    try:
+        return PROVIDERS[_canonical(provider)]
+    except KeyError:
+        raise _unknown(provider) from None
+
+
 def smi_version(provider: str) -> SmiVersion:
     """The SMI version `provider` routes with; ValueError naming it and the known ones."""
     if provider in _GATEWAY:
         raise ValueError(f"traffic provider {provider!r} routes with an HTTPRoute, not SMI")
     if provider == KUBERNETES:
         raise ValueError(f"traffic provider {provider!r} routes with Services, not SMI")
-    name = provider
-    if name.startswith("smi:"):
-        version, separator, mesh = name.removeprefix("smi:").partition(":")
-        if mesh or not separator:  # "smi:v1alpha2:linkerd" or "smi:v1alpha2", not "smi:v1alpha2:"
-            name = f"smi:{version}"
-    try:
-        return _NAMED[name]
-    except KeyError:
-        raise _unknown(provider) from None
+    name = _canonical(provider)
+    if name == "linkerd":
+        return SmiVersion.V1ALPHA2
+    if name.startswith("smi:") and name in PROVIDERS:
+        return SmiVersion(name.removeprefix("smi:"))
+    raise _unknown(provider)
 
 
 def gateway_version(provider: str) -> GatewayVersion | None:
@@ -69,35 +168,22 @@ def gateway_version(provider: str) -> GatewayVersion | None:
     return _GATEWAY.get(provider)
 
 
+def route_kinds() -> tuple[ResourceKind, ...]:
+    """The kinds of every provider's route object, each once."""
+    found = {kind.route.kind: kind.route for kind in PROVIDERS.values() if kind.route is not None}
+    return tuple(found.values())
+
+
 def router_for(
     provider: str,
     api: ApiClient,
+    settings: RouteSettings | None = None,
     *,
     read: Reader | None = None,
-    gateway: GatewaySettings | None = None,
-    matches: Sequence[MatchRequest] = (),
 ) -> Router:
     """The router for `provider`, writing through `api` and reading through `read` (the API
-    server when not given; the controller passes its watch caches).
-
-    A Gateway API provider needs `gateway` (the Services' port, the route's parents and
-    hostnames, and its A/B matches); asking for one without it is a ValueError. An SMI router
-    applies `matches` (A/B, v1alpha3 and v1alpha4 only; ValueError otherwise). The kubernetes
-    router cannot match requests: `matches` with it is a ValueError.
-    """
-    if provider == KUBERNETES:
-        if matches:
-            raise ValueError(
-                "the kubernetes provider cannot route requests by match (analysis.match); "
-                "use gatewayapi:v1 or smi:v1alpha3/v1alpha4 for A/B testing"
-            )
-        return ServiceRouter(api, read=read)
-    version = gateway_version(provider)
-    if version is None:
-        return SmiRouter(api, smi_version(provider), read=read, matches=matches)
-    if gateway is None:
-        raise ValueError(
-            f"traffic provider {provider!r} needs Gateway API settings (the Services' port, "
-            "parentRefs and hostnames of the HTTPRoute); none were given"
-        )
-    return GatewayApiRouter(api, version, gateway, read=read)
+    server when not given; the controller passes its watch caches), built from `settings` (the
+    Canary's routing settings; the defaults when not given). ValueError, naming the field, when
+    the settings ask for what the provider cannot do."""
+    kind = router_kind(provider)
+    return kind.build(api, read, settings or RouteSettings(provider=provider))

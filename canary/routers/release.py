@@ -24,11 +24,10 @@ from typing import Any
 
 from canary.kube import resources
 from canary.kube.client import ApiClient
-from canary.kube.resources import SERVICE
+from canary.kube.resources import SERVICE, ResourceKind
 from canary.routers.base import RouteRef
 from canary.routers.gatewayapi import KIND as HTTP_ROUTE
-from canary.routers.registry import gateway_version, smi_version
-from canary.routers.smi import KIND as TRAFFIC_SPLIT
+from canary.routers.registry import router_kind
 
 
 def _without_owner(obj: Mapping[str, Any], owner_uid: str) -> list[dict[str, Any]] | None:
@@ -136,20 +135,27 @@ async def release_apex(api: ApiClient, route: RouteRef, *, selector: Mapping[str
 
 async def release_route(api: ApiClient, route: RouteRef, *, provider: str) -> str:
     """Stop the route object sending to the primary; what was done ("" when there was nothing
-    to do: no such object, or a provider without one)."""
-    version = gateway_version(provider)
+    to do: no such object, or a provider without one). A provider with its own `release`
+    decides; otherwise the route object is deleted (an HTTPRoute attached to Gateways is kept,
+    sending everything to the apex Service)."""
     try:
-        api_version = version.api_version if version else smi_version(provider).api_version
-    except ValueError:  # no route object: with `kubernetes` the apex Service is the route
+        kind = router_kind(provider)
+    except ValueError:
         return ""
-    kind = HTTP_ROUTE if version else TRAFFIC_SPLIT
-    resource = resources.resource_kind(api_version, kind)
-    name = f"{kind} {route.namespace}/{route.apex}"
+    if kind.release is not None:
+        return await kind.release(api, route)
+    if kind.route is None:  # with `kubernetes` the apex Service is the route
+        return ""
+    return await _release_route_object(api, route, kind.route)
+
+
+async def _release_route_object(api: ApiClient, route: RouteRef, resource: ResourceKind) -> str:
+    name = f"{resource.kind} {route.namespace}/{route.apex}"
     existing = await resources.get(api, resource, route.apex, namespace=route.namespace)
     owner_uid = route.owner.uid if route.owner is not None else ""
     if existing is None or held_by_another(existing, owner_uid):
         return ""
-    if version is not None and attaches_to_gateway(existing):
+    if resource.kind == HTTP_ROUTE and attaches_to_gateway(existing):
         patch = http_route_release_patch(existing, route=route, owner_uid=owner_uid)
         if patch is None:
             return ""

@@ -20,7 +20,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,8 +185,16 @@ class Binaries:
     kwok_stages: Path
     helm: Path
     prometheus: Path
-    gateway_api_crds: tuple[Path, ...]
-    keda_crds: tuple[Path, ...]
+    # Component name -> the CRD files copied out of its pinned module, installed by `sandbox up`.
+    upstream_crds: Mapping[str, tuple[Path, ...]]
+
+    @property
+    def gateway_api_crds(self) -> tuple[Path, ...]:
+        return self.upstream_crds["gateway-api"]
+
+    @property
+    def keda_crds(self) -> tuple[Path, ...]:
+        return self.upstream_crds["keda"]
 
     @property
     def bin_dirs(self) -> tuple[Path, ...]:
@@ -218,10 +226,11 @@ def cached_binaries(cache_root: Path) -> Binaries | None:
         kwok_stages=dirs["kwok"] / "stages.yaml",
         helm=dirs["helm"] / "bin" / "helm",
         prometheus=prometheus / "bin" / "prometheus",
-        gateway_api_crds=tuple(
-            dirs["gateway-api"] / "crds" / Path(name).name for name in GATEWAY_API_CRD_FILES
-        ),
-        keda_crds=tuple(dirs["keda"] / "crds" / Path(name).name for name in KEDA_CRD_FILES),
+        upstream_crds={
+            c.name: tuple(dirs[c.name] / "crds" / Path(name).name for name in c.crd_files)
+            for c in COMPONENTS
+            if c.crd_files
+        },
     )
 
 

@@ -27,8 +27,7 @@ from canary.kube.client import api_client
 from canary.kube.crds import established
 from canary.sandbox import components, crds, nodes, processes
 from canary.sandbox.binaries import (
-    GATEWAY_API_VERSION,
-    KEDA_VERSION,
+    COMPONENTS,
     KUBERNETES_VERSION,
     Binaries,
     Report,
@@ -87,12 +86,16 @@ class _Starter:
 
 def _outdated(state: SandboxState) -> bool:
     """Recorded by a version of `up` from before the mesh simulator was part of the sandbox, or
-    that installed no (or other) Gateway API or KEDA CRDs."""
+    that installed other upstream CRDs (Gateway API's, KEDA's, a provider's) than this one."""
     return state.ready and (
         not any(p.name == "meshsim" for p in state.processes)
-        or state.gateway_api_version != GATEWAY_API_VERSION
-        or state.keda_version != KEDA_VERSION
+        or dict(state.crd_versions) != crd_versions()
     )
+
+
+def crd_versions() -> dict[str, str]:
+    """Component -> the release whose CRDs `up` installs."""
+    return {c.name: c.version for c in COMPONENTS if c.crd_files}
 
 
 def is_up(state: SandboxState) -> bool:
@@ -142,8 +145,7 @@ def _initial_state(state_dir: Path, binaries: Binaries) -> SandboxState:
         prometheus_url=f"http://127.0.0.1:{ports.prometheus}",
         bin_dirs=tuple(str(d) for d in binaries.bin_dirs),
         kubernetes_version=KUBERNETES_VERSION,
-        gateway_api_version=GATEWAY_API_VERSION,
-        keda_version=KEDA_VERSION,
+        crd_versions=crd_versions(),
     )
 
 
@@ -178,13 +180,10 @@ async def _start_cluster(starter: _Starter) -> None:
                     starter, apiserver, [crds.TRAFFIC_SPLIT_CRD, crds.HTTP_ROUTE_GROUP_CRD]
                 ),
             ),
-            (
-                f"Gateway API {GATEWAY_API_VERSION} CRDs",
-                _install_crds(starter, apiserver, starter.binaries.gateway_api_crds),
-            ),
-            (
-                f"KEDA {KEDA_VERSION} CRDs",
-                _install_crds(starter, apiserver, starter.binaries.keda_crds),
+            *(
+                (f"{c.name} {c.version} CRDs", _install_crds(starter, apiserver, paths))
+                for c in COMPONENTS
+                if (paths := starter.binaries.upstream_crds.get(c.name))
             ),
         ]
         for name, builder, port in (

@@ -1,19 +1,18 @@
-"""The mesh simulator: Linkerd's inbound proxy metrics for workloads that have no real pods.
+"""The mesh simulator: the metrics of every provider's proxies, for workloads that have no pods.
 
     python -m canary.sandbox.meshsim --kubeconfig K --port P [--rate 20]
 
-A test instrument of the sandbox (docs/sandbox.md). Every second it lists the TrafficSplits
-(split.smi-spec.io/v1alpha2), HTTPRoutes (gateway.networking.k8s.io/v1), Services, Deployments
-and DaemonSets of all namespaces and works out which
-workload gets how many requests (meshsim_model.plan); every 250 ms it counts the requests due
-since the last tick. It serves the counts on http://127.0.0.1:P/metrics twice, for the sandbox's
-Prometheus to scrape: under the Linkerd proxy's names and labels, and as the application's own
-`http_request_duration_seconds` histogram (what podinfo exports), labelled as Flagger's
-`kubernetes-pods` scrape job labels it (`kubernetes_namespace`, `kubernetes_pod_name`), since the
-sandbox has no pods to discover. It answers /healthz.
+A test instrument of the sandbox (docs/sandbox.md). Every second it lists the route objects of
+every provider it imitates (`exporters/registry.py`: TrafficSplits, HTTPRoutes, ...), the
+Services, Deployments and DaemonSets of all namespaces and works out which workload gets how
+many requests (meshsim_model.plan); every 250 ms it counts the requests due since the last
+tick. It serves the counts on http://127.0.0.1:P/metrics, for the sandbox's Prometheus to
+scrape, once per provider's exporter: under the Linkerd proxy's names and labels, as the
+application's own `http_request_duration_seconds` histogram (what podinfo exports, labelled as
+Flagger's `kubernetes-pods` scrape job labels it), and so on. It answers /healthz.
 
 Relisting instead of watching keeps it simple and self-healing (no resource versions, no 410s):
-five list calls a second, cheap for a sandbox's few hundred objects.
+a few list calls a second, cheap for a sandbox's few hundred objects.
 """
 
 from __future__ import annotations
@@ -31,94 +30,40 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from canary.kube import resources
 from canary.kube.client import ApiClient, api_client
 from canary.kube.errors import KubeError
-from canary.kube.resources import (
-    DAEMON_SET,
-    DEPLOYMENT,
-    HTTP_ROUTE,
-    SERVICE,
-    TRAFFIC_SPLIT,
-    ResourceKind,
-)
-from canary.sandbox.meshsim_model import Simulator, Target, plan
-from canary.sandbox.meshsim_objects import (
-    DEFAULT_RATE,
-    Key,
-    Service,
-    Split,
-    Workload,
-    splits_of_http_route,
-)
+from canary.kube.resources import DAEMON_SET, DEPLOYMENT, SERVICE, ResourceKind
+from canary.sandbox.exporters.base import Traffic
+from canary.sandbox.exporters.registry import PROVIDERS
+from canary.sandbox.meshsim_model import Simulator, Target, feeds, plan
+from canary.sandbox.meshsim_objects import DEFAULT_RATE, Key, Service, Split, Workload
 
 log = logging.getLogger("canary.sandbox.meshsim")
 
-# TrafficSplits are read as v1alpha2 (the storage version; v1alpha1 weights come back as quantity
-# strings), HTTPRoutes as v1 (v1beta1 HTTPRoutes are the same objects, served as v1 too).
 RELIST_INTERVAL = 1.0
 TICK_INTERVAL = 0.25
 LIST_TIMEOUT = 5.0
 
 
 class MeshCollector(Collector):
-    """The simulator's counts as the Linkerd proxy names them, and as the application's own
-    histogram, read at scrape time."""
+    """The simulator's counts as every provider's exporter names them, read at scrape time."""
 
     def __init__(self, simulator: Simulator) -> None:
         self._simulator = simulator
 
     def collect(self) -> Iterator[Metric]:
-        labels = ["namespace", "deployment", "direction"]
-        requests = CounterMetricFamily("request", "Requests received.", labels=labels)
-        responses = CounterMetricFamily(
-            "response",
-            "Responses sent, by classification and HTTP status.",
-            labels=[*labels, "classification", "status_code"],
+        traffic = Traffic(
+            series=self._simulator.series(),
+            routes=self._simulator.routes,
+            pod_name=self._simulator.pod_name,
         )
-        latency = HistogramMetricFamily(
-            "response_latency_ms", "Time to the response's headers, in ms.", labels=labels
-        )
-        for (namespace, deployment), series in self._simulator.series().items():
-            common = [namespace, deployment, "inbound"]
-            requests.add_metric(common, series.count)
-            if series.successes:
-                responses.add_metric([*common, "success", "200"], series.successes)
-            if series.failures:
-                responses.add_metric([*common, "failure", "500"], series.failures)
-            latency.add_metric(common, series.cumulative(), series.latency_sum_ms)
-        yield requests
-        yield responses
-        yield latency
-        yield self._application_histogram()
-
-    def _application_histogram(self) -> Metric:
-        """`http_request_duration_seconds` by status, as podinfo exports it, with the labels
-        Prometheus's pod discovery would add (Flagger's builtins for `kubernetes` and
-        `gatewayapi:*` select on them)."""
-        histogram = HistogramMetricFamily(
-            "http_request_duration_seconds",
-            "Seconds spent serving HTTP requests.",
-            labels=["kubernetes_namespace", "kubernetes_pod_name", "method", "path", "status"],
-        )
-        for (namespace, deployment), series in self._simulator.series().items():
-            pod = [namespace, self._simulator.pod_name((namespace, deployment)), "GET", "/"]
-            if series.successes:
-                histogram.add_metric(
-                    [*pod, "200"],
-                    series.cumulative_seconds(failed=False),
-                    (series.latency_sum_ms - series.failure_latency_sum_ms) / 1000,
-                )
-            if series.failures:
-                histogram.add_metric(
-                    [*pod, "500"],
-                    series.cumulative_seconds(failed=True),
-                    series.failure_latency_sum_ms / 1000,
-                )
-        return histogram
+        for provider in PROVIDERS:
+            if provider.export is not None:
+                yield from provider.export(traffic)
 
 
 class Relister:
@@ -134,38 +79,36 @@ class Relister:
         def listed(kind: ResourceKind) -> asyncio.Task[list[dict[str, Any]] | None]:
             return group.create_task(resources.list_objects(self._client, kind))
 
+        sources = [source for provider in PROVIDERS for source in provider.routes]
         async with asyncio.timeout(LIST_TIMEOUT), asyncio.TaskGroup() as group:
-            splits = listed(TRAFFIC_SPLIT)
-            http_routes = listed(HTTP_ROUTE)
+            route_lists = [listed(source.kind) for source in sources]
             deployments = listed(DEPLOYMENT)
             daemon_sets = listed(DAEMON_SET)
             services = listed(SERVICE)
-        if splits.result() is None:
-            self._say("the TrafficSplit CRD is not installed; no TrafficSplits to follow")
         workloads = [Workload.from_manifest(d) for d in deployments.result() or []]
         workloads += [
             Workload.from_manifest(d, daemon_set=True) for d in daemon_sets.result() or []
         ]
-        if http_routes.result() is None:
-            self._say("the HTTPRoute CRD is not installed; no HTTPRoutes to follow")
-        routes = [Split.from_manifest(s) for s in splits.result() or []]
-        routes += [r for h in http_routes.result() or [] for r in splits_of_http_route(h)]
+        routes: list[Split] = []
+        for source, found in zip(sources, route_lists, strict=True):
+            if found.result() is None:
+                self._say(f"the {source.kind.kind} CRD is not installed; none to follow")
+            routes += [
+                split for manifest in found.result() or [] for split in source.parse(manifest)
+            ]
         for problem in [p for w in workloads for p in w.problems]:
             self._say(problem)
         for problem in [p for r in routes for p in r.problems]:
             self._say(problem)
-        new_plan = plan(
-            routes,
-            [Service.from_manifest(s) for s in services.result() or []],
-            workloads,
-            default_rate=self._default_rate,
-        )
+        known_services = [Service.from_manifest(s) for s in services.result() or []]
+        new_plan = plan(routes, known_services, workloads, default_rate=self._default_rate)
         if changes := describe_changes(self._simulator.current_plan, new_plan):
             log.info("plan: %s", changes)
         self._simulator.set_plan(
             new_plan,
             existing=[w.key for w in workloads],
             daemon_sets=[w.key for w in workloads if w.daemon_set],
+            routes=feeds(routes, known_services, workloads, default_rate=self._default_rate),
         )
 
     async def forever(self, interval: float) -> None:

@@ -63,6 +63,52 @@ class Target:
     behaviour: Behaviour
 
 
+@dataclass(frozen=True)
+class Feed:
+    """One way requests reach a workload: through the route object `route` (of `route_kind`,
+    in `namespace`) and its backend Service `service`, at `rate` requests per second. Exporters
+    label series with them (an ingress's name, an Envoy cluster named after the Service)."""
+
+    route_kind: str
+    route: str
+    namespace: str
+    service: str
+    service_namespace: str
+    rate: float
+
+
+def _shares(
+    split: Split,
+    by_service: Mapping[tuple[str, str], Service],
+    workloads: list[Workload],
+    default_rate: float,
+) -> Iterable[tuple[Workload, Service, float | None]]:
+    """Where one split's requests go: (workload, backend Service, requests per second). The
+    portion is None for a workload the Service selects that has no ready pod (routed, but it
+    receives nothing)."""
+    total = sum(b.weight for b in split.backends)
+    rate = (split.rate if split.rate is not None else default_rate) * split.share
+    if total <= 0:
+        return
+    shares = [(b, rate * b.weight / total) for b in split.backends]
+    shares += [(mirror, rate * mirror.weight) for mirror in split.mirrors]
+    for backend, share in shares:
+        service = by_service.get((backend.namespace or split.namespace, backend.service))
+        if service is None:
+            continue
+        picked = [
+            w
+            for w in workloads
+            if w.namespace == service.namespace and selects(service.selector, w.template_labels)
+        ]
+        ready = sum(w.ready_replicas for w in picked)
+        for workload in picked:
+            if workload.ready_replicas > 0 and share > 0:
+                yield workload, service, share * workload.ready_replicas / ready
+            else:
+                yield workload, service, None
+
+
 def plan(
     splits: Iterable[Split],
     services: Iterable[Service],
@@ -72,44 +118,55 @@ def plan(
 ) -> dict[Key, Target]:
     """The request rate of every Deployment that receives traffic.
 
-    Each TrafficSplit (and HTTPRoute rule) sends its rate to its backends in proportion to their
-    weights, and a copy of the mirrored fraction to each mirror; a backend Service's share goes
-    to the ready pods its selector picks, so to the Deployments whose pod template it matches,
-    in proportion to their ready replicas. A share
-    with no ready pod to go to is dropped: the inbound proxies never see it. Deployments no
-    route reaches get the rate annotated on them, if any.
+    Each route split (a TrafficSplit, an HTTPRoute rule, any provider's route object as its
+    exporter reads it) sends its rate to its backends in proportion to their weights, and a copy
+    of the mirrored fraction to each mirror; a backend Service's share goes to the ready pods its
+    selector picks, so to the Deployments whose pod template it matches, in proportion to their
+    ready replicas. A share with no ready pod to go to is dropped: the inbound proxies never see
+    it. Deployments no route reaches get the rate annotated on them, if any.
     """
     by_service = {(s.namespace, s.name): s for s in services}
     all_workloads = list(workloads)
     rates: dict[Key, float] = {}
     routed: set[Key] = set()
     for split in splits:
-        total = sum(b.weight for b in split.backends)
-        rate = (split.rate if split.rate is not None else default_rate) * split.share
-        if total <= 0:
-            continue
-        shares = [(b, rate * b.weight / total) for b in split.backends]
-        shares += [(mirror, rate * mirror.weight) for mirror in split.mirrors]
-        for backend, share in shares:
-            service = by_service.get((backend.namespace or split.namespace, backend.service))
-            if service is None:
-                continue
-            picked = [
-                w
-                for w in all_workloads
-                if w.namespace == service.namespace and selects(service.selector, w.template_labels)
-            ]
-            routed.update(w.key for w in picked)
-            ready = sum(w.ready_replicas for w in picked)
-            for workload in picked:
-                if workload.ready_replicas > 0 and share > 0:
-                    portion = share * workload.ready_replicas / ready
-                    rates[workload.key] = rates.get(workload.key, 0.0) + portion
+        for workload, _service, portion in _shares(split, by_service, all_workloads, default_rate):
+            routed.add(workload.key)
+            if portion is not None:
+                rates[workload.key] = rates.get(workload.key, 0.0) + portion
     for workload in all_workloads:
         if workload.key not in routed and workload.direct_rate and workload.ready_replicas > 0:
             rates[workload.key] = workload.direct_rate
     behaviours = {w.key: w.behaviour for w in all_workloads}
     return {key: Target(rate, behaviours[key]) for key, rate in sorted(rates.items())}
+
+
+def feeds(
+    splits: Iterable[Split],
+    services: Iterable[Service],
+    workloads: Iterable[Workload],
+    *,
+    default_rate: float = DEFAULT_RATE,
+) -> dict[Key, tuple[Feed, ...]]:
+    """For every workload that receives routed requests, the routes and Services they come
+    through (the same traversal as `plan`)."""
+    by_service = {(s.namespace, s.name): s for s in services}
+    all_workloads = list(workloads)
+    found: dict[Key, list[Feed]] = {}
+    for split in splits:
+        for workload, service, portion in _shares(split, by_service, all_workloads, default_rate):
+            if portion is None:
+                continue
+            feed = Feed(
+                route_kind=split.kind,
+                route=split.apex_route,
+                namespace=split.namespace,
+                service=service.name,
+                service_namespace=service.namespace,
+                rate=portion,
+            )
+            found.setdefault(workload.key, []).append(feed)
+    return {key: tuple(entries) for key, entries in sorted(found.items())}
 
 
 @dataclass
@@ -181,6 +238,7 @@ class Simulator:
         self._plan: dict[Key, Target] = {}
         self._sources: dict[Key, _Source] = {}
         self._daemon_sets: frozenset[Key] = frozenset()
+        self.routes: dict[Key, tuple[Feed, ...]] = {}
 
     @property
     def current_plan(self) -> Mapping[Key, Target]:
@@ -192,10 +250,14 @@ class Simulator:
         *,
         existing: Iterable[Key],
         daemon_sets: Iterable[Key] = (),
+        routes: Mapping[Key, tuple[Feed, ...]] | None = None,
     ) -> None:
         """Follow `new_plan` from now on; forget the counts of Deployments that no longer exist.
-        `daemon_sets` are the workloads that are DaemonSets (their pods are named so)."""
+        `daemon_sets` are the workloads that are DaemonSets (their pods are named so); `routes`
+        are the ways requests reach each workload (`feeds`), for the exporters' labels."""
         self._plan = dict(new_plan)
+        if routes is not None:
+            self.routes = dict(routes)
         self._daemon_sets = frozenset(daemon_sets)
         alive = set(existing) | set(new_plan)
         for key in [k for k in self._sources if k not in alive]:

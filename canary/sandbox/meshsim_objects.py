@@ -181,12 +181,15 @@ class Backend:
 
 @dataclass(frozen=True)
 class Split:
-    """A TrafficSplit, or one rule of an HTTPRoute: requests divided among Services by weight."""
+    """A TrafficSplit, one rule of an HTTPRoute, or any provider's route object as its exporter
+    reads it: requests divided among Services by weight. `kind` and `route` name the object it
+    was read from (`route`: its name; `name` may add the rule)."""
 
     namespace: str
     name: str
     apex: str
     backends: tuple[Backend, ...]
+    kind: str = "TrafficSplit"
     # `meshsim.canary.dev/rate` on the TrafficSplit: this apex Service's request rate.
     rate: float | None = None
     problems: tuple[str, ...] = ()
@@ -195,6 +198,12 @@ class Split:
     # Services that receive a copy of this split's requests (HTTPRoute RequestMirror filters);
     # a mirror's `weight` is the fraction of requests copied, from 0 to 1.
     mirrors: tuple[Backend, ...] = ()
+    route: str = ""  # the route object's name; `name` when empty
+
+    @property
+    def apex_route(self) -> str:
+        """The name of the object this split was read from."""
+        return self.route or self.name
 
     @classmethod
     def from_manifest(cls, manifest: Mapping[str, Any]) -> Split:
@@ -272,6 +281,8 @@ def splits_of_http_route(manifest: Mapping[str, Any]) -> list[Split]:
         Split(
             namespace=namespace,
             name=f"{name}/rule-{index}" if len(rules) > 1 else name,
+            route=name,
+            kind="HTTPRoute",
             apex=name,
             backends=backends,
             rate=rate,

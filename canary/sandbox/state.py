@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -55,10 +56,9 @@ class SandboxState:
     bin_dirs: tuple[str, ...]
     kubernetes_version: str
     processes: tuple[ProcessRecord, ...] = field(default=())
-    # The Gateway API release whose CRDs `up` installed; "" for sandboxes from before it did.
-    gateway_api_version: str = ""
-    # The KEDA release whose ScaledObject CRD `up` installed; "" for sandboxes from before it did.
-    keda_version: str = ""
+    # Component -> the release whose CRDs `up` installed (Gateway API, KEDA, the providers');
+    # a component missing means a sandbox from before it did.
+    crd_versions: Mapping[str, str] = field(default_factory=dict)
     # False while `up` is still starting things; a record left at False means `up` died midway.
     ready: bool = False
 
@@ -88,8 +88,7 @@ class SandboxState:
             bin_dirs=tuple(raw["bin_dirs"]),
             kubernetes_version=raw["kubernetes_version"],
             ready=raw["ready"],
-            gateway_api_version=raw.get("gateway_api_version", ""),
-            keda_version=raw.get("keda_version", ""),
+            crd_versions=dict(raw.get("crd_versions") or {}),
             processes=tuple(
                 ProcessRecord(**{**p, "argv": tuple(p["argv"])}) for p in raw["processes"]
             ),

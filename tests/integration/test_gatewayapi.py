@@ -22,7 +22,6 @@ from canary.routers.gatewayapi import (
     GatewayVersion,
     gateway_parent_ref,
 )
-from canary.routers.registry import router_for
 from canary.sandbox.binaries import GATEWAY_API_VERSION
 from canary.sandbox.state import SandboxState
 from tests.integration.test_meshsim import (
@@ -80,7 +79,7 @@ async def test_httproute_is_served_as_v1_and_v1beta1(api: ApiClient) -> None:
 async def test_http_route_is_created_set_and_read_back(
     api: ApiClient, namespace: str, owner: CanaryRef, version: GatewayVersion
 ) -> None:
-    router = router_for(f"gatewayapi:{version.value}", api, gateway=SETTINGS)
+    router = GatewayApiRouter(api, version, SETTINGS)
     route = RouteRef(namespace=namespace, apex="podinfo", owner=owner)
     assert await router.get_weights(route) is None
 
@@ -120,7 +119,7 @@ async def test_http_route_is_created_set_and_read_back(
 
 
 async def test_mesh_routing_attaches_to_the_apex_service(api: ApiClient, namespace: str) -> None:
-    router = router_for("gatewayapi:v1", api, gateway=GatewaySettings(port=80, timeout="15s"))
+    router = GatewayApiRouter(api, GatewayVersion.V1, GatewaySettings(port=80, timeout="15s"))
     route = RouteRef(namespace=namespace, apex="podinfo", owner=None)
     await router.reconcile(route)
     stored = await resources.get(
@@ -137,7 +136,7 @@ async def test_mesh_routing_attaches_to_the_apex_service(api: ApiClient, namespa
 async def test_reconcile_repairs_a_route_that_lost_a_backend_to_all_primary(
     api: ApiClient, namespace: str
 ) -> None:
-    router = router_for("gatewayapi:v1", api, gateway=SETTINGS)
+    router = GatewayApiRouter(api, GatewayVersion.V1, SETTINGS)
     route = RouteRef(namespace=namespace, apex="podinfo", owner=None)
     await router.set_weights(route, primary=40, canary=60)
     await resources.merge_patch(
@@ -159,7 +158,7 @@ async def test_the_simulator_follows_a_50_50_http_route(
 ) -> None:
     await _podinfo(api, namespace)
     route = RouteRef(namespace=namespace, apex="podinfo", owner=None)
-    await router_for("gatewayapi:v1", api, gateway=GatewaySettings(port=9898)).set_weights(
+    await GatewayApiRouter(api, GatewayVersion.V1, GatewaySettings(port=9898)).set_weights(
         route, primary=50, canary=50
     )
     rate: dict[str, Any] = {"metadata": {"annotations": {"meshsim.canary.dev/rate": str(RATE)}}}

@@ -82,6 +82,8 @@ def test_a_route_rule_is_a_split_with_the_routes_rate() -> None:
         apex="podinfo",
         backends=(Backend("podinfo-primary", 90.0), Backend("podinfo-canary", 10.0)),
         rate=40.0,
+        kind="HTTPRoute",
+        route="podinfo",
     )
     assert _rates([split]) == {"podinfo": 4.0, "podinfo-primary": 36.0}
 

@@ -43,10 +43,13 @@ def test_a_sandbox_without_kedas_crds_is_not_up(tmp_path: Path) -> None:
         bin_dirs=(),
         kubernetes_version=binaries.KUBERNETES_VERSION,
         processes=(running,),
-        gateway_api_version=binaries.GATEWAY_API_VERSION,
-        keda_version=binaries.KEDA_VERSION,
+        crd_versions=cluster.crd_versions(),
         ready=True,
     )
     assert not cluster._outdated(current)
-    assert cluster._outdated(dataclasses.replace(current, keda_version=""))
-    assert cluster._outdated(dataclasses.replace(current, keda_version="v2.0.0"))
+    assert cluster.crd_versions()["keda"] == binaries.KEDA_VERSION
+    assert cluster.crd_versions()["gateway-api"] == binaries.GATEWAY_API_VERSION
+    without = {k: v for k, v in current.crd_versions.items() if k != "keda"}
+    assert cluster._outdated(dataclasses.replace(current, crd_versions=without))
+    older = {**current.crd_versions, "keda": "v2.0.0"}
+    assert cluster._outdated(dataclasses.replace(current, crd_versions=older))

@@ -11,11 +11,9 @@ Prometheus cannot answer at all, the result says why instead of failing the view
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from math import ceil
-from types import MappingProxyType
 from typing import Protocol
 
 from canary.metrics.builtin import (
@@ -23,25 +21,15 @@ from canary.metrics.builtin import (
     REQUEST_SUCCESS_RATE,
     builtin_query,
     builtin_scale,
-    mesh_of,
+    table_of,
 )
 from canary.metrics.errors import MetricError
 from canary.metrics.inputs import CanaryContext
 from canary.metrics.series import Series
 from canary.metrics.template import render
 
+
 # Mesh -> the request rate (per second) of `{{ target }}`, beside the builtin checks' queries.
-REQUEST_RATE: Mapping[str, str] = MappingProxyType(
-    {
-        "linkerd": 'sum(rate(response_total{namespace="{{ namespace }}", '
-        'deployment=~"{{ target }}", direction="inbound"}[{{ interval }}]))',
-        "http": "sum(rate(http_request_duration_seconds_count{"
-        'kubernetes_namespace="{{ namespace }}", '
-        'kubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"}[{{ interval }}]))',
-    }
-)
-
-
 class RangeQueryClient(Protocol):
     """What this module needs of Prometheus: `PrometheusClient`, or a fake in tests."""
 
@@ -117,9 +105,8 @@ async def golden_signals(
 ) -> Golden | Unavailable:
     """Ask Prometheus for both Deployments' signals now, and their success rate over `span`."""
     try:
-        mesh = mesh_of(workloads.provider)
         templates = {
-            "rate": REQUEST_RATE[mesh],
+            "rate": table_of(workloads.provider).request_rate,
             "success": builtin_query(REQUEST_SUCCESS_RATE, provider=workloads.provider),
             "latency": builtin_query(REQUEST_DURATION, provider=workloads.provider),
         }

@@ -292,8 +292,9 @@ def test_a_builtin_metric_without_a_query_for_the_provider_is_named() -> None:
     """The controller's default provider (when the Canary sets none) may have no builtins."""
     manifest = _canary()
     manifest["spec"].pop("provider", None)
-    (error,) = _errors(manifest, provider="istio")
-    assert error.startswith(
-        "not supported: spec.analysis.metrics[request-success-rate] with provider istio (no "
+    (error,) = _errors(manifest, provider="no-such-mesh")
+    assert error.startswith("not supported: spec.provider: unknown traffic provider")
+    assert (
+        "spec.analysis.metrics[request-success-rate] with provider no-such-mesh (no "
         "builtin request-success-rate query for it: give the metric a templateRef)"
-    )
+    ) in error

@@ -12,7 +12,7 @@ import yaml
 from canary.api.canary import Canary
 from canary.api.status import CanaryStatus
 from canary.controller.manual import requests_of
-from canary.controller.routing import gateway_settings
+from canary.controller.routing import route_settings
 from canary.controller.support import fields_honored, ignored_warnings, unsupported_fields
 from canary.core.conditions import ConditionStatus, ConditionType
 
@@ -26,25 +26,26 @@ def _example(path: str, **spec: Any) -> Canary:
     return Canary.model_validate(manifest)
 
 
-def test_gateway_settings_come_from_the_service_and_the_analysis() -> None:
-    settings = gateway_settings(_example("gatewayapi/canary.yaml"))
+def test_route_settings_come_from_the_service_and_the_analysis() -> None:
+    settings = route_settings(_example("gatewayapi/canary.yaml"), "gatewayapi:v1")
     assert settings.port == 9898
-    assert settings.parent_refs == (
+    assert settings.gateway_refs == (
         {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "public"},
     )
-    assert settings.hostnames == ("podinfo.example.com",)
+    assert settings.hosts == ("podinfo.example.com",)
     assert settings.timeout == "30s"
     assert settings.matches == ()
-    ab = gateway_settings(_example("ab-testing/canary.yaml"))
-    assert ab.parent_refs == ()  # attached to the apex Service: mesh routing
+    ab = route_settings(_example("ab-testing/canary.yaml"), "gatewayapi:v1")
+    assert ab.gateway_refs == ()  # attached to the apex Service: mesh routing
     assert len(ab.matches) == 2
 
 
-@pytest.mark.parametrize(("timeout", "expected"), [("1m30s", "90s"), ("1500ms", "1500ms")])
-def test_timeouts_are_written_in_the_gateway_apis_form(timeout: str, expected: str) -> None:
-    canary = _example("gatewayapi/canary.yaml")
-    canary.spec.service.timeout = timeout
-    assert gateway_settings(canary).timeout == expected
+def test_provider_specific_fields_reach_the_router_as_written() -> None:
+    canary = _with_foreign("linkerd")
+    settings = route_settings(canary, "linkerd")
+    assert settings.field_value("spec.service.trafficPolicy") == {"tls": {}}
+    assert settings.field_value("spec.service.rewrite") == {"uri": "/"}
+    assert settings.field_value("spec.service.gateways") is None
 
 
 def test_the_examples_ask_nothing_their_routers_cannot_do() -> None:

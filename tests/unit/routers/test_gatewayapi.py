@@ -19,6 +19,7 @@ from canary.routers.gatewayapi import (
     route_weights,
 )
 from canary.routers.registry import KNOWN_PROVIDERS, gateway_version, router_for, smi_version
+from canary.routers.settings import RouteSettings
 from canary.routers.smi import SmiRouter
 
 OWNER = CanaryRef(name="podinfo", namespace="test", uid="uid-1")
@@ -253,22 +254,29 @@ async def test_router_for_builds_the_gateway_router_with_its_settings(
 ) -> None:
     assert provider in KNOWN_PROVIDERS
     assert gateway_version(provider) is version
-    settings = GatewaySettings(port=9898, parent_refs=(GATEWAY,), hostnames=("a.example",))
+    settings = RouteSettings(
+        provider=provider,
+        port=9898,
+        gateway_refs=(GATEWAY,),
+        hosts=("a.example",),
+        timeout="1m30s",
+    )
     async with ApiClient(Configuration()) as api:
-        router = router_for(provider, api, gateway=settings)
+        router = router_for(provider, api, settings)
         assert isinstance(router, GatewayApiRouter)
         assert router.version is version
-        assert router.settings is settings
+        assert router.settings.port == 9898
+        assert router.settings.parent_refs == (GATEWAY,)
+        assert router.settings.hostnames == ("a.example",)
+        assert router.settings.timeout == "90s"  # in the Gateway API's form
 
 
-async def test_a_gateway_provider_without_settings_is_an_error() -> None:
+async def test_an_unknown_gateway_version_is_an_error() -> None:
     async with ApiClient(Configuration()) as api:
-        with pytest.raises(ValueError, match=r"'gatewayapi:v1' needs Gateway API settings"):
-            router_for("gatewayapi:v1", api)
         with pytest.raises(ValueError, match="unknown traffic provider 'gatewayapi:v2'"):
-            router_for("gatewayapi:v2", api, gateway=GatewaySettings(port=80))
-        # SMI providers ignore the settings.
-        router = router_for("linkerd", api, gateway=GatewaySettings(port=80))
+            router_for("gatewayapi:v2", api)
+        # SMI providers ignore the Gateway API settings.
+        router = router_for("linkerd", api, RouteSettings(provider="linkerd", hosts=("a",)))
         assert isinstance(router, SmiRouter)
 
 

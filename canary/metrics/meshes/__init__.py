@@ -1,0 +1,1 @@
+"""The builtin metrics' queries, one module per mesh or ingress, each a `BuiltinTable`."""

@@ -1,0 +1,35 @@
+"""The shape of one provider's builtin queries (`BuiltinTable`), and how they are written down.
+
+Templates use the MetricTemplate variables (`{{ namespace }}`, `{{ target }}`, `{{ service }}`,
+`{{ ingress }}`, `{{ route }}`, `{{ interval }}`), rendered by `canary.metrics.template` like any
+MetricTemplate. Queries are stored with whitespace collapsed, as Flagger sends them (flagger.md
+§5.2), without Flagger's leading space. Data only: this module must not render or query.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+def collapse(query: str) -> str:
+    """A query as one line: every run of whitespace one space, none at either end."""
+    return re.sub(r"\s+", " ", query).strip()
+
+
+@dataclass(frozen=True)
+class BuiltinTable:
+    """The builtin queries of one mesh (`mesh` names it in messages and tests).
+
+    `success_rate` is a percentage; `duration` is a p99 latency, in milliseconds once
+    multiplied by `duration_scale` (1000 for a histogram in seconds); `request_rate` is the
+    requests per second the target serves (shown by `canary status`, not judged).
+    `daemon_set` is the variant for a DaemonSet target where its pods are selected differently.
+    """
+
+    mesh: str
+    success_rate: str
+    duration: str
+    request_rate: str
+    duration_scale: float = 1.0
+    daemon_set: BuiltinTable | None = None
