@@ -21,9 +21,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/canary demo
 
-# Every check CI runs: lint, types, layering, then all tests (the sandbox starts if needed).
+# Every check CI runs: lint, types, layering, then all tests (the sandbox starts if needed;
+# the end-to-end tests run several at once: tests/suite.py).
 test: lint build
-	$(PY) -m pytest
+	$(PY) -m tests.suite
 
 lint: $(STAMP)
 	$(VENV)/bin/python -m canary.api.crdgen --check

@@ -24,6 +24,7 @@ from functools import partial
 from typing import Any
 
 import aiohttp
+import pytest
 from kubernetes_asyncio.client import ApiClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -46,6 +47,9 @@ from tests.e2e.harness import (
     set_template,
 )
 from tests.integration.waiting import eventually
+
+# Alone: it pauses the shared API server, which tests running beside it would disturb.
+pytestmark = pytest.mark.serial
 
 PAUSE = 30.0  # seconds kube-apiserver stays stopped
 INTERVAL = "5s"

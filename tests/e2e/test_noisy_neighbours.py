@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from functools import partial
 
+import pytest
 from aiohttp import web
 from kubernetes_asyncio.client import ApiClient
 
@@ -29,6 +30,9 @@ from tests.e2e.harness import (
 )
 from tests.integration.local_http import serving
 from tests.integration.waiting import eventually
+
+# Alone: it measures whether steps are late, which tests running beside it would disturb.
+pytestmark = pytest.mark.serial
 
 RELEASE_WITHIN = 60.0
 
