@@ -1,0 +1,147 @@
+"""The pages: `/` lists the Canaries, `/canaries/<namespace>/<name>` shows one, and the actions.
+
+Each page is server-rendered HTML, or the same content as JSON to `Accept: application/json`.
+Everything is read and written as the caller (`access.Access`); a refusal of the API server
+reaches the person with the API server's own message and status (403, 404...).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import jinja2
+from aiohttp import web
+
+from canary.cli.views.timeline import events_about
+from canary.controller.manual import Request, RequestError, make_request
+from canary.dashboard import model
+from canary.dashboard.access import Access
+from canary.dashboard.security import caller_of, csrf_token
+from canary.dashboard.signals import metrics_of
+from canary.kube import resources
+from canary.kube.errors import Forbidden, KubeError, NotFound
+from canary.kube.resources import CANARY, ResourceKind
+
+ACCESS: Final = web.AppKey("access", Access)
+SECRET: Final = web.AppKey("secret", bytes)
+TEMPLATES: Final = web.AppKey("templates", jinja2.Environment)
+PROMETHEUS: Final = web.AppKey("prometheus", str)
+ACTIONS: Final[dict[str, Request]] = {
+    "promote": "promote", "abort": "abort", "retry": "retry", "pause": "pause", "resume": "resume",
+}  # fmt: skip
+EVENTS: Final = ResourceKind("v1", "Event", "events")
+PHASES: Final = (
+    "Initializing", "Initialized", "Waiting", "Progressing", "WaitingPromotion", "Promoting",
+    "Finalising", "Succeeded", "Failed", "Terminating", "Terminated",
+)  # fmt: skip
+
+
+def wants_json(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def _answer(request: web.Request, template: str, data: dict[str, Any]) -> web.Response:
+    if wants_json(request):
+        return web.json_response(data)
+    page = request.app[TEMPLATES].get_template(template).render(**data)
+    return web.Response(text=page, content_type="text/html")
+
+
+def _common(request: web.Request) -> dict[str, Any]:
+    caller = caller_of(request)
+    return {"user": caller.name, "csrfToken": csrf_token(request.app[SECRET], caller)}
+
+
+def kube_status(error: KubeError) -> int:
+    """The HTTP status to show for a refusal: the API server's own, when it is a client error."""
+    status = error.status or 502
+    return status if 400 <= status < 500 else 502
+
+
+async def list_page(request: web.Request) -> web.Response:
+    namespace = request.query.get("namespace", "").strip() or None
+    phase = request.query.get("phase", "").strip() or None
+    problem = ""
+    listed: list[dict[str, Any]] = []
+    async with request.app[ACCESS].client(caller_of(request)) as api:
+        try:
+            listed = await resources.list_objects(api, CANARY, namespace=namespace) or []
+        except Forbidden as error:
+            problem = error.message
+            if namespace is None:
+                problem += " (choose a namespace you may read)"
+    data = {
+        **_common(request),
+        "namespace": namespace,
+        "phase": phase,
+        "phases": PHASES,
+        "problem": problem,
+        "canaries": model.rows(listed, phase=phase),
+    }
+    return _answer(request, "list.html", data)
+
+
+async def detail_page(request: web.Request) -> web.Response:
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    events_problem = ""
+    async with request.app[ACCESS].client(caller_of(request)) as api:
+        canary = await resources.get(api, CANARY, name, namespace=namespace)
+        if canary is None:
+            raise NotFound(f'canary "{name}" not found in namespace "{namespace}"', status=404)
+        try:
+            listed = await resources.list_objects(api, EVENTS, namespace=namespace) or []
+        except KubeError as error:  # the page without its timeline is still worth showing
+            listed, events_problem = [], f"events unavailable: {error.message}"
+    uid = str((canary.get("metadata") or {}).get("uid") or "")
+    events = events_about(listed, name=name, uid=uid)
+    now = datetime.now(UTC)
+    data = {
+        **_common(request),
+        "canary": model.detail(canary, events, now=now),
+        "eventsProblem": events_problem,
+        "metrics": await metrics_of(canary, events, url=request.app[PROMETHEUS], now=now),
+    }
+    return _answer(request, "detail.html", data)
+
+
+async def action(request: web.Request) -> web.Response:
+    """POST /canaries/<namespace>/<name>/<action>: the annotation `canary <action>` writes."""
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    requested = ACTIONS.get(request.match_info["action"])
+    if requested is None:
+        known = ", ".join(ACTIONS)
+        raise web.HTTPNotFound(text=f"no action {request.match_info['action']!r}; actions: {known}")
+    async with request.app[ACCESS].client(caller_of(request)) as api:
+        try:
+            message = await make_request(
+                api,
+                namespace=namespace,
+                name=name,
+                request=requested,
+            )
+        except RequestError as error:
+            return web.json_response({"message": str(error)}, status=409)
+    return web.json_response({"message": message})
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A refusal (of the API server, with its own message and status; or of this server), as
+    JSON to scripts and to the pages' actions, as text otherwise."""
+    try:
+        response: web.StreamResponse = await handler(request)
+    except KubeError as error:
+        status, message, headers = kube_status(error), error.message, {}
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        status, message, headers = error.status, error.text or error.reason, dict(error.headers)
+    else:
+        return response
+    headers.pop("Content-Type", None)
+    headers.pop("Content-Length", None)
+    if wants_json(request) or request.method == "POST":
+        return web.json_response({"message": message}, status=status, headers=headers)
+    return web.Response(text=message, status=status, headers=headers)
