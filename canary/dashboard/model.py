@@ -43,6 +43,7 @@ def row(obj: Mapping[str, Any]) -> JSON:
     """One line of the list: what `canary get` shows, as JSON."""
     summary = summary_of(obj)
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    paused = str(annotations.get(PAUSED, "")).lower() == "true"
     return {
         "namespace": summary.namespace,
         "name": summary.name,
@@ -52,7 +53,8 @@ def row(obj: Mapping[str, Any]) -> JSON:
         "threshold": summary.threshold,
         "lastTransitionTime": when(summary.last_transition),
         "message": summary.message,
-        "paused": str(annotations.get(PAUSED, "")).lower() == "true",
+        "paused": paused,
+        "actions": actions_for(summary, paused=paused),
         "checks": [check_json(check) for check in summary.checks],
     }
 
@@ -146,7 +148,6 @@ def detail(obj: Mapping[str, Any], events: Sequence[EventView], *, now: datetime
             }
             for condition in summary.conditions
         ],
-        "actions": actions_for(summary, paused=line["paused"]),
         "releases": timeline(events),
         "weights": weights(events, current=summary.weight, now=now),
         "yaml": spec_yaml(obj),

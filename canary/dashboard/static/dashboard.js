@@ -132,6 +132,9 @@
       if (!last || last[1] !== row.weight) state.weights.push([now, row.weight]);
       else state.weights[state.weights.length - 1] = [now, row.weight];
       state.charts.weight.setData(weightData(state.weights));
+      for (const button of document.querySelectorAll("#actions button")) {
+        button.hidden = !row.actions.includes(button.dataset.action);
+      }
       state.phase = row.phase;
     });
     setUpActions(base);
