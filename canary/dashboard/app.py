@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import secrets
 from dataclasses import dataclass
 from importlib.resources import files
@@ -28,6 +29,7 @@ from canary.kube.identity import who_am_i
 log = structlog.get_logger(__name__)
 
 DEFAULT_LISTEN: Final = "127.0.0.1:3100"
+CSRF_SECRET_ENV: Final = "CANARY_DASHBOARD_CSRF_SECRET"  # noqa: S105 - the variable's name
 Mode = Literal["kubeconfig", "token"]
 
 
@@ -89,6 +91,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def csrf_secret() -> bytes:
+    """The key of the CSRF tokens: env CANARY_DASHBOARD_CSRF_SECRET, shared by the replicas
+    behind one Service (the chart sets it); else a random one for this process."""
+    shared = os.environ.get(CSRF_SECRET_ENV, "")
+    return shared.encode() if shared else secrets.token_bytes(32)
+
+
 async def serve(options: Options, *, started: asyncio.Event | None = None) -> None:
     """Serve until cancelled. Kubeconfig mode refuses a non-loopback address."""
     host, port = split_listen(options.listen)
@@ -105,7 +114,7 @@ async def serve(options: Options, *, started: asyncio.Event | None = None) -> No
             access = KubeconfigAccess(api, user=await who_am_i(api) or "kubeconfig user")
         app = build_app(
             access,
-            secret=secrets.token_bytes(32),
+            secret=csrf_secret(),
             loopback_only=options.mode == "kubeconfig",
             prometheus_url=options.prometheus_url,
         )
