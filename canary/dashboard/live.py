@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
 from aiohttp import web
 
-from canary.cli.views.get import follow
-from canary.cli.views.summary import CanarySummary
 from canary.dashboard import model
 from canary.dashboard.pages import ACCESS
 from canary.dashboard.security import caller_of
@@ -63,18 +62,9 @@ async def _stream(
             await response.write(_frame("problem", {"message": error.message}))
             return response
         changes: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
-        objects: dict[tuple[str, str], dict[str, Any]] = {}
-
-        async def remembered() -> Any:
-            async for event in watch(api, CANARY, namespace=namespace):
-                _remember(objects, event)
-                yield event
-
-        def show(_summaries: list[CanarySummary]) -> None:
-            chosen = [obj for key, obj in objects.items() if name is None or key[1] == name]
-            changes.put_nowait(model.rows(chosen, phase=phase))
-
-        watcher = asyncio.create_task(follow(remembered(), name=name, show=show))
+        watcher = asyncio.create_task(
+            _follow(watch(api, CANARY, namespace=namespace), changes, name=name, phase=phase)
+        )
         try:
             await _send(response, changes, single=name is not None)
         finally:
@@ -105,6 +95,26 @@ async def _send(
             await response.write(frame)
         except (ConnectionResetError, RuntimeError):  # the browser left
             return
+
+
+async def _follow(
+    events: AsyncIterator[WatchEvent],
+    changes: asyncio.Queue[list[dict[str, Any]]],
+    *,
+    name: str | None,
+    phase: str | None,
+) -> None:
+    """Put the rows (of `name` only, when given) on `changes` whenever they differ from the
+    last rows put: anything a row shows counts (a pause annotation too), ages do not."""
+    objects: dict[tuple[str, str], dict[str, Any]] = {}
+    last: list[dict[str, Any]] | None = None
+    async for event in events:
+        _remember(objects, event)
+        chosen = [obj for key, obj in objects.items() if name is None or key[1] == name]
+        lines = model.rows(chosen, phase=phase)
+        if lines != last:
+            changes.put_nowait(lines)
+            last = lines
 
 
 def _remember(objects: dict[tuple[str, str], dict[str, Any]], event: WatchEvent) -> None:

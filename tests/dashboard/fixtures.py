@@ -47,10 +47,11 @@ async def service_account_token(
             "metadata": {"name": name, "namespace": namespace},
         },
     )
-    rules = [
-        {"apiGroups": ["canary.dev"], "resources": ["canaries"], "verbs": canary_verbs},
-        {"apiGroups": [""], "resources": ["events"], "verbs": READ},
-    ]
+    rules = [{"apiGroups": [""], "resources": ["events"], "verbs": READ}]
+    if canary_verbs:
+        rules.append(
+            {"apiGroups": ["canary.dev"], "resources": ["canaries"], "verbs": canary_verbs}
+        )
     meta = {"name": name, "namespace": namespace}
     await resources.create(
         api, {"apiVersion": ROLE.api_version, "kind": "Role", "metadata": meta, "rules": rules}

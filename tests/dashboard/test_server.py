@@ -188,6 +188,7 @@ async def test_the_live_list_follows_the_watch(
     api: ApiClient, namespace: str, local: Client
 ) -> None:
     stored = await canary_with_status(api, "alpha", namespace=namespace, status=PROGRESSING)
+    _, page = await _json(local, "/")
     async with local.get(f"/live?namespace={namespace}") as stream:
         assert stream.headers["Content-Type"] == "text/event-stream"
         first = await _next_event(stream)
@@ -197,17 +198,41 @@ async def test_the_live_list_follows_the_watch(
         )
         second = await _next_event(stream)
         assert [row["weight"] for row in second] == [40]
+        # What only an annotation changes is shown live too.
+        status, _ = await _act(local, f"/canaries/{namespace}/alpha/pause", csrf=page["csrfToken"])
+        assert status == 200
+        third = await _next_event(stream)
+        assert [(row["paused"], row["actions"][-1]) for row in third] == [(True, "resume")]
 
 
-async def _next_event(stream: Any) -> Any:
-    """The data of the next `canaries` event (keepalive comments skipped)."""
-    event, data = "", ""
+async def test_the_live_list_is_read_with_the_callers_rights(
+    api: ApiClient, namespace: str
+) -> None:
+    await canary_with_status(api, "alpha", namespace=namespace, status=PROGRESSING)
+    reader = await service_account_token(api, "reader", namespace=namespace, canary_verbs=READ)
+    nobody = await service_account_token(api, "nobody", namespace=namespace, canary_verbs=[])
+    async with served(TokenAccess(api), loopback_only=False) as client:
+        as_reader = {"Authorization": f"Bearer {reader}"}
+        async with client.get(f"/live?namespace={namespace}", headers=as_reader) as stream:
+            assert [row["name"] for row in await _next_event(stream)] == ["alpha"]
+        as_nobody = {"Authorization": f"Bearer {nobody}"}
+        async with client.get(f"/live?namespace={namespace}", headers=as_nobody) as stream:
+            problem = await _next_event(stream, event="problem")
+        assert 'cannot list resource "canaries"' in problem["message"]
+        status, page = await _json(client, f"/canaries/{namespace}/alpha", **as_nobody)
+        assert status == 403
+        assert 'cannot get resource "canaries"' in page["message"]
+
+
+async def _next_event(stream: Any, *, event: str = "canaries") -> Any:
+    """The data of the next `event` (keepalive comments skipped)."""
+    kind, data = "", ""
     async for raw in stream.content:
         line = raw.decode().rstrip("\n")
         if line.startswith("event: "):
-            event = line.removeprefix("event: ")
+            kind = line.removeprefix("event: ")
         elif line.startswith("data: "):
             data = line.removeprefix("data: ")
-        elif not line and event == "canaries":
+        elif not line and kind == event:
             return json.loads(data)
     raise AssertionError("the event stream ended")
