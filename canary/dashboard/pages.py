@@ -18,10 +18,11 @@ from canary.controller.manual import Request, RequestError, make_request
 from canary.dashboard import model
 from canary.dashboard.access import Access
 from canary.dashboard.security import caller_of, csrf_token
-from canary.dashboard.signals import metrics_of
+from canary.dashboard.signals import metrics_of, template_refs
 from canary.kube import resources
+from canary.kube.client import ApiClient
 from canary.kube.errors import Forbidden, KubeError, NotFound
-from canary.kube.resources import CANARY, ResourceKind
+from canary.kube.resources import CANARY, METRIC_TEMPLATE, ResourceKind
 
 ACCESS: Final = web.AppKey("access", Access)
 SECRET: Final = web.AppKey("secret", bytes)
@@ -94,6 +95,7 @@ async def detail_page(request: web.Request) -> web.Response:
             listed = await resources.list_objects(api, EVENTS, namespace=namespace) or []
         except KubeError as error:  # the page without its timeline is still worth showing
             listed, events_problem = [], f"events unavailable: {error.message}"
+        templates = {key: await _readable_template(api, key) for key in template_refs(canary)}
     uid = str((canary.get("metadata") or {}).get("uid") or "")
     events = events_about(listed, name=name, uid=uid)
     now = datetime.now(UTC)
@@ -101,9 +103,19 @@ async def detail_page(request: web.Request) -> web.Response:
         **_common(request),
         "canary": model.detail(canary, events, now=now),
         "eventsProblem": events_problem,
-        "metrics": await metrics_of(canary, events, url=request.app[PROMETHEUS], now=now),
+        "metrics": await metrics_of(
+            canary, events, templates=templates, url=request.app[PROMETHEUS], now=now
+        ),
     }
     return _answer(request, "detail.html", data)
+
+
+async def _readable_template(api: ApiClient, key: tuple[str, str]) -> dict[str, Any] | None:
+    """The MetricTemplate `key` as the caller may read it; None when absent or refused."""
+    try:
+        return await resources.get(api, METRIC_TEMPLATE, key[1], namespace=key[0])
+    except KubeError:
+        return None
 
 
 async def action(request: web.Request) -> web.Response:

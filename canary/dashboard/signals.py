@@ -2,10 +2,12 @@
 canary side by side, and each builtin check's values over time against its range.
 
 The golden signals are `canary describe`'s (`canary.cli.views.golden`). A check's values over
-time come from a range query of the same builtin query the controller judges, rendered for the
-canary's Deployment; checks of a MetricTemplate are shown with their latest value and range
-from the status only. Prometheus is optional: without it, or when it fails, the page says why
-and shows everything else.
+time come from a range query of the same query the controller judges, rendered for the Canary:
+the builtin queries, a metric's own `query`, or the query of a Prometheus MetricTemplate (read as
+the person, by the caller of `metrics_of`). A MetricTemplate of another provider, or one whose
+Prometheus needs credentials (a `secretRef`, which the dashboard does not read for anyone), is
+shown with its latest value and range from the status only, and says why. Prometheus is
+optional: without it, or when it fails, the page says why and shows everything else.
 """
 
 from __future__ import annotations
@@ -75,7 +77,12 @@ def golden_json(found: Golden | Unavailable) -> JSON:
 
 
 async def metrics_of(
-    canary: Mapping[str, Any], events: Sequence[EventView], *, url: str, now: datetime
+    canary: Mapping[str, Any],
+    events: Sequence[EventView],
+    *,
+    templates: Mapping[tuple[str, str], Mapping[str, Any] | None],
+    url: str,
+    now: datetime,
 ) -> JSON:
     """`golden` and `checks` (name -> series or problem) of the Canary's page."""
     spec = canary.get("spec") or {}
@@ -83,6 +90,7 @@ async def metrics_of(
     if not url:
         return {"golden": {"problem": NO_URL}, "checks": {}, "prometheus": ""}
     target = str((spec.get("targetRef") or {}).get("name") or "")
+    kind = str((spec.get("targetRef") or {}).get("kind") or "Deployment")
     namespace = str((canary.get("metadata") or {}).get("namespace") or "")
     provider = str(spec.get("provider") or os.environ.get("CANARY_PROVIDER") or DEFAULT_PROVIDER)
     workloads = Workloads(
@@ -94,48 +102,111 @@ async def metrics_of(
     except ValueError as error:
         problem = f"Prometheus URL {redact_url(url)!r}: {error}"
         return {"golden": {"problem": problem}, "checks": {}, "prometheus": redact_url(url)}
+    context = CanaryContext(
+        name=str((canary.get("metadata") or {}).get("name") or ""),
+        namespace=namespace,
+        target=target,
+        service=str((spec.get("service") or {}).get("name") or "") or None,
+        provider=provider,
+        target_kind=kind,
+    )
     async with client:
         golden = await golden_signals(client, workloads, window=rate_window(spec), span=span)
         checks: JSON = {}
-        if not isinstance(golden, Unavailable):  # Prometheus answers
-            for metric in (spec.get("analysis") or {}).get("metrics") or []:
-                name = str(metric.get("name") or "")
-                if name in BUILTIN_NAMES and not metric.get("templateRef"):
-                    checks[name] = await _check_series(client, metric, workloads, span=span)
+        for metric in (spec.get("analysis") or {}).get("metrics") or []:
+            name = str(metric.get("name") or "")
+            query = _query_of(
+                metric, templates, namespace=namespace, provider=provider, target_kind=kind
+            )
+            if isinstance(query, Unavailable):
+                checks[name] = {"times": [], "values": [], "problem": query.reason}
+                continue
+            promql, address = query
+            interval = str(metric.get("interval") or DEFAULT_INTERVAL)
+            try:
+                promql = render(promql, context=context, interval=interval, variables=_vars(metric))
+            except MetricError as error:
+                checks[name] = {"times": [], "values": [], "problem": str(error)}
+                continue
+            scale = builtin_scale(name, provider=provider) if name in BUILTIN_NAMES else 1.0
+            if address:
+                checks[name] = await _series_at(address, promql, scale=scale, span=span)
+            elif isinstance(golden, Unavailable):  # asked already: no answer from it
+                checks[name] = {"times": [], "values": [], "problem": golden.reason}
+            else:
+                checks[name] = await _series(client, promql, scale=scale, span=span)
     return {"golden": golden_json(golden), "checks": checks, "prometheus": redact_url(url)}
 
 
-async def _check_series(
-    client: PrometheusClient, metric: Mapping[str, Any], workloads: Workloads, *, span: Span
-) -> JSON:
-    name = str(metric["name"])
-    context = CanaryContext(
-        name=workloads.canary,
-        namespace=workloads.namespace,
-        target=workloads.canary,
-        provider=workloads.provider,
-    )
-    interval = str(metric.get("interval") or DEFAULT_INTERVAL)
+def _vars(metric: Mapping[str, Any]) -> dict[str, str]:
+    found = metric.get("templateVariables") or {}
+    return {str(key): str(value) for key, value in found.items()}
+
+
+def _query_of(  # noqa: PLR0911 - one return per reason a check cannot be charted
+    metric: Mapping[str, Any],
+    templates: Mapping[tuple[str, str], Mapping[str, Any] | None],
+    *,
+    namespace: str,
+    provider: str,
+    target_kind: str,
+) -> tuple[str, str] | Unavailable:
+    """The query template of `metric` and the Prometheus to ask ("": the dashboard's own), or
+    why its values cannot be charted."""
+    name = str(metric.get("name") or "")
+    reference = metric.get("templateRef")
+    if not reference:
+        if metric.get("query"):
+            return str(metric["query"]), ""
+        if name in BUILTIN_NAMES:
+            return builtin_query(name, provider=provider, target_kind=target_kind), ""
+        return Unavailable(f"{name} has neither a query nor a templateRef")
+    key = (str(reference.get("namespace") or namespace), str(reference.get("name") or ""))
+    template = templates.get(key)
+    if template is None:
+        return Unavailable(f"MetricTemplate {key[0]}/{key[1]} cannot be read")
+    template_spec = template.get("spec") or {}
+    source = template_spec.get("provider") or {}
+    if source.get("type") != "prometheus":
+        return Unavailable(f"charts are drawn for Prometheus templates, not {source.get('type')}")
+    if source.get("secretRef"):
+        return Unavailable("its Prometheus needs credentials, which the dashboard does not read")
+    return str(template_spec.get("query") or ""), str(source.get("address") or "")
+
+
+def template_refs(canary: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(namespace, name) of every MetricTemplate the Canary's checks refer to."""
+    namespace = str((canary.get("metadata") or {}).get("namespace") or "")
+    spec = canary.get("spec") or {}
+    found = []
+    for metric in (spec.get("analysis") or {}).get("metrics") or []:
+        reference = metric.get("templateRef") or {}
+        if reference.get("name"):
+            found.append((str(reference.get("namespace") or namespace), str(reference["name"])))
+    return sorted(set(found))
+
+
+async def _series_at(address: str, promql: str, *, scale: float, span: Span) -> JSON:
+    """`_series` from the Prometheus at `address` (a MetricTemplate's own)."""
+    try:
+        client = PrometheusClient(address, timeout=PROMETHEUS_TIMEOUT)
+    except ValueError as error:
+        return {"times": [], "values": [], "problem": f"{redact_url(address)!r}: {error}"}
+    async with client:
+        return await _series(client, promql, scale=scale, span=span)
+
+
+async def _series(client: PrometheusClient, promql: str, *, scale: float, span: Span) -> JSON:
+    """One check's values over `span` (the first series, times `scale`), or why there are none."""
     times, step = grid(span.start, span.end, points=span.points)
     if len(times) < 2:
         return {"times": [], "values": [], "problem": "the time range is too short for a chart"}
     try:
-        promql = render(
-            builtin_query(name, provider=workloads.provider),
-            context=context,
-            interval=interval,
-            variables={},
-        )
         found = await client.query_range(promql, start=times[0], end=times[-1], step=step)
-    except (MetricError, ValueError) as error:
+    except MetricError as error:
         return {"times": [], "values": [], "problem": str(error)}
-    scale = builtin_scale(name, provider=workloads.provider)
-    values = (
-        [
-            None if (value := found[0].at(moment.timestamp())) is None else value * scale
-            for moment in times
-        ]
-        if found
-        else [None for _ in times]
-    )
+    values: list[float | None] = [None for _ in times]
+    if found:
+        readings = (found[0].at(moment.timestamp()) for moment in times)
+        values = [None if value is None else value * scale for value in readings]
     return {"times": [moment.timestamp() for moment in times], "values": values, "problem": ""}

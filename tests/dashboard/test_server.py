@@ -17,7 +17,10 @@ from kubernetes_asyncio.client import ApiClient
 from canary.dashboard.access import KubeconfigAccess, TokenAccess
 from canary.kube import resources
 from canary.kube.resources import CANARY
+from canary.sandbox.state import SandboxState
 from tests.dashboard.fixtures import READ, canary_with_status, served, service_account_token
+from tests.e2e.harness import canary
+from tests.integration.crds import apply_with_crds
 
 pytestmark = pytest.mark.integration
 
@@ -236,3 +239,46 @@ async def _next_event(stream: Any, *, event: str = "canaries") -> Any:
         elif not line and kind == event:
             return json.loads(data)
     raise AssertionError("the event stream ended")
+
+
+async def test_each_check_is_charted_from_the_query_the_controller_judges(
+    api: ApiClient, namespace: str, sandbox: SandboxState
+) -> None:
+    prometheus = sandbox.prometheus_url
+    templates = [
+        ("answer", {"type": "prometheus", "address": prometheus}, "vector(42)"),
+        ("elsewhere", {"type": "graphite", "address": "http://127.0.0.1:1"}, "a.b.c"),
+    ]
+    for name, provider, query in templates:
+        await apply_with_crds(
+            api,
+            {
+                "apiVersion": "canary.dev/v1alpha1",
+                "kind": "MetricTemplate",
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": {"provider": provider, "query": query},
+            },
+        )
+    manifest = canary("alpha", namespace=namespace, step_weights=[10, 30])
+    manifest["spec"]["analysis"]["metrics"] += [
+        {"name": "answer", "templateRef": {"name": "answer"}, "thresholdRange": {"min": 1}},
+        {"name": "elsewhere", "templateRef": {"name": "elsewhere"}, "thresholdRange": {"min": 1}},
+        {"name": "missing", "templateRef": {"name": "missing"}, "thresholdRange": {"min": 1}},
+    ]
+    await apply_with_crds(api, manifest)
+
+    async with served(KubeconfigAccess(api, user="tester"), prometheus_url=prometheus) as client:
+        status, page = await _json(client, f"/canaries/{namespace}/alpha")
+    assert status == 200
+    checks = page["metrics"]["checks"]
+    assert checks["answer"]["problem"] == ""
+    assert set(checks["answer"]["values"]) == {42.0}
+    assert checks["elsewhere"]["problem"] == (
+        "charts are drawn for Prometheus templates, not graphite"
+    )
+    assert checks["missing"]["problem"] == f"MetricTemplate {namespace}/missing cannot be read"
+    # The builtin checks: asked, answered (no traffic reaches this Canary: no values).
+    for builtin in ("request-success-rate", "request-duration"):
+        assert checks[builtin]["problem"] == "", checks[builtin]
+        assert checks[builtin]["times"]
+    assert page["metrics"]["golden"]["problem"] == ""
