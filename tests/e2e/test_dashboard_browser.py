@@ -1,7 +1,7 @@
 """The dashboard in a real browser (Debian's headless Chromium, see tests/dashboard/browser.py)
 on a live release run by the controller: the list updates by itself as the release steps, the
 page of the Canary charts the weight's steps, and promote (with its confirmation) ends a
-release held at a shut confirm-promotion gate. Screenshots are saved as artefacts: into
+release held at a shut confirm-promotion gate, which the page then shows without a reload. Screenshots are saved as artefacts: into
 $CANARY_SCREENSHOTS when set (docs/images makes the docs' pictures), else the test's tmp dir.
 """
 
@@ -105,6 +105,12 @@ async def test_live_list_weight_chart_and_promote_from_the_page(
             "document.getElementById('phase').textContent === 'Succeeded'",
             within=60,
             what="Succeeded shown live",
+        )
+        # The timeline follows the phases: the release's events up to its end, without a reload.
+        await page.until(
+            "document.getElementById('timeline').textContent.includes('Succeeded')",
+            within=15,
+            what="the timeline shows the promotion",
         )
         await page.until(
             "document.querySelector('#actions button[data-action=\"promote\"]').hidden",

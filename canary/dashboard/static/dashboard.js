@@ -13,6 +13,32 @@
     return node;
   }
 
+  // Times as the reader's clock shows them (the server writes ISO 8601 in UTC).
+  function localTimes(root) {
+    for (const node of root.querySelectorAll("time[datetime]")) {
+      if (!node.dateTime) continue;
+      const moment = new Date(node.dateTime);
+      if (!isNaN(moment)) { node.title = node.dateTime; node.textContent = moment.toLocaleString(); }
+    }
+  }
+
+  // A new phase: the page's timeline, checks and conditions, taken from the page as the server
+  // renders it now (one request per phase change; nothing polls).
+  async function refreshSections() {
+    const answer = await fetch(location.pathname + location.search, {
+      headers: { Accept: "text/html" }, credentials: "same-origin",
+    });
+    if (!answer.ok) return;
+    const fresh = new DOMParser().parseFromString(await answer.text(), "text/html");
+    for (const selector of ["#timeline", "table.checks tbody", "table.conditions tbody"]) {
+      const now = document.querySelector(selector);
+      const then = fresh.querySelector(selector);
+      if (now && then) now.replaceChildren(...then.childNodes);
+    }
+    localTimes(document);
+    state.refreshed = (state.refreshed || 0) + 1;
+  }
+
   function liveStatus(text, kind) {
     const live = document.getElementById("live");
     if (!live) return;
@@ -65,6 +91,7 @@
       const body = table.tBodies[0];
       body.replaceChildren(...(rows.length ? rows.map(listRow)
         : [(() => { const tr = el("tr", { class: "empty" }); tr.append(el("td", { colspan: "7" }, "No canaries.")); return tr; })()]));
+      localTimes(body);
     });
   }
 
@@ -87,6 +114,7 @@
     const canary = page.canary;
     const metrics = page.metrics;
     state.weights = canary.weights.slice();
+    state.phase = canary.phase;
     const weightBox = document.getElementById("weight-chart");
     state.charts.weight = chart(weightBox, "canary weight (%)",
       [{ label: "canary weight", stroke: "#2e90fa", width: 2,
@@ -135,6 +163,7 @@
       for (const button of document.querySelectorAll("#actions button")) {
         button.hidden = !row.actions.includes(button.dataset.action);
       }
+      if (state.phase !== undefined && state.phase !== row.phase) refreshSections();
       state.phase = row.phase;
     });
     setUpActions(base);
@@ -167,6 +196,7 @@
     });
   }
 
+  localTimes(document);
   const table = document.getElementById("canaries");
   if (table) startList(table);
   const data = document.getElementById("page-data");
