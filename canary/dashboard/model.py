@@ -17,7 +17,6 @@ from canary.cli.views.summary import CanarySummary, CheckView, summary_of
 from canary.cli.views.timeline import EventView, releases, weight_changes
 
 RELEASES_SHOWN: Final = 2  # the current release and the one before
-ACTIONS: Final = ("promote", "abort", "retry", "pause", "resume")
 PAUSED: Final = "canary.dev/paused"
 
 JSON = dict[str, Any]

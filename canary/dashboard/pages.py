@@ -8,11 +8,14 @@ reaches the person with the API server's own message and status (403, 404...).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 import jinja2
 from aiohttp import web
 
+from canary.api.status import Phase
+from canary.cli.views.describe import EVENTS
+from canary.cli.views.get import NO_CRD
 from canary.cli.views.timeline import events_about
 from canary.controller.manual import Request, RequestError, make_request
 from canary.dashboard import model
@@ -22,20 +25,14 @@ from canary.dashboard.signals import metrics_of, template_refs
 from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.errors import Forbidden, KubeError, NotFound
-from canary.kube.resources import CANARY, METRIC_TEMPLATE, ResourceKind
+from canary.kube.resources import CANARY, METRIC_TEMPLATE
 
 ACCESS: Final = web.AppKey("access", Access)
 SECRET: Final = web.AppKey("secret", bytes)
 TEMPLATES: Final = web.AppKey("templates", jinja2.Environment)
 PROMETHEUS: Final = web.AppKey("prometheus", str)
-ACTIONS: Final[dict[str, Request]] = {
-    "promote": "promote", "abort": "abort", "retry": "retry", "pause": "pause", "resume": "resume",
-}  # fmt: skip
-EVENTS: Final = ResourceKind("v1", "Event", "events")
-PHASES: Final = (
-    "Initializing", "Initialized", "Waiting", "Progressing", "WaitingPromotion", "Promoting",
-    "Finalising", "Succeeded", "Failed", "Terminating", "Terminated",
-)  # fmt: skip
+ACTIONS: Final[dict[str, Request]] = {name: name for name in get_args(Request)}
+PHASES: Final = tuple(str(phase) for phase in Phase)
 
 
 def wants_json(request: web.Request) -> bool:
@@ -68,11 +65,13 @@ async def list_page(request: web.Request) -> web.Response:
     listed: list[dict[str, Any]] = []
     async with request.app[ACCESS].client(caller_of(request)) as api:
         try:
-            listed = await resources.list_objects(api, CANARY, namespace=namespace) or []
+            found = await resources.list_objects(api, CANARY, namespace=namespace)
         except Forbidden as error:
             problem = error.message
             if namespace is None:
                 problem += " (choose a namespace you may read)"
+        else:
+            listed, problem = found or [], "" if found is not None else NO_CRD
     data = {
         **_common(request),
         "namespace": namespace,

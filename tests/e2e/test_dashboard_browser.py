@@ -1,8 +1,9 @@
 """The dashboard in a real browser (Debian's headless Chromium, see tests/dashboard/browser.py)
 on a live release run by the controller: the list updates by itself as the release steps, the
 page of the Canary charts the weight's steps, and promote (with its confirmation) ends a
-release held at a shut confirm-promotion gate, which the page then shows without a reload. Screenshots are saved as artefacts: into
-$CANARY_SCREENSHOTS when set (docs/images makes the docs' pictures), else the test's tmp dir.
+release held at a shut confirm-promotion gate, which the page then shows without a reload.
+Screenshots are saved as artefacts: into $CANARY_SCREENSHOTS when set (docs/images makes the
+docs' pictures), else the test's tmp dir.
 """
 
 from __future__ import annotations
