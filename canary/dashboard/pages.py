@@ -33,6 +33,7 @@ TEMPLATES: Final = web.AppKey("templates", jinja2.Environment)
 PROMETHEUS: Final = web.AppKey("prometheus", str)
 ACTIONS: Final[dict[str, Request]] = {name: name for name in get_args(Request)}
 PHASES: Final = tuple(str(phase) for phase in Phase)
+NOT_ASKED: Final = "not asked (?metrics=no)"
 
 
 def wants_json(request: web.Request) -> bool:
@@ -84,6 +85,7 @@ async def list_page(request: web.Request) -> web.Response:
 
 
 async def detail_page(request: web.Request) -> web.Response:
+    """One Canary; `?metrics=no` leaves Prometheus out (the page's own live refreshes)."""
     namespace, name = request.match_info["namespace"], request.match_info["name"]
     events_problem = ""
     async with request.app[ACCESS].client(caller_of(request)) as api:
@@ -102,8 +104,12 @@ async def detail_page(request: web.Request) -> web.Response:
         **_common(request),
         "canary": model.detail(canary, events, now=now),
         "eventsProblem": events_problem,
-        "metrics": await metrics_of(
-            canary, events, templates=templates, url=request.app[PROMETHEUS], now=now
+        "metrics": (
+            await metrics_of(
+                canary, events, templates=templates, url=request.app[PROMETHEUS], now=now
+            )
+            if request.query.get("metrics") != "no"
+            else {"golden": {"problem": NOT_ASKED}, "checks": {}, "prometheus": ""}
         ),
     }
     return _answer(request, "detail.html", data)

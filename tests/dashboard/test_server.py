@@ -35,6 +35,10 @@ PROGRESSING = {
         {"name": "request-success-rate", "value": 98.5, "verdict": "Fail", "min": 99,
          "message": "below 99", "time": "2026-01-02T03:04:05Z"},
     ],
+    "conditions": [
+        {"type": "Ready", "status": "Unknown", "reason": "Progressing",
+         "message": "<script>alert(1)</script>", "lastTransitionTime": "2026-01-02T03:04:05Z"},
+    ],
 }  # fmt: skip
 
 Client = TestClient[web.Request, web.Application]
@@ -93,6 +97,9 @@ async def test_list_and_detail_match_the_api(api: ApiClient, namespace: str, loc
     assert answer.headers["Content-Security-Policy"].startswith("default-src 'none'")
     assert "alpha" in html
     assert 'id="weight-chart"' in html
+    # What the cluster says is text, never markup: escaped in the page (and in its data).
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
     status, missing = await _json(local, f"/canaries/{namespace}/nothing")
     assert status == 404

@@ -22,10 +22,11 @@
     }
   }
 
-  // A new phase: the page's timeline, checks and conditions, taken from the page as the server
-  // renders it now (one request per phase change; nothing polls).
+  // A step, a check or a new phase: the page's timeline, checks and conditions, taken from the
+  // page as the server renders it now, without asking Prometheus (one request per change shown;
+  // nothing polls).
   async function refreshSections() {
-    const answer = await fetch(location.pathname + location.search, {
+    const answer = await fetch(location.pathname + "?metrics=no", {
       headers: { Accept: "text/html" }, credentials: "same-origin",
     });
     if (!answer.ok) return;
@@ -115,6 +116,7 @@
     const metrics = page.metrics;
     state.weights = canary.weights.slice();
     state.phase = canary.phase;
+    state.shown = [canary.phase, canary.weight, canary.failedChecks, canary.message].join("|");
     const weightBox = document.getElementById("weight-chart");
     state.charts.weight = chart(weightBox, "canary weight (%)",
       [{ label: "canary weight", stroke: "#2e90fa", width: 2,
@@ -163,7 +165,9 @@
       for (const button of document.querySelectorAll("#actions button")) {
         button.hidden = !row.actions.includes(button.dataset.action);
       }
-      if (state.phase !== undefined && state.phase !== row.phase) refreshSections();
+      const shown = [row.phase, row.weight, row.failedChecks, row.message].join("|");
+      if (state.shown !== undefined && state.shown !== shown) refreshSections();
+      state.shown = shown;
       state.phase = row.phase;
     });
     setUpActions(base);
