@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, get_args
 
 import jinja2
+import structlog
 from aiohttp import web
 
 from canary.api.status import Phase
@@ -26,6 +27,8 @@ from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.errors import Forbidden, KubeError, NotFound
 from canary.kube.resources import CANARY, METRIC_TEMPLATE
+
+log = structlog.get_logger(__name__)
 
 ACCESS: Final = web.AppKey("access", Access)
 SECRET: Final = web.AppKey("secret", bytes)
@@ -130,16 +133,18 @@ async def action(request: web.Request) -> web.Response:
     if requested is None:
         known = ", ".join(ACTIONS)
         raise web.HTTPNotFound(text=f"no action {request.match_info['action']!r}; actions: {known}")
-    async with request.app[ACCESS].client(caller_of(request)) as api:
+    caller = caller_of(request)
+    logged = log.bind(user=caller.name, namespace=namespace, canary=name, action=requested)
+    async with request.app[ACCESS].client(caller) as api:
         try:
-            message = await make_request(
-                api,
-                namespace=namespace,
-                name=name,
-                request=requested,
-            )
+            message = await make_request(api, namespace=namespace, name=name, request=requested)
         except RequestError as error:
+            logged.info("dashboard_action_not_applicable", message=str(error))
             return web.json_response({"message": str(error)}, status=409)
+        except KubeError as error:
+            logged.info("dashboard_action_refused", status=error.status, message=error.message)
+            raise
+    logged.info("dashboard_action", message=message)
     return web.json_response({"message": message})
 
 
