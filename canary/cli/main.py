@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from canary import __version__
-from canary.cli import controller, demo, manual, sandbox
+from canary.cli import controller, dashboard, demo, manual, sandbox
 from canary.cli.check import command as check
 from canary.cli.views import describe, get, status
 from canary.hooks.loadtester import main as loadtester
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     controller.add_parsers(commands)
     manual.add_parsers(commands)
-    for view in (get, describe, status, check):
+    for view in (get, describe, status, check, dashboard):
         view.add_parser(commands)
     commands.add_parser(
         "loadtester",
@@ -81,6 +81,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "describe": describe.run,
     "status": status.run,
     "check": check.run,
+    "dashboard": dashboard.run,
     "demo": lambda args: demo.run(state_dir=args.dir, cache=args.cache, stop_after=args.down),
 }
 

@@ -57,6 +57,16 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: loadtester
 {{- end }}
 
+{{- define "canary.dashboard.fullname" -}}
+{{- printf "%s-dashboard" (include "canary.fullname" .) }}
+{{- end }}
+
+{{- define "canary.dashboard.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "canary.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: dashboard
+{{- end }}
+
 {{/* The controller's ServiceAccount. */}}
 {{- define "canary.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
