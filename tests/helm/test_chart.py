@@ -50,6 +50,8 @@ CONTROLLER_RULES = {  # the controller's (Cluster)Role, as docs/install.md lists
         "patch",
         "delete",
     },
+    # nginx: reads the user's Ingress, writes `<ingress>-canary`
+    ("networking.k8s.io", "ingresses"): {"get", "create", "patch"},
 }
 RESTRICTED_CONTAINER = {
     "allowPrivilegeEscalation": False,

@@ -196,3 +196,29 @@ def test_a_template_replaces_the_builtin_of_the_same_name() -> None:
 def test_an_inline_query_is_rendered_like_a_template() -> None:
     metric = MetricSpec(name="custom", query="max(y[{{ interval }}])", interval="2m")
     assert render_query(metric, context=PODINFO) == "max(y[2m])"
+
+
+# Flagger's NGINX observer (pkg/metrics/observers/nginx.go), whitespace collapsed.
+FLAGGER_NGINX = {
+    REQUEST_SUCCESS_RATE: (
+        'sum( rate( nginx_ingress_controller_requests{ namespace="test", ingress="web",'
+        ' canary!="", status!~"5.*" }[1m] ) ) / sum( rate( nginx_ingress_controller_requests{'
+        ' namespace="test", ingress="web", canary!="" }[1m] ) ) * 100'
+    ),
+    REQUEST_DURATION: (
+        "sum( rate( nginx_ingress_controller_response_duration_seconds_sum{"
+        ' namespace="test", ingress="web", canary!="" }[1m] ) ) / sum( rate('
+        ' nginx_ingress_controller_response_duration_seconds_count{ namespace="test",'
+        ' ingress="web", canary!="" }[1m] ) ) * 1000'
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLAGGER_NGINX))
+def test_nginx_reads_the_canary_requests_of_the_ingress_ref(name: str) -> None:
+    context = CanaryContext(
+        name="podinfo", namespace="test", target="podinfo", ingress="web", provider="nginx"
+    )
+    assert mesh_of("nginx") == "nginx"
+    assert render_query(MetricSpec(name=name), context=context) == FLAGGER_NGINX[name]
+    assert builtin_scale(name, provider="nginx") == 1.0  # milliseconds already
