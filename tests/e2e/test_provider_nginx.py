@@ -41,6 +41,7 @@ from tests.e2e.harness import (
     image_of,
     set_template,
 )
+from tests.integration.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("controller")
 
@@ -210,3 +211,33 @@ async def test_ab_testing_behind_nginx_routes_by_header_and_cookie(
     assert _checks(status)["request-success-rate"]["value"] == 100
     primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
     assert image_of(primary) == f"{IMAGE}:6.7.1"
+
+
+async def test_a_missing_ingress_is_shown_until_it_is_created(
+    api: ApiClient, namespace: str
+) -> None:
+    """The Ingress named in `ingressRef` does not exist: the Canary says so (Ready=False) and
+    is initialized once the Ingress is created, without any other change."""
+    manifest = _example("canary.yaml", namespace)
+    recorder = _recorder(api, namespace)
+    async with recorder.running():
+        await apply(api, deployment(NAME, namespace=namespace))
+        await apply(api, manifest)
+
+        async def ready_message() -> str:
+            status = await _status(api, namespace)
+            ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+            return str(ready[0].get("message")) if ready and ready[0]["status"] == "False" else ""
+
+        message = await eventually(
+            ready_message, until=lambda m: "spec.ingressRef" in m, within=30, what="Ready=False"
+        )
+        assert f"Ingress {namespace}/{NAME}" in message
+        assert "does not exist" in message
+        ingress = _load("ingress.yaml", namespace)
+        await apply(api, ingress)
+        # Ingresses are not watched: the Canary is looked at again within half a minute.
+        await recorder.until_phase("Initialized", within=60)
+    assert (await _get(api, f"{NAME}-canary", namespace))["metadata"]["annotations"][
+        CANARY_ANNOTATION
+    ] == "false"
