@@ -18,6 +18,9 @@ from canary.routers.settings import RouteSettings
 Build = Callable[[ApiClient, Reader | None, RouteSettings], Router]
 # Hands the traffic back before the Canary is deleted (revertOnDeletion); says what it did.
 Release = Callable[[ApiClient, RouteRef], Awaitable[str]]
+# Raises ValueError naming the field when the settings cannot be routed (what `build` refuses),
+# without a client: `canary check` and the controller's support check call it.
+Validate = Callable[[RouteSettings], object]
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,8 @@ class RouterKind:
     Canary, so no other Canary may write it), None when the Services are the route. `applies`
     lists the provider-specific fields (by path: `spec.service.trafficPolicy`) it honours; any
     other such field is reported as ignored. `release` hands the route back before the Canary
-    is deleted; without one, the route object (if the Canary's) is deleted.
+    is deleted; without one, the route object (if the Canary's) is deleted. `validate` refuses
+    the settings `build` would refuse, offline.
     """
 
     build: Build
@@ -40,3 +44,4 @@ class RouterKind:
     sticky: bool = False  # analysis.sessionAffinity
     progressive: bool = True  # weights in steps; False: all traffic switches at once
     release: Release | None = None
+    validate: Validate | None = None

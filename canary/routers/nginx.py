@@ -297,12 +297,17 @@ class NginxRouter:
         return ingress_weights(existing, ab=bool(self.settings.matches))
 
 
-def build(api: ApiClient, read: Reader | None, settings: RouteSettings) -> NginxRouter:
-    """The router of a Canary with `settings`; ValueError naming the field it cannot apply."""
+def nginx_settings(settings: RouteSettings) -> NginxSettings:
+    """What the router needs of the Canary's `settings`; ValueError naming the field it cannot
+    apply."""
     ref = settings.object_ref(INGRESS_REF)
     name = ingress_ref(ref.name if ref else None, ref.kind if ref else "")
-    nginx = NginxSettings(ingress=name, matches=match_annotations(settings.matches))
-    return NginxRouter(api, nginx, read=read)
+    return NginxSettings(ingress=name, matches=match_annotations(settings.matches))
+
+
+def build(api: ApiClient, read: Reader | None, settings: RouteSettings) -> NginxRouter:
+    """The router of a Canary with `settings`; ValueError naming the field it cannot apply."""
+    return NginxRouter(api, nginx_settings(settings), read=read)
 
 
 ROUTER: Final = RouterKind(
@@ -311,4 +316,5 @@ ROUTER: Final = RouterKind(
     applies=frozenset({INGRESS_REF}),
     can_match=True,
     match_query_params=False,
+    validate=nginx_settings,
 )

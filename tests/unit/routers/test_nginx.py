@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes_asyncio.client import ApiClient, Configuration
 
 from canary.api.analysis import MatchRequest, StringMatch
+from canary.api.canary import Canary
+from canary.controller.support import unsupported_fields
 from canary.kube.resources import CanaryRef
 from canary.routers.base import GITOPS_OPT_OUT, RouteError, RouteRef
 from canary.routers.nginx import (
@@ -27,6 +31,7 @@ from canary.routers.nginx import (
 from canary.routers.registry import router_for, router_kind
 from canary.routers.settings import RouteSettings
 
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "nginx"
 OWNER = CanaryRef(name="podinfo", namespace="test", uid="uid-1")
 ROUTE = RouteRef(namespace="test", apex="podinfo", owner=OWNER)
 
@@ -259,3 +264,37 @@ async def test_mirroring_is_refused() -> None:
         )
         with pytest.raises(ValueError, match="provider nginx cannot mirror"):
             await router.set_weights(ROUTE, primary=50, canary=50, mirror=True)
+
+
+def _example_canary(**analysis: Any) -> Canary:
+    manifest = yaml.safe_load((EXAMPLES / "canary-ab.yaml").read_text())
+    manifest["metadata"]["namespace"] = "test"
+    manifest["spec"]["analysis"].update(analysis)
+    return Canary.model_validate(manifest)
+
+
+def test_the_examples_are_supported() -> None:
+    assert unsupported_fields(_example_canary(), default_provider="linkerd") == []
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"match": [{"headers": {"a": {"exact": "1"}, "b": {"exact": "2"}}}]},
+            "spec.analysis.match[0]: provider nginx needs exactly one header",
+        ),
+        (
+            {"match": [{"queryParams": {"beta": {"exact": "1"}}}]},
+            "spec.analysis.match[].queryParams with provider nginx (headers only)",
+        ),
+        ({"mirror": True, "match": []}, "spec.analysis.mirror with provider nginx"),
+    ],
+)
+def test_the_controller_and_canary_check_refuse_what_nginx_cannot_route(
+    change: dict[str, Any], message: str
+) -> None:
+    """The refusals `canary check` prints and the controller shows as Ready=False, once each."""
+    found = unsupported_fields(_example_canary(**change), default_provider="linkerd")
+    assert len(found) == 1, found
+    assert found[0].startswith(message), found
