@@ -38,7 +38,16 @@ from canary.api.analysis import MatchRequest, StringMatch
 from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.resources import INGRESS, Reader
-from canary.routers.base import GITOPS_OPT_OUT, RouteError, RouteRef
+from canary.routers.base import RouteError, RouteRef
+from canary.routers.ingress import (
+    INGRESS_REF,
+    IngressPair,
+    backend_service,
+    canary_metadata,
+    ingress_ref,
+    no_apex_backend,
+    path_backends,
+)
 from canary.routers.kind import RouterKind
 from canary.routers.settings import RouteSettings
 
@@ -50,29 +59,7 @@ BY_HEADER: Final = f"{PREFIX}/canary-by-header"
 BY_HEADER_VALUE: Final = f"{PREFIX}/canary-by-header-value"
 BY_HEADER_PATTERN: Final = f"{PREFIX}/canary-by-header-pattern"
 BY_COOKIE: Final = f"{PREFIX}/canary-by-cookie"
-# Not copied from the user's Ingress (Flagger leaves it out too): it describes that object.
-LAST_APPLIED: Final = "kubectl.kubernetes.io/last-applied-configuration"
-INGRESS_REF: Final = "spec.ingressRef"
 MATCH: Final = "spec.analysis.match"
-
-
-def canary_ingress_name(ingress: str) -> str:
-    return f"{ingress}-canary"
-
-
-def ingress_ref(ref_name: str | None, ref_kind: str, *, provider: str = PROVIDER) -> str:
-    """The name of the user's Ingress; ValueError naming `spec.ingressRef` when unusable."""
-    if not ref_name:
-        raise ValueError(
-            f"{INGRESS_REF} is required with provider {provider}: name the Ingress whose "
-            "paths send requests to the apex Service (apiVersion: networking.k8s.io/v1, "
-            "kind: Ingress, name: ...)"
-        )
-    if ref_kind not in ("", "Ingress"):
-        raise ValueError(
-            f"{INGRESS_REF}.kind must be Ingress with provider {provider}, got {ref_kind!r}"
-        )
-    return ref_name
 
 
 def _header_condition(name: str, match: StringMatch) -> dict[str, str]:
@@ -139,12 +126,10 @@ def _is_canary_annotation(key: str) -> bool:
 def _backends_to(spec: dict[str, Any], old: str, new: str) -> int:
     """Point every path backend of Service `old` at `new`; how many there were."""
     changed = 0
-    for rule in spec.get("rules") or []:
-        for path in (rule.get("http") or {}).get("paths") or []:
-            service = (path.get("backend") or {}).get("service") or {}
-            if service.get("name") == old:
-                service["name"] = new
-                changed += 1
+    for paths, index in path_backends(spec):
+        if backend_service(paths[index]) == old:
+            paths[index]["backend"]["service"]["name"] = new
+            changed += 1
     return changed
 
 
@@ -156,28 +141,10 @@ def canary_ingress(
 ) -> dict[str, Any]:
     """The canary Ingress copied from the user's Ingress `main`, with `annotations` (the
     canary ones). RouteError when no path of `main` sends requests to the apex Service."""
-    meta = main.get("metadata") or {}
-    name = str(meta.get("name", ""))
     spec = copy.deepcopy(dict(main.get("spec") or {}))
     if _backends_to(spec, route.apex, route.canary_service) == 0:
-        raise RouteError(
-            f"Ingress {route.namespace}/{name} ({INGRESS_REF}) has no path whose backend is "
-            f"the apex Service {route.apex}: point its paths at Service {route.apex}"
-        )
-    copied = {
-        key: value
-        for key, value in (meta.get("annotations") or {}).items()
-        if not _is_canary_annotation(key) and key != LAST_APPLIED
-    }
-    metadata: dict[str, Any] = {
-        "name": canary_ingress_name(name),
-        "namespace": route.namespace,
-        "annotations": {**copied, **GITOPS_OPT_OUT, **annotations},
-    }
-    if meta.get("labels"):
-        metadata["labels"] = dict(meta["labels"])
-    if route.owner is not None:
-        metadata["ownerReferences"] = [route.owner.owner_reference()]
+        raise no_apex_backend(main, route)
+    metadata = canary_metadata(main, route, annotations=annotations, ours=_is_canary_annotation)
     return {
         "apiVersion": INGRESS.api_version,
         "kind": "Ingress",
@@ -206,13 +173,6 @@ def ingress_weights(obj: Mapping[str, Any], *, ab: bool) -> tuple[int, int]:
     return (100 - weight, weight)
 
 
-def _controller_uid(obj: Mapping[str, Any]) -> str | None:
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller") is True and ref.get("kind") == "Canary":
-            return str(ref.get("uid"))
-    return None
-
-
 @dataclass(frozen=True)
 class NginxSettings:
     """The user's Ingress (`spec.ingressRef.name`) and the A/B annotations, if any."""
@@ -227,21 +187,17 @@ class NginxRouter:
     def __init__(
         self, api: ApiClient, settings: NginxSettings, *, read: Reader | None = None
     ) -> None:
-        self._api = api
         self.settings = settings
-        self._reader = read or resources.api_reader(api)
+        self._pair = IngressPair(api, read or resources.api_reader(api), settings.ingress)
 
     @property
     def name(self) -> str:
-        return canary_ingress_name(self.settings.ingress)
-
-    async def _canary(self, route: RouteRef) -> dict[str, Any] | None:
-        return await self._reader(INGRESS, route.namespace, self.name)
+        return self._pair.canary_name
 
     async def reconcile(self, route: RouteRef) -> None:
         """Write the canary Ingress from the user's, keeping its weights (0 when it is new or
         unreadable: the primary is the safe side)."""
-        existing = await self._canary(route)
+        existing = await self._pair.canary(route)
         weights = (100, 0)
         if existing is not None:
             try:
@@ -257,41 +213,13 @@ class NginxRouter:
             raise ValueError("provider nginx cannot mirror requests (analysis.mirror)")
         if primary + canary != 100:
             raise ValueError(f"weights must sum to 100, got {primary}/{canary}")
-        main = await resources.get(
-            self._api, INGRESS, self.settings.ingress, namespace=route.namespace
-        )
-        if main is None:
-            raise RouteError(
-                f"Ingress {route.namespace}/{self.settings.ingress} ({INGRESS_REF}) does not "
-                "exist: create it, with a path whose backend is the apex Service"
-            )
-        existing = await self._canary(route)
-        ours = route.owner.uid if route.owner is not None else None
-        holder = _controller_uid(existing) if existing is not None else None
-        if holder is not None and holder != ours:
-            raise RouteError(
-                f"Ingress {route.namespace}/{self.name} is controlled by another Canary: "
-                f"give this Canary another {INGRESS_REF}"
-            )
+        main = await self._pair.main(route)
         wanted = canary_annotations(canary, self.settings.matches)
         manifest = canary_ingress(main, route, annotations=wanted)
-        applied = await resources.apply(self._api, manifest)
-        stale = {
-            key: None
-            for key in ((applied.get("metadata") or {}).get("annotations") or {})
-            if _is_canary_annotation(key) and key not in wanted
-        }
-        if stale:  # left by another writer (an adopted Ingress): they would still route
-            await resources.merge_patch(
-                self._api,
-                INGRESS,
-                self.name,
-                namespace=route.namespace,
-                patch={"metadata": {"annotations": stale}},
-            )
+        await self._pair.write(route, manifest, ours=_is_canary_annotation)
 
     async def get_weights(self, route: RouteRef) -> tuple[int, int] | None:
-        existing = await self._canary(route)
+        existing = await self._pair.canary(route)
         if existing is None:
             return None
         return ingress_weights(existing, ab=bool(self.settings.matches))
@@ -300,9 +228,7 @@ class NginxRouter:
 def nginx_settings(settings: RouteSettings) -> NginxSettings:
     """What the router needs of the Canary's `settings`; ValueError naming the field it cannot
     apply."""
-    ref = settings.object_ref(INGRESS_REF)
-    name = ingress_ref(ref.name if ref else None, ref.kind if ref else "")
-    return NginxSettings(ingress=name, matches=match_annotations(settings.matches))
+    return NginxSettings(ingress=ingress_ref(settings), matches=match_annotations(settings.matches))
 
 
 def build(api: ApiClient, read: Reader | None, settings: RouteSettings) -> NginxRouter:

@@ -14,13 +14,13 @@ from canary.api.canary import Canary
 from canary.controller.support import unsupported_fields
 from canary.kube.resources import CanaryRef
 from canary.routers.base import GITOPS_OPT_OUT, RouteError, RouteRef
+from canary.routers.ingress import LAST_APPLIED
 from canary.routers.nginx import (
     BY_COOKIE,
     BY_HEADER,
     BY_HEADER_PATTERN,
     BY_HEADER_VALUE,
     CANARY,
-    LAST_APPLIED,
     WEIGHT,
     NginxRouter,
     canary_annotations,
