@@ -139,7 +139,7 @@ def _on(provider: str, manifest: dict[str, Any]) -> dict[str, Any]:
 
 SUPPORTED = (
     "linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, smi:v1alpha4, kubernetes, gatewayapi:v1, "
-    "gatewayapi:v1beta1, nginx"
+    "gatewayapi:v1beta1, nginx, skipper"
 )
 ISTIO_TRAFFIC_POLICY = {"tls": {"mode": "ISTIO_MUTUAL"}}
 # Fields Flagger ignores with the Canary's provider: admitted as written, and warned of.

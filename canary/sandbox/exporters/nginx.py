@@ -21,51 +21,24 @@ upstream that served a canary request (`<namespace>-<Service>`), empty otherwise
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
 from prometheus_client.core import HistogramMetricFamily, Metric
 
 from canary.kube.resources import INGRESS
 from canary.sandbox.exporters.base import MeshsimProvider, RouteSource, Traffic
+from canary.sandbox.exporters.ingresses import ingress_class, ingress_paths, ingress_rate
 from canary.sandbox.meshsim_model import Feed
-from canary.sandbox.meshsim_objects import RATE_ANNOTATION, Backend, Split, parse_rate
+from canary.sandbox.meshsim_objects import Backend, Split
 
 CLASS: Final = "nginx"
 CANARY: Final = "nginx.ingress.kubernetes.io/canary"
 WEIGHT: Final = f"{CANARY}-weight"
 BY_HEADER: Final = f"{CANARY}-by-header"
 BY_COOKIE: Final = f"{CANARY}-by-cookie"
-INGRESS_KIND: Final = "Ingress"  # requests the path's own backend serves
-CANARY_KIND: Final = "canary Ingress"  # requests served through its canary Ingress
+INGRESS_KIND: Final = "Ingress (nginx)"  # requests the path's own backend serves
+CANARY_KIND: Final = "canary Ingress (nginx)"  # requests served through its canary Ingress
 MATCHING_SHARE: Final = 0.5  # of an A/B canary path's requests, those that carry the header
-
-
-def ingress_class(manifest: Mapping[str, Any]) -> str:
-    """`spec.ingressClassName`, else the `kubernetes.io/ingress.class` annotation."""
-    spec = manifest.get("spec") or {}
-    annotations = (manifest.get("metadata") or {}).get("annotations") or {}
-    return str(spec.get("ingressClassName") or annotations.get("kubernetes.io/ingress.class", ""))
-
-
-@dataclass(frozen=True)
-class IngressPath:
-    """One path of an Ingress: where it is (host, path) and the Service it sends to."""
-
-    host: str
-    path: str
-    service: str
-
-
-def ingress_paths(manifest: Mapping[str, Any]) -> list[IngressPath]:
-    """The paths of an Ingress that send to a Service."""
-    found = []
-    for rule in (manifest.get("spec") or {}).get("rules") or []:
-        for path in (rule.get("http") or {}).get("paths") or []:
-            service = ((path.get("backend") or {}).get("service") or {}).get("name")
-            if service:
-                found.append(IngressPath(rule.get("host", ""), path.get("path", "/"), service))
-    return found
 
 
 def _canary_share(annotations: Mapping[str, Any], where: str, problems: list[str]) -> float:
@@ -108,14 +81,8 @@ def splits_of_ingresses(
     for manifest in sorted((m for m in ours if m not in canaries.values()), key=_age):
         meta = _meta(manifest)
         namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
-        where = f"Ingress {namespace}/{name}"
         problems: list[str] = []
-        rate = None
-        if RATE_ANNOTATION in (meta.get("annotations") or {}):
-            try:
-                rate = parse_rate(str(meta["annotations"][RATE_ANNOTATION]))
-            except ValueError as error:
-                problems.append(f"{where}: {RATE_ANNOTATION}: {error}; using the default")
+        rate = ingress_rate(manifest, problems)
         paths = [p for p in ingress_paths(manifest) if (namespace, p.host, p.path) not in served]
         for item in paths:
             key = (namespace, item.host, item.path)
