@@ -18,7 +18,7 @@ import yaml
 from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
-from canary.kube.resources import CANARY, INGRESS
+from canary.kube.resources import CANARY, INGRESS, SERVICE
 from canary.routers.nginx import (
     BY_COOKIE,
     BY_HEADER,
@@ -241,3 +241,34 @@ async def test_a_missing_ingress_is_shown_until_it_is_created(
     assert (await _get(api, f"{NAME}-canary", namespace))["metadata"]["annotations"][
         CANARY_ANNOTATION
     ] == "false"
+
+
+async def test_revert_on_deletion_leaves_the_users_ingress_serving_the_target(
+    api: ApiClient, namespace: str
+) -> None:
+    """Deleting a Canary with `revertOnDeletion`: the apex Service selects the target's pods
+    again and survives, the canary Ingress goes with the Canary, and the user's Ingress, never
+    written, sends its requests to the apex Service as before the Canary."""
+    manifest = _example("canary.yaml", namespace)
+    manifest["spec"]["revertOnDeletion"] = True
+    recorder = _recorder(api, namespace)
+    async with recorder.running():
+        users = await _initialized(api, recorder, manifest)
+    await resources.delete(api, CANARY, NAME, namespace=namespace)
+
+    async def state() -> tuple[bool, bool, dict[str, str], int]:
+        gone = await resources.get(api, CANARY, NAME, namespace=namespace) is None
+        canary_ingress = await resources.get(api, INGRESS, f"{NAME}-canary", namespace=namespace)
+        apex = await resources.get(api, SERVICE, NAME, namespace=namespace)
+        target = await get_deployment(api, NAME, namespace=namespace)
+        selector = dict(((apex or {}).get("spec") or {}).get("selector") or {})
+        return gone, canary_ingress is None, selector, int(target["spec"].get("replicas") or 0)
+
+    await eventually(
+        state,
+        until=lambda s: s[0] and s[1] and s[2] == {"app": NAME} and s[3] > 0,
+        within=60,
+        what="the Canary and its canary Ingress gone, the apex Service on the target's pods",
+    )
+    after = await _get(api, NAME, namespace)
+    assert after["metadata"]["resourceVersion"] == users["metadata"]["resourceVersion"]

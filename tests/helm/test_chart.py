@@ -50,7 +50,7 @@ CONTROLLER_RULES = {  # the controller's (Cluster)Role, as docs/install.md lists
         "patch",
         "delete",
     },
-    # nginx: reads the user's Ingress, writes `<ingress>-canary`
+    # nginx, skipper: read the user's Ingress, write `<ingress>-canary`
     ("networking.k8s.io", "ingresses"): {"get", "create", "patch"},
 }
 RESTRICTED_CONTAINER = {
