@@ -39,6 +39,8 @@ PROVIDERS = (
     "kubernetes",
     "gatewayapi:v1",
     "gatewayapi:v1beta1",
+    "nginx",
+    "skipper",
 )
 # Providers Flagger had whose projects are retired upstream: refused, saying so.
 RETIRED = {

@@ -144,7 +144,10 @@ async def _initialize(context: Context, *, scale_target_to_zero: bool) -> None:
     )
     if adopted:
         await _event(context, "ServiceAdopted", adopted)
-    await context.router.reconcile(context.route)
+    try:
+        await context.router.reconcile(context.route)
+    except ValueError as error:  # the route cannot be written so (the user's Ingress is missing)
+        raise CannotActError(str(error)) from error
     if scale_target_to_zero:
         await _pause_target_scaler(context, paused=True)
     if scale_target_to_zero:

@@ -21,6 +21,7 @@ from canary.api.canary import Canary
 from canary.api.foreign import ignored_fields, unapplied_fields
 from canary.api.status import CanaryStatus
 from canary.api.status import ConditionType as StatusConditionType
+from canary.controller.routing import route_settings
 from canary.core.conditions import Condition, ConditionStatus, ConditionType
 from canary.kube.client import ApiClient
 from canary.kube.resources import Reader
@@ -93,6 +94,11 @@ def unsupported_fields(canary: Canary, *, default_provider: str) -> list[str]:
             f"spec.analysis.stepWeight(s) with provider {provider} (it switches all traffic at "
             "once: set analysis.iterations for blue/green)"
         )
+    if kind.validate is not None and not found:  # the router's own refusals, if nothing else
+        try:
+            kind.validate(route_settings(canary, provider))
+        except ValueError as error:
+            found.append(str(error))
     return found
 
 

@@ -9,6 +9,8 @@ Which mesh a Canary's `provider` reads (a decision of this project, not Flagger'
 - `linkerd`, `smi` and `smi:<anything>` read Linkerd's proxy metrics (`meshes/linkerd.py`).
 - `kubernetes` and `gatewayapi[:version]` read the application's own histogram
   (`meshes/http.py`), with Flagger's queries for them.
+- `nginx` reads ingress-nginx's series of the canary Ingress (`meshes/nginx.py`).
+- `skipper` reads Skipper's per-route histograms of the canary Ingress (`meshes/skipper.py`).
 - Any other provider has no builtins and fails with an `UnsupportedProvider` error; there is no
   silent fallback to another mesh.
 
@@ -19,10 +21,12 @@ This module must not render, query or judge anything.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from types import MappingProxyType
 
 from canary.metrics.errors import FailureKind, MetricError
-from canary.metrics.meshes import http, linkerd
+from canary.metrics.inputs import CanaryContext
+from canary.metrics.meshes import http, linkerd, nginx, skipper
 from canary.metrics.meshes.table import BuiltinTable
 
 REQUEST_SUCCESS_RATE = "request-success-rate"
@@ -36,6 +40,8 @@ TABLES: Mapping[str, BuiltinTable] = MappingProxyType(
         "smi": linkerd.TABLE,
         "kubernetes": http.TABLE,
         "gatewayapi": http.TABLE,
+        "nginx": nginx.TABLE,
+        "skipper": skipper.TABLE,
     }
 )
 
@@ -56,6 +62,23 @@ def table_of(provider: str, *, target_kind: str = "Deployment") -> BuiltinTable:
     if target_kind == "DaemonSet" and table.daemon_set is not None:
         return table.daemon_set
     return table
+
+
+def builtin_context(context: CanaryContext) -> CanaryContext:
+    """The names the builtin queries of the context's provider see: its table's `encode`
+    applied to each (the context as it is for most providers)."""
+    encode = table_of(context.provider, target_kind=context.target_kind).encode
+    if encode is None:
+        return context
+    return replace(
+        context,
+        name=encode(context.name),
+        namespace=encode(context.namespace),
+        target=encode(context.target),
+        service=encode(context.service_name),
+        ingress=encode(context.ingress_name),
+        route=encode(context.route_name),
+    )
 
 
 def mesh_of(provider: str) -> str:

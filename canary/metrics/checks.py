@@ -24,7 +24,13 @@ from typing import Protocol
 import structlog
 
 from canary.core.model import CheckResult, Verdict
-from canary.metrics.builtin import REQUEST_SUCCESS_RATE, builtin_query, builtin_scale, is_builtin
+from canary.metrics.builtin import (
+    REQUEST_SUCCESS_RATE,
+    builtin_context,
+    builtin_query,
+    builtin_scale,
+    is_builtin,
+)
 from canary.metrics.errors import FailureKind, MetricError, bounded
 from canary.metrics.inputs import CanaryContext, MetricSpec
 from canary.metrics.template import render
@@ -90,6 +96,7 @@ def render_query(metric: MetricSpec, *, context: CanaryContext) -> str:
         template = builtin_query(
             metric.name, provider=context.provider, target_kind=context.target_kind
         )
+        context = builtin_context(context)
     return render(
         template,
         context=context,

@@ -18,14 +18,14 @@ maps names; it must not build objects.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Final
 
 from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.resources import Reader, ResourceKind
-from canary.routers.base import Router, RouteRef
+from canary.routers import nginx, skipper
+from canary.routers.base import Router
 from canary.routers.bluegreen import ServiceRouter
 from canary.routers.gatewayapi import (
     GatewayApiRouter,
@@ -33,35 +33,12 @@ from canary.routers.gatewayapi import (
     GatewayVersion,
     gateway_duration,
 )
+from canary.routers.kind import Build, Release, RouterKind
 from canary.routers.settings import RouteSettings
 from canary.routers.smi import KIND as TRAFFIC_SPLIT_KIND
 from canary.routers.smi import SmiRouter, SmiVersion
 
-Build = Callable[[ApiClient, Reader | None, RouteSettings], Router]
-# Hands the traffic back before the Canary is deleted (revertOnDeletion); says what it did.
-Release = Callable[[ApiClient, RouteRef], Awaitable[str]]
-
-
-@dataclass(frozen=True)
-class RouterKind:
-    """One provider's router and what it can do.
-
-    `route` is the kind of the object it writes named after the apex Service (claimed by the
-    Canary, so no other Canary may write it), None when the Services are the route. `applies`
-    lists the provider-specific fields (by path: `spec.service.trafficPolicy`) it honours; any
-    other such field is reported as ignored. `release` hands the route back before the Canary
-    is deleted; without one, the route object (if the Canary's) is deleted.
-    """
-
-    build: Build
-    route: ResourceKind | None
-    applies: frozenset[str] = frozenset()
-    can_match: bool = False  # A/B testing (analysis.match)
-    match_query_params: bool = True  # ...including query parameters, not only headers
-    can_mirror: bool = False  # analysis.mirror
-    sticky: bool = False  # analysis.sessionAffinity
-    progressive: bool = True  # weights in steps; False: all traffic switches at once
-    release: Release | None = None
+__all__ = ["Build", "Release", "RouterKind"]  # re-exported: they lived here
 
 
 def _smi(version: SmiVersion) -> RouterKind:
@@ -117,6 +94,8 @@ PROVIDERS: Final[Mapping[str, RouterKind]] = {
     **{f"smi:{version.value}": _smi(version) for version in SmiVersion},
     **{f"gatewayapi:{version.value}": _gateway(version) for version in GatewayVersion},
     KUBERNETES: RouterKind(build=_services, route=None, progressive=False),
+    "nginx": nginx.ROUTER,
+    "skipper": skipper.ROUTER,
 }
 KNOWN_PROVIDERS: Final = tuple(PROVIDERS)
 _GATEWAY: Final[Mapping[str, GatewayVersion]] = {

@@ -93,9 +93,7 @@ class Relister:
         for source, found in zip(sources, route_lists, strict=True):
             if found.result() is None:
                 self._say(f"the {source.kind.kind} CRD is not installed; none to follow")
-            routes += [
-                split for manifest in found.result() or [] for split in source.parse(manifest)
-            ]
+            routes += source.splits(found.result() or [])
         for problem in [p for w in workloads for p in w.problems]:
             self._say(problem)
         for problem in [p for r in routes for p in r.problems]:

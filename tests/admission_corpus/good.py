@@ -61,8 +61,29 @@ GOOD_PROVIDERS: list[Manifest] = [
 ]
 
 
+# Flagger's NGINX tutorial Canary as a Flagger 1.x user has it: an ingressRef of an older
+# API version (the router reads networking.k8s.io/v1 whatever it says, as Flagger does), and
+# A/B by a header and a cookie.
+NGINX_OF_FLAGGER = all_of(
+    in_spec("provider", "nginx"),
+    in_spec(
+        "ingressRef", {"apiVersion": "networking.k8s.io/v1beta1", "kind": "Ingress", "name": "app"}
+    ),
+    in_analysis(
+        stepWeight=None,
+        maxWeight=None,
+        stepWeights=None,
+        iterations=10,
+        match=[
+            {"headers": {"x-canary": {"exact": "insider"}}},
+            {"headers": {"cookie": {"exact": "canary"}}},
+        ],
+    ),
+)
+
 GOOD = [
     *_examples(),
+    Case("nginx-of-flagger", NGINX_OF_FLAGGER, []),
     *(provider_case(f"provider-{spec['type']}", whole_spec(spec), []) for spec in GOOD_PROVIDERS),
 ]
 

@@ -50,6 +50,8 @@ CONTROLLER_RULES = {  # the controller's (Cluster)Role, as docs/install.md lists
         "patch",
         "delete",
     },
+    # nginx, skipper: read the user's Ingress, write `<ingress>-canary`
+    ("networking.k8s.io", "ingresses"): {"get", "create", "patch"},
 }
 RESTRICTED_CONTAINER = {
     "allowPrivilegeEscalation": False,

@@ -114,6 +114,11 @@ ADMITTED = {
             },
         },
     ),
+    # Flagger's NGINX tutorial (docs/gitbook/tutorials/nginx-progressive-delivery.md).
+    "nginx": _variant(
+        provider="nginx",
+        ingressRef={"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "podinfo"},
+    ),
 }
 for _manifest in ADMITTED.values():  # None stands for "left out" above
     _manifest["spec"]["analysis"] = {
@@ -134,7 +139,7 @@ def _on(provider: str, manifest: dict[str, Any]) -> dict[str, Any]:
 
 SUPPORTED = (
     "linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, smi:v1alpha4, kubernetes, gatewayapi:v1, "
-    "gatewayapi:v1beta1"
+    "gatewayapi:v1beta1, nginx, skipper"
 )
 ISTIO_TRAFFIC_POLICY = {"tls": {"mode": "ISTIO_MUTUAL"}}
 # Fields Flagger ignores with the Canary's provider: admitted as written, and warned of.
@@ -173,11 +178,6 @@ REFUSED = {
         _on("istio", _with("service", "trafficPolicy", ISTIO_TRAFFIC_POLICY)),
         "spec.provider",
         f'"istio": provider istio is not supported yet; supported providers: {SUPPORTED}',
-    ),
-    "nginx-provider": (
-        _on("nginx", _with("spec", "ingressRef", {"kind": "Ingress", "name": "podinfo"})),
-        "spec.provider",
-        f'"nginx": provider nginx is not supported yet; supported providers: {SUPPORTED}',
     ),
     "gateway-api-rewrite-with-gateway-api": (
         _on("gatewayapi:v1", _with("service", "rewrite", {"uri": "/"})),

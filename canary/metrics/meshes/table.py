@@ -9,6 +9,7 @@ MetricTemplate. Queries are stored with whitespace collapsed, as Flagger sends t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -25,6 +26,8 @@ class BuiltinTable:
     multiplied by `duration_scale` (1000 for a histogram in seconds); `request_rate` is the
     requests per second the target serves (shown by `canary status`, not judged).
     `daemon_set` is the variant for a DaemonSet target where its pods are selected differently.
+    `encode`, when set, is applied to the names the queries use (`{{ namespace }}`,
+    `{{ target }}`, ...) before rendering (Skipper's route ids spell them with `_` for `-`).
     """
 
     mesh: str
@@ -33,3 +36,4 @@ class BuiltinTable:
     request_rate: str
     duration_scale: float = 1.0
     daemon_set: BuiltinTable | None = None
+    encode: Callable[[str], str] | None = None

@@ -11,7 +11,7 @@ out by the current weights. This module holds shapes only; no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,10 +34,20 @@ class Traffic:
 
 @dataclass(frozen=True)
 class RouteSource:
-    """A kind of route object the simulator lists, and how one object reads as splits."""
+    """A kind of route object the simulator lists, and how one object reads as splits; or,
+    with `parse_all`, how the listed objects read together (an ingress controller's canary
+    Ingress takes requests from the Ingress it shadows, which it does not name)."""
 
     kind: ResourceKind
-    parse: Callable[[Mapping[str, Any]], list[Split]]
+    parse: Callable[[Mapping[str, Any]], list[Split]] | None = None
+    parse_all: Callable[[Sequence[Mapping[str, Any]]], list[Split]] | None = None
+
+    def splits(self, manifests: Sequence[Mapping[str, Any]]) -> list[Split]:
+        """The splits of every listed object of this kind."""
+        if self.parse_all is not None:
+            return self.parse_all(manifests)
+        parse = self.parse
+        return [] if parse is None else [split for m in manifests for split in parse(m)]
 
 
 Export = Callable[[Traffic], Iterable[Metric]]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Final
 
-from canary.sandbox.exporters import application, gatewayapi, linkerd
+from canary.sandbox.exporters import application, gatewayapi, linkerd, nginx, skipper
 from canary.sandbox.exporters.base import MeshsimProvider
 
 PROVIDERS: Final[tuple[MeshsimProvider, ...]] = (
     linkerd.PROVIDER,
     gatewayapi.PROVIDER,
+    nginx.PROVIDER,
+    skipper.PROVIDER,
     application.PROVIDER,
 )

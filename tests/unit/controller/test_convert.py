@@ -151,3 +151,18 @@ def test_rewriting_an_unchanged_status_changes_nothing() -> None:
         checked_at=None,
     )
     assert again == first
+
+
+def test_the_ingress_of_queries_is_the_one_in_ingress_ref() -> None:
+    """Flagger's `{{ ingress }}` is `spec.ingressRef.name` (the nginx builtins select on it),
+    and `{{ route }}` `spec.routeRef.name`; both default to the target's name."""
+    manifest = yaml.safe_load((EXAMPLE.parents[1] / "nginx" / "canary.yaml").read_text())
+    manifest["metadata"].update(namespace="shop", uid="u-1")
+    manifest["spec"]["ingressRef"]["name"] = "web"
+    context = context_of(Canary.model_validate(manifest), default_provider="linkerd")
+    assert (context.ingress_name, context.route_name, context.provider) == (
+        "web",
+        "podinfo",
+        "nginx",
+    )
+    assert context_of(_canary(), default_provider="linkerd").ingress_name == "podinfo"

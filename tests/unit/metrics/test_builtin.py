@@ -196,3 +196,61 @@ def test_a_template_replaces_the_builtin_of_the_same_name() -> None:
 def test_an_inline_query_is_rendered_like_a_template() -> None:
     metric = MetricSpec(name="custom", query="max(y[{{ interval }}])", interval="2m")
     assert render_query(metric, context=PODINFO) == "max(y[2m])"
+
+
+# Flagger's NGINX observer (pkg/metrics/observers/nginx.go), whitespace collapsed.
+FLAGGER_NGINX = {
+    REQUEST_SUCCESS_RATE: (
+        'sum( rate( nginx_ingress_controller_requests{ namespace="test", ingress="web",'
+        ' canary!="", status!~"5.*" }[1m] ) ) / sum( rate( nginx_ingress_controller_requests{'
+        ' namespace="test", ingress="web", canary!="" }[1m] ) ) * 100'
+    ),
+    REQUEST_DURATION: (
+        "sum( rate( nginx_ingress_controller_response_duration_seconds_sum{"
+        ' namespace="test", ingress="web", canary!="" }[1m] ) ) / sum( rate('
+        ' nginx_ingress_controller_response_duration_seconds_count{ namespace="test",'
+        ' ingress="web", canary!="" }[1m] ) ) * 1000'
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLAGGER_NGINX))
+def test_nginx_reads_the_canary_requests_of_the_ingress_ref(name: str) -> None:
+    context = CanaryContext(
+        name="podinfo", namespace="test", target="podinfo", ingress="web", provider="nginx"
+    )
+    assert mesh_of("nginx") == "nginx"
+    assert render_query(MetricSpec(name=name), context=context) == FLAGGER_NGINX[name]
+    assert builtin_scale(name, provider="nginx") == 1.0  # milliseconds already
+
+
+# Flagger's Skipper observer (pkg/metrics/observers/skipper.go): names with `-` written `_`.
+SKIPPER_ROUTE = 'route=~"kube(ew)?_test_ns__web_app_canary__.*__podinfo_canary(_[0-9]+)?"'
+FLAGGER_SKIPPER = {
+    REQUEST_SUCCESS_RATE: (
+        f"sum(rate(skipper_response_duration_seconds_bucket{{{SKIPPER_ROUTE},"
+        'code!~"5..",le="+Inf"}[1m])) / sum(rate(skipper_response_duration_seconds_bucket'
+        f'{{{SKIPPER_ROUTE},le="+Inf"}}[1m])) * 100'
+    ),
+    REQUEST_DURATION: (
+        f"sum(rate(skipper_serve_route_duration_seconds_sum{{{SKIPPER_ROUTE}}}[1m])) / "
+        f"sum(rate(skipper_serve_route_duration_seconds_count{{{SKIPPER_ROUTE}}}[1m])) * 1000"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLAGGER_SKIPPER))
+def test_skipper_reads_the_route_of_the_canary_ingress_with_encoded_names(name: str) -> None:
+    context = CanaryContext(
+        name="podinfo", namespace="test-ns", target="podinfo", ingress="web.app", provider="skipper"
+    )
+    assert render_query(MetricSpec(name=name), context=context) == FLAGGER_SKIPPER[name]
+    assert builtin_scale(name, provider="skipper") == 1.0  # milliseconds already
+
+
+def test_a_template_is_rendered_with_the_names_as_written_with_skipper() -> None:
+    context = CanaryContext(
+        name="podinfo", namespace="test-ns", target="podinfo", provider="skipper"
+    )
+    spec = MetricSpec(name="errors", template_query='x{namespace="{{ namespace }}"}')
+    assert render_query(spec, context=context) == 'x{namespace="test-ns"}'
