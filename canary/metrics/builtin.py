@@ -9,6 +9,8 @@ Which mesh a Canary's `provider` reads (a decision of this project, not Flagger'
 - `linkerd`, `smi` and `smi:<anything>` read Linkerd's proxy metrics (`meshes/linkerd.py`).
 - `kubernetes` and `gatewayapi[:version]` read the application's own histogram
   (`meshes/http.py`), with Flagger's queries for them.
+- `istio` reads the Istio sidecars' `istio_requests_total` and request duration histogram
+  (`meshes/istio.py`).
 - Any other provider has no builtins and fails with an `UnsupportedProvider` error; there is no
   silent fallback to another mesh.
 
@@ -22,7 +24,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from canary.metrics.errors import FailureKind, MetricError
-from canary.metrics.meshes import http, linkerd
+from canary.metrics.meshes import http, istio, linkerd
 from canary.metrics.meshes.table import BuiltinTable
 
 REQUEST_SUCCESS_RATE = "request-success-rate"
@@ -36,6 +38,7 @@ TABLES: Mapping[str, BuiltinTable] = MappingProxyType(
         "smi": linkerd.TABLE,
         "kubernetes": http.TABLE,
         "gatewayapi": http.TABLE,
+        "istio": istio.TABLE,
     }
 )
 

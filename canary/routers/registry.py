@@ -25,6 +25,7 @@ from typing import Final
 from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.resources import Reader, ResourceKind
+from canary.routers import istio
 from canary.routers.base import Router, RouteRef
 from canary.routers.bluegreen import ServiceRouter
 from canary.routers.gatewayapi import (
@@ -117,6 +118,15 @@ PROVIDERS: Final[Mapping[str, RouterKind]] = {
     **{f"smi:{version.value}": _smi(version) for version in SmiVersion},
     **{f"gatewayapi:{version.value}": _gateway(version) for version in GatewayVersion},
     KUBERNETES: RouterKind(build=_services, route=None, progressive=False),
+    "istio": RouterKind(
+        build=istio.build,
+        route=istio.ROUTE,
+        applies=istio.FIELDS,
+        can_match=True,
+        can_mirror=True,
+        sticky=True,
+        release=istio.release,
+    ),
 }
 KNOWN_PROVIDERS: Final = tuple(PROVIDERS)
 _GATEWAY: Final[Mapping[str, GatewayVersion]] = {
