@@ -402,13 +402,10 @@ def virtual_service(  # noqa: PLR0913 - keyword-only: the weights, the mirror, t
 
 
 def _host_name(host: object, namespace: str) -> str:
-    """A destination host as a Service name: `podinfo`, `podinfo.test`, `podinfo.test.svc...`."""
+    """A destination host as the name of a Service of `namespace` when it is one (`podinfo`,
+    `podinfo.<namespace>.svc.cluster.local`), else as written."""
     text = str(host or "")
-    name, _, rest = text.partition(".")
-    if not rest:
-        return name
-    other, _, suffix = rest.partition(".")
-    return name if other == namespace and suffix in ("", "svc", "svc.cluster.local") else text
+    return text.removesuffix(f".{namespace}.svc.cluster.local")
 
 
 def virtual_service_weights(vs: Mapping[str, Any], route: RouteRef) -> tuple[int, int]:

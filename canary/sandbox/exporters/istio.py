@@ -5,7 +5,8 @@ delegates has none: the delegate VirtualService carries them): requests divided 
 destination hosts' Services by weight (a lone destination without a weight takes everything,
 as Istio does), `mirror` (`mirrorPercentage`, all when absent) as a mirror. The
 VirtualService's `meshsim.canary.dev/rate` (or the default rate) is shared equally among its
-routes. Hosts are Services: `podinfo`, `podinfo.test`, `podinfo.test.svc.cluster.local`.
+routes. Hosts are Services: `podinfo` (in the VirtualService's namespace), or
+`podinfo.test.svc.cluster.local`; other hosts are outside the simulation.
 
 The exporter emits what every workload's sidecar reports as the destination
 (`reporter="destination"`): `istio_requests_total` by `response_code` and
@@ -28,19 +29,18 @@ from canary.sandbox.meshsim_model import Series
 from canary.sandbox.meshsim_objects import RATE_ANNOTATION, Backend, Split, parse_rate
 
 KIND = "VirtualService"
-_LOCAL_SUFFIXES = ("", "svc", "svc.cluster.local")
+_CLUSTER_SUFFIX = ".svc.cluster.local"
 
 
 def service_of(host: object, namespace: str) -> Backend | None:
-    """The Service a destination host names (weight left 0), None for an external host."""
+    """The Service a destination host names (weight left 0): a short name is a Service of the
+    VirtualService's namespace, as Istio reads it; `<name>.<namespace>.svc.cluster.local` one of
+    that namespace. None for any other host (outside the cluster, as far as this goes)."""
     text = str(host or "")
-    name, _, rest = text.partition(".")
-    if not name:
-        return None
-    if not rest:
-        return Backend(service=name, weight=0.0)
-    other, _, suffix = rest.partition(".")
-    if suffix not in _LOCAL_SUFFIXES:
+    if text and "." not in text:
+        return Backend(service=text, weight=0.0)
+    name, _, other = text.removesuffix(_CLUSTER_SUFFIX).partition(".")
+    if not text.endswith(_CLUSTER_SUFFIX) or not name or not other or "." in other:
         return None
     return Backend(service=name, weight=0.0, namespace=None if other == namespace else other)
 

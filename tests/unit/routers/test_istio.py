@@ -303,7 +303,7 @@ def test_weights_are_read_from_fully_qualified_hosts_too() -> None:
                 {
                     "route": [
                         _to("podinfo-primary.test.svc.cluster.local", 3),
-                        _to("podinfo-canary.test", 1),
+                        _to("podinfo-canary", 1),
                     ]
                 }
             ]
