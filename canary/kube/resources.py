@@ -78,6 +78,7 @@ _KNOWN_KINDS: Final[Mapping[str, tuple[str, bool]]] = {
     "HTTPRouteGroup": ("httproutegroups", True),
     "VirtualService": ("virtualservices", True),
     "DestinationRule": ("destinationrules", True),
+    "Gateway": ("gateways", True),  # Istio's and the Gateway API's
     "Canary": ("canaries", True),
     "MetricTemplate": ("metrictemplates", True),
     "AlertProvider": ("alertproviders", True),

@@ -51,6 +51,12 @@ def _owned_by(obj: Mapping[str, Any], route: RouteRef) -> bool:
     return any(r.get("kind") == "Canary" and r.get("uid") == uid for r in references)
 
 
+def _unadopted(existing: Mapping[str, Any], route: RouteRef) -> bool:
+    """Whether `existing` is the user's VirtualService that the Canary has not adopted yet."""
+    kept = _annotations(existing).get(ORIGINAL_ANNOTATION)
+    return kept is None and route.owner is not None and not _owned_by(existing, route)
+
+
 def original_of(existing: Mapping[str, Any] | None, route: RouteRef) -> str | None:
     """The spec (JSON) to keep on the VirtualService: the one it already keeps, or, for a
     VirtualService the user made (not the Canary's), its spec now; None for the Canary's own."""
@@ -59,7 +65,7 @@ def original_of(existing: Mapping[str, Any] | None, route: RouteRef) -> str | No
     kept = _annotations(existing).get(ORIGINAL_ANNOTATION)
     if isinstance(kept, str):
         return kept
-    if route.owner is None or _owned_by(existing, route):
+    if not _unadopted(existing, route):
         return None  # the Canary's own (without an owner, it cannot tell: never adopted)
     return json.dumps(existing.get("spec") or {}, sort_keys=True, separators=(",", ":"))
 
@@ -109,8 +115,12 @@ class IstioRouter:
         await resources.apply(self._api, manifest)
 
     async def get_weights(self, route: RouteRef) -> tuple[int, int] | None:
+        """The weights; None when there is no VirtualService yet or only the user's, not yet
+        adopted (then `reconcile` adopts it, as it creates a missing one)."""
         existing = await self._read(route)
-        return None if existing is None else virtual_service_weights(existing, route)
+        if existing is None or _unadopted(existing, route):
+            return None
+        return virtual_service_weights(existing, route)
 
 
 def restore_patch(vs: Mapping[str, Any], *, owner_uid: str) -> dict[str, Any] | None:

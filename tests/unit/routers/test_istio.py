@@ -7,12 +7,13 @@ import json
 from typing import Any
 
 import pytest
+from kubernetes_asyncio.client import ApiClient, Configuration
 
 from canary.api.analysis import MatchRequest, StringMatch
 from canary.api.canary import HeaderOperations, Headers
 from canary.kube.resources import CanaryRef
 from canary.routers.base import RouteError, RouteRef
-from canary.routers.istio import original_of, restore_patch
+from canary.routers.istio import IstioRouter, original_of, restore_patch
 from canary.routers.istio_objects import (
     ORIGINAL_ANNOTATION,
     IstioSettings,
@@ -375,3 +376,23 @@ def test_the_registry_describes_istio() -> None:
     assert kind.release is not None
     assert "spec.service.trafficPolicy" in kind.applies
     assert "spec.service.mirror" not in kind.applies  # Gateway API's static mirrors
+
+
+class _Reader:
+    def __init__(self, stored: dict[str, Any] | None) -> None:
+        self.stored = stored
+
+    async def __call__(self, *_: Any) -> dict[str, Any] | None:
+        return self.stored
+
+
+async def test_a_users_virtual_service_reads_as_no_route_until_adopted() -> None:
+    async with ApiClient(Configuration()) as api:
+        router = IstioRouter(api, _settings(), read=_Reader(USERS))
+        assert await router.get_weights(ROUTE) is None  # reconcile adopts it
+        original = original_of(USERS, ROUTE)
+        adopted = virtual_service(
+            ROUTE, _settings(), primary_weight=80, canary_weight=20, original=original
+        )
+        router = IstioRouter(api, _settings(), read=_Reader(adopted))
+        assert await router.get_weights(ROUTE) == (80, 20)
