@@ -37,7 +37,7 @@ OPT_OUT = {
 }
 
 
-def _to(host: str, weight: int) -> dict[str, Any]:
+def _to(host: str, weight: object) -> dict[str, Any]:
     return {"destination": {"host": host}, "weight": weight}
 
 
@@ -327,7 +327,7 @@ def test_a_virtual_service_without_the_split_is_malformed(vs: dict[str, Any]) ->
         virtual_service_weights(vs, ROUTE)
 
 
-USERS = {
+USERS: dict[str, Any] = {
     "metadata": {"name": "podinfo", "namespace": "test", "resourceVersion": "7"},
     "spec": {"hosts": ["podinfo"], "http": [{"route": [{"destination": {"host": "podinfo"}}]}]},
 }
