@@ -21,6 +21,7 @@ from canary.api.canary import Canary
 from canary.api.foreign import ignored_fields, unapplied_fields
 from canary.api.status import CanaryStatus
 from canary.api.status import ConditionType as StatusConditionType
+from canary.controller.routing import route_settings
 from canary.core.conditions import Condition, ConditionStatus, ConditionType
 from canary.kube.client import ApiClient
 from canary.kube.resources import Reader
@@ -88,6 +89,11 @@ def unsupported_fields(canary: Canary, *, default_provider: str) -> list[str]:
                     f"spec.analysis.metrics[{metric.name}] with provider {provider} (no builtin "
                     f"{metric.name} query for it: give the metric a templateRef)"
                 )
+    if kind.validate is not None:
+        try:
+            kind.validate(route_settings(canary, provider))
+        except ValueError as error:
+            found.append(str(error))
     if not kind.progressive and analysis.iterations is None:
         found.append(
             f"spec.analysis.stepWeight(s) with provider {provider} (it switches all traffic at "

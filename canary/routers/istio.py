@@ -181,6 +181,11 @@ def build(api: ApiClient, read: Reader | None, settings: RouteSettings) -> Route
     return IstioRouter(api, istio_settings(settings), read=read)
 
 
+def validate(settings: RouteSettings) -> IstioSettings:
+    """The settings for Istio; ValueError naming a field it cannot apply (nothing built)."""
+    return istio_settings(settings)
+
+
 # What `canary.routers.registry` needs to describe this router (it builds the RouterKind: this
 # module cannot import the registry, which imports it).
 ROUTE: Final = VIRTUAL_SERVICE

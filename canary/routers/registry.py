@@ -41,6 +41,8 @@ from canary.routers.smi import SmiRouter, SmiVersion
 Build = Callable[[ApiClient, Reader | None, RouteSettings], Router]
 # Hands the traffic back before the Canary is deleted (revertOnDeletion); says what it did.
 Release = Callable[[ApiClient, RouteRef], Awaitable[str]]
+# Checks a Canary's settings without building anything: ValueError naming a field it cannot apply.
+Validate = Callable[[RouteSettings], object]
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,9 @@ class RouterKind:
     Canary, so no other Canary may write it), None when the Services are the route. `applies`
     lists the provider-specific fields (by path: `spec.service.trafficPolicy`) it honours; any
     other such field is reported as ignored. `release` hands the route back before the Canary
-    is deleted; without one, the route object (if the Canary's) is deleted.
+    is deleted; without one, the route object (if the Canary's) is deleted. `validate` checks
+    the settings the way `build` does, without a client (for `canary check` and the Canary's
+    Unsupported condition, before anything is written).
     """
 
     build: Build
@@ -63,6 +67,7 @@ class RouterKind:
     sticky: bool = False  # analysis.sessionAffinity
     progressive: bool = True  # weights in steps; False: all traffic switches at once
     release: Release | None = None
+    validate: Validate | None = None
 
 
 def _smi(version: SmiVersion) -> RouterKind:
@@ -126,6 +131,7 @@ PROVIDERS: Final[Mapping[str, RouterKind]] = {
         can_mirror=True,
         sticky=True,
         release=istio.release,
+        validate=istio.validate,
     ),
 }
 KNOWN_PROVIDERS: Final = tuple(PROVIDERS)

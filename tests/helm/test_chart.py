@@ -322,7 +322,7 @@ def test_a_digest_pins_the_image(tools: Tools) -> None:
         ({"replicas": "two"}, "/replicas"),
         ({"watchNamespaces": "team-a"}, "/watchNamespaces"),
         ({"serviceMonitor": {"enabled": "yes"}}, "/serviceMonitor/enabled"),
-        ({"provider": "istio"}, "/provider"),
+        ({"provider": "consul"}, "/provider"),
         ({"prometheus": {"url": "prometheus:9090"}}, "/prometheus/url"),
         ({"image": {"digest": "latest"}}, "/image/digest"),
     ],

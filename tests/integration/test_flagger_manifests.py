@@ -99,6 +99,23 @@ ADMITTED = {
         provider="gatewayapi:v1",
         service={**LINKERD_TUTORIAL["spec"]["service"], "gatewayRefs": [{"name": "gw"}]},
     ),
+    # Flagger's Istio tutorials (docs/gitbook/tutorials/istio-progressive-delivery.md,
+    # istio-ab-testing.md): gateways, hosts and every Istio setting of the service.
+    "istio": _variant(
+        provider="istio",
+        service={
+            **LINKERD_TUTORIAL["spec"]["service"],
+            "gateways": ["public-gateway.istio-system.svc.cluster.local", "mesh"],
+            "hosts": ["app.example.com"],
+            "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}},
+            "retries": {"attempts": 3, "perTryTimeout": "1s", "retryOn": "gateway-error"},
+            "match": [{"uri": {"prefix": "/"}}],
+            "rewrite": {"uri": "/"},
+            "corsPolicy": {"allowOrigins": [{"exact": "https://example.com"}]},
+            "headers": {"request": {"add": {"x-some-header": "value"}}},
+            "timeout": "30s",
+        },
+    ),
     # Flagger's KEDA ScaledObject tutorial (docs/gitbook/tutorials/keda-scaledobject.md): its
     # autoscalerRef, with a query for the primary's copy of the trigger `prom-trigger`.
     "keda-scaled-object": _variant(
@@ -134,7 +151,7 @@ def _on(provider: str, manifest: dict[str, Any]) -> dict[str, Any]:
 
 SUPPORTED = (
     "linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, smi:v1alpha4, kubernetes, gatewayapi:v1, "
-    "gatewayapi:v1beta1"
+    "gatewayapi:v1beta1, istio"
 )
 ISTIO_TRAFFIC_POLICY = {"tls": {"mode": "ISTIO_MUTUAL"}}
 # Fields Flagger ignores with the Canary's provider: admitted as written, and warned of.
@@ -169,11 +186,6 @@ IGNORED = {
 # A provider this controller does not implement, or a field Flagger applies with the Canary's
 # provider and this controller cannot: refused, naming it.
 REFUSED = {
-    "istio-provider": (
-        _on("istio", _with("service", "trafficPolicy", ISTIO_TRAFFIC_POLICY)),
-        "spec.provider",
-        f'"istio": provider istio is not supported yet; supported providers: {SUPPORTED}',
-    ),
     "nginx-provider": (
         _on("nginx", _with("spec", "ingressRef", {"kind": "Ingress", "name": "podinfo"})),
         "spec.provider",

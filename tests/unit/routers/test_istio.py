@@ -4,13 +4,16 @@ that apply, the refusals, reading weights back, adoption and its release patch."
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes_asyncio.client import ApiClient, Configuration
 
 from canary.api.analysis import MatchRequest, StringMatch
 from canary.api.canary import HeaderOperations, Headers
+from canary.cli.check.command import check_document
 from canary.kube.resources import CanaryRef
 from canary.routers.base import RouteError, RouteRef
 from canary.routers.istio import IstioRouter, original_of, restore_patch
@@ -28,6 +31,7 @@ from canary.routers.registry import router_kind
 from canary.routers.settings import RouteSettings
 from canary.routers.sticky import Affinity, Cookies
 
+REPOSITORY = Path(__file__).resolve().parents[3]
 OWNER = CanaryRef(name="podinfo", namespace="test", uid="uid-1")
 ROUTE = RouteRef(namespace="test", apex="podinfo", owner=OWNER)
 OWNER_REFERENCE = OWNER.owner_reference()
@@ -396,3 +400,12 @@ async def test_a_users_virtual_service_reads_as_no_route_until_adopted() -> None
         )
         router = IstioRouter(api, _settings(), read=_Reader(adopted))
         assert await router.get_weights(ROUTE) == (80, 20)
+
+
+def test_canary_check_refuses_what_only_the_istio_router_refuses() -> None:
+    manifest = yaml.safe_load((REPOSITORY / "examples/istio/canary.yaml").read_text())
+    assert check_document(manifest, number=1, provider="linkerd").problems == ()
+    manifest["spec"]["service"]["delegation"] = True
+    (problem,) = check_document(manifest, number=1, provider="linkerd").problems
+    assert "spec.service.delegation cannot be set with spec.service.hosts" in problem.text
+    assert "(provider istio)" in problem.text
