@@ -50,6 +50,8 @@ CONTROLLER_RULES = {  # the controller's (Cluster)Role, as docs/install.md lists
         "patch",
         "delete",
     },
+    ("networking.istio.io", "virtualservices"): {"get", "create", "patch", "delete"},
+    ("networking.istio.io", "destinationrules"): {"get", "create", "patch", "delete"},
 }
 RESTRICTED_CONTAINER = {
     "allowPrivilegeEscalation": False,

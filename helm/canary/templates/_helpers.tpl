@@ -121,6 +121,8 @@ namespaces) or the Role in each watched namespace.
 - httproutes (Gateway API): watched (weights are read from the cache), applied, released
   (patched) or deleted on revertOnDeletion. The controller watches them whatever the providers
   in use, so they are always granted.
+- virtualservices and destinationrules (Istio): read, applied, and on revertOnDeletion the
+  VirtualService restored (patched) or deleted and the DestinationRules deleted. Not watched.
 */}}
 {{- define "canary.rules" -}}
 - apiGroups: ["canary.dev"]
@@ -165,6 +167,9 @@ namespaces) or the Role in each watched namespace.
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["httproutes"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: ["networking.istio.io"]
+  resources: ["virtualservices", "destinationrules"]
+  verbs: ["get", "create", "patch", "delete"]
 {{- with .Values.rbac.extraRules }}
 {{ toYaml . }}
 {{- end }}
