@@ -409,3 +409,27 @@ def test_canary_check_refuses_what_only_the_istio_router_refuses() -> None:
     (problem,) = check_document(manifest, number=1, provider="linkerd").problems
     assert "spec.service.delegation cannot be set with spec.service.hosts" in problem.text
     assert "(provider istio)" in problem.text
+
+
+def test_a_primary_cookie_keeps_its_holders_on_the_primary() -> None:
+    affinity = Affinity(
+        cookie_name="canary", interval_seconds=15, primary_cookie_name="stable", max_age=60
+    )
+    cookies = Cookies(canary="canary=c1", primary="stable=p1")
+    vs = virtual_service(
+        ROUTE, _settings(affinity=affinity), primary_weight=80, canary_weight=20, cookies=cookies
+    )
+    to_canary, to_primary, weighted = vs["spec"]["http"]
+    assert to_canary["route"] == [_to("podinfo-primary", 0), _to("podinfo-canary", 100)]
+    assert to_primary["match"] == [{"headers": {"Cookie": {"regex": ".*stable.*p1.*"}}}]
+    assert to_primary["route"] == [_to("podinfo-primary", 100), _to("podinfo-canary", 0)]
+    primary_cookie = weighted["route"][0]["headers"]["response"]["add"]["Set-Cookie"]
+    assert primary_cookie == "stable=p1; Max-Age=15"
+
+
+def test_the_documented_example_is_the_example_file() -> None:
+    page = (REPOSITORY / "docs/providers/istio.md").read_text()
+    documented = [
+        d for d in yaml.safe_load_all(page.split("```yaml\n", 1)[1].split("```", 1)[0]) if d
+    ]
+    assert documented == [yaml.safe_load((REPOSITORY / "examples/istio/canary.yaml").read_text())]
