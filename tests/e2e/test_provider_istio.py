@@ -9,8 +9,10 @@ the example promoted step by step and a faulty version rolled back; A/B testing,
 with mirroring, sticky sessions; and a VirtualService the user made before the Canary, adopted
 and given back as it was when the Canary goes with revertOnDeletion.
 
-What the tests change in the example, and only that: the namespace and the intervals (2 s
-between steps, 10 s metric windows), so a release takes seconds.
+What the tests change in the example, and only that: the namespace, the intervals (2 s between
+steps, 10 s metric windows), so a release takes seconds, and the threshold (5: on a loaded
+machine the first checks of a run may come before Prometheus has two scrapes of the canary's
+new series, and "no data" fails a check).
 """
 
 from __future__ import annotations
@@ -78,13 +80,14 @@ def _yaml(name: str) -> dict[str, Any]:
 
 
 def _example(namespace: str, **analysis: Any) -> dict[str, Any]:
-    """examples/istio/canary.yaml in `namespace`, 2 s steps, 10 s metric windows, `analysis`."""
+    """examples/istio/canary.yaml in `namespace`, 2 s steps, 10 s metric windows, threshold 5,
+    then `analysis`."""
     manifest = _yaml("canary.yaml")
     manifest["metadata"]["namespace"] = namespace
     spec = manifest["spec"]["analysis"]
     for metric in spec["metrics"]:
         metric["interval"] = "10s"
-    spec.update({"interval": "2s", **analysis})
+    spec.update({"interval": "2s", "threshold": 5, **analysis})
     return manifest
 
 
