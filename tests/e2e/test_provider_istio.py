@@ -6,8 +6,9 @@ simulator follows the VirtualService the controller writes and exports what the 
 the builtin `request-success-rate` and `request-duration` read, with Flagger's Istio queries.
 Scenarios run concurrently, each in its own namespace, under one controller watching them all:
 the example promoted step by step and a faulty version rolled back; A/B testing, blue/green
-with mirroring, sticky sessions; and a VirtualService the user made before the Canary, adopted
-and given back as it was when the Canary goes with revertOnDeletion.
+with mirroring, sticky sessions, a delegate VirtualService behind the user's root one; and a
+VirtualService the user made before the Canary, adopted and given back as it was when the
+Canary goes with revertOnDeletion.
 
 What the tests change in the example, and only that: the namespace, the intervals (2 s between
 steps, 10 s metric windows), so a release takes seconds, and the threshold (5: on a loaded
@@ -262,15 +263,41 @@ async def _sticky_sessions(api: ApiClient, namespace: str) -> None:
     assert expire["headers"]["response"]["add"]["Set-Cookie"].endswith("; Max-Age=-1"), vs
 
 
-async def test_istio_ab_testing_blue_green_with_mirroring_and_sticky_sessions(
+async def _delegated(api: ApiClient, namespace: str) -> None:
+    """Flagger's test-delegation.sh: the user's root VirtualService delegates to the Canary's."""
+    root = {
+        "apiVersion": "networking.istio.io/v1beta1",
+        "kind": "VirtualService",
+        "metadata": {"name": "root", "namespace": namespace},
+        "spec": {
+            "hosts": ["podinfo.example.com"],
+            "gateways": ["public-gateway"],
+            "http": [{"match": [{"uri": {"prefix": "/"}}], "delegate": {"name": NAME}}],
+        },
+    }
+    await apply(api, root)
+    canary = _example(namespace)
+    service = canary["spec"]["service"]
+    service.update(delegation=True, hosts=[], gateways=[])
+    recorder = await _start(api, namespace, canary)
+    async with recorder.running():
+        assert await _release(api, recorder) == "Succeeded", recorder.describe()
+    delegate = await resources.get(api, VIRTUAL_SERVICE, NAME, namespace=namespace)
+    assert delegate is not None
+    assert (delegate["spec"]["hosts"], delegate["spec"]["gateways"]) == ([], [])
+    assert recorder.canary_weights == [0, 10, 20, 30, 40, 50, 0], recorder.describe()
+
+
+async def test_istio_ab_testing_blue_green_with_mirroring_sticky_sessions_and_delegation(
     api: ApiClient, controllers: Controllers
 ) -> None:
-    async with _namespaces(api, "istio-routing", 3) as (ab, mirrored, sticky):
-        await _controller_for(controllers, [ab, mirrored, sticky])
+    async with _namespaces(api, "istio-routing", 4) as (ab, mirrored, sticky, delegated):
+        await _controller_for(controllers, [ab, mirrored, sticky, delegated])
         async with asyncio.TaskGroup() as group:
             group.create_task(_ab_testing(api, ab))
             group.create_task(_blue_green_mirrored(api, mirrored))
             group.create_task(_sticky_sessions(api, sticky))
+            group.create_task(_delegated(api, delegated))
 
 
 USERS_VS_SPEC = {
