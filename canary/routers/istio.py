@@ -152,7 +152,8 @@ async def release(api: ApiClient, route: RouteRef) -> str:
     """Hand the traffic back before the Canary goes (revertOnDeletion): an adopted
     VirtualService gets its own spec back and is kept; one the Canary made is deleted, and so
     are the DestinationRules."""
-    from canary.routers.release import held_by_another  # noqa: PLC0415 - release imports the registry, which imports this module
+    # Imported here: canary.routers.release imports the registry, which imports this module.
+    from canary.routers.release import held_by_another  # noqa: PLC0415
 
     owner_uid = route.owner.uid if route.owner is not None else ""
     done = []

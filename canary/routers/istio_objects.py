@@ -73,7 +73,7 @@ class IstioSettings:
     port_discovery: bool = False
     timeout: str | None = None  # an Istio duration ("30s", "1.5s")
     retries: Mapping[str, Any] | None = None
-    corsPolicy: Mapping[str, Any] | None = None  # noqa: N815 - Istio's field name
+    cors_policy: Mapping[str, Any] | None = None
     rewrite: Mapping[str, Any] | None = None
     headers: Headers | None = None
     service_match: tuple[Mapping[str, Any], ...] = ()
@@ -153,7 +153,7 @@ def istio_settings(settings: RouteSettings) -> IstioSettings:
         port_discovery=settings.port_discovery,
         timeout=istio_duration(settings.timeout) if settings.timeout else None,
         retries=_object(settings, RETRIES),
-        corsPolicy=_object(settings, CORS_POLICY),
+        cors_policy=_object(settings, CORS_POLICY),
         rewrite=rewrite,
         headers=settings.headers,
         service_match=service_match,
@@ -177,7 +177,7 @@ def _check_tcp(settings: IstioSettings) -> None:
         "spec.service.timeout": settings.timeout is not None,
         "spec.service.headers": settings.headers is not None,
         RETRIES: settings.retries is not None,
-        CORS_POLICY: settings.corsPolicy is not None,
+        CORS_POLICY: settings.cors_policy is not None,
         REWRITE: settings.rewrite is not None,
     }
     for path, set_ in http_only.items():
@@ -288,8 +288,8 @@ def _http_route(
         http["timeout"] = settings.timeout
     if settings.retries is not None:
         http["retries"] = dict(settings.retries)
-    if settings.corsPolicy is not None:
-        http["corsPolicy"] = dict(settings.corsPolicy)
+    if settings.cors_policy is not None:
+        http["corsPolicy"] = dict(settings.cors_policy)
     headers = _headers(settings.headers)
     if headers is not None:
         http["headers"] = headers
@@ -316,7 +316,7 @@ def _sticky_routes(
     assert affinity is not None  # noqa: S101 - only called with sessionAffinity
     primary, canary = weighted["route"]
 
-    def pinned(to_canary: bool, cookie: str) -> dict[str, Any]:  # noqa: FBT001
+    def pinned(cookie: str, *, to_canary: bool) -> dict[str, Any]:
         sticky = {k: v for k, v in weighted.items() if k not in ("route", "match")}
         sticky = {"name": STICKY_ROUTE, **json.loads(json.dumps(sticky))}
         sticky["match"] = merge_matches([_cookie_match(cookie)], settings.service_match)
@@ -330,13 +330,13 @@ def _sticky_routes(
     if cookies.canary is not None:
         max_age = affinity.max_age or 86400
         _add_set_cookie(canary, f"{cookies.canary}; Max-Age={max_age}{affinity.attributes}")
-        found.append(pinned(True, cookies.canary))  # noqa: FBT003
+        found.append(pinned(cookies.canary, to_canary=True))
     if cookies.primary is not None:
         value = f"{cookies.primary}; Max-Age={affinity.interval_seconds}{affinity.attributes}"
         _add_set_cookie(primary, value)
-        found.append(pinned(False, cookies.primary))  # noqa: FBT003
+        found.append(pinned(cookies.primary, to_canary=False))
     if cookies.previous is not None and cookies.canary is None:
-        expire = pinned(False, cookies.previous)  # noqa: FBT003
+        expire = pinned(cookies.previous, to_canary=False)
         _add_set_cookie(expire, f"{cookies.previous}; Max-Age=-1")
         found.append(expire)
     return found

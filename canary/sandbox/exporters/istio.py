@@ -45,7 +45,8 @@ def service_of(host: object, namespace: str) -> Backend | None:
     return Backend(service=name, weight=0.0, namespace=None if other == namespace else other)
 
 
-def _weight(entry: Mapping[str, Any], alone: bool, where: str, problems: list[str]) -> float:  # noqa: FBT001
+def _weight(entry: Mapping[str, Any], *, alone: bool, where: str, problems: list[str]) -> float:
+    """A destination's weight: absent, everything when it is alone (as Istio reads it)."""
     value = entry.get("weight")
     if value is None:
         return 100.0 if alone else 0.0
@@ -91,7 +92,7 @@ def splits_of_virtual_service(manifest: Mapping[str, Any]) -> list[Split]:
                 if backend is None:
                     continue
                 at = f"{where}: {protocol}[{index}] destination {host}"
-                weight = _weight(entry, len(destinations) == 1, at, problems)
+                weight = _weight(entry, alone=len(destinations) == 1, where=at, problems=problems)
                 backends.append(Backend(backend.service, weight, backend.namespace))
             if backends:
                 routes.append((tuple(backends), _mirrors(route, namespace)))
