@@ -41,6 +41,7 @@ PROVIDERS = (
     "gatewayapi:v1beta1",
     "nginx",
     "skipper",
+    "istio",
 )
 # Providers Flagger had whose projects are retired upstream: refused, saying so.
 RETIRED = {

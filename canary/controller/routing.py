@@ -47,6 +47,8 @@ def route_settings(canary: Canary, provider: str) -> RouteSettings:
         port=service.port,
         port_name=service.port_name,
         target_port=service.target_port,
+        app_protocol=service.app_protocol,
+        port_discovery=service.port_discovery,
         hosts=tuple(service.hosts),
         gateway_refs=tuple(_parent_ref(ref) for ref in service.gateway_refs),
         timeout=service.timeout,

@@ -53,16 +53,10 @@ def _no_router(_api: ApiClient, _read: Reader | None, settings: RouteSettings) -
 _NOTHING = RouterKind(build=_no_router, route=None, match_query_params=False)
 
 
-def unsupported_fields(canary: Canary, *, default_provider: str) -> list[str]:
-    """What the Canary asks of its router that the router, or the strategy, cannot do."""
-    provider = canary.spec.provider or default_provider
+def _beyond(kind: RouterKind, canary: Canary, provider: str) -> list[str]:
+    """What the analysis asks of the router beyond its capabilities."""
     analysis = canary.spec.analysis
-    found = unapplied_fields(canary.spec.foreign, provider)
-    try:
-        kind = router_kind(provider)
-    except ValueError as error:
-        found.append(f"spec.provider: {error}")
-        kind = _NOTHING
+    found: list[str] = []
     if analysis.match and not kind.can_match:
         found.append(
             f"spec.analysis.match with provider {provider} (A/B testing needs one of "
@@ -80,6 +74,20 @@ def unsupported_fields(canary: Canary, *, default_provider: str) -> list[str]:
             f"spec.analysis.mirror with provider {provider} (mirroring needs one of "
             f"{_able(lambda k: k.can_mirror)})"
         )
+    return found
+
+
+def unsupported_fields(canary: Canary, *, default_provider: str) -> list[str]:
+    """What the Canary asks of its router that the router, or the strategy, cannot do."""
+    provider = canary.spec.provider or default_provider
+    analysis = canary.spec.analysis
+    found = unapplied_fields(canary.spec.foreign, provider)
+    try:
+        kind = router_kind(provider)
+    except ValueError as error:
+        found.append(f"spec.provider: {error}")
+        kind = _NOTHING
+    found += _beyond(kind, canary, provider)
     for metric in analysis.metrics:
         if metric.query is None and metric.template_ref is None and is_builtin(metric.name):
             try:

@@ -77,6 +77,9 @@ _KNOWN_KINDS: Final[Mapping[str, tuple[str, bool]]] = {
     "HTTPRoute": ("httproutes", True),
     "HTTPRouteGroup": ("httproutegroups", True),
     "Ingress": ("ingresses", True),
+    "VirtualService": ("virtualservices", True),
+    "DestinationRule": ("destinationrules", True),
+    "Gateway": ("gateways", True),  # Istio's and the Gateway API's
     "Canary": ("canaries", True),
     "MetricTemplate": ("metrictemplates", True),
     "AlertProvider": ("alertproviders", True),
@@ -365,4 +368,6 @@ TRAFFIC_SPLIT: Final = resource_kind("split.smi-spec.io/v1alpha2", "TrafficSplit
 # v1beta1 HTTPRoutes are the same stored objects, served as v1 too.
 HTTP_ROUTE: Final = resource_kind("gateway.networking.k8s.io/v1", "HTTPRoute")
 INGRESS: Final = resource_kind("networking.k8s.io/v1", "Ingress")  # nginx, skipper
+VIRTUAL_SERVICE: Final = resource_kind("networking.istio.io/v1beta1", "VirtualService")
+DESTINATION_RULE: Final = resource_kind("networking.istio.io/v1beta1", "DestinationRule")
 LEASE: Final = resource_kind("coordination.k8s.io/v1", "Lease")  # leader election

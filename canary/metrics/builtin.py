@@ -11,6 +11,8 @@ Which mesh a Canary's `provider` reads (a decision of this project, not Flagger'
   (`meshes/http.py`), with Flagger's queries for them.
 - `nginx` reads ingress-nginx's series of the canary Ingress (`meshes/nginx.py`).
 - `skipper` reads Skipper's per-route histograms of the canary Ingress (`meshes/skipper.py`).
+- `istio` reads the Istio sidecars' `istio_requests_total` and request duration histogram
+  (`meshes/istio.py`).
 - Any other provider has no builtins and fails with an `UnsupportedProvider` error; there is no
   silent fallback to another mesh.
 
@@ -26,7 +28,7 @@ from types import MappingProxyType
 
 from canary.metrics.errors import FailureKind, MetricError
 from canary.metrics.inputs import CanaryContext
-from canary.metrics.meshes import http, linkerd, nginx, skipper
+from canary.metrics.meshes import http, istio, linkerd, nginx, skipper
 from canary.metrics.meshes.table import BuiltinTable
 
 REQUEST_SUCCESS_RATE = "request-success-rate"
@@ -42,6 +44,7 @@ TABLES: Mapping[str, BuiltinTable] = MappingProxyType(
         "gatewayapi": http.TABLE,
         "nginx": nginx.TABLE,
         "skipper": skipper.TABLE,
+        "istio": istio.TABLE,
     }
 )
 

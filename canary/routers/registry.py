@@ -24,7 +24,7 @@ from typing import Final
 from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.resources import Reader, ResourceKind
-from canary.routers import nginx, skipper
+from canary.routers import istio, nginx, skipper
 from canary.routers.base import Router
 from canary.routers.bluegreen import ServiceRouter
 from canary.routers.gatewayapi import (
@@ -96,6 +96,16 @@ PROVIDERS: Final[Mapping[str, RouterKind]] = {
     KUBERNETES: RouterKind(build=_services, route=None, progressive=False),
     "nginx": nginx.ROUTER,
     "skipper": skipper.ROUTER,
+    "istio": RouterKind(
+        build=istio.build,
+        route=istio.ROUTE,
+        applies=istio.FIELDS,
+        can_match=True,
+        can_mirror=True,
+        sticky=True,
+        release=istio.release,
+        validate=istio.validate,
+    ),
 }
 KNOWN_PROVIDERS: Final = tuple(PROVIDERS)
 _GATEWAY: Final[Mapping[str, GatewayVersion]] = {

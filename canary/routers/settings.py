@@ -42,6 +42,8 @@ class RouteSettings:
     port: int = 80
     port_name: str = "http"
     target_port: int | str | None = None
+    app_protocol: str | None = None  # `service.appProtocol` (Istio routes `tcp` as TCP)
+    port_discovery: bool = False  # `service.portDiscovery`: the Services have several ports
     hosts: tuple[str, ...] = ()
     gateway_refs: tuple[Mapping[str, Any], ...] = ()
     timeout: str | None = None

@@ -35,6 +35,8 @@ HELM_VERSION = "v3.22.0"
 GATEWAY_API_VERSION = "v1.6.3"
 # The newest v2.x whose module the local Go toolchain accepts (v2.21.1 requires Go 1.27.4).
 KEDA_VERSION = "v2.21.0"
+# The newest istio.io/api release the module proxy serves (its module ships Istio's CRDs).
+ISTIO_API_VERSION = "v1.32.0"
 # Debian bookworm's package; the cache holds whichever 2.42 build apt offers.
 PROMETHEUS_SERIES = "2.42."
 
@@ -57,6 +59,11 @@ GATEWAY_API_CRD_FILES = tuple(
 # KEDA's ScaledObject CRD (what `spec.autoscalerRef` of kind ScaledObject names), as shipped in
 # the module. No KEDA operator runs in the sandbox: the CRD lets the controller's objects exist.
 KEDA_CRD_FILES = ("config/crd/bases/keda.sh_scaledobjects.yaml",)
+
+# Istio's CRDs (networking.istio.io VirtualService and DestinationRule among them), all in one
+# file as shipped in the istio.io/api module. No Istio control plane runs in the sandbox: the mesh
+# simulator follows the VirtualServices.
+ISTIO_CRD_FILES = ("kubernetes/customresourcedefinitions.gen.yaml",)
 
 Report = Callable[[str], None]
 
@@ -168,6 +175,13 @@ COMPONENTS = (
         packages=(),
         module="github.com/kedacore/keda/v2",
         crd_files=KEDA_CRD_FILES,
+    ),
+    GoComponent(
+        name="istio",
+        version=ISTIO_API_VERSION,
+        packages=(),
+        module="istio.io/api",
+        crd_files=ISTIO_CRD_FILES,
     ),
 )
 

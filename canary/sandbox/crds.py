@@ -1,6 +1,7 @@
 """CustomResourceDefinitions the sandbox installs: the mesh simulator's SMI TrafficSplit and the
-HTTPRouteGroup of A/B splits (committed here), and Gateway API's standard channel (copied out of
-the pinned Go module by the build)."""
+HTTPRouteGroup of A/B splits (committed here), and the upstream components' CRDs (Gateway API's
+standard channel, KEDA's, Istio's), copied out of their pinned Go modules by the build. A file
+may hold several CRDs (Istio ships all of its in one)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,15 @@ HTTP_ROUTE_GROUP_CRD = MANIFESTS / "httproutegroup-crd.yaml"
 
 
 def load(path: Path) -> dict[str, Any]:
+    """The one manifest of a single-document file."""
     # libyaml's loader when present: Gateway API's CRDs are over 800 kB of YAML.
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     manifest: dict[str, Any] = yaml.load(path.read_text(), Loader=loader)  # noqa: S506
     return manifest
+
+
+def load_all(path: Path) -> list[dict[str, Any]]:
+    """Every manifest of a file of one or more YAML documents (empty documents left out)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    documents = yaml.load_all(path.read_text(), Loader=loader)
+    return [document for document in documents if document]

@@ -337,9 +337,9 @@ CANARY_AND_TEMPLATE_CASES = [
     ),
     Case(
         "unknown-provider",
-        in_spec("provider", "istio"),
-        [cause("spec.provider", f'Invalid value: "istio": {provider_message("istio")}')],
-        rule_message=provider_message("istio"),
+        in_spec("provider", "consul"),
+        [cause("spec.provider", f'Invalid value: "consul": {provider_message("consul")}')],
+        rule_message=provider_message("consul"),
     ),
     Case(
         "match-without-iterations",

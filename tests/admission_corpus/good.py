@@ -92,7 +92,7 @@ CHECK_CASES = [
     Case(
         "several-refusals-at-once",
         all_of(
-            in_spec("provider", "istio"),
+            in_spec("provider", "consul"),
             in_spec("service.port", 98980),
             in_analysis(threshold=0, maxWeight="50"),
             drop_target_name,

@@ -52,6 +52,8 @@ CONTROLLER_RULES = {  # the controller's (Cluster)Role, as docs/install.md lists
     },
     # nginx, skipper: read the user's Ingress, write `<ingress>-canary`
     ("networking.k8s.io", "ingresses"): {"get", "create", "patch"},
+    ("networking.istio.io", "virtualservices"): {"get", "create", "patch", "delete"},
+    ("networking.istio.io", "destinationrules"): {"get", "create", "patch", "delete"},
 }
 RESTRICTED_CONTAINER = {
     "allowPrivilegeEscalation": False,
@@ -324,7 +326,7 @@ def test_a_digest_pins_the_image(tools: Tools) -> None:
         ({"replicas": "two"}, "/replicas"),
         ({"watchNamespaces": "team-a"}, "/watchNamespaces"),
         ({"serviceMonitor": {"enabled": "yes"}}, "/serviceMonitor/enabled"),
-        ({"provider": "istio"}, "/provider"),
+        ({"provider": "consul"}, "/provider"),
         ({"prometheus": {"url": "prometheus:9090"}}, "/prometheus/url"),
         ({"image": {"digest": "latest"}}, "/image/digest"),
     ],

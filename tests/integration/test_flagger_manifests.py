@@ -17,6 +17,7 @@ from kubernetes_asyncio.client import ApiClient, CustomObjectsApi
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from canary.api.base import GROUP, VERSION
+from canary.api.foreign import provider_message
 from canary.cli.check.command import check_document
 from tests.integration.crds import install_crds
 
@@ -99,6 +100,23 @@ ADMITTED = {
         provider="gatewayapi:v1",
         service={**LINKERD_TUTORIAL["spec"]["service"], "gatewayRefs": [{"name": "gw"}]},
     ),
+    # Flagger's Istio tutorials (docs/gitbook/tutorials/istio-progressive-delivery.md,
+    # istio-ab-testing.md): gateways, hosts and every Istio setting of the service.
+    "istio": _variant(
+        provider="istio",
+        service={
+            **LINKERD_TUTORIAL["spec"]["service"],
+            "gateways": ["public-gateway.istio-system.svc.cluster.local", "mesh"],
+            "hosts": ["app.example.com"],
+            "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}},
+            "retries": {"attempts": 3, "perTryTimeout": "1s", "retryOn": "gateway-error"},
+            "match": [{"uri": {"prefix": "/"}}],
+            "rewrite": {"uri": "/"},
+            "corsPolicy": {"allowOrigins": [{"exact": "https://example.com"}]},
+            "headers": {"request": {"add": {"x-some-header": "value"}}},
+            "timeout": "30s",
+        },
+    ),
     # Flagger's KEDA ScaledObject tutorial (docs/gitbook/tutorials/keda-scaledobject.md): its
     # autoscalerRef, with a query for the primary's copy of the trigger `prom-trigger`.
     "keda-scaled-object": _variant(
@@ -139,7 +157,7 @@ def _on(provider: str, manifest: dict[str, Any]) -> dict[str, Any]:
 
 SUPPORTED = (
     "linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, smi:v1alpha4, kubernetes, gatewayapi:v1, "
-    "gatewayapi:v1beta1, nginx, skipper"
+    "gatewayapi:v1beta1, nginx, skipper, istio"
 )
 ISTIO_TRAFFIC_POLICY = {"tls": {"mode": "ISTIO_MUTUAL"}}
 # Fields Flagger ignores with the Canary's provider: admitted as written, and warned of.
@@ -174,10 +192,10 @@ IGNORED = {
 # A provider this controller does not implement, or a field Flagger applies with the Canary's
 # provider and this controller cannot: refused, naming it.
 REFUSED = {
-    "istio-provider": (
-        _on("istio", _with("service", "trafficPolicy", ISTIO_TRAFFIC_POLICY)),
+    "appmesh-provider": (
+        _on("appmesh", _with("service", "backends", ["backend1"])),
         "spec.provider",
-        f'"istio": provider istio is not supported yet; supported providers: {SUPPORTED}',
+        f'"appmesh": {provider_message("appmesh")}',
     ),
     "gateway-api-rewrite-with-gateway-api": (
         _on("gatewayapi:v1", _with("service", "rewrite", {"uri": "/"})),

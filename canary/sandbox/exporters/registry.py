@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from canary.sandbox.exporters import application, gatewayapi, linkerd, nginx, skipper
+from canary.sandbox.exporters import application, gatewayapi, istio, linkerd, nginx, skipper
 from canary.sandbox.exporters.base import MeshsimProvider
 
 PROVIDERS: Final[tuple[MeshsimProvider, ...]] = (
@@ -13,4 +13,5 @@ PROVIDERS: Final[tuple[MeshsimProvider, ...]] = (
     nginx.PROVIDER,
     skipper.PROVIDER,
     application.PROVIDER,
+    istio.PROVIDER,
 )

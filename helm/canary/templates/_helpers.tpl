@@ -131,6 +131,8 @@ namespaces) or the Role in each watched namespace.
 - httproutes (Gateway API): watched (weights are read from the cache), applied, released
   (patched) or deleted on revertOnDeletion. The controller watches them whatever the providers
   in use, so they are always granted.
+- virtualservices and destinationrules (Istio): read, applied, and on revertOnDeletion the
+  VirtualService restored (patched) or deleted and the DestinationRules deleted. Not watched.
 */}}
 {{- define "canary.rules" -}}
 - apiGroups: ["canary.dev"]
@@ -178,6 +180,9 @@ namespaces) or the Role in each watched namespace.
 - apiGroups: ["networking.k8s.io"]
   resources: ["ingresses"]
   verbs: ["get", "create", "patch"]
+- apiGroups: ["networking.istio.io"]
+  resources: ["virtualservices", "destinationrules"]
+  verbs: ["get", "create", "patch", "delete"]
 {{- with .Values.rbac.extraRules }}
 {{ toYaml . }}
 {{- end }}

@@ -397,8 +397,8 @@ def test_fields_flagger_applies_with_the_provider_are_refused_naming_them(
 
 def test_a_provider_not_implemented_is_refused_naming_it() -> None:
     manifest = _example("canary.yaml")
-    manifest["spec"]["provider"] = "istio"
-    with pytest.raises(ValidationError, match="provider istio is not supported yet; supported "):
+    manifest["spec"]["provider"] = "consul"
+    with pytest.raises(ValidationError, match="provider consul is not supported yet; supported "):
         Canary.model_validate(manifest)
 
 

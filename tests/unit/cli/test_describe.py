@@ -105,10 +105,10 @@ async def test_an_unreachable_prometheus_is_reported_once_with_its_reason() -> N
 
 
 async def test_a_provider_without_builtin_metrics_is_unavailable() -> None:
-    other = Workloads(namespace="shop", primary="a-primary", canary="a", provider="istio")
+    other = Workloads(namespace="shop", primary="a-primary", canary="a", provider="consul")
     result = await golden_signals(FakePrometheus(), other, window="30s", span=SPAN)
     assert isinstance(result, Unavailable)
-    assert "unknown provider 'istio'" in result.reason
+    assert "unknown provider 'consul'" in result.reason
 
 
 class SecondsPrometheus(FakePrometheus):

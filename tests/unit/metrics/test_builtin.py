@@ -169,7 +169,7 @@ async def test_a_template_named_like_a_builtin_is_not_scaled() -> None:
     assert outcome.result.value == 0.25
 
 
-@pytest.mark.parametrize("provider", ["istio", "smiley", "", "linkerd2"])
+@pytest.mark.parametrize("provider", ["istio2", "smiley", "", "linkerd2"])
 def test_an_unknown_provider_is_an_error_not_a_fallback(provider: str) -> None:
     with pytest.raises(MetricError) as caught:
         builtin_query(REQUEST_SUCCESS_RATE, provider=provider)

@@ -241,14 +241,14 @@ async def test_an_unexpected_exception_is_contained() -> None:
 
 
 async def test_an_unsupported_provider_fails_the_builtin_check() -> None:
-    context = CanaryContext(name="p", namespace="d", target="p", provider="istio")
+    context = CanaryContext(name="p", namespace="d", target="p", provider="consul")
     fake = FakePrometheus(1.0)
     outcome = await evaluate(
         MetricSpec(name="request-success-rate", min=99), context=context, client=fake
     )
     assert fake.queries == []
     assert outcome.failure is FailureKind.UNSUPPORTED_PROVIDER
-    assert outcome.result.message.startswith("request-success-rate: unknown provider 'istio'")
+    assert outcome.result.message.startswith("request-success-rate: unknown provider 'consul'")
     assert outcome.result.min == 99
 
 

@@ -173,7 +173,7 @@ def test_providers_map_to_an_explicit_smi_version(provider: str, version: SmiVer
 
 
 @pytest.mark.parametrize(
-    "provider", ["istio", "", "smi", "smi:v1alpha5", "smi:v1alpha2:", "Linkerd", "linkerd "]
+    "provider", ["consul", "", "smi", "smi:v1alpha5", "smi:v1alpha2:", "Linkerd", "linkerd "]
 )
 def test_an_unknown_provider_is_an_error_naming_it_and_the_known_ones(provider: str) -> None:
     with pytest.raises(ValueError, match="unknown traffic provider") as raised:

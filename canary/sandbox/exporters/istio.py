@@ -1,0 +1,169 @@
+"""Istio: the simulator follows VirtualServices and exports the sidecars' standard metrics.
+
+A VirtualService reads as one `Split` per HTTP or TCP route that has destinations (a route that
+delegates has none: the delegate VirtualService carries them): requests divided among the
+destination hosts' Services by weight (a lone destination without a weight takes everything,
+as Istio does), `mirror` (`mirrorPercentage`, all when absent) as a mirror. The
+VirtualService's `meshsim.canary.dev/rate` (or the default rate) is shared equally among its
+routes. Hosts are Services: `podinfo` (in the VirtualService's namespace), or
+`podinfo.test.svc.cluster.local`; other hosts are outside the simulation.
+
+The exporter emits what every workload's sidecar reports as the destination
+(`reporter="destination"`): `istio_requests_total` by `response_code` and
+`istio_request_duration_milliseconds` (with the simulator's buckets, in ms), labelled with the
+`destination_workload` and `destination_workload_namespace` Istio's builtin queries select on,
+and the destination Service of the workload's first feed (`unknown` before any route reaches
+it). Source-side series (`reporter="source"`) are not simulated. No I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+
+from canary.kube.resources import VIRTUAL_SERVICE
+from canary.sandbox.exporters.base import MeshsimProvider, RouteSource, Traffic
+from canary.sandbox.meshsim_model import Series
+from canary.sandbox.meshsim_objects import RATE_ANNOTATION, Backend, Split, parse_rate
+
+KIND = "VirtualService"
+_CLUSTER_SUFFIX = ".svc.cluster.local"
+
+
+def service_of(host: object, namespace: str) -> Backend | None:
+    """The Service a destination host names (weight left 0): a short name is a Service of the
+    VirtualService's namespace, as Istio reads it; `<name>.<namespace>.svc.cluster.local` one of
+    that namespace. None for any other host (outside the cluster, as far as this goes)."""
+    text = str(host or "")
+    if text and "." not in text:
+        return Backend(service=text, weight=0.0)
+    name, _, other = text.removesuffix(_CLUSTER_SUFFIX).partition(".")
+    if not text.endswith(_CLUSTER_SUFFIX) or not name or not other or "." in other:
+        return None
+    return Backend(service=name, weight=0.0, namespace=None if other == namespace else other)
+
+
+def _weight(entry: Mapping[str, Any], *, alone: bool, where: str, problems: list[str]) -> float:
+    """A destination's weight: absent, everything when it is alone (as Istio reads it)."""
+    value = entry.get("weight")
+    if value is None:
+        return 100.0 if alone else 0.0
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    problems.append(f"{where}: weight {value!r} is not a whole number; using 0")
+    return 0.0
+
+
+def _mirrors(route: Mapping[str, Any], namespace: str) -> tuple[Backend, ...]:
+    mirror = route.get("mirror") or {}
+    backend = service_of(mirror.get("host"), namespace)
+    if backend is None:
+        return ()
+    percentage = route.get("mirrorPercentage") or {}
+    value = percentage.get("value", 100.0) if isinstance(percentage, Mapping) else 100.0
+    fraction = float(value) / 100 if isinstance(value, int | float) else 1.0
+    return (Backend(service=backend.service, weight=fraction, namespace=backend.namespace),)
+
+
+def splits_of_virtual_service(manifest: Mapping[str, Any]) -> list[Split]:
+    """A VirtualService as one Split per route with destinations."""
+    meta = manifest.get("metadata") or {}
+    spec = manifest.get("spec") or {}
+    namespace, name = meta.get("namespace", ""), meta.get("name", "")
+    where = f"VirtualService {namespace}/{name}"
+    problems: list[str] = []
+    rate = None
+    annotations = meta.get("annotations") or {}
+    if RATE_ANNOTATION in annotations:
+        try:
+            rate = parse_rate(str(annotations[RATE_ANNOTATION]))
+        except ValueError as error:
+            problems.append(f"{where}: annotation {RATE_ANNOTATION}: {error}; ignored")
+    routes: list[tuple[tuple[Backend, ...], tuple[Backend, ...]]] = []
+    for protocol in ("http", "tcp"):
+        for index, route in enumerate(spec.get(protocol) or []):
+            destinations = route.get("route") or []
+            backends = []
+            for entry in destinations:
+                host = (entry.get("destination") or {}).get("host")
+                backend = service_of(host, namespace)
+                if backend is None:
+                    continue
+                at = f"{where}: {protocol}[{index}] destination {host}"
+                weight = _weight(entry, alone=len(destinations) == 1, where=at, problems=problems)
+                backends.append(Backend(backend.service, weight, backend.namespace))
+            if backends:
+                routes.append((tuple(backends), _mirrors(route, namespace)))
+    return [
+        Split(
+            namespace=namespace,
+            name=f"{name}/route-{index}" if len(routes) > 1 else name,
+            route=name,
+            kind=KIND,
+            apex=name,
+            backends=backends,
+            rate=rate,
+            share=1.0 / len(routes),
+            mirrors=mirrors,
+            problems=tuple(problems) if index == 0 else (),
+        )
+        for index, (backends, mirrors) in enumerate(routes)
+    ]
+
+
+def _milliseconds(pairs: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """`(le, count)` pairs with `le` in seconds as pairs with `le` in milliseconds."""
+    return [(le if le == "+Inf" else f"{float(le) * 1000:g}", count) for le, count in pairs]
+
+
+def export(traffic: Traffic) -> Iterator[Metric]:
+    labels = [
+        "reporter",
+        "destination_workload",
+        "destination_workload_namespace",
+        "destination_service",
+        "destination_service_name",
+        "destination_service_namespace",
+        "request_protocol",
+        "response_code",
+    ]
+    requests = CounterMetricFamily("istio_requests", "Requests received.", labels=labels)
+    durations = HistogramMetricFamily(
+        "istio_request_duration_milliseconds", "Request durations, in ms.", labels=labels
+    )
+    for key, series in traffic.series.items():
+        namespace, workload = key
+        feeds = traffic.routes.get(key) or ()
+        service, service_namespace = "unknown", "unknown"
+        if feeds:
+            service, service_namespace = feeds[0].service, feeds[0].service_namespace
+        fqdn = "unknown" if not feeds else f"{service}.{service_namespace}.svc.cluster.local"
+        common = ["destination", workload, namespace, fqdn, service, service_namespace, "http"]
+        for code, count, failed in (
+            ("200", series.successes, False),
+            ("500", series.failures, True),
+        ):
+            if count:
+                requests.add_metric([*common, code], count)
+                durations.add_metric(
+                    [*common, code],
+                    _milliseconds(series.cumulative_seconds(failed=failed)),
+                    _latency_sum(series, failed=failed),
+                )
+    yield requests
+    yield durations
+
+
+def _latency_sum(series: Series, *, failed: bool) -> float:
+    if failed:
+        return series.failure_latency_sum_ms
+    return series.latency_sum_ms - series.failure_latency_sum_ms
+
+
+PROVIDER = MeshsimProvider(
+    name="istio",
+    routes=(RouteSource(VIRTUAL_SERVICE, splits_of_virtual_service),),
+    export=export,
+)
