@@ -76,6 +76,7 @@ _KNOWN_KINDS: Final[Mapping[str, tuple[str, bool]]] = {
     "TrafficSplit": ("trafficsplits", True),
     "HTTPRoute": ("httproutes", True),
     "HTTPRouteGroup": ("httproutegroups", True),
+    "HTTPProxy": ("httpproxies", True),
     "Canary": ("canaries", True),
     "MetricTemplate": ("metrictemplates", True),
     "AlertProvider": ("alertproviders", True),
@@ -363,4 +364,5 @@ ALERT_PROVIDER: Final = resource_kind("canary.dev/v1alpha1", "AlertProvider")
 TRAFFIC_SPLIT: Final = resource_kind("split.smi-spec.io/v1alpha2", "TrafficSplit")
 # v1beta1 HTTPRoutes are the same stored objects, served as v1 too.
 HTTP_ROUTE: Final = resource_kind("gateway.networking.k8s.io/v1", "HTTPRoute")
+HTTP_PROXY: Final = resource_kind("projectcontour.io/v1", "HTTPProxy")  # provider contour
 LEASE: Final = resource_kind("coordination.k8s.io/v1", "Lease")  # leader election

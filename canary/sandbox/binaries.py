@@ -35,6 +35,8 @@ HELM_VERSION = "v3.22.0"
 GATEWAY_API_VERSION = "v1.6.3"
 # The newest v2.x whose module the local Go toolchain accepts (v2.21.1 requires Go 1.27.4).
 KEDA_VERSION = "v2.21.0"
+# The newest Contour release; its module ships every CRD in one multi-document file.
+CONTOUR_VERSION = "v1.33.8"
 # Debian bookworm's package; the cache holds whichever 2.42 build apt offers.
 PROMETHEUS_SERIES = "2.42."
 
@@ -57,6 +59,11 @@ GATEWAY_API_CRD_FILES = tuple(
 # KEDA's ScaledObject CRD (what `spec.autoscalerRef` of kind ScaledObject names), as shipped in
 # the module. No KEDA operator runs in the sandbox: the CRD lets the controller's objects exist.
 KEDA_CRD_FILES = ("config/crd/bases/keda.sh_scaledobjects.yaml",)
+
+# Contour's CRDs (HTTPProxy, what provider `contour` writes, and its companions), as its release
+# manifests ship them. No Contour or Envoy runs in the sandbox: the mesh simulator follows the
+# HTTPProxies and exports Envoy's cluster statistics.
+CONTOUR_CRD_FILES = ("examples/contour/01-crds.yaml",)
 
 Report = Callable[[str], None]
 
@@ -168,6 +175,13 @@ COMPONENTS = (
         packages=(),
         module="github.com/kedacore/keda/v2",
         crd_files=KEDA_CRD_FILES,
+    ),
+    GoComponent(
+        name="contour",
+        version=CONTOUR_VERSION,
+        packages=(),
+        module="github.com/projectcontour/contour",
+        crd_files=CONTOUR_CRD_FILES,
     ),
 )
 

@@ -237,7 +237,7 @@ async def _install_crds(
 ) -> float:
     """CRDs (SMI's, Gateway API's, KEDA's), created (or replaced) together and served."""
     started = time.monotonic()
-    manifests = await asyncio.to_thread(lambda: [crds.load(path) for path in paths])
+    manifests = await asyncio.to_thread(lambda: [m for path in paths for m in crds.load_all(path)])
     async with api_client(Path(starter.state.kubeconfig)) as client:
 
         async def install(manifest: dict[str, Any]) -> float:

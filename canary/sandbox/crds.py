@@ -1,6 +1,7 @@
 """CustomResourceDefinitions the sandbox installs: the mesh simulator's SMI TrafficSplit and the
-HTTPRouteGroup of A/B splits (committed here), and Gateway API's standard channel (copied out of
-the pinned Go module by the build)."""
+HTTPRouteGroup of A/B splits (committed here), and the upstream CRD files of the sandbox's
+components (Gateway API's standard channel, KEDA's, Contour's), copied out of their pinned Go
+modules by the build."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import yaml
 MANIFESTS = Path(__file__).parent / "manifests"
 TRAFFIC_SPLIT_CRD = MANIFESTS / "trafficsplit-crd.yaml"
 HTTP_ROUTE_GROUP_CRD = MANIFESTS / "httproutegroup-crd.yaml"
+CRD_KIND = "CustomResourceDefinition"
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -19,3 +21,10 @@ def load(path: Path) -> dict[str, Any]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     manifest: dict[str, Any] = yaml.load(path.read_text(), Loader=loader)  # noqa: S506
     return manifest
+
+
+def load_all(path: Path) -> list[dict[str, Any]]:
+    """Every CRD of a file that holds one or several (Contour ships its CRDs in one file)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    documents = yaml.load_all(path.read_text(), Loader=loader)
+    return [d for d in documents if isinstance(d, dict) and d.get("kind") == CRD_KIND]
