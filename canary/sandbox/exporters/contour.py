@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import HistogramMetricFamily, Metric
 
 from canary.kube.resources import HTTP_PROXY
 from canary.sandbox.exporters.base import MeshsimProvider, RouteSource, Traffic
@@ -27,6 +27,7 @@ from canary.sandbox.meshsim_model import Feed
 from canary.sandbox.meshsim_objects import RATE_ANNOTATION, Backend, Split, parse_rate
 
 KIND = HTTP_PROXY.kind
+UPSTREAM_RQ = "envoy_cluster_upstream_rq"
 
 
 def _number(value: object) -> float | None:
@@ -100,11 +101,9 @@ def cluster_name(feed: Feed) -> str:
 
 
 def export(traffic: Traffic) -> Iterator[Metric]:
-    requests = CounterMetricFamily(
-        "envoy_cluster_upstream_rq",
-        "Upstream requests completed, by response code.",
-        labels=["envoy_response_code", "envoy_cluster_name"],
-    )
+    # Envoy's counters carry no `_total` suffix, which prometheus_client gives every counter:
+    # exposed untyped under Envoy's name (rate() reads it the same).
+    requests = Metric(UPSTREAM_RQ, "Upstream requests completed, by response code.", "unknown")
     latency = HistogramMetricFamily(
         "envoy_cluster_upstream_rq_time",
         "Upstream request time, in ms.",
@@ -115,10 +114,10 @@ def export(traffic: Traffic) -> Iterator[Metric]:
         if feed is None:
             continue
         cluster = cluster_name(feed)
-        if series.successes:
-            requests.add_metric(["200", cluster], series.successes)
-        if series.failures:
-            requests.add_metric(["500", cluster], series.failures)
+        for code, count in (("200", series.successes), ("500", series.failures)):
+            if count:
+                labels = {"envoy_response_code": code, "envoy_cluster_name": cluster}
+                requests.add_sample(UPSTREAM_RQ, labels, count)
         latency.add_metric([cluster], series.cumulative(), series.latency_sum_ms)
     yield requests
     yield latency
