@@ -121,6 +121,8 @@ namespaces) or the Role in each watched namespace.
 - httproutes (Gateway API): watched (weights are read from the cache), applied, released
   (patched) or deleted on revertOnDeletion. The controller watches them whatever the providers
   in use, so they are always granted.
+- httpproxies (Contour, provider contour): read, applied, and deleted when a Canary with
+  revertOnDeletion goes. Granted whether or not Contour is installed.
 */}}
 {{- define "canary.rules" -}}
 - apiGroups: ["canary.dev"]
@@ -165,6 +167,9 @@ namespaces) or the Role in each watched namespace.
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["httproutes"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: ["projectcontour.io"]
+  resources: ["httpproxies"]
+  verbs: ["get", "create", "patch", "delete"]
 {{- with .Values.rbac.extraRules }}
 {{ toYaml . }}
 {{- end }}
