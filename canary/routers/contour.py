@@ -4,7 +4,10 @@ The HTTPProxy is named after the apex Service and has no virtual host: like Flag
 child proxy that the user's root HTTPProxy includes (`includes: [{name: <apex>}]`). Its route
 matches the path prefix (`/`, or `service.match[0].uri.prefix`) and sends requests to
 `<apex>-primary` and `<apex>-canary` by weight; each Service entry sets the `l5d-dst-override`
-header, so the split also works when Contour's Envoy runs inside a Linkerd mesh.
+header, so the split also works when Contour's Envoy runs inside a Linkerd mesh. Before a Canary
+with `revertOnDeletion` goes, `release` points every route at the apex Service and drops the
+owner reference, so the root HTTPProxy that includes this one keeps working (Flagger lets
+garbage collection delete it, and the root's include then leads nowhere).
 `service.timeout` becomes the route's `timeoutPolicy` (`response`, and an idle timeout of 5m)
 and `service.retries` its `retryPolicy` (`count` = attempts, `perTryTimeout`, and `retryOn` when
 every condition is one Contour knows), as Flagger sets them. `service.headers` set and remove
@@ -216,7 +219,7 @@ def _headers_policy(operations: HeaderOperations | None) -> dict[str, Any] | Non
     return policy
 
 
-def _service(route: RouteRef, service: str, port: int, weight: int) -> dict[str, Any]:
+def _service(route: RouteRef, service: str, port: Any, weight: int) -> dict[str, Any]:
     override = f"{service}.{route.namespace}.svc.cluster.local:{port}"
     return {
         "name": service,
@@ -359,6 +362,52 @@ class ContourRouter:
     async def get_weights(self, route: RouteRef) -> tuple[int, int] | None:
         existing = await self._read(route)
         return None if existing is None else proxy_weights(existing, route)
+
+
+def _held_by_another(proxy: Mapping[str, Any], owner_uid: str) -> bool:
+    references = (proxy.get("metadata") or {}).get("ownerReferences") or []
+    return any(
+        r.get("kind") == "Canary" and r.get("controller") and r.get("uid") != owner_uid
+        for r in references
+    )
+
+
+def release_patch(proxy: Mapping[str, Any], route: RouteRef) -> dict[str, Any] | None:
+    """The merge patch that hands the HTTPProxy back (revertOnDeletion): every route sends to
+    the apex Service (which then selects the target's pods) instead of the primary and the
+    canary, and the Canary's owner reference goes, so the proxy outlives the Canary and the root
+    HTTPProxy that includes it keeps working. None when there is nothing to change."""
+    owner_uid = route.owner.uid if route.owner is not None else ""
+    references = (proxy.get("metadata") or {}).get("ownerReferences") or []
+    kept = [dict(r) for r in references if r.get("uid") != owner_uid]
+    ours = {route.primary_service, route.canary_service}
+    routes, changed = [], False
+    for entry in (proxy.get("spec") or {}).get("routes") or []:
+        services = entry.get("services") or []
+        replaced = [s for s in services if s.get("name") in ours]
+        released = dict(entry)
+        if replaced:
+            port = replaced[0].get("port")
+            others = [s for s in services if s.get("name") not in ours]
+            released["services"] = [_service(route, route.apex, port, 100), *others]
+            changed = True
+        routes.append(released)
+    if not changed and len(kept) == len(references):
+        return None
+    return {"metadata": {"ownerReferences": kept}, "spec": {"routes": routes}}
+
+
+async def release(api: ApiClient, route: RouteRef) -> str:
+    """Hand the HTTPProxy back before the Canary is deleted; says what was done."""
+    existing = await resources.get(api, HTTP_PROXY, route.apex, namespace=route.namespace)
+    owner_uid = route.owner.uid if route.owner is not None else ""
+    if existing is None or _held_by_another(existing, owner_uid):
+        return ""
+    patch = release_patch(existing, route)
+    if patch is None:
+        return ""
+    await resources.merge_patch(api, HTTP_PROXY, route.apex, namespace=route.namespace, patch=patch)
+    return f"HTTPProxy {route.namespace}/{route.apex} sends all traffic to Service {route.apex}"
 
 
 def build(api: ApiClient, read: resources.Reader | None, settings: RouteSettings) -> Router:

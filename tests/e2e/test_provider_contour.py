@@ -19,7 +19,7 @@ import yaml
 from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
-from canary.kube.resources import HTTP_PROXY
+from canary.kube.resources import CANARY, HTTP_PROXY, SERVICE
 from tests.e2e.harness import (
     ERROR_RATE_ANNOTATION,
     IMAGE,
@@ -35,6 +35,7 @@ from tests.e2e.harness import (
     image_of,
     set_template,
 )
+from tests.integration.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("controller")
 
@@ -192,3 +193,30 @@ async def test_contour_ab_example_sends_only_matching_requests_then_promotes(
     assert checks["request-success-rate"]["verdict"] == "Pass", checks
     primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
     assert image_of(primary) == f"{IMAGE}:6.7.1"
+
+
+async def _gone(api: ApiClient, namespace: str) -> bool:
+    return await resources.get(api, CANARY, NAME, namespace=namespace) is None
+
+
+async def test_deleting_with_revert_on_deletion_keeps_the_http_proxy_on_the_apex_service(
+    api: ApiClient, namespace: str
+) -> None:
+    """The root HTTPProxy includes `podinfo`: deleting it would leave the include leading
+    nowhere, so the controller points it at the apex Service, which outlives the Canary."""
+    manifest = _example("canary.yaml", namespace)
+    manifest["spec"]["revertOnDeletion"] = True
+    async with _recorder(api, namespace).running() as recorder:
+        await _initialized(api, recorder, manifest)
+    await resources.delete(api, CANARY, NAME, namespace=namespace)
+    await eventually(
+        lambda: _gone(api, namespace), until=bool, within=30, what="the Canary deleted"
+    )
+    proxy = await _proxy(api, namespace)
+    assert not proxy["metadata"].get("ownerReferences"), proxy["metadata"]
+    (route,) = proxy["spec"]["routes"]
+    assert [(s["name"], s["port"], s["weight"]) for s in route["services"]] == [(NAME, 9898, 100)]
+    assert route["timeoutPolicy"] == {"response": "15s", "idle": "5m"}  # the rest is kept
+    apex = await resources.get(api, SERVICE, NAME, namespace=namespace)
+    assert apex is not None
+    assert apex["spec"]["selector"] == {"app": NAME}  # the target's pods

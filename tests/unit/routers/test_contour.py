@@ -20,6 +20,7 @@ from canary.routers.contour import (
     contour_settings,
     http_proxy,
     proxy_weights,
+    release_patch,
 )
 from canary.routers.registry import router_for, router_kind
 from canary.routers.settings import RouteSettings
@@ -279,3 +280,18 @@ async def test_router_for_builds_the_contour_router_with_its_settings() -> None:
         assert isinstance(router, ContourRouter)
         assert router.settings.timeout == "1m30s"  # Contour takes Go durations as written
         assert router.settings.retries == Retries(2)
+
+
+def test_the_release_sends_every_route_to_the_apex_service_and_drops_the_owner() -> None:
+    match = MatchRequest(headers={"x-canary": StringMatch(exact="insider")})
+    settings = ContourSettings(port=9898, timeout="5s", matches=(match,))
+    proxy = http_proxy(ROUTE, settings, primary_weight=0, canary_weight=100)
+    patch = release_patch(proxy, ROUTE)
+    assert patch is not None
+    assert patch["metadata"] == {"ownerReferences": []}
+    routes = patch["spec"]["routes"]
+    assert [r["services"] for r in routes] == [[_service("podinfo", 100)]] * 2
+    assert [r["conditions"] for r in routes] == [r["conditions"] for r in proxy["spec"]["routes"]]
+    assert all(r["timeoutPolicy"] == {"response": "5s", "idle": "5m"} for r in routes)
+    released = {**proxy, **patch}
+    assert release_patch(released, ROUTE) is None, "released once"
