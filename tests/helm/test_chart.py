@@ -50,7 +50,7 @@ CONTROLLER_RULES = {  # the controller's (Cluster)Role, as docs/install.md lists
         "patch",
         "delete",
     },
-    ("projectcontour.io", "httpproxies"): {"get", "create", "patch", "delete"},
+    ("projectcontour.io", "httpproxies"): {"get", "create", "patch"},
 }
 RESTRICTED_CONTAINER = {
     "allowPrivilegeEscalation": False,

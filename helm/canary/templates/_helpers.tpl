@@ -121,8 +121,9 @@ namespaces) or the Role in each watched namespace.
 - httproutes (Gateway API): watched (weights are read from the cache), applied, released
   (patched) or deleted on revertOnDeletion. The controller watches them whatever the providers
   in use, so they are always granted.
-- httpproxies (Contour, provider contour): read, applied, and deleted when a Canary with
-  revertOnDeletion goes. Granted whether or not Contour is installed.
+- httpproxies (Contour, provider contour): read, applied, and patched (pointed at the apex
+  Service) when a Canary with revertOnDeletion goes. Granted whether or not Contour is
+  installed.
 */}}
 {{- define "canary.rules" -}}
 - apiGroups: ["canary.dev"]
@@ -169,7 +170,7 @@ namespaces) or the Role in each watched namespace.
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["projectcontour.io"]
   resources: ["httpproxies"]
-  verbs: ["get", "create", "patch", "delete"]
+  verbs: ["get", "create", "patch"]
 {{- with .Values.rbac.extraRules }}
 {{ toYaml . }}
 {{- end }}
