@@ -77,6 +77,8 @@ _KNOWN_KINDS: Final[Mapping[str, tuple[str, bool]]] = {
     "HTTPRoute": ("httproutes", True),
     "HTTPRouteGroup": ("httproutegroups", True),
     "HTTPProxy": ("httpproxies", True),
+    "RouteTable": ("routetables", True),
+    "Upstream": ("upstreams", True),
     "Canary": ("canaries", True),
     "MetricTemplate": ("metrictemplates", True),
     "AlertProvider": ("alertproviders", True),
@@ -365,4 +367,6 @@ TRAFFIC_SPLIT: Final = resource_kind("split.smi-spec.io/v1alpha2", "TrafficSplit
 # v1beta1 HTTPRoutes are the same stored objects, served as v1 too.
 HTTP_ROUTE: Final = resource_kind("gateway.networking.k8s.io/v1", "HTTPRoute")
 HTTP_PROXY: Final = resource_kind("projectcontour.io/v1", "HTTPProxy")  # provider contour
+ROUTE_TABLE: Final = resource_kind("gateway.solo.io/v1", "RouteTable")  # provider gloo
+UPSTREAM: Final = resource_kind("gloo.solo.io/v1", "Upstream")  # provider gloo
 LEASE: Final = resource_kind("coordination.k8s.io/v1", "Lease")  # leader election

@@ -25,7 +25,7 @@ from typing import Final
 from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.resources import Reader, ResourceKind
-from canary.routers import contour
+from canary.routers import contour, gloo
 from canary.routers.base import Router, RouteRef
 from canary.routers.bluegreen import ServiceRouter
 from canary.routers.gatewayapi import (
@@ -121,6 +121,7 @@ PROVIDERS: Final[Mapping[str, RouterKind]] = {
     "contour": RouterKind(
         contour.build, contour.HTTP_PROXY, contour.APPLIES, can_match=True, release=contour.release
     ),
+    "gloo": RouterKind(gloo.build, gloo.ROUTE_TABLE, gloo.APPLIES, can_match=True),
 }
 KNOWN_PROVIDERS: Final = tuple(PROVIDERS)
 _GATEWAY: Final[Mapping[str, GatewayVersion]] = {

@@ -13,6 +13,7 @@ import yaml
 MANIFESTS = Path(__file__).parent / "manifests"
 TRAFFIC_SPLIT_CRD = MANIFESTS / "trafficsplit-crd.yaml"
 HTTP_ROUTE_GROUP_CRD = MANIFESTS / "httproutegroup-crd.yaml"
+GLOO_CRDS = MANIFESTS / "gloo-crds.yaml"  # RouteTable and Upstream (no pinned source reachable)
 CRD_KIND = "CustomResourceDefinition"
 
 

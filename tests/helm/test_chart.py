@@ -51,6 +51,8 @@ CONTROLLER_RULES = {  # the controller's (Cluster)Role, as docs/install.md lists
         "delete",
     },
     ("projectcontour.io", "httpproxies"): {"get", "create", "patch"},
+    ("gateway.solo.io", "routetables"): {"get", "create", "patch"},
+    ("gloo.solo.io", "upstreams"): {"get", "create", "patch"},
 }
 RESTRICTED_CONTAINER = {
     "allowPrivilegeEscalation": False,

@@ -15,7 +15,7 @@ from canary.api.analysis import MatchRequest, StringMatch
 from canary.routers.base import RouteRef
 from canary.routers.contour import ContourSettings, http_proxy
 from canary.sandbox import binaries, crds
-from canary.sandbox.exporters import contour
+from canary.sandbox.exporters import contour, envoy
 from canary.sandbox.exporters.base import Traffic
 from canary.sandbox.exporters.registry import PROVIDERS
 from canary.sandbox.meshsim_model import Feed, Series, feeds, plan
@@ -121,7 +121,7 @@ class _Collector(Collector):
         self.traffic = traffic
 
     def collect(self) -> list[Metric]:
-        return list(contour.export(self.traffic))
+        return list(envoy.export(self.traffic))
 
 
 def _exposed(traffic: Traffic) -> dict[str, list[tuple[str, dict[str, str], float]]]:
@@ -170,6 +170,7 @@ def test_envoy_series_are_named_after_the_canary_services_cluster() -> None:
 
 def test_the_contour_provider_is_registered() -> None:
     assert contour.PROVIDER in PROVIDERS
+    assert envoy.PROVIDER in PROVIDERS
     (source,) = contour.PROVIDER.routes
     assert (source.kind.api_version, source.kind.plural) == ("projectcontour.io/v1", "httpproxies")
 

@@ -7,27 +7,23 @@ it has none). The HTTPProxy's `meshsim.canary.dev/rate` (or the default rate) is
 among its routes. A root HTTPProxy that only includes others has no split of its own: the
 included one carries the traffic.
 
-The exporter reports what Contour's Envoy would for each workload an HTTPProxy reaches:
-`envoy_cluster_upstream_rq` (by `envoy_response_code`) and `envoy_cluster_upstream_rq_time`
-(milliseconds), labelled `envoy_cluster_name="<namespace>_<service>_<port>"`, the statistics
-name Contour gives the upstream cluster of that Service's port. Each workload is labelled by
-its first HTTPProxy feed, so its counters only grow. No I/O.
+Contour's Envoy statistics (`envoy_cluster_upstream_rq`, `envoy_cluster_upstream_rq_time`) are
+written by `envoy.py` for every Envoy-based provider; this module names the cluster a feed
+through an HTTPProxy reaches: `<namespace>_<service>_<port>`, the statistics name Contour
+gives the upstream cluster of that Service's port. No I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from prometheus_client.core import HistogramMetricFamily, Metric
-
 from canary.kube.resources import HTTP_PROXY
-from canary.sandbox.exporters.base import MeshsimProvider, RouteSource, Traffic
+from canary.sandbox.exporters.base import MeshsimProvider, RouteSource
 from canary.sandbox.meshsim_model import Feed
 from canary.sandbox.meshsim_objects import RATE_ANNOTATION, Backend, Split, parse_rate
 
 KIND = HTTP_PROXY.kind
-UPSTREAM_RQ = "envoy_cluster_upstream_rq"
 
 
 def _number(value: object) -> float | None:
@@ -100,31 +96,7 @@ def cluster_name(feed: Feed) -> str:
     return f"{feed.service_namespace}_{feed.service}_{feed.port or 80}"
 
 
-def export(traffic: Traffic) -> Iterator[Metric]:
-    # Envoy's counters carry no `_total` suffix, which prometheus_client gives every counter:
-    # exposed untyped under Envoy's name (rate() reads it the same).
-    requests = Metric(UPSTREAM_RQ, "Upstream requests completed, by response code.", "unknown")
-    latency = HistogramMetricFamily(
-        "envoy_cluster_upstream_rq_time",
-        "Upstream request time, in ms.",
-        labels=["envoy_cluster_name"],
-    )
-    for key, series in traffic.series.items():
-        feed = next((f for f in traffic.routes.get(key, ()) if f.route_kind == KIND), None)
-        if feed is None:
-            continue
-        cluster = cluster_name(feed)
-        for code, count in (("200", series.successes), ("500", series.failures)):
-            if count:
-                labels = {"envoy_response_code": code, "envoy_cluster_name": cluster}
-                requests.add_sample(UPSTREAM_RQ, labels, count)
-        latency.add_metric([cluster], series.cumulative(), series.latency_sum_ms)
-    yield requests
-    yield latency
-
-
 PROVIDER = MeshsimProvider(
     name="contour",
     routes=(RouteSource(HTTP_PROXY, splits_of_http_proxy),),
-    export=export,
 )

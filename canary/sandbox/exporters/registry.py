@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from canary.sandbox.exporters import application, contour, gatewayapi, linkerd
+from canary.sandbox.exporters import application, contour, envoy, gatewayapi, gloo, linkerd
 from canary.sandbox.exporters.base import MeshsimProvider
 
 PROVIDERS: Final[tuple[MeshsimProvider, ...]] = (
@@ -12,4 +12,6 @@ PROVIDERS: Final[tuple[MeshsimProvider, ...]] = (
     gatewayapi.PROVIDER,
     application.PROVIDER,
     contour.PROVIDER,
+    gloo.PROVIDER,
+    envoy.PROVIDER,
 )

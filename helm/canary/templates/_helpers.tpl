@@ -124,6 +124,8 @@ namespaces) or the Role in each watched namespace.
 - httpproxies (Contour, provider contour): read, applied, and patched (pointed at the apex
   Service) when a Canary with revertOnDeletion goes. Granted whether or not Contour is
   installed.
+- routetables and upstreams (Gloo Edge, provider gloo): read and applied (the Upstream named by
+  spec.upstreamRef is read). Granted whether or not Gloo is installed.
 */}}
 {{- define "canary.rules" -}}
 - apiGroups: ["canary.dev"]
@@ -170,6 +172,12 @@ namespaces) or the Role in each watched namespace.
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["projectcontour.io"]
   resources: ["httpproxies"]
+  verbs: ["get", "create", "patch"]
+- apiGroups: ["gateway.solo.io"]
+  resources: ["routetables"]
+  verbs: ["get", "create", "patch"]
+- apiGroups: ["gloo.solo.io"]
+  resources: ["upstreams"]
   verbs: ["get", "create", "patch"]
 {{- with .Values.rbac.extraRules }}
 {{ toYaml . }}
