@@ -8,7 +8,9 @@ selector); with `spec.upstreamRef` they also take that Upstream's connection set
 `initialStreamWindowSize`, `initialConnectionWindowSize`, `httpProxyHostname`), as Flagger
 copies them. The RouteTable is named after the apex Service; its route inherits the path
 matchers of the VirtualService that delegates to it and sends requests to the two Upstreams by
-weight.
+weight. Before a Canary with `revertOnDeletion` goes, `release` points the RouteTable at the
+apex Service (a `kube` destination) and drops the owner reference, so the VirtualService that
+delegates to it keeps working (garbage collection takes the Upstreams).
 
 For A/B testing each match is one route (header and query-parameter matchers that must all
 hold), sent by weight, and a last route sends every other request to the primary. Flagger
@@ -279,6 +281,53 @@ class GlooRouter:
         if existing is None:
             return None
         return table_weights(existing, route, self.settings.port)
+
+
+def release_patch(table: Mapping[str, Any], route: RouteRef) -> dict[str, Any] | None:
+    """The merge patch that hands the RouteTable back (revertOnDeletion): every route to the
+    Canary's Upstreams sends to the apex Service instead (a `kube` destination; the apex then
+    selects the target's pods), and the Canary's owner reference goes, so the VirtualService
+    that delegates to it keeps working. None when there is nothing to change."""
+    owner_uid = route.owner.uid if route.owner is not None else ""
+    references = (table.get("metadata") or {}).get("ownerReferences") or []
+    kept = [dict(r) for r in references if r.get("uid") != owner_uid]
+    ours = re.compile(
+        rf"^{re.escape(route.namespace)}-{re.escape(route.apex)}-(primary|canary)upstream-(\d+)$"
+    )
+    routes, changed = [], False
+    for entry in (table.get("spec") or {}).get("routes") or []:
+        multi = ((entry.get("routeAction") or {}).get("multi") or {}).get("destinations") or []
+        names = [
+            ((d.get("destination") or {}).get("upstream") or {}).get("name", "") for d in multi
+        ]
+        found = [m for m in (ours.match(str(n)) for n in names) if m is not None]
+        released = dict(entry)
+        if found:
+            apex: dict[str, Any] = {
+                "ref": {"name": route.apex, "namespace": route.namespace},
+                "port": int(found[0].group(2)),
+            }
+            released["routeAction"] = {"single": {"kube": apex}}
+            changed = True
+        routes.append(released)
+    if not changed and len(kept) == len(references):
+        return None
+    return {"metadata": {"ownerReferences": kept}, "spec": {"routes": routes}}
+
+
+async def release(api: ApiClient, route: RouteRef) -> str:
+    """Hand the RouteTable back before the Canary is deleted; says what was done."""
+    existing = await resources.get(api, ROUTE_TABLE, route.apex, namespace=route.namespace)
+    owner_uid = route.owner.uid if route.owner is not None else ""
+    references = ((existing or {}).get("metadata") or {}).get("ownerReferences") or []
+    held = any(r.get("controller") and r.get("uid") != owner_uid for r in references)
+    patch = None if existing is None or held else release_patch(existing, route)
+    if patch is None:
+        return ""
+    await resources.merge_patch(
+        api, ROUTE_TABLE, route.apex, namespace=route.namespace, patch=patch
+    )
+    return f"RouteTable {route.namespace}/{route.apex} sends all traffic to Service {route.apex}"
 
 
 def build(api: ApiClient, read: resources.Reader | None, settings: RouteSettings) -> Router:

@@ -121,7 +121,9 @@ PROVIDERS: Final[Mapping[str, RouterKind]] = {
     "contour": RouterKind(
         contour.build, contour.HTTP_PROXY, contour.APPLIES, can_match=True, release=contour.release
     ),
-    "gloo": RouterKind(gloo.build, gloo.ROUTE_TABLE, gloo.APPLIES, can_match=True),
+    "gloo": RouterKind(
+        gloo.build, gloo.ROUTE_TABLE, gloo.APPLIES, can_match=True, release=gloo.release
+    ),
 }
 KNOWN_PROVIDERS: Final = tuple(PROVIDERS)
 _GATEWAY: Final[Mapping[str, GatewayVersion]] = {

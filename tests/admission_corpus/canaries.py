@@ -467,6 +467,16 @@ CANARY_AND_TEMPLATE_CASES = [
         [],
     ),
     Case(
+        "gloo-upstream-ref-with-gloo",
+        all_of(
+            in_spec("provider", "gloo"),
+            in_spec(
+                "upstreamRef", {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "name": "cfg"}
+            ),
+        ),
+        [],
+    ),
+    Case(
         "gateway-api-field-with-contour",
         all_of(in_spec("provider", "contour"), in_spec("service.rewrite", {"uri": "/"})),
         [],

@@ -1,7 +1,7 @@
 """Gloo Edge: the simulator follows RouteTables and exports Gloo's Envoy cluster statistics.
 
 Every route of a RouteTable (gateway.solo.io/v1) with a `routeAction.multi` is one split: its
-destinations share the requests by weight. A destination names an Upstream; the simulator reads
+destinations share the requests by weight (a `routeAction.single` sends them all to one). A destination names an Upstream; the simulator reads
 the Service behind it from the Upstream's name, as Flagger names the Upstreams it writes
 (`<namespace>-<apex>-{primary,canary}upstream-<port>` for `<apex>-{primary,canary}`), or from a
 `kube` destination (a Service and port); other destinations are left out. The RouteTable's
@@ -68,7 +68,10 @@ def splits_of_route_table(manifest: Mapping[str, Any]) -> list[Split]:
             problems.append(f"{where}: annotation {RATE_ANNOTATION}: {error}; ignored")
     routes: list[tuple[Backend, ...]] = []
     for entry in (manifest.get("spec") or {}).get("routes") or []:
-        multi = ((entry.get("routeAction") or {}).get("multi") or {}).get("destinations") or []
+        action = entry.get("routeAction") or {}
+        multi = (action.get("multi") or {}).get("destinations") or []
+        if not multi and action.get("single"):  # one destination, all the requests
+            multi = [{"destination": action["single"], "weight": 1}]
         backends = []
         for destination in multi:
             weight = destination.get("weight", 0)

@@ -1,5 +1,6 @@
-"""The mesh simulator's Contour provider: HTTPProxies read as splits, the Envoy cluster series
-exported with the labels Contour's builtin queries select on, and the sandbox's Contour CRDs."""
+"""The mesh simulator's Contour and Gloo providers: HTTPProxies and RouteTables read as splits,
+the Envoy cluster series exported with the labels their builtin queries select on (one family
+per metric for both), and the sandbox's Contour CRDs."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from prometheus_client.registry import Collector
 from canary.api.analysis import MatchRequest, StringMatch
 from canary.routers.base import RouteRef
 from canary.routers.contour import ContourSettings, http_proxy
+from canary.routers.gloo import GlooSettings, route_table
 from canary.sandbox import binaries, crds
-from canary.sandbox.exporters import contour, envoy
+from canary.sandbox.exporters import contour, envoy, gloo
 from canary.sandbox.exporters.base import Traffic
 from canary.sandbox.exporters.registry import PROVIDERS
 from canary.sandbox.meshsim_model import Feed, Series, feeds, plan
@@ -192,3 +194,70 @@ def test_cached_contour_crds_load_as_crds() -> None:
     assert all(m["kind"] == "CustomResourceDefinition" for m in loaded)
     (proxy,) = [m for m in loaded if m["spec"]["names"]["kind"] == "HTTPProxy"]
     assert [v["name"] for v in proxy["spec"]["versions"] if v["served"]] == ["v1"]
+
+
+def test_gloo_route_tables_are_read_through_flaggers_upstream_names() -> None:
+    table = route_table(ROUTE, GlooSettings(port=9898), primary_weight=70, canary_weight=30)
+    (split,) = gloo.splits_of_route_table(table)
+    assert split.kind == "RouteTable"
+    assert split.backends == (
+        Backend("podinfo-primary", 70.0, namespace=NS, port=9898),
+        Backend("podinfo-canary", 30.0, namespace=NS, port=9898),
+    )
+    released = {
+        "metadata": table["metadata"],
+        "spec": {
+            "routes": [
+                {
+                    "routeAction": {
+                        "single": {
+                            "kube": {"ref": {"name": "podinfo", "namespace": NS}, "port": 9898}
+                        }
+                    }
+                }
+            ]
+        },
+    }
+    (single,) = gloo.splits_of_route_table(released)
+    assert single.backends == (Backend("podinfo", 1.0, namespace=NS, port=9898),)
+    other = {
+        "metadata": {"name": "x", "namespace": NS},
+        "spec": {
+            "routes": [
+                {
+                    "routeAction": {
+                        "multi": {
+                            "destinations": [
+                                {"destination": {"upstream": {"name": "a"}}, "weight": 1}
+                            ]
+                        }
+                    }
+                }
+            ]
+        },
+    }
+    assert gloo.splits_of_route_table(other) == []
+
+
+def test_contour_and_gloo_clusters_share_one_family_per_envoy_metric() -> None:
+    """Two families of one name in a scrape make Prometheus drop the whole scrape."""
+    series = Series(successes=4)
+    traffic = Traffic(
+        series={(NS, "a"): series, (NS, "b"): series},
+        routes={
+            (NS, "a"): (Feed("HTTPProxy", "a", NS, "a-canary", NS, 1.0, port=80),),
+            (NS, "b"): (Feed("RouteTable", "b", NS, "b-canary", NS, 1.0, port=80),),
+        },
+        pod_name=lambda key: key[1],
+    )
+    registry = CollectorRegistry()
+    registry.register(_Collector(traffic))
+    text = generate_latest(registry).decode()
+    assert text.count("# TYPE envoy_cluster_upstream_rq untyped") == 1
+    assert text.count("# TYPE envoy_cluster_upstream_rq_time histogram") == 1
+    names = {
+        s.labels["envoy_cluster_name"]
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert names == {f"{NS}_a-canary_80", f"{NS}-b-canaryupstream-80_{NS}"}

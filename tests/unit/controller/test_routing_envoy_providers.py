@@ -1,5 +1,6 @@
-"""Provider contour in the controller: the settings its router reads, what it refuses (mirroring,
-sticky sessions), and the Flagger fields it applies (not warned of) or ignores (warned of)."""
+"""Providers contour and gloo in the controller: the settings their routers read, what they
+refuse (mirroring, sticky sessions), and the Flagger fields they apply (not warned of) or
+ignore (warned of)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,13 @@ def _example(path: str, **service: Any) -> Canary:
     return Canary.model_validate(manifest)
 
 
-def test_the_contour_examples_ask_nothing_the_router_cannot_do() -> None:
-    for path in ("contour/canary.yaml", "contour/canary-ab.yaml"):
+def test_the_contour_and_gloo_examples_ask_nothing_the_router_cannot_do() -> None:
+    for path in (
+        "contour/canary.yaml",
+        "contour/canary-ab.yaml",
+        "gloo/canary.yaml",
+        "gloo/canary-ab.yaml",
+    ):
         canary = _example(path)
         assert unsupported_fields(canary, default_provider="linkerd") == [], path
         assert fields_honored(canary, default_provider="linkerd") == {
@@ -50,6 +56,20 @@ def test_mirroring_and_session_affinity_are_refused_naming_contour() -> None:
     manifest["spec"]["analysis"]["sessionAffinity"] = {"cookieName": "flagger-cookie"}
     [found] = unsupported_fields(Canary.model_validate(manifest), default_provider="linkerd")
     assert found.startswith("spec.analysis.sessionAffinity with provider contour (")
+
+
+def test_gloo_refuses_mirroring_and_ignores_contours_fields_with_a_warning() -> None:
+    canary = _example("gloo/canary.yaml", retries={"attempts": 3})
+    assert unsupported_fields(canary, default_provider="linkerd") == []
+    condition = fields_honored(canary, default_provider="linkerd")[ConditionType.FIELDS_HONORED]
+    assert condition is not None
+    assert "spec.service.retries is an Istio setting, ignored with provider gloo" in (
+        condition.message
+    )
+    canary.spec.analysis.mirror = True
+    canary.spec.analysis.iterations = 3
+    found = unsupported_fields(canary, default_provider="linkerd")
+    assert any(f.startswith("spec.analysis.mirror with provider gloo (") for f in found), found
 
 
 def test_istio_fields_are_ignored_with_a_warning_as_flagger_ignores_them() -> None:
