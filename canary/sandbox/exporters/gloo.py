@@ -1,8 +1,9 @@
 """Gloo Edge: the simulator follows RouteTables and exports Gloo's Envoy cluster statistics.
 
 Every route of a RouteTable (gateway.solo.io/v1) with a `routeAction.multi` is one split: its
-destinations share the requests by weight (a `routeAction.single` sends them all to one). A destination names an Upstream; the simulator reads
-the Service behind it from the Upstream's name, as Flagger names the Upstreams it writes
+destinations share the requests by weight (a `routeAction.single` sends them all to one). A
+destination names an Upstream; the simulator reads the Service behind it from the Upstream's
+name, as Flagger names the Upstreams it writes
 (`<namespace>-<apex>-{primary,canary}upstream-<port>` for `<apex>-{primary,canary}`), or from a
 `kube` destination (a Service and port); other destinations are left out. The RouteTable's
 `meshsim.canary.dev/rate` (or the default rate) is shared equally among its routes.
