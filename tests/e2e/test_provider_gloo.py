@@ -18,7 +18,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
 from canary.kube.crds import install_crds
-from canary.kube.resources import ROUTE_TABLE, UPSTREAM
+from canary.kube.resources import CANARY, ROUTE_TABLE, UPSTREAM
 from canary.sandbox.crds import GLOO_CRDS, load_all
 from tests.e2e.harness import (
     ERROR_RATE_ANNOTATION,
@@ -34,6 +34,7 @@ from tests.e2e.harness import (
     image_of,
     set_template,
 )
+from tests.integration.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("controller")
 
@@ -182,3 +183,28 @@ async def test_gloo_ab_example_sends_only_matching_requests_then_promotes(
     assert recorder.canary_weights == [0, 100, 0], recorder.describe()
     primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
     assert image_of(primary) == f"{IMAGE}:6.7.1"
+
+
+async def _gone(api: ApiClient, namespace: str) -> bool:
+    return await resources.get(api, CANARY, NAME, namespace=namespace) is None
+
+
+async def test_deleting_with_revert_on_deletion_keeps_the_route_table_on_the_apex_service(
+    api: ApiClient, namespace: str, recorder: Recorder
+) -> None:
+    """A VirtualService delegates to the RouteTable: it is kept, sending to the apex Service."""
+    manifest = _example("canary.yaml", namespace)
+    manifest["spec"]["revertOnDeletion"] = True
+    async with recorder.running():
+        await _initialized(api, recorder, manifest)
+    await resources.delete(api, CANARY, NAME, namespace=namespace)
+    await eventually(
+        lambda: _gone(api, namespace), until=bool, within=30, what="the Canary deleted"
+    )
+    table = await resources.get(api, ROUTE_TABLE, NAME, namespace=namespace)
+    assert table is not None
+    assert not table["metadata"].get("ownerReferences"), table["metadata"]
+    (route,) = table["spec"]["routes"]
+    assert route["routeAction"] == {
+        "single": {"kube": {"ref": {"name": NAME, "namespace": namespace}, "port": 9898}}
+    }
