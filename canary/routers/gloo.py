@@ -229,6 +229,10 @@ class GlooRouter:
 
     async def _selector(self, route: RouteRef, service: str) -> Mapping[str, str]:
         found = await self._reader(resources.SERVICE, route.namespace, service)
+        if found is None:  # just applied, not yet in the watch cache: ask the API server
+            found = await resources.get(
+                self._api, resources.SERVICE, service, namespace=route.namespace
+            )
         if found is None:
             raise RouteError(f"Service {route.namespace}/{service} does not exist yet")
         return dict((found.get("spec") or {}).get("selector") or {})
