@@ -42,6 +42,8 @@ PROVIDERS = (
     "nginx",
     "skipper",
     "istio",
+    "contour",
+    "gloo",
 )
 # Providers Flagger had whose projects are retired upstream: refused, saying so.
 RETIRED = {

@@ -80,6 +80,9 @@ _KNOWN_KINDS: Final[Mapping[str, tuple[str, bool]]] = {
     "VirtualService": ("virtualservices", True),
     "DestinationRule": ("destinationrules", True),
     "Gateway": ("gateways", True),  # Istio's and the Gateway API's
+    "HTTPProxy": ("httpproxies", True),
+    "RouteTable": ("routetables", True),
+    "Upstream": ("upstreams", True),
     "Canary": ("canaries", True),
     "MetricTemplate": ("metrictemplates", True),
     "AlertProvider": ("alertproviders", True),
@@ -370,4 +373,7 @@ HTTP_ROUTE: Final = resource_kind("gateway.networking.k8s.io/v1", "HTTPRoute")
 INGRESS: Final = resource_kind("networking.k8s.io/v1", "Ingress")  # nginx, skipper
 VIRTUAL_SERVICE: Final = resource_kind("networking.istio.io/v1beta1", "VirtualService")
 DESTINATION_RULE: Final = resource_kind("networking.istio.io/v1beta1", "DestinationRule")
+HTTP_PROXY: Final = resource_kind("projectcontour.io/v1", "HTTPProxy")  # provider contour
+ROUTE_TABLE: Final = resource_kind("gateway.solo.io/v1", "RouteTable")  # provider gloo
+UPSTREAM: Final = resource_kind("gloo.solo.io/v1", "Upstream")  # provider gloo
 LEASE: Final = resource_kind("coordination.k8s.io/v1", "Lease")  # leader election

@@ -28,7 +28,7 @@ from types import MappingProxyType
 
 from canary.metrics.errors import FailureKind, MetricError
 from canary.metrics.inputs import CanaryContext
-from canary.metrics.meshes import http, istio, linkerd, nginx, skipper
+from canary.metrics.meshes import contour, gloo, http, istio, linkerd, nginx, skipper
 from canary.metrics.meshes.table import BuiltinTable
 
 REQUEST_SUCCESS_RATE = "request-success-rate"
@@ -45,6 +45,8 @@ TABLES: Mapping[str, BuiltinTable] = MappingProxyType(
         "nginx": nginx.TABLE,
         "skipper": skipper.TABLE,
         "istio": istio.TABLE,
+        "contour": contour.TABLE,
+        "gloo": gloo.TABLE,
     }
 )
 

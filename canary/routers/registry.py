@@ -24,7 +24,7 @@ from typing import Final
 from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.resources import Reader, ResourceKind
-from canary.routers import istio, nginx, skipper
+from canary.routers import contour, gloo, istio, nginx, skipper
 from canary.routers.base import Router
 from canary.routers.bluegreen import ServiceRouter
 from canary.routers.gatewayapi import (
@@ -105,6 +105,12 @@ PROVIDERS: Final[Mapping[str, RouterKind]] = {
         sticky=True,
         release=istio.release,
         validate=istio.validate,
+    ),
+    "contour": RouterKind(
+        contour.build, contour.HTTP_PROXY, contour.APPLIES, can_match=True, release=contour.release
+    ),
+    "gloo": RouterKind(
+        gloo.build, gloo.ROUTE_TABLE, gloo.APPLIES, can_match=True, release=gloo.release
     ),
 }
 KNOWN_PROVIDERS: Final = tuple(PROVIDERS)

@@ -37,6 +37,8 @@ GATEWAY_API_VERSION = "v1.6.3"
 KEDA_VERSION = "v2.21.0"
 # The newest istio.io/api release the module proxy serves (its module ships Istio's CRDs).
 ISTIO_API_VERSION = "v1.32.0"
+# The newest Contour release; its module ships every CRD in one multi-document file.
+CONTOUR_VERSION = "v1.33.8"
 # Debian bookworm's package; the cache holds whichever 2.42 build apt offers.
 PROMETHEUS_SERIES = "2.42."
 
@@ -64,6 +66,10 @@ KEDA_CRD_FILES = ("config/crd/bases/keda.sh_scaledobjects.yaml",)
 # file as shipped in the istio.io/api module. No Istio control plane runs in the sandbox: the mesh
 # simulator follows the VirtualServices.
 ISTIO_CRD_FILES = ("kubernetes/customresourcedefinitions.gen.yaml",)
+# Contour's CRDs (HTTPProxy, what provider `contour` writes, and its companions), as its release
+# manifests ship them. No Contour or Envoy runs in the sandbox: the mesh simulator follows the
+# HTTPProxies and exports Envoy's cluster statistics.
+CONTOUR_CRD_FILES = ("examples/contour/01-crds.yaml",)
 
 Report = Callable[[str], None]
 
@@ -182,6 +188,13 @@ COMPONENTS = (
         packages=(),
         module="istio.io/api",
         crd_files=ISTIO_CRD_FILES,
+    ),
+    GoComponent(
+        name="contour",
+        version=CONTOUR_VERSION,
+        packages=(),
+        module="github.com/projectcontour/contour",
+        crd_files=CONTOUR_CRD_FILES,
     ),
 )
 

@@ -175,9 +175,11 @@ async def _start_cluster(starter: _Starter) -> None:
         self_signed = insecure_ssl_context()
         waits = [
             (
-                "SMI CRDs",
+                "SMI and Gloo CRDs",
                 _install_crds(
-                    starter, apiserver, [crds.TRAFFIC_SPLIT_CRD, crds.HTTP_ROUTE_GROUP_CRD]
+                    starter,
+                    apiserver,
+                    [crds.TRAFFIC_SPLIT_CRD, crds.HTTP_ROUTE_GROUP_CRD, crds.GLOO_CRDS],
                 ),
             ),
             *(

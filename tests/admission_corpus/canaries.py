@@ -456,4 +456,29 @@ CANARY_AND_TEMPLATE_CASES = [
         [rule_cause("spec", REWRITE.message)],
         rule_message=REWRITE.message,
     ),
+    # Provider contour: the Flagger fields its router applies, and one Flagger ignores with it.
+    Case(
+        "contour-retries-and-path-prefix",
+        all_of(
+            in_spec("provider", "contour"),
+            in_spec("service.retries", {"attempts": 3, "perTryTimeout": "5s"}),
+            in_spec("service.match", [{"uri": {"prefix": "/api"}}]),
+        ),
+        [],
+    ),
+    Case(
+        "gloo-upstream-ref-with-gloo",
+        all_of(
+            in_spec("provider", "gloo"),
+            in_spec(
+                "upstreamRef", {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "name": "cfg"}
+            ),
+        ),
+        [],
+    ),
+    Case(
+        "gateway-api-field-with-contour",
+        all_of(in_spec("provider", "contour"), in_spec("service.rewrite", {"uri": "/"})),
+        [],
+    ),
 ]

@@ -54,6 +54,9 @@ CONTROLLER_RULES = {  # the controller's (Cluster)Role, as docs/install.md lists
     ("networking.k8s.io", "ingresses"): {"get", "create", "patch"},
     ("networking.istio.io", "virtualservices"): {"get", "create", "patch", "delete"},
     ("networking.istio.io", "destinationrules"): {"get", "create", "patch", "delete"},
+    ("projectcontour.io", "httpproxies"): {"get", "create", "patch"},
+    ("gateway.solo.io", "routetables"): {"get", "create", "patch"},
+    ("gloo.solo.io", "upstreams"): {"get", "create", "patch"},
 }
 RESTRICTED_CONTAINER = {
     "allowPrivilegeEscalation": False,

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Final
 
-from canary.sandbox.exporters import application, gatewayapi, istio, linkerd, nginx, skipper
+from canary.sandbox.exporters import (
+    application,
+    contour,
+    envoy,
+    gatewayapi,
+    gloo,
+    istio,
+    linkerd,
+    nginx,
+    skipper,
+)
 from canary.sandbox.exporters.base import MeshsimProvider
 
 PROVIDERS: Final[tuple[MeshsimProvider, ...]] = (
@@ -14,4 +24,7 @@ PROVIDERS: Final[tuple[MeshsimProvider, ...]] = (
     skipper.PROVIDER,
     application.PROVIDER,
     istio.PROVIDER,
+    contour.PROVIDER,
+    gloo.PROVIDER,
+    envoy.PROVIDER,
 )

@@ -133,6 +133,11 @@ namespaces) or the Role in each watched namespace.
   in use, so they are always granted.
 - virtualservices and destinationrules (Istio): read, applied, and on revertOnDeletion the
   VirtualService restored (patched) or deleted and the DestinationRules deleted. Not watched.
+- httpproxies (Contour, provider contour): read, applied, and patched (pointed at the apex
+  Service) when a Canary with revertOnDeletion goes. Granted whether or not Contour is
+  installed.
+- routetables and upstreams (Gloo Edge, provider gloo): read and applied (the Upstream named by
+  spec.upstreamRef is read). Granted whether or not Gloo is installed.
 */}}
 {{- define "canary.rules" -}}
 - apiGroups: ["canary.dev"]
@@ -183,6 +188,15 @@ namespaces) or the Role in each watched namespace.
 - apiGroups: ["networking.istio.io"]
   resources: ["virtualservices", "destinationrules"]
   verbs: ["get", "create", "patch", "delete"]
+- apiGroups: ["projectcontour.io"]
+  resources: ["httpproxies"]
+  verbs: ["get", "create", "patch"]
+- apiGroups: ["gateway.solo.io"]
+  resources: ["routetables"]
+  verbs: ["get", "create", "patch"]
+- apiGroups: ["gloo.solo.io"]
+  resources: ["upstreams"]
+  verbs: ["get", "create", "patch"]
 {{- with .Values.rbac.extraRules }}
 {{ toYaml . }}
 {{- end }}

@@ -1,0 +1,65 @@
+"""Contour's builtin queries: its Envoy's `envoy_cluster_upstream_rq` counter and
+`envoy_cluster_upstream_rq_time` histogram (milliseconds), per upstream cluster.
+
+Contour names an upstream cluster's statistics `<namespace>_<service>_<port>`, so the canary's
+are those of the `<apex>-canary` Service: `{{ service }}` is the apex Service's name (the
+target's when `service.name` is not set), as in Flagger's observer since fluxcd/flagger#1204.
+The queries are Flagger's, character for character once whitespace is collapsed (its stray
+commas before `}` included: PromQL accepts them). Data only.
+"""
+
+from __future__ import annotations
+
+from canary.metrics.meshes.table import BuiltinTable, collapse
+
+_CLUSTER = 'envoy_cluster_name=~"{{ namespace }}_{{ service }}-canary_[0-9a-zA-Z-]+"'
+
+TABLE = BuiltinTable(
+    mesh="contour",
+    success_rate=collapse(
+        f"""
+            sum(
+                rate(
+                    envoy_cluster_upstream_rq{{
+                        {_CLUSTER},
+                        envoy_response_code!~"5.*"
+                    }}[{{{{ interval }}}}]
+                )
+            )
+            /
+            sum(
+                rate(
+                    envoy_cluster_upstream_rq{{
+                        {_CLUSTER},
+                    }}[{{{{ interval }}}}]
+                )
+            )
+            * 100
+            """
+    ),
+    duration=collapse(
+        f"""
+            histogram_quantile(
+                0.99,
+                sum(
+                    rate(
+                        envoy_cluster_upstream_rq_time_bucket{{
+                            {_CLUSTER},
+                        }}[{{{{ interval }}}}]
+                    )
+                ) by (le)
+            )
+            """
+    ),
+    request_rate=collapse(
+        f"""
+        sum(
+            rate(
+                envoy_cluster_upstream_rq{{
+                    {_CLUSTER}
+                }}[{{{{ interval }}}}]
+            )
+        )
+        """
+    ),
+)
