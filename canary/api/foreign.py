@@ -39,6 +39,7 @@ PROVIDERS = (
     "kubernetes",
     "gatewayapi:v1",
     "gatewayapi:v1beta1",
+    "traefik",
 )
 # Providers Flagger had whose projects are retired upstream: refused, saying so.
 RETIRED = {

@@ -76,6 +76,7 @@ _KNOWN_KINDS: Final[Mapping[str, tuple[str, bool]]] = {
     "TrafficSplit": ("trafficsplits", True),
     "HTTPRoute": ("httproutes", True),
     "HTTPRouteGroup": ("httproutegroups", True),
+    "TraefikService": ("traefikservices", True),
     "Canary": ("canaries", True),
     "MetricTemplate": ("metrictemplates", True),
     "AlertProvider": ("alertproviders", True),

@@ -35,6 +35,8 @@ HELM_VERSION = "v3.22.0"
 GATEWAY_API_VERSION = "v1.6.3"
 # The newest v2.x whose module the local Go toolchain accepts (v2.21.1 requires Go 1.27.4).
 KEDA_VERSION = "v2.21.0"
+# The newest v3.x the module proxy serves; its go.mod asks for Go 1.26.0, which the local one has.
+TRAEFIK_VERSION = "v3.7.13"
 # Debian bookworm's package; the cache holds whichever 2.42 build apt offers.
 PROMETHEUS_SERIES = "2.42."
 
@@ -57,6 +59,14 @@ GATEWAY_API_CRD_FILES = tuple(
 # KEDA's ScaledObject CRD (what `spec.autoscalerRef` of kind ScaledObject names), as shipped in
 # the module. No KEDA operator runs in the sandbox: the CRD lets the controller's objects exist.
 KEDA_CRD_FILES = ("config/crd/bases/keda.sh_scaledobjects.yaml",)
+
+# Traefik's CRDs for what the `traefik` provider writes (TraefikService) and what users route
+# with to it (IngressRoute, Middleware), as shipped in the module. No Traefik proxy runs in the
+# sandbox: the mesh simulator follows the TraefikServices and exports Traefik's series.
+TRAEFIK_CRD_FILES = tuple(
+    f"docs/content/reference/dynamic-configuration/traefik.io_{plural}.yaml"
+    for plural in ("traefikservices", "ingressroutes", "middlewares")
+)
 
 Report = Callable[[str], None]
 
@@ -168,6 +178,13 @@ COMPONENTS = (
         packages=(),
         module="github.com/kedacore/keda/v2",
         crd_files=KEDA_CRD_FILES,
+    ),
+    GoComponent(
+        name="traefik",
+        version=TRAEFIK_VERSION,
+        packages=(),
+        module="github.com/traefik/traefik/v3",
+        crd_files=TRAEFIK_CRD_FILES,
     ),
 )
 

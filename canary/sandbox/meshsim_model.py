@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from canary.sandbox.meshsim_objects import (
     DEFAULT_RATE,
+    Backend,
     Behaviour,
     Key,
     Service,
@@ -75,6 +76,7 @@ class Feed:
     service: str
     service_namespace: str
     rate: float
+    port: int | str | None = None  # the Service port the route names (None: it names none)
 
 
 def _shares(
@@ -82,10 +84,10 @@ def _shares(
     by_service: Mapping[tuple[str, str], Service],
     workloads: list[Workload],
     default_rate: float,
-) -> Iterable[tuple[Workload, Service, float | None]]:
-    """Where one split's requests go: (workload, backend Service, requests per second). The
-    portion is None for a workload the Service selects that has no ready pod (routed, but it
-    receives nothing)."""
+) -> Iterable[tuple[Workload, Service, float | None, Backend]]:
+    """Where one split's requests go: (workload, backend Service, requests per second, the
+    backend that named the Service). The portion is None for a workload the Service selects
+    that has no ready pod (routed, but it receives nothing)."""
     total = sum(b.weight for b in split.backends)
     rate = (split.rate if split.rate is not None else default_rate) * split.share
     if total <= 0:
@@ -104,9 +106,9 @@ def _shares(
         ready = sum(w.ready_replicas for w in picked)
         for workload in picked:
             if workload.ready_replicas > 0 and share > 0:
-                yield workload, service, share * workload.ready_replicas / ready
+                yield workload, service, share * workload.ready_replicas / ready, backend
             else:
-                yield workload, service, None
+                yield workload, service, None, backend
 
 
 def plan(
@@ -130,7 +132,7 @@ def plan(
     rates: dict[Key, float] = {}
     routed: set[Key] = set()
     for split in splits:
-        for workload, _service, portion in _shares(split, by_service, all_workloads, default_rate):
+        for workload, _, portion, _ in _shares(split, by_service, all_workloads, default_rate):
             routed.add(workload.key)
             if portion is not None:
                 rates[workload.key] = rates.get(workload.key, 0.0) + portion
@@ -154,7 +156,9 @@ def feeds(
     all_workloads = list(workloads)
     found: dict[Key, list[Feed]] = {}
     for split in splits:
-        for workload, service, portion in _shares(split, by_service, all_workloads, default_rate):
+        for workload, service, portion, backend in _shares(
+            split, by_service, all_workloads, default_rate
+        ):
             if portion is None:
                 continue
             feed = Feed(
@@ -164,6 +168,7 @@ def feeds(
                 service=service.name,
                 service_namespace=service.namespace,
                 rate=portion,
+                port=backend.port,
             )
             found.setdefault(workload.key, []).append(feed)
     return {key: tuple(entries) for key, entries in sorted(found.items())}

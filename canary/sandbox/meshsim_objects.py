@@ -177,6 +177,7 @@ class Backend:
     service: str
     weight: float
     namespace: str | None = None  # the Service's namespace, when not the route's own
+    port: int | str | None = None  # the Service port the route names, when it names one
 
 
 @dataclass(frozen=True)
