@@ -77,6 +77,7 @@ _KNOWN_KINDS: Final[Mapping[str, tuple[str, bool]]] = {
     "HTTPRoute": ("httproutes", True),
     "HTTPRouteGroup": ("httproutegroups", True),
     "TraefikService": ("traefikservices", True),
+    "IngressRoute": ("ingressroutes", True),
     "Canary": ("canaries", True),
     "MetricTemplate": ("metrictemplates", True),
     "AlertProvider": ("alertproviders", True),

@@ -10,6 +10,10 @@ Blue/green with `analysis.mirror` (which Flagger's Traefik router ignores): whil
 analysed the object is a mirroring TraefikService instead (`spec.mirroring`: every request to
 the primary, a copy of `analysis.mirrorWeight` percent of them, all when unset, to the canary).
 
+With `revertOnDeletion`, deleting the Canary keeps the TraefikService (the user's IngressRoute
+names it) and sends everything to the apex Service, which then selects the target's pods;
+Flagger leaves it to garbage collection, and the IngressRoute then points at nothing.
+
 A TraefikService cannot match requests nor pin sessions: the controller refuses
 `analysis.match` and `analysis.sessionAffinity` with this provider before building it. Other
 routing fields (`service.timeout`, `headers`, `retries`, `corsPolicy`, hosts, gateways) belong to
@@ -190,6 +194,50 @@ class TraefikRouter:
     async def get_weights(self, route: RouteRef) -> tuple[int, int] | None:
         existing = await self._read(route)
         return None if existing is None else service_weights(existing, route)
+
+
+def release_patch(obj: Mapping[str, Any], route: RouteRef) -> dict[str, Any] | None:
+    """The merge patch that sends all of the TraefikService's traffic to the apex Service (on
+    the port its primary entry used) and drops the Canary's owner reference; None when it is
+    not this Canary's to release (another Canary controls it) or already released."""
+    owner_uid = route.owner.uid if route.owner is not None else ""
+    metadata = obj.get("metadata") or {}
+    references = metadata.get("ownerReferences") or []
+    if any(
+        r.get("controller") is True and r.get("kind") == "Canary" and r.get("uid") != owner_uid
+        for r in references
+    ):
+        return None
+    kept = [dict(r) for r in references if r.get("uid") != owner_uid]
+    spec = obj.get("spec") or {}
+    entries = [*((spec.get("weighted") or {}).get("services") or [])]
+    if isinstance(spec.get("mirroring"), Mapping):
+        entries.insert(0, spec["mirroring"])
+    ours = {route.primary_service, route.canary_service}
+    port = next((e.get("port") for e in entries if e.get("name") in ours), None)
+    if port is None and len(kept) == len(references):
+        return None  # routes to neither of the Canary's Services, and is not owned by it
+    apex: dict[str, Any] = {"name": route.apex, "namespace": route.namespace, "weight": 100}
+    if port is not None:
+        apex["port"] = port
+    patch: dict[str, Any] = {"metadata": {"resourceVersion": metadata.get("resourceVersion")}}
+    if len(kept) != len(references):
+        patch["metadata"]["ownerReferences"] = kept or None
+    if port is not None:
+        patch["spec"] = {"weighted": {"services": [apex]}, "mirroring": None}
+    return patch
+
+
+async def release(api: ApiClient, route: RouteRef) -> str:
+    """Hand the traffic back before the Canary is deleted (revertOnDeletion): the TraefikService
+    is kept, sending everything to the apex Service; what was done ("" when nothing)."""
+    existing = await resources.get(api, ROUTE, route.apex, namespace=route.namespace)
+    patch = None if existing is None else release_patch(existing, route)
+    if patch is None:
+        return ""
+    await resources.merge_patch(api, ROUTE, route.apex, namespace=route.namespace, patch=patch)
+    name = f"{KIND} {route.namespace}/{route.apex}"
+    return f"{name} sends all traffic to Service {route.apex} and is kept"
 
 
 def build(api: ApiClient, read: Reader | None, settings: RouteSettings) -> Router:

@@ -33,6 +33,7 @@ from tests.admission_corpus.mid_release import (
 )
 from tests.admission_corpus.names import NAME_CASES
 from tests.admission_corpus.providers import ALERT_PROVIDER_CASES
+from tests.admission_corpus.traefik import TRAEFIK_CASES
 
 CASES = [
     *GOOD,
@@ -44,6 +45,7 @@ CASES = [
     *URL_CASES,
     *TARGET_PORT_CASES,
     *NAME_CASES,
+    *TRAEFIK_CASES,
 ]
 
 __all__ = [

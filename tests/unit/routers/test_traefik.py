@@ -14,7 +14,13 @@ from canary.routers.base import RouteError, RouteRef
 from canary.routers.registry import router_for, router_kind
 from canary.routers.settings import RouteSettings
 from canary.routers.sticky import Affinity
-from canary.routers.traefik import TraefikRouter, service_weights, traefik_service
+from canary.routers.traefik import (
+    TraefikRouter,
+    release,
+    release_patch,
+    service_weights,
+    traefik_service,
+)
 
 OWNER = CanaryRef(name="podinfo", namespace="test", uid="uid-1")
 ROUTE = RouteRef(namespace="test", apex="podinfo", owner=OWNER)
@@ -206,3 +212,48 @@ async def test_the_router_reads_weights_through_its_reader() -> None:
         reader.stored = None
         assert await router.get_weights(ROUTE) is None
     assert reader.asked == [("traefik.io/v1alpha1", "test", "podinfo")] * 2
+
+
+def _stored(spec: dict[str, Any], *owners: str) -> dict[str, Any]:
+    references = [
+        {"apiVersion": "canary.dev/v1alpha1", "kind": "Canary", "name": "x", "uid": uid}
+        | {"controller": True}
+        for uid in owners
+    ]
+    return {
+        "metadata": {"name": "podinfo", "resourceVersion": "7", "ownerReferences": references},
+        "spec": spec,
+    }
+
+
+def test_releasing_sends_everything_to_the_apex_service_and_keeps_the_object() -> None:
+    written = traefik_service(ROUTE, SETTINGS, primary_weight=80, canary_weight=20)
+    patch = release_patch(_stored(written["spec"], "uid-1"), ROUTE)
+    assert patch == {
+        "metadata": {"resourceVersion": "7", "ownerReferences": None},
+        "spec": {
+            "weighted": {
+                "services": [{"name": "podinfo", "namespace": "test", "weight": 100, "port": 80}]
+            },
+            "mirroring": None,
+        },
+    }
+
+
+def test_a_mirroring_traefik_service_is_released_to_the_apex_too() -> None:
+    written = traefik_service(ROUTE, SETTINGS, primary_weight=100, canary_weight=0, mirror=True)
+    patch = release_patch(_stored(written["spec"], "uid-1"), ROUTE)
+    assert patch is not None
+    assert patch["spec"]["weighted"]["services"][0]["name"] == "podinfo"
+    assert patch["spec"]["mirroring"] is None
+
+
+def test_a_released_or_foreign_traefik_service_is_left_alone() -> None:
+    apex_only = {"weighted": {"services": [{"name": "podinfo", "port": 80, "weight": 100}]}}
+    assert release_patch(_stored(apex_only), ROUTE) is None
+    written = traefik_service(ROUTE, SETTINGS, primary_weight=100, canary_weight=0)
+    assert release_patch(_stored(written["spec"], "another-canary"), ROUTE) is None
+
+
+def test_revert_on_deletion_uses_the_traefik_release() -> None:
+    assert router_kind("traefik").release is release
