@@ -78,6 +78,7 @@ _KNOWN_KINDS: Final[Mapping[str, tuple[str, bool]]] = {
     "HTTPRouteGroup": ("httproutegroups", True),
     "TraefikService": ("traefikservices", True),
     "IngressRoute": ("ingressroutes", True),
+    "ApisixRoute": ("apisixroutes", True),
     "Canary": ("canaries", True),
     "MetricTemplate": ("metrictemplates", True),
     "AlertProvider": ("alertproviders", True),

@@ -25,7 +25,7 @@ from typing import Final
 from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.resources import Reader, ResourceKind
-from canary.routers import traefik
+from canary.routers import apisix, traefik
 from canary.routers.base import Router, RouteRef
 from canary.routers.bluegreen import ServiceRouter
 from canary.routers.gatewayapi import (
@@ -118,6 +118,7 @@ PROVIDERS: Final[Mapping[str, RouterKind]] = {
     **{f"smi:{version.value}": _smi(version) for version in SmiVersion},
     **{f"gatewayapi:{version.value}": _gateway(version) for version in GatewayVersion},
     KUBERNETES: RouterKind(build=_services, route=None, progressive=False),
+    "apisix": RouterKind(build=apisix.build, route=None, release=apisix.release),
     "traefik": RouterKind(
         build=traefik.build, route=traefik.ROUTE, can_mirror=True, release=traefik.release
     ),

@@ -37,6 +37,9 @@ GATEWAY_API_VERSION = "v1.6.3"
 KEDA_VERSION = "v2.21.0"
 # The newest v3.x the module proxy serves; its go.mod asks for Go 1.26.0, which the local one has.
 TRAEFIK_VERSION = "v3.7.13"
+# APISIX Ingress Controller 1.x, whose ApisixRoute v2 Flagger writes. The module proxy serves
+# this release but refuses to list the module's versions, so no newer one could be checked.
+APISIX_VERSION = "v1.8.4"
 # Debian bookworm's package; the cache holds whichever 2.42 build apt offers.
 PROMETHEUS_SERIES = "2.42."
 
@@ -67,6 +70,11 @@ TRAEFIK_CRD_FILES = tuple(
     f"docs/content/reference/dynamic-configuration/traefik.io_{plural}.yaml"
     for plural in ("traefikservices", "ingressroutes", "middlewares")
 )
+
+# The ApisixRoute CRD (what the `apisix` provider copies and writes), as shipped in the module.
+# No APISIX runs in the sandbox: the mesh simulator follows the ApisixRoutes and exports
+# APISIX's series.
+APISIX_CRD_FILES = ("samples/deploy/crd/v1/ApisixRoute.yaml",)
 
 Report = Callable[[str], None]
 
@@ -185,6 +193,13 @@ COMPONENTS = (
         packages=(),
         module="github.com/traefik/traefik/v3",
         crd_files=TRAEFIK_CRD_FILES,
+    ),
+    GoComponent(
+        name="apisix",
+        version=APISIX_VERSION,
+        packages=(),
+        module="github.com/apache/apisix-ingress-controller",
+        crd_files=APISIX_CRD_FILES,
     ),
 )
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Final
 
-from canary.sandbox.exporters import application, gatewayapi, linkerd, traefik
+from canary.sandbox.exporters import apisix, application, gatewayapi, linkerd, traefik
 from canary.sandbox.exporters.base import MeshsimProvider
 
 PROVIDERS: Final[tuple[MeshsimProvider, ...]] = (
     linkerd.PROVIDER,
     gatewayapi.PROVIDER,
     traefik.PROVIDER,
+    apisix.PROVIDER,
     application.PROVIDER,
 )
