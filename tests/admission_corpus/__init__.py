@@ -11,6 +11,7 @@ here. A case added to `CASES` is checked both ways.
 
 from __future__ import annotations
 
+from tests.admission_corpus.apisix import APISIX_CASES
 from tests.admission_corpus.canaries import CANARY_AND_TEMPLATE_CASES
 from tests.admission_corpus.cases import (
     BASES,
@@ -46,6 +47,7 @@ CASES = [
     *TARGET_PORT_CASES,
     *NAME_CASES,
     *TRAEFIK_CASES,
+    *APISIX_CASES,
 ]
 
 __all__ = [
