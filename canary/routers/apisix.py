@@ -45,6 +45,7 @@ PROVIDER: Final = "apisix"
 ROUTE: Final = resources.resource_kind(API_VERSION, KIND)
 PRIORITY: Final = 10000  # Flagger's: above any priority users give their own rules
 ROUTE_REF: Final = "spec.routeRef"
+APPLIES: Final = frozenset({ROUTE_REF})  # the provider fields it honours (the registry's)
 # Annotations of the original that describe it, not the copy.
 _NOT_COPIED: Final = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
 

@@ -118,7 +118,9 @@ PROVIDERS: Final[Mapping[str, RouterKind]] = {
     **{f"smi:{version.value}": _smi(version) for version in SmiVersion},
     **{f"gatewayapi:{version.value}": _gateway(version) for version in GatewayVersion},
     KUBERNETES: RouterKind(build=_services, route=None, progressive=False),
-    "apisix": RouterKind(build=apisix.build, route=None, release=apisix.release),
+    "apisix": RouterKind(
+        build=apisix.build, route=None, applies=apisix.APPLIES, release=apisix.release
+    ),
     "traefik": RouterKind(
         build=traefik.build, route=traefik.ROUTE, can_mirror=True, release=traefik.release
     ),

@@ -13,7 +13,8 @@ from kubernetes_asyncio.client import ApiClient, Configuration
 from canary.api.canary import Canary
 from canary.controller.convert import context_of
 from canary.controller.routing import route_settings, router_of
-from canary.controller.support import unsupported_fields
+from canary.controller.support import fields_honored, unsupported_fields
+from canary.core.conditions import ConditionType
 from canary.routers.apisix import ApisixRouter
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
@@ -75,3 +76,10 @@ def test_mirroring_and_ab_testing_are_refused_naming_the_field_and_provider() ->
     ab = _example(iterations=5, match=match, stepWeight=None, maxWeight=None)
     [found] = unsupported_fields(Canary.model_validate(ab), default_provider="linkerd")
     assert found.startswith("spec.analysis.match with provider apisix")
+
+
+def test_the_route_ref_is_honoured_not_reported_as_ignored() -> None:
+    canary = Canary.model_validate(_example())
+    assert fields_honored(canary, default_provider="linkerd") == {
+        ConditionType.FIELDS_HONORED: None
+    }
