@@ -216,6 +216,9 @@ class ApisixRouter:
         await resources.apply(self._api, manifest)
 
     async def get_weights(self, route: RouteRef) -> tuple[int, int] | None:
+        """The copy's weights; RouteError first when the original cannot be copied (missing,
+        no rule to the apex, several backends), so the Canary says why before anything runs."""
+        canary_route(await self._original(route), route, primary_weight=100, canary_weight=0)
         existing = await self._canary(route)
         return None if existing is None else route_weights(existing, route)
 

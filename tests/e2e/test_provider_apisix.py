@@ -2,10 +2,11 @@
 ApisixRoute stepped to promotion, a faulty version rolled back, each judged by the builtin
 `request-success-rate` and `request-duration` (Flagger's APISIX queries) read from Prometheus,
 where the mesh simulator exports APISIX's series for the ApisixRoutes it follows; and
-`revertOnDeletion`, which deletes the copy and leaves the user's ApisixRoute as it was.
+`revertOnDeletion`, which deletes the copy and leaves the user's ApisixRoute as it was; and a
+routeRef naming a route that does not exist yet, refused by name until it does.
 
-The three scenarios run at once, in one namespace under one controller (three Canaries of
-three Deployments, each with its own ApisixRoute: `podinfo`, `faulty`, `kept`). Only the
+The four scenarios run at once, in one namespace under one controller (four Canaries of four
+Deployments, each with its own ApisixRoute: `podinfo`, `faulty`, `kept`, `late`). Only the
 namespace, the names, `analysis.interval` (2 s) and the thresholds are changed from the
 examples.
 """
@@ -181,6 +182,38 @@ async def _reverted_on_deletion(api: ApiClient, namespace: str) -> None:
     assert apex["spec"]["selector"] == {"app": name}
 
 
+def _ready(canary: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    conditions = ((canary or {}).get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c.get("type") == "Ready"), {})
+
+
+async def _route_created_late(api: ApiClient, namespace: str) -> None:
+    """A routeRef naming no ApisixRoute: the Canary says so (Ready=False, naming the field)
+    and writes nothing; once the route exists it initializes."""
+    name = "late"
+    await apply(api, deployment(name, namespace=namespace))
+    await apply(api, _canary(namespace, name))
+    ready = await eventually(
+        partial(_get, api, CANARY, name, namespace),
+        until=lambda found: (
+            _ready(found).get("status") == "False"
+            and "spec.routeRef" in _ready(found).get("message", "")
+        ),
+        within=30,
+        what="Ready=False naming spec.routeRef",
+    )
+    assert "does not exist" in _ready(ready)["message"], _ready(ready)
+    assert await _get(api, APISIX_ROUTE, f"{name}-{name}-canary", namespace) is None
+    await apply(api, _original(namespace, name))
+    await eventually(
+        partial(_get, api, CANARY, name, namespace),
+        until=lambda found: ((found or {}).get("status") or {}).get("phase") == "Initialized",
+        within=30,
+        what="phase Initialized once the route exists",
+    )
+    assert await _get(api, APISIX_ROUTE, f"{name}-{name}-canary", namespace) is not None
+
+
 async def test_apisix_promotes_rolls_back_and_reverts_judged_by_apisixs_metrics(
     api: ApiClient, namespace: str
 ) -> None:
@@ -188,3 +221,4 @@ async def test_apisix_promotes_rolls_back_and_reverts_judged_by_apisixs_metrics(
         group.create_task(_promoted(api, namespace))
         group.create_task(_rolled_back(api, namespace))
         group.create_task(_reverted_on_deletion(api, namespace))
+        group.create_task(_route_created_late(api, namespace))

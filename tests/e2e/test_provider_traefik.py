@@ -192,6 +192,9 @@ async def _reverted_on_deletion(api: ApiClient, namespace: str) -> None:
     name = "kept"
     manifest = _canary("traefik/canary.yaml", namespace, name)
     manifest["spec"]["revertOnDeletion"] = True
+    # Flagger's Traefik e2e: the apex metadata goes on the TraefikService too.
+    apex = {"labels": {"test-label": "x"}, "annotations": {"test-annotation": "y"}}
+    manifest["spec"]["service"]["apex"] = apex
     recorder = Recorder(
         api, namespace=namespace, name=name, route=TRAEFIK_SERVICE, weights_of=traefik_weights_of
     )
@@ -199,6 +202,9 @@ async def _reverted_on_deletion(api: ApiClient, namespace: str) -> None:
         await apply(api, deployment(name, namespace=namespace))
         await apply(api, manifest)
         await recorder.until_phase("Initialized", within=30)
+    written = await _get(api, TRAEFIK_SERVICE, name, namespace)
+    assert written["metadata"]["labels"]["test-label"] == "x"
+    assert written["metadata"]["annotations"]["test-annotation"] == "y"
     await resources.delete(api, CANARY, name, namespace=namespace)
     await eventually(
         partial(_get, api, CANARY, name, namespace),

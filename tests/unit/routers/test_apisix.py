@@ -184,13 +184,17 @@ class _Reader:
 
 async def test_the_router_reads_the_copys_weights_and_needs_the_original() -> None:
     written = canary_route(ORIGINAL, ROUTE, primary_weight=70, canary_weight=30)
-    reader = _Reader({"test/podinfo-podinfo-canary": written})
+    reader = _Reader({"test/podinfo-podinfo-canary": written, "test/podinfo": ORIGINAL})
     async with ApiClient(Configuration()) as api:
         router = router_for("apisix", api, SETTINGS, read=reader)
         assert isinstance(router, ApisixRouter)
         assert await router.get_weights(ROUTE) == (70, 30)
-        reader.stored = {}
+        reader.stored = {"test/podinfo": ORIGINAL}
         assert await router.get_weights(ROUTE) is None
+        # Without the original the Canary cannot be routed: said when reading the weights.
+        reader.stored = {"test/podinfo-podinfo-canary": written}
+        with pytest.raises(RouteError, match=r"ApisixRoute test/podinfo \(spec.routeRef\) does"):
+            await router.get_weights(ROUTE)
         with pytest.raises(RouteError, match=r"ApisixRoute test/podinfo \(spec.routeRef\) does"):
             await router.set_weights(ROUTE, primary=100, canary=0)
         with pytest.raises(ValueError, match="cannot mirror"):
