@@ -23,6 +23,7 @@ import pytest
 import yaml
 from kubernetes_asyncio.client import ApiClient
 
+from canary.controller.reconcile import STEADY_RECHECK
 from canary.kube import resources
 from canary.kube.resources import CANARY, DEPLOYMENT, SERVICE, ResourceKind
 from canary.routers.apisix import ROUTE as APISIX_ROUTE
@@ -205,10 +206,12 @@ async def _route_created_late(api: ApiClient, namespace: str) -> None:
     assert "does not exist" in _ready(ready)["message"], _ready(ready)
     assert await _get(api, APISIX_ROUTE, f"{name}-{name}-canary", namespace) is None
     await apply(api, _original(namespace, name))
+    # ApisixRoutes are not watched: an invalid Canary is looked at again within a minute
+    # (reconcile.STEADY_RECHECK), so initialization follows within that.
     await eventually(
         partial(_get, api, CANARY, name, namespace),
         until=lambda found: ((found or {}).get("status") or {}).get("phase") == "Initialized",
-        within=30,
+        within=STEADY_RECHECK + 30,
         what="phase Initialized once the route exists",
     )
     assert await _get(api, APISIX_ROUTE, f"{name}-{name}-canary", namespace) is not None
