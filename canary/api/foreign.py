@@ -44,6 +44,8 @@ PROVIDERS = (
     "istio",
     "contour",
     "gloo",
+    "traefik",
+    "apisix",
 )
 # Providers Flagger had whose projects are retired upstream: refused, saying so.
 RETIRED = {

@@ -182,6 +182,13 @@ def _timestamp(value: Any) -> datetime | None:
     return None
 
 
+def _ref_name(canary: Canary, path: str) -> str | None:
+    """The name in the object reference at `path` (`spec.routeRef`), None when there is none."""
+    ref = canary.spec.provider_fields.get(path)
+    name = ref.get("name") if isinstance(ref, Mapping) else None
+    return name if isinstance(name, str) and name else None
+
+
 def context_of(canary: Canary, *, default_provider: str) -> CanaryContext:
     """The names a metric query may refer to for `canary`."""
     return CanaryContext(
@@ -189,19 +196,12 @@ def context_of(canary: Canary, *, default_provider: str) -> CanaryContext:
         namespace=canary.metadata.namespace,
         target=canary.spec.target_ref.name,
         service=canary.spec.service_name,
-        # Flagger's `{{ ingress }}` and `{{ route }}`: the named Ingress and ApisixRoute.
+        # Flagger's `{{ ingress }}` and `{{ route }}`: the names in spec.ingressRef/routeRef.
         ingress=_ref_name(canary, "spec.ingressRef"),
         route=_ref_name(canary, "spec.routeRef"),
         provider=canary.spec.provider or default_provider,
         target_kind=canary.spec.target_ref.kind,
     )
-
-
-def _ref_name(canary: Canary, path: str) -> str | None:
-    """The name of the reference at `path` (`spec.ingressRef`), None when there is none."""
-    ref = canary.spec.provider_fields.get(path)
-    name = ref.get("name") if isinstance(ref, Mapping) else None
-    return name if isinstance(name, str) and name else None
 
 
 def metric_specs(

@@ -28,7 +28,17 @@ from types import MappingProxyType
 
 from canary.metrics.errors import FailureKind, MetricError
 from canary.metrics.inputs import CanaryContext
-from canary.metrics.meshes import contour, gloo, http, istio, linkerd, nginx, skipper
+from canary.metrics.meshes import (
+    apisix,
+    contour,
+    gloo,
+    http,
+    istio,
+    linkerd,
+    nginx,
+    skipper,
+    traefik,
+)
 from canary.metrics.meshes.table import BuiltinTable
 
 REQUEST_SUCCESS_RATE = "request-success-rate"
@@ -47,6 +57,8 @@ TABLES: Mapping[str, BuiltinTable] = MappingProxyType(
         "istio": istio.TABLE,
         "contour": contour.TABLE,
         "gloo": gloo.TABLE,
+        "traefik": traefik.TABLE,
+        "apisix": apisix.TABLE,
     }
 )
 

@@ -24,7 +24,7 @@ from typing import Final
 from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.resources import Reader, ResourceKind
-from canary.routers import contour, gloo, istio, nginx, skipper
+from canary.routers import apisix, contour, gloo, istio, nginx, skipper, traefik
 from canary.routers.base import Router
 from canary.routers.bluegreen import ServiceRouter
 from canary.routers.gatewayapi import (
@@ -111,6 +111,12 @@ PROVIDERS: Final[Mapping[str, RouterKind]] = {
     ),
     "gloo": RouterKind(
         gloo.build, gloo.ROUTE_TABLE, gloo.APPLIES, can_match=True, release=gloo.release
+    ),
+    "apisix": RouterKind(
+        build=apisix.build, route=None, applies=apisix.APPLIES, release=apisix.release
+    ),
+    "traefik": RouterKind(
+        build=traefik.build, route=traefik.ROUTE, can_mirror=True, release=traefik.release
     ),
 }
 KNOWN_PROVIDERS: Final = tuple(PROVIDERS)

@@ -39,6 +39,11 @@ KEDA_VERSION = "v2.21.0"
 ISTIO_API_VERSION = "v1.32.0"
 # The newest Contour release; its module ships every CRD in one multi-document file.
 CONTOUR_VERSION = "v1.33.8"
+# The newest v3.x the module proxy serves; its go.mod asks for Go 1.26.0, which the local one has.
+TRAEFIK_VERSION = "v3.7.13"
+# APISIX Ingress Controller 1.x, whose ApisixRoute v2 Flagger writes. The module proxy serves
+# this release but refuses to list the module's versions, so no newer one could be checked.
+APISIX_VERSION = "v1.8.4"
 # Debian bookworm's package; the cache holds whichever 2.42 build apt offers.
 PROMETHEUS_SERIES = "2.42."
 
@@ -70,6 +75,18 @@ ISTIO_CRD_FILES = ("kubernetes/customresourcedefinitions.gen.yaml",)
 # manifests ship them. No Contour or Envoy runs in the sandbox: the mesh simulator follows the
 # HTTPProxies and exports Envoy's cluster statistics.
 CONTOUR_CRD_FILES = ("examples/contour/01-crds.yaml",)
+# Traefik's CRDs for what the `traefik` provider writes (TraefikService) and what users route
+# with to it (IngressRoute, Middleware), as shipped in the module. No Traefik proxy runs in the
+# sandbox: the mesh simulator follows the TraefikServices and exports Traefik's series.
+TRAEFIK_CRD_FILES = tuple(
+    f"docs/content/reference/dynamic-configuration/traefik.io_{plural}.yaml"
+    for plural in ("traefikservices", "ingressroutes", "middlewares")
+)
+
+# The ApisixRoute CRD (what the `apisix` provider copies and writes), as shipped in the module.
+# No APISIX runs in the sandbox: the mesh simulator follows the ApisixRoutes and exports
+# APISIX's series.
+APISIX_CRD_FILES = ("samples/deploy/crd/v1/ApisixRoute.yaml",)
 
 Report = Callable[[str], None]
 
@@ -195,6 +212,20 @@ COMPONENTS = (
         packages=(),
         module="github.com/projectcontour/contour",
         crd_files=CONTOUR_CRD_FILES,
+    ),
+    GoComponent(
+        name="traefik",
+        version=TRAEFIK_VERSION,
+        packages=(),
+        module="github.com/traefik/traefik/v3",
+        crd_files=TRAEFIK_CRD_FILES,
+    ),
+    GoComponent(
+        name="apisix",
+        version=APISIX_VERSION,
+        packages=(),
+        module="github.com/apache/apisix-ingress-controller",
+        crd_files=APISIX_CRD_FILES,
     ),
 )
 

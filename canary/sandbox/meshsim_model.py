@@ -76,7 +76,7 @@ class Feed:
     service: str
     service_namespace: str
     rate: float
-    port: int | None = None  # the Service's port the route names (Envoy clusters carry it)
+    port: int | str | None = None  # the Service port the route names (None: it names none)
 
 
 def _shares(
@@ -86,8 +86,8 @@ def _shares(
     default_rate: float,
 ) -> Iterable[tuple[Workload, Service, float | None, Backend]]:
     """Where one split's requests go: (workload, backend Service, requests per second, the
-    split's backend). The portion is None for a workload the Service selects that has no ready
-    pod (routed, but it receives nothing)."""
+    backend that named the Service). The portion is None for a workload the Service selects
+    that has no ready pod (routed, but it receives nothing)."""
     total = sum(b.weight for b in split.backends)
     rate = (split.rate if split.rate is not None else default_rate) * split.share
     if total <= 0:

@@ -177,7 +177,7 @@ class Backend:
     service: str
     weight: float
     namespace: str | None = None  # the Service's namespace, when not the route's own
-    port: int | None = None  # the Service's port the route sends to, when it names one
+    port: int | str | None = None  # the Service port the route names, when it names one
 
 
 @dataclass(frozen=True)

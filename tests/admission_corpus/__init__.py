@@ -11,6 +11,7 @@ here. A case added to `CASES` is checked both ways.
 
 from __future__ import annotations
 
+from tests.admission_corpus.apisix import APISIX_CASES
 from tests.admission_corpus.canaries import CANARY_AND_TEMPLATE_CASES
 from tests.admission_corpus.cases import (
     BASES,
@@ -34,6 +35,7 @@ from tests.admission_corpus.mid_release import (
 )
 from tests.admission_corpus.names import NAME_CASES
 from tests.admission_corpus.providers import ALERT_PROVIDER_CASES
+from tests.admission_corpus.traefik import TRAEFIK_CASES
 
 CASES = [
     *GOOD,
@@ -46,6 +48,8 @@ CASES = [
     *TARGET_PORT_CASES,
     *NAME_CASES,
     *ISTIO_CASES,
+    *TRAEFIK_CASES,
+    *APISIX_CASES,
 ]
 
 __all__ = [

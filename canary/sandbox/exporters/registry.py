@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from canary.sandbox.exporters import (
+    apisix,
     application,
     contour,
     envoy,
@@ -14,6 +15,7 @@ from canary.sandbox.exporters import (
     linkerd,
     nginx,
     skipper,
+    traefik,
 )
 from canary.sandbox.exporters.base import MeshsimProvider
 
@@ -22,6 +24,8 @@ PROVIDERS: Final[tuple[MeshsimProvider, ...]] = (
     gatewayapi.PROVIDER,
     nginx.PROVIDER,
     skipper.PROVIDER,
+    traefik.PROVIDER,
+    apisix.PROVIDER,
     application.PROVIDER,
     istio.PROVIDER,
     contour.PROVIDER,

@@ -1,0 +1,132 @@
+"""APISIX: the simulator follows ApisixRoutes and exports APISIX's Prometheus plugin series.
+
+Each `http` rule of an ApisixRoute (apisix.apache.org/v2) is one APISIX route, named as the
+APISIX Ingress Controller names it, `<namespace>_<ApisixRoute>_<rule>`; it divides its requests
+among its backends' Services by weight (a missing weight is 100, APISIX's default). The route's
+`meshsim.canary.dev/rate` (or the default rate) is shared equally among its rules. Priorities
+are not modelled: a user's ApisixRoute and the canary copy of its rule both carry requests
+(the original to the apex Service), where APISIX would send them all through the copy.
+
+The exporter writes, for each workload reached through an ApisixRoute, `apisix_http_status`
+(by `code`) and the `apisix_http_latency` histogram (`type="request"`, milliseconds), with the
+workload's pod as the upstream `node`, under one stable `route` label: the first of its
+ApisixRoute feeds in sorted order, which is the canary copy's when it has one (the copy's name
+extends the original's, and `-` sorts before `_`), as APISIX, preferring the copy, would count
+it. Counters only grow. As in APISIX, a route's series cover all its upstreams: the `apisix`
+builtins judge the canary copy's traffic, primary and canary together, as Flagger's do. No I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from prometheus_client.core import HistogramMetricFamily, Metric, UnknownMetricFamily
+
+from canary.routers.apisix import KIND, ROUTE
+from canary.sandbox.exporters.base import MeshsimProvider, RouteSource, Traffic
+from canary.sandbox.meshsim_objects import (
+    RATE_ANNOTATION,
+    Backend,
+    Split,
+    parse_rate,
+    parse_weight,
+)
+
+DEFAULT_WEIGHT = 100
+
+
+def splits_of_apisix_route(manifest: Mapping[str, Any]) -> list[Split]:
+    """An ApisixRoute as one Split per http rule with backends; `route` is the APISIX route's
+    name without the namespace (`<ApisixRoute>_<rule>`)."""
+    meta = manifest.get("metadata") or {}
+    spec = manifest.get("spec") or {}
+    namespace, name = meta.get("namespace", ""), meta.get("name", "")
+    where = f"{KIND} {namespace}/{name}"
+    problems: list[str] = []
+    rate = None
+    annotations = meta.get("annotations") or {}
+    if RATE_ANNOTATION in annotations:
+        try:
+            rate = parse_rate(str(annotations[RATE_ANNOTATION]))
+        except ValueError as error:
+            problems.append(f"{where}: annotation {RATE_ANNOTATION}: {error}; ignored")
+    rules: list[tuple[str, tuple[Backend, ...]]] = []
+    for index, rule in enumerate(spec.get("http") or []):
+        if not isinstance(rule, Mapping):
+            continue
+        backends = []
+        for entry in rule.get("backends") or []:
+            if not isinstance(entry, Mapping) or not entry.get("serviceName"):
+                continue
+            service = str(entry["serviceName"])
+            try:
+                weight = parse_weight(entry.get("weight", DEFAULT_WEIGHT))
+            except ValueError as error:
+                problems.append(f"{where}: rule {index} backend {service}: {error}; using 0")
+                weight = 0.0
+            port = entry.get("servicePort")
+            backends.append(
+                Backend(
+                    service=service,
+                    weight=weight,
+                    port=port
+                    if isinstance(port, int | str) and not isinstance(port, bool)
+                    else None,
+                )
+            )
+        if backends:
+            rules.append((str(rule.get("name") or index), tuple(backends)))
+    return [
+        Split(
+            namespace=namespace,
+            name=f"{name}_{rule}",
+            route=f"{name}_{rule}",
+            kind=KIND,
+            apex=name,
+            backends=backends,
+            rate=rate,
+            share=1.0 / len(rules),
+            problems=tuple(problems) if index == 0 else (),
+        )
+        for index, (rule, backends) in enumerate(rules)
+    ]
+
+
+def export(traffic: Traffic) -> Iterator[Metric]:
+    # A counter named without `_total`, as APISIX's nginx-lua-prometheus names it; the client
+    # library would add the suffix to a counter family, so it goes out untyped.
+    status = UnknownMetricFamily(
+        "apisix_http_status",
+        "HTTP status codes per service in APISIX",
+        labels=["code", "route", "matched_uri", "matched_host", "service", "consumer", "node"],
+    )
+    latency = HistogramMetricFamily(
+        "apisix_http_latency",
+        "HTTP request latency in milliseconds per service in APISIX",
+        labels=["type", "route", "service", "consumer", "node"],
+    )
+    for key, series in traffic.series.items():
+        routes = sorted(
+            f"{feed.namespace}_{feed.route}"
+            for feed in traffic.routes.get(key, ())
+            if feed.route_kind == KIND
+        )
+        if not routes:
+            continue
+        route, node = routes[0], traffic.pod_name(key)
+        for code, count in (("200", series.successes), ("500", series.failures)):
+            if count:
+                status.add_metric([code, route, "/*", "", "", "", node], count)
+        latency.add_metric(
+            ["request", route, "", "", node], series.cumulative(), series.latency_sum_ms
+        )
+    yield status
+    yield latency
+
+
+PROVIDER = MeshsimProvider(
+    name="apisix",
+    routes=(RouteSource(ROUTE, splits_of_apisix_route),),
+    export=export,
+)

@@ -1,0 +1,157 @@
+"""Traefik: the simulator follows TraefikServices and exports Traefik's per-service series.
+
+A weighted TraefikService (traefik.io/v1alpha1 `spec.weighted.services`) divides its requests
+among the Services it names by weight (a missing weight is 1, as Traefik has it); a mirroring
+one (`spec.mirroring`) sends them to its main Service and copies `percent` of them to each
+mirror. Entries naming another TraefikService are left out (the simulator follows Services).
+
+The exporter writes what Traefik's Prometheus metrics would show for each workload reached
+through a TraefikService: `traefik_service_requests_total` and the
+`traefik_service_request_duration_seconds` histogram, by `code`, `method` and `protocol`, with
+the `service` label Traefik's Kubernetes CRD provider gives a Service,
+`<namespace>-<name>-<port>@kubernetescrd`: what the `traefik` builtins select on. A workload's
+counts go under one stable `service` label, the first of its TraefikService feeds in sorted
+order (the canary's: `<ns>-<apex>-canary-<port>`), so counters only grow. No I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+
+from canary.routers.traefik import KIND, ROUTE
+from canary.sandbox.exporters.base import MeshsimProvider, RouteSource, Traffic
+from canary.sandbox.meshsim_model import Feed
+from canary.sandbox.meshsim_objects import (
+    RATE_ANNOTATION,
+    Backend,
+    Split,
+    parse_rate,
+    parse_weight,
+)
+
+PROVIDER_SUFFIX = "@kubernetescrd"
+
+
+def _is_service(entry: Mapping[str, Any]) -> bool:
+    return entry.get("kind", "Service") == "Service" and bool(entry.get("name"))
+
+
+def _backend(entry: Mapping[str, Any], weight: float) -> Backend:
+    port = entry.get("port")
+    return Backend(
+        service=str(entry["name"]),
+        weight=weight,
+        namespace=entry.get("namespace"),
+        port=port if isinstance(port, int | str) and not isinstance(port, bool) else None,
+    )
+
+
+def splits_of_traefik_service(manifest: Mapping[str, Any]) -> list[Split]:
+    """A TraefikService as one Split (none when it names no Service); unusable weights and
+    rates are reported as problems and read as 0 or the default rate."""
+    meta = manifest.get("metadata") or {}
+    spec = manifest.get("spec") or {}
+    namespace, name = meta.get("namespace", ""), meta.get("name", "")
+    where = f"{KIND} {namespace}/{name}"
+    problems: list[str] = []
+    rate = None
+    annotations = meta.get("annotations") or {}
+    if RATE_ANNOTATION in annotations:
+        try:
+            rate = parse_rate(str(annotations[RATE_ANNOTATION]))
+        except ValueError as error:
+            problems.append(f"{where}: annotation {RATE_ANNOTATION}: {error}; ignored")
+    backends: list[Backend] = []
+    mirrors: list[Backend] = []
+    weighted = spec.get("weighted")
+    mirroring = spec.get("mirroring")
+    if isinstance(weighted, Mapping):
+        for entry in weighted.get("services") or []:
+            if not isinstance(entry, Mapping) or not _is_service(entry):
+                continue
+            try:
+                weight = parse_weight(entry.get("weight", 1))
+            except ValueError as error:
+                problems.append(f"{where}: service {entry.get('name')}: {error}; using 0")
+                weight = 0.0
+            backends.append(_backend(entry, weight))
+    elif isinstance(mirroring, Mapping) and _is_service(mirroring):
+        backends.append(_backend(mirroring, 1.0))
+        for entry in mirroring.get("mirrors") or []:
+            if not isinstance(entry, Mapping) or not _is_service(entry):
+                continue
+            percent = entry.get("percent", 0)
+            if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
+                problems.append(
+                    f"{where}: mirror {entry.get('name')}: percent {percent!r}; using 0"
+                )
+                percent = 0
+            mirrors.append(_backend(entry, percent / 100))
+    if not backends:
+        return []
+    return [
+        Split(
+            namespace=namespace,
+            name=name,
+            apex=name,
+            backends=tuple(backends),
+            kind=KIND,
+            rate=rate,
+            problems=tuple(problems),
+            mirrors=tuple(mirrors),
+            route=name,
+        )
+    ]
+
+
+def service_label(feed: Feed) -> str:
+    """The `service` label Traefik's CRD provider gives the Service of `feed`."""
+    port = "" if feed.port is None else f"-{feed.port}"
+    return f"{feed.service_namespace}-{feed.service}{port}{PROVIDER_SUFFIX}"
+
+
+def export(traffic: Traffic) -> Iterator[Metric]:
+    labels = ["service", "code", "method", "protocol"]
+    requests = CounterMetricFamily(
+        "traefik_service_requests", "How many HTTP requests processed on a service.", labels=labels
+    )
+    duration = HistogramMetricFamily(
+        "traefik_service_request_duration_seconds",
+        "How long it took to process the request on a service, partitioned by status code, "
+        "protocol, and method.",
+        labels=labels,
+    )
+    for key, series in traffic.series.items():
+        names = sorted(
+            service_label(f) for f in traffic.routes.get(key, ()) if f.route_kind == KIND
+        )
+        if not names:
+            continue
+        for code, count, failed in (
+            ("200", series.successes, False),
+            ("500", series.failures, True),
+        ):
+            if not count:
+                continue
+            values = [names[0], code, "GET", "http"]
+            requests.add_metric(values, count)
+            latency_sum_ms = (
+                series.failure_latency_sum_ms
+                if failed
+                else series.latency_sum_ms - series.failure_latency_sum_ms
+            )
+            duration.add_metric(
+                values, series.cumulative_seconds(failed=failed), latency_sum_ms / 1000
+            )
+    yield requests
+    yield duration
+
+
+PROVIDER = MeshsimProvider(
+    name="traefik",
+    routes=(RouteSource(ROUTE, splits_of_traefik_service),),
+    export=export,
+)
