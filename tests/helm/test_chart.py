@@ -57,6 +57,8 @@ CONTROLLER_RULES = {  # the controller's (Cluster)Role, as docs/install.md lists
     ("projectcontour.io", "httpproxies"): {"get", "create", "patch"},
     ("gateway.solo.io", "routetables"): {"get", "create", "patch"},
     ("gloo.solo.io", "upstreams"): {"get", "create", "patch"},
+    ("traefik.io", "traefikservices"): {"get", "create", "patch"},
+    ("apisix.apache.org", "apisixroutes"): {"get", "list", "create", "patch", "delete"},
 }
 RESTRICTED_CONTAINER = {
     "allowPrivilegeEscalation": False,

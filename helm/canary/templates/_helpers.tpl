@@ -138,6 +138,10 @@ namespaces) or the Role in each watched namespace.
   installed.
 - routetables and upstreams (Gloo Edge, provider gloo): read and applied (the Upstream named by
   spec.upstreamRef is read). Granted whether or not Gloo is installed.
+- traefikservices (Traefik, provider traefik): read, applied, and patched (pointed at the apex
+  Service) when a Canary with revertOnDeletion goes.
+- apisixroutes (APISIX, provider apisix): the one spec.routeRef names read, its canary copy
+  applied; listed and the Canary's copies deleted when a Canary with revertOnDeletion goes.
 */}}
 {{- define "canary.rules" -}}
 - apiGroups: ["canary.dev"]
@@ -197,6 +201,12 @@ namespaces) or the Role in each watched namespace.
 - apiGroups: ["gloo.solo.io"]
   resources: ["upstreams"]
   verbs: ["get", "create", "patch"]
+- apiGroups: ["traefik.io"]
+  resources: ["traefikservices"]
+  verbs: ["get", "create", "patch"]
+- apiGroups: ["apisix.apache.org"]
+  resources: ["apisixroutes"]
+  verbs: ["get", "list", "create", "patch", "delete"]
 {{- with .Values.rbac.extraRules }}
 {{ toYaml . }}
 {{- end }}
