@@ -39,6 +39,7 @@ PROVIDERS = (
     "kubernetes",
     "gatewayapi:v1",
     "gatewayapi:v1beta1",
+    "knative",
 )
 # Providers Flagger had whose projects are retired upstream: refused, saying so.
 RETIRED = {
@@ -136,8 +137,10 @@ class Foreign:
             return None
         owner = "self" if self.where == "spec" else "self.service"
         applied = " || ".join(f"self.provider.startsWith('{p}')" for p in self.refused_with)
+        # `service` may be absent (a Knative target): then none of its fields is set.
+        present = "" if self.where == "spec" else "!has(self.service) || "
         return CelRule(
-            rule=f"!has({owner}.{self.field}) || !has(self.provider) || !({applied})",
+            rule=f"{present}!has({owner}.{self.field}) || !has(self.provider) || !({applied})",
             message=self.message,
         )
 

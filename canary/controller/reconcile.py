@@ -263,7 +263,9 @@ class Reconciler:
                 previous=state.phase.value,
                 weight=new_state.canary_weight,
             )
-        return _next_delay(policy, new_state, now)
+        return _next_delay(
+            policy, new_state, now, polled=not workload_of(canary.spec.target_ref.kind).watched
+        )
 
     async def _judge(  # noqa: PLR0913 - keyword-only: whose cycle, begun when
         self,
@@ -452,7 +454,11 @@ def _first_error(error: Exception) -> str:
     return str(error)
 
 
-def _next_delay(policy: Policy, state: CanaryState, now: datetime) -> float:
+def _next_delay(
+    policy: Policy, state: CanaryState, now: datetime, *, polled: bool = False
+) -> float:
+    """When the next cycle is needed. A target whose kind is not watched (`polled`) is looked
+    at every analysis interval even when idle, as Flagger does: no event would say it changed."""
     if state.phase in ANALYSING:
         if state.last_step_at is None:
             return WAITING_RECHECK
@@ -460,4 +466,4 @@ def _next_delay(policy: Policy, state: CanaryState, now: datetime) -> float:
         return max(0.05, min(due, policy.interval))
     if state.phase in {Phase.PROMOTING, Phase.FINALISING, Phase.INITIALIZING, Phase.WAITING}:
         return WAITING_RECHECK
-    return STEADY_RECHECK
+    return min(STEADY_RECHECK, policy.interval) if polled else STEADY_RECHECK

@@ -35,6 +35,8 @@ HELM_VERSION = "v3.22.0"
 GATEWAY_API_VERSION = "v1.6.3"
 # The newest v2.x whose module the local Go toolchain accepts (v2.21.1 requires Go 1.27.4).
 KEDA_VERSION = "v2.21.0"
+# Knative Serving 1.17 (the release Flagger's Knative tests install), as its Go module.
+KNATIVE_SERVING_VERSION = "v0.44.0"
 # Debian bookworm's package; the cache holds whichever 2.42 build apt offers.
 PROMETHEUS_SERIES = "2.42."
 
@@ -57,6 +59,14 @@ GATEWAY_API_CRD_FILES = tuple(
 # KEDA's ScaledObject CRD (what `spec.autoscalerRef` of kind ScaledObject names), as shipped in
 # the module. No KEDA operator runs in the sandbox: the CRD lets the controller's objects exist.
 KEDA_CRD_FILES = ("config/crd/bases/keda.sh_scaledobjects.yaml",)
+
+# Knative Serving's serving.knative.dev CRDs (a Knative Service is a Canary's target with provider
+# knative), as shipped in the module. No Knative controller runs in the sandbox: the e2e tests
+# stand in for it (tests/e2e/knative_double.py) creating Revisions as Knative would.
+KNATIVE_SERVING_CRD_FILES = tuple(
+    f"config/core/300-resources/{name}.yaml"
+    for name in ("service", "configuration", "revision", "route")
+)
 
 Report = Callable[[str], None]
 
@@ -168,6 +178,13 @@ COMPONENTS = (
         packages=(),
         module="github.com/kedacore/keda/v2",
         crd_files=KEDA_CRD_FILES,
+    ),
+    GoComponent(
+        name="knative-serving",
+        version=KNATIVE_SERVING_VERSION,
+        packages=(),
+        module="knative.dev/serving",
+        crd_files=KNATIVE_SERVING_CRD_FILES,
     ),
 )
 

@@ -115,7 +115,7 @@ CHECK_CASES = [
         [
             cause(
                 "spec.targetRef.kind",
-                'Unsupported value: "StatefulSet": supported values: "Deployment", "DaemonSet"',
+                'Unsupported value: "StatefulSet": supported values: "Deployment", "DaemonSet", "Service"',
                 "FieldValueNotSupported",
             ),
             NOT_ALL_CHECKED,

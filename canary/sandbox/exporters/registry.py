@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Final
 
-from canary.sandbox.exporters import application, gatewayapi, linkerd
+from canary.sandbox.exporters import application, gatewayapi, knative, linkerd
 from canary.sandbox.exporters.base import MeshsimProvider
 
 PROVIDERS: Final[tuple[MeshsimProvider, ...]] = (
     linkerd.PROVIDER,
     gatewayapi.PROVIDER,
     application.PROVIDER,
+    knative.PROVIDER,
 )
