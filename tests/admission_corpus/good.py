@@ -115,7 +115,8 @@ CHECK_CASES = [
         [
             cause(
                 "spec.targetRef.kind",
-                'Unsupported value: "StatefulSet": supported values: "Deployment", "DaemonSet", "Service"',
+                'Unsupported value: "StatefulSet": supported values: '
+                '"Deployment", "DaemonSet", "Service"',
                 "FieldValueNotSupported",
             ),
             NOT_ALL_CHECKED,
