@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from canary.api.canary import Canary
 from canary.controller.alerts import AlertSender, alert_warnings, wanted
-from canary.controller.cache import ObjectCache
+from canary.controller.cache import ObjectCache, answers_for
 from canary.controller.checks import PrometheusPool, run_checks
 from canary.controller.convert import policy_of, state_of, status_of
 from canary.controller.deadline import cycle_budget
@@ -401,7 +401,7 @@ class Reconciler:
 
     async def read(self, kind: ResourceKind, namespace: str, name: str) -> dict[str, Any] | None:
         """An object from the watch caches once they cover `namespace`, else from the API."""
-        if self.cache.knows(kind.plural, namespace):
+        if answers_for(kind) and self.cache.knows(kind.plural, namespace):
             return self.cache.get(kind.plural, namespace, name)
         return await resources.get(self.api, kind, name, namespace=namespace)
 
