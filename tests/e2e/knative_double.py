@@ -89,11 +89,13 @@ class KnativeDouble:
         meta = service["metadata"]
         generation = int(meta.get("generation") or 1)
         status = service.get("status") or {}
-        latest = status.get("latestCreatedRevisionName")
+        latest: str | None = status.get("latestCreatedRevisionName")
         if int(status.get("observedGeneration") or 0) < generation and self._template_changed(
             service, latest
         ):
             latest = await self._new_revision(service)
+        if latest is None:
+            return
         revision = await resources.get(self.api, KNATIVE_REVISION, latest, namespace=self.namespace)
         if revision is None:
             return
@@ -116,7 +118,7 @@ class KnativeDouble:
         """Knative makes a Revision for a new template only (an edit of `traffic` makes none)."""
         if latest is None:
             return True
-        return self.templates.get(latest) != service["spec"].get("template")
+        return bool(self.templates.get(latest) != service["spec"].get("template"))
 
     async def _new_revision(self, service: Mapping[str, Any]) -> str:
         name = service["metadata"]["name"]

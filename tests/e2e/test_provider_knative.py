@@ -45,6 +45,7 @@ RUN_WITHIN = 120.0
 
 def _document(file: str, namespace: str) -> dict[str, Any]:
     [document] = [d for d in yaml.safe_load_all((EXAMPLE / file).read_text()) if d]
+    assert isinstance(document, dict)
     document["metadata"]["namespace"] = namespace
     return document
 
