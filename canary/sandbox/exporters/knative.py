@@ -79,8 +79,10 @@ def _revision(deployment: str) -> str | None:
 
 
 def export(traffic: Traffic) -> Iterator[Metric]:
+    # Envoy's counter has no `_total` suffix; the Python client would add one to a "counter"
+    # family's HELP and TYPE lines, so the family is declared untyped (rate() reads it the same).
     requests = Metric(
-        "envoy_cluster_upstream_rq", "Upstream requests, by response code.", "counter"
+        "envoy_cluster_upstream_rq", "Upstream requests, by response code.", "untyped"
     )
     latency = HistogramMetricFamily(
         "envoy_cluster_upstream_rq_time",
