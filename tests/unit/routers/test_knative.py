@@ -69,7 +69,10 @@ def test_a_block_of_another_shape_is_no_route_yet(block: list[dict[str, Any]] | 
 
 
 def test_percents_that_do_not_sum_to_100_are_a_route_error() -> None:
-    block = [{"latestRevision": True, "percent": 10}, {"revisionName": "a", "percent": 10}]
+    block: list[dict[str, Any]] = [
+        {"latestRevision": True, "percent": 10},
+        {"revisionName": "a", "percent": 10},
+    ]
     with pytest.raises(RouteError, match="do not sum to 100"):
         weights_of(_service(block))
 
