@@ -25,6 +25,7 @@ from tests.admission_corpus.cases import (
     rule_cause,
 )
 from tests.admission_corpus.good import CHECK_CASES, GOOD, GOOD_PROVIDERS
+from tests.admission_corpus.knative import KNATIVE_CASES
 from tests.admission_corpus.mid_release import (
     DURATION_CASES,
     METADATA_CASES,
@@ -44,6 +45,7 @@ CASES = [
     *URL_CASES,
     *TARGET_PORT_CASES,
     *NAME_CASES,
+    *KNATIVE_CASES,
 ]
 
 __all__ = [
