@@ -50,6 +50,8 @@ CONTROLLER_RULES = {  # the controller's (Cluster)Role, as docs/install.md lists
         "patch",
         "delete",
     },
+    ("serving.knative.dev", "services"): {"get", "patch"},
+    ("serving.knative.dev", "revisions"): {"get"},
 }
 RESTRICTED_CONTAINER = {
     "allowPrivilegeEscalation": False,

@@ -165,6 +165,12 @@ namespaces) or the Role in each watched namespace.
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["httproutes"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: ["serving.knative.dev"]
+  resources: ["services"]
+  verbs: ["get", "patch"]
+- apiGroups: ["serving.knative.dev"]
+  resources: ["revisions"]
+  verbs: ["get"]
 {{- with .Values.rbac.extraRules }}
 {{ toYaml . }}
 {{- end }}
