@@ -40,6 +40,7 @@ PROVIDERS = (
     "gatewayapi:v1",
     "gatewayapi:v1beta1",
     "knative",
+    "kuma",
 )
 # Providers Flagger had whose projects are retired upstream: refused, saying so.
 RETIRED = {

@@ -89,6 +89,7 @@ _KNOWN_KINDS: Final[Mapping[str, tuple[str, bool]]] = {
     "CustomResourceDefinition": ("customresourcedefinitions", False),
     "Lease": ("leases", True),
     "Revision": ("revisions", True),  # Knative Serving's (serving.knative.dev)
+    "TrafficRoute": ("trafficroutes", False),  # Kuma's (kuma.io): cluster-scoped
 }
 
 
@@ -112,6 +113,7 @@ SECRET: Final = resource_kind("v1", "Secret")
 # A Knative Service has the core Service's kind and plural: only its API version tells them apart.
 KNATIVE_SERVICE: Final = resource_kind("serving.knative.dev/v1", "Service")
 KNATIVE_REVISION: Final = resource_kind("serving.knative.dev/v1", "Revision")
+TRAFFIC_ROUTE: Final = resource_kind("kuma.io/v1alpha1", "TrafficRoute")
 # Where a Knative Service records its primary Revision (the key Flagger writes).
 KNATIVE_PRIMARY_REVISION: Final = "flagger.app/primary-revision"
 CUSTOM_RESOURCE_DEFINITION: Final = resource_kind(

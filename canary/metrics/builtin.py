@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from canary.metrics.errors import FailureKind, MetricError
-from canary.metrics.meshes import http, knative, linkerd
+from canary.metrics.meshes import http, knative, kuma, linkerd
 from canary.metrics.meshes.table import BuiltinTable
 
 REQUEST_SUCCESS_RATE = "request-success-rate"
@@ -37,6 +37,7 @@ TABLES: Mapping[str, BuiltinTable] = MappingProxyType(
         "kubernetes": http.TABLE,
         "gatewayapi": http.TABLE,
         "knative": knative.TABLE,
+        "kuma": kuma.TABLE,
     }
 )
 

@@ -24,8 +24,8 @@ from typing import Final
 
 from canary.kube import resources
 from canary.kube.client import ApiClient
-from canary.kube.resources import KNATIVE_SERVICE, Reader, ResourceKind
-from canary.routers import knative
+from canary.kube.resources import KNATIVE_SERVICE, TRAFFIC_ROUTE, Reader, ResourceKind
+from canary.routers import knative, kuma
 from canary.routers.base import Router, RouteRef
 from canary.routers.bluegreen import ServiceRouter
 from canary.routers.gatewayapi import (
@@ -119,6 +119,7 @@ PROVIDERS: Final[Mapping[str, RouterKind]] = {
     **{f"gatewayapi:{version.value}": _gateway(version) for version in GatewayVersion},
     KUBERNETES: RouterKind(build=_services, route=None, progressive=False),
     "knative": RouterKind(build=knative.build, route=KNATIVE_SERVICE, release=knative.release),
+    "kuma": RouterKind(build=kuma.build, route=TRAFFIC_ROUTE, release=kuma.release),
 }
 KNOWN_PROVIDERS: Final = tuple(PROVIDERS)
 _GATEWAY: Final[Mapping[str, GatewayVersion]] = {

@@ -37,6 +37,9 @@ GATEWAY_API_VERSION = "v1.6.3"
 KEDA_VERSION = "v2.21.0"
 # Knative Serving 1.17 (the release Flagger's Knative tests install), as its Go module.
 KNATIVE_SERVING_VERSION = "v0.44.0"
+# Kuma's TrafficRoute (what provider kuma writes, as Flagger does) is in its 1.x releases; the
+# module proxy serves none of the 2.x tags (they have no Go module version).
+KUMA_VERSION = "v1.8.1"
 # Debian bookworm's package; the cache holds whichever 2.42 build apt offers.
 PROMETHEUS_SERIES = "2.42."
 
@@ -67,6 +70,10 @@ KNATIVE_SERVING_CRD_FILES = tuple(
     f"config/core/300-resources/{name}.yaml"
     for name in ("service", "configuration", "revision", "route")
 )
+
+# Kuma's TrafficRoute CRD (kuma.io/v1alpha1, cluster-scoped), as shipped in the module's chart.
+# No Kuma control plane runs in the sandbox: the mesh simulator follows the TrafficRoutes.
+KUMA_CRD_FILES = ("deployments/charts/kuma/crds/kuma.io_trafficroutes.yaml",)
 
 Report = Callable[[str], None]
 
@@ -185,6 +192,13 @@ COMPONENTS = (
         packages=(),
         module="knative.dev/serving",
         crd_files=KNATIVE_SERVING_CRD_FILES,
+    ),
+    GoComponent(
+        name="kuma",
+        version=KUMA_VERSION,
+        packages=(),
+        module="github.com/kumahq/kuma",
+        crd_files=KUMA_CRD_FILES,
     ),
 )
 

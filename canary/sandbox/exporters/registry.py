@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from canary.sandbox.exporters import application, gatewayapi, knative, linkerd
+from canary.sandbox.exporters import application, gatewayapi, knative, kuma, linkerd
 from canary.sandbox.exporters.base import MeshsimProvider
 
 PROVIDERS: Final[tuple[MeshsimProvider, ...]] = (
@@ -12,4 +12,5 @@ PROVIDERS: Final[tuple[MeshsimProvider, ...]] = (
     gatewayapi.PROVIDER,
     application.PROVIDER,
     knative.PROVIDER,
+    kuma.PROVIDER,
 )
