@@ -52,6 +52,7 @@ CONTROLLER_RULES = {  # the controller's (Cluster)Role, as docs/install.md lists
     },
     ("serving.knative.dev", "services"): {"get", "patch"},
     ("serving.knative.dev", "revisions"): {"get"},
+    ("kuma.io", "trafficroutes"): {"get", "create", "patch", "delete"},
 }
 RESTRICTED_CONTAINER = {
     "allowPrivilegeEscalation": False,

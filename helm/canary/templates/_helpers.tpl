@@ -171,6 +171,9 @@ namespaces) or the Role in each watched namespace.
 - apiGroups: ["serving.knative.dev"]
   resources: ["revisions"]
   verbs: ["get"]
+- apiGroups: ["kuma.io"]
+  resources: ["trafficroutes"]
+  verbs: ["get", "create", "patch", "delete"]
 {{- with .Values.rbac.extraRules }}
 {{ toYaml . }}
 {{- end }}
