@@ -17,6 +17,7 @@ from kubernetes_asyncio.client import ApiClient, CustomObjectsApi
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from canary.api.base import GROUP, VERSION
+from canary.api.foreign import PROVIDERS as ADMITTED_PROVIDERS
 from canary.cli.check.command import check_document
 from tests.integration.crds import install_crds
 
@@ -132,10 +133,7 @@ def _on(provider: str, manifest: dict[str, Any]) -> dict[str, Any]:
     return manifest
 
 
-SUPPORTED = (
-    "linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, smi:v1alpha4, kubernetes, gatewayapi:v1, "
-    "gatewayapi:v1beta1"
-)
+SUPPORTED = ", ".join(ADMITTED_PROVIDERS)  # as the provider rule lists them
 ISTIO_TRAFFIC_POLICY = {"tls": {"mode": "ISTIO_MUTUAL"}}
 # Fields Flagger ignores with the Canary's provider: admitted as written, and warned of.
 IGNORED = {
