@@ -22,7 +22,7 @@ import yaml
 from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
-from canary.kube.resources import KNATIVE_SERVICE
+from canary.kube.resources import CANARY, KNATIVE_SERVICE
 from canary.sandbox.state import SandboxState
 from tests.e2e.harness import (
     ERROR_RATE_ANNOTATION,
@@ -72,8 +72,11 @@ async def _service(api: ApiClient, namespace: str) -> dict[str, Any]:
     return found
 
 
-async def _initialized(api: ApiClient, recorder: Recorder, namespace: str) -> None:
-    """Apply the example (2 s interval, 10 s metric windows, 2 failed checks to roll back)."""
+async def _initialized(
+    api: ApiClient, recorder: Recorder, namespace: str, *, revert: bool = False
+) -> None:
+    """Apply the example (2 s interval, 10 s metric windows, 2 failed checks to roll back;
+    `revert`: revertOnDeletion)."""
     await apply(api, _document("service.yaml", namespace))
     await eventually(
         lambda: _service(api, namespace),
@@ -85,6 +88,8 @@ async def _initialized(api: ApiClient, recorder: Recorder, namespace: str) -> No
     analysis.update(interval="2s", threshold=2)
     for metric in analysis["metrics"]:
         metric["interval"] = "10s"
+    if revert:
+        canary["spec"]["revertOnDeletion"] = True
     await apply(api, canary)
     await recorder.until_phase("Initialized", within=60)
     service = await _service(api, namespace)
@@ -193,3 +198,30 @@ async def test_a_failing_knative_revision_is_rolled_back_to_the_primary_revision
     checks = {c["name"]: c for c in canary["status"]["checks"]}
     assert checks["request-success-rate"]["verdict"] == "Fail", checks
     assert canary["status"]["lastPromotedSpec"] == f"{NAME}-00001"
+
+
+async def test_deleting_after_a_failed_release_pins_the_traffic_to_the_primary_revision(
+    api: ApiClient, namespace: str
+) -> None:
+    recorder = _recorder(api, namespace)
+    async with KnativeDouble(api, namespace=namespace).running(), recorder.running():
+        await _initialized(api, recorder, namespace, revert=True)
+        released = time.monotonic()
+        await _release(
+            api,
+            namespace,
+            image="ghcr.io/stefanprodan/podinfo:6.0.2",
+            annotations={ERROR_RATE_ANNOTATION: "0.5"},
+        )
+        outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
+        assert outcome.phase == "Failed", recorder.describe()
+        await resources.delete(api, CANARY, NAME, namespace=namespace)
+        await eventually(
+            lambda: resources.get(api, CANARY, NAME, namespace=namespace),
+            until=lambda found: found is None,
+            what="the Canary gone after its revert",
+        )
+    service = await _service(api, namespace)
+    # The latest Revision was never promoted: everything stays on the primary's, pinned.
+    assert service["spec"]["traffic"] == [{"revisionName": f"{NAME}-00001", "percent": 100}]
+    assert PRIMARY_REVISION not in (service["metadata"].get("annotations") or {})
