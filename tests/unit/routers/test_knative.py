@@ -161,3 +161,29 @@ def test_the_registry_line_says_what_knative_can_do(api: ApiClient) -> None:
     assert kind.applies == frozenset()
     assert kind.release is knative.release
     assert isinstance(router_for("knative", api), KnativeRouter)
+
+
+async def test_release_hands_the_traffic_back_and_removes_the_annotation(
+    api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    patches: list[Mapping[str, Any]] = []
+    service = _service()
+
+    async def get(_api: object, kind: ResourceKind, name: str, **_: Any) -> dict[str, Any]:
+        assert (kind, name) == (KNATIVE_SERVICE, "podinfo")
+        return service
+
+    async def merge_patch(_api: object, kind: ResourceKind, name: str, **kw: Any) -> None:
+        assert (kind, name) == (KNATIVE_SERVICE, "podinfo")
+        patches.append(kw["patch"])
+
+    monkeypatch.setattr(resources, "get", get)
+    monkeypatch.setattr(resources, "merge_patch", merge_patch)
+    said = await knative.release(api, ROUTE)
+    assert "sends all traffic to revision podinfo-00001, the last promoted" in said
+    assert patches == [
+        {
+            "metadata": {"annotations": {PRIMARY: None}},
+            "spec": {"traffic": [{"revisionName": "podinfo-00001", "percent": 100}]},
+        }
+    ]

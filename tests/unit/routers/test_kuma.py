@@ -151,3 +151,35 @@ def test_the_mesh_comes_from_the_canarys_annotation_and_the_registry_line() -> N
     kind = router_kind("kuma")
     assert (kind.route, kind.release) == (TRAFFIC_ROUTE, kuma.release)
     assert (kind.can_match, kind.can_mirror, kind.sticky) == (False, False, False)
+
+
+async def test_release_deletes_only_this_canarys_traffic_route(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ours = traffic_route(ROUTE, port=9898, mesh="default", primary=100, canary=0)
+    deleted: list[str] = []
+    found: dict[str, Any] | None = ours
+
+    async def get(_api: object, kind: ResourceKind, name: str, **_: Any) -> dict[str, Any] | None:
+        assert (kind, name) == (TRAFFIC_ROUTE, "podinfo")
+        return found
+
+    async def delete(_api: object, kind: ResourceKind, name: str, **_: Any) -> bool:
+        assert kind == TRAFFIC_ROUTE
+        deleted.append(name)
+        return True
+
+    monkeypatch.setattr(resources, "get", get)
+    monkeypatch.setattr(resources, "delete", delete)
+    assert await kuma.release(API, ROUTE) == "TrafficRoute podinfo deleted"
+    found = traffic_route(
+        RouteRef(namespace="other", apex="podinfo", owner=None),
+        port=9898,
+        mesh="default",
+        primary=100,
+        canary=0,
+    )
+    assert await kuma.release(API, ROUTE) == ""
+    found = None
+    assert await kuma.release(API, ROUTE) == ""
+    assert deleted == ["podinfo"]
