@@ -91,11 +91,34 @@ ServiceName = Annotated[
 ]
 # Without service.name, the target's name names the Services: it must be a valid Service name.
 TARGET_AS_SERVICE_NAME_RULE = CelRule(
-    rule=f"has(self.service.name) || (size(self.targetRef.name) <= {SERVICE_NAME_MAX} && "
+    rule="self.targetRef.kind == 'Service' || (has(self.service) && has(self.service.name)) || "
+    f"(size(self.targetRef.name) <= {SERVICE_NAME_MAX} && "
     f"self.targetRef.name.matches('{SERVICE_NAME_PATTERN}'))",
     message=f"targetRef.name must be at most {SERVICE_NAME_MAX} characters of a-z, 0-9 and '-' "
     "(no dots) when service.name is not set: it names the Services <name>, <name>-primary and "
     "<name>-canary (or set service.name)",
+)
+# A Knative Service (targetRef kind Service) routes itself: no Services are generated for it, so
+# `service` may be left out (Flagger's Knative Canaries have none); any other target needs it.
+KNATIVE_API_VERSION = "serving.knative.dev/v1"
+KNATIVE_KIND = "Service"
+KNATIVE_PROVIDER = "knative"
+SERVICE_REQUIRED_RULE = CelRule(
+    rule="has(self.service) || self.targetRef.kind == 'Service'",
+    message="service is required (service.port: the port of the generated Services) unless the "
+    "target is a Knative Service (targetRef kind Service)",
+)
+KNATIVE_TARGET_RULE = CelRule(
+    rule=f"self.kind != '{KNATIVE_KIND}' || "
+    f"(has(self.apiVersion) && self.apiVersion == '{KNATIVE_API_VERSION}')",
+    message=f"targetRef kind Service must be a Knative Service (apiVersion {KNATIVE_API_VERSION})"
+    "; a core Service cannot be released",
+)
+KNATIVE_PROVIDER_RULE = CelRule(
+    rule=f"!has(self.provider) || (self.provider == '{KNATIVE_PROVIDER}') == "
+    f"(self.targetRef.kind == '{KNATIVE_KIND}')",
+    message="provider knative releases a Knative Service (targetRef kind Service, apiVersion "
+    f"{KNATIVE_API_VERSION}), and a Knative Service is released only with provider knative",
 )
 # `<name>-primary` (the primary Deployment, the primary's HPA) must fit in 253 characters.
 PRIMARY_COPY_NAME_MAX = 245
@@ -124,8 +147,17 @@ class TargetRef(ApiModel):
     """The workload released progressively. Immutable: a new target needs a new Canary."""
 
     api_version: ShortText = "apps/v1"
-    kind: Literal["Deployment", "DaemonSet"]
+    kind: Literal["Deployment", "DaemonSet", "Service"]
+    """Deployment, DaemonSet, or Service: a Knative Service (serving.knative.dev/v1)."""
     name: ObjectName = Field(json_schema_extra=cel_rules(TARGET_NAME_RULE))
+
+    model_config = ConfigDict(json_schema_extra=cel_rules(KNATIVE_TARGET_RULE))
+
+    @model_validator(mode="after")
+    def _knative_service(self) -> TargetRef:
+        if self.kind == KNATIVE_KIND and self.api_version != KNATIVE_API_VERSION:
+            raise ValueError(KNATIVE_TARGET_RULE.message)
+        return self
 
     @field_validator("name")
     @classmethod
@@ -283,8 +315,8 @@ class CanarySpec(ApiModel):
     """The Deployment released progressively."""
     autoscaler_ref: AutoscalerRef | None = None
     """The target's HPA, copied for the primary."""
-    service: Service
-    """The Services (and route) the controller generates."""
+    service: Service = Field(default_factory=lambda: Service(port=80))
+    """The Services (and route) the controller generates; none for a Knative target."""
     analysis: Analysis
     """How each new revision is judged and how traffic moves to it."""
     progress_deadline_seconds: Int = Field(default=600, ge=10, le=86400)
@@ -305,6 +337,8 @@ class CanarySpec(ApiModel):
         json_schema_extra=schema_extra(
             SPEC_FIELDS,
             TARGET_AS_SERVICE_NAME_RULE,
+            SERVICE_REQUIRED_RULE,
+            KNATIVE_PROVIDER_RULE,
             provider_rules=(*SPEC_FIELDS, *SERVICE_FIELDS),
         )
     )
@@ -313,6 +347,25 @@ class CanarySpec(ApiModel):
     @classmethod
     def _foreign_fields(cls, data: object) -> object:
         return set_aside(SPEC_FIELDS, data)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _service_required(cls, data: object) -> object:
+        """The twin of SERVICE_REQUIRED_RULE: only a Knative target may leave `service` out."""
+        if isinstance(data, dict) and "service" not in data:
+            target = data.get("targetRef") or data.get("target_ref")
+            kind = target.get("kind") if isinstance(target, dict) else None
+            if kind != KNATIVE_KIND:
+                raise ValueError(SERVICE_REQUIRED_RULE.message)
+        return data
+
+    @model_validator(mode="after")
+    def _knative_provider(self) -> CanarySpec:
+        """The twin of KNATIVE_PROVIDER_RULE."""
+        knative_target = self.target_ref.kind == KNATIVE_KIND
+        if self.provider is not None and (self.provider == KNATIVE_PROVIDER) != knative_target:
+            raise ValueError(KNATIVE_PROVIDER_RULE.message)
+        return self
 
     @field_validator("provider")
     @classmethod
@@ -347,8 +400,10 @@ class CanarySpec(ApiModel):
     @model_validator(mode="after")
     def _services_can_be_named(self) -> CanarySpec:
         name = self.target_ref.name
-        if self.service.name is None and (
-            len(name) > SERVICE_NAME_MAX or not re.fullmatch(SERVICE_NAME_PATTERN, name)
+        if (
+            self.target_ref.kind != KNATIVE_KIND
+            and self.service.name is None
+            and (len(name) > SERVICE_NAME_MAX or not re.fullmatch(SERVICE_NAME_PATTERN, name))
         ):
             raise ValueError(TARGET_AS_SERVICE_NAME_RULE.message)
         return self
@@ -362,7 +417,10 @@ class CanarySpec(ApiModel):
 
     @property
     def service_name(self) -> str:
-        """The apex Service's name: `service.name`, else the target's name."""
+        """The apex Service's name: `service.name`, else the target's name; a Knative target's
+        own name always (the Knative Service is the address clients use, and the route)."""
+        if self.target_ref.kind == KNATIVE_KIND:
+            return self.target_ref.name
         return self.service.name or self.target_ref.name
 
 

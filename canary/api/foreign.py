@@ -46,6 +46,8 @@ PROVIDERS = (
     "gloo",
     "traefik",
     "apisix",
+    "knative",
+    "kuma",
 )
 # Providers Flagger had whose projects are retired upstream: refused, saying so.
 RETIRED = {
@@ -143,8 +145,10 @@ class Foreign:
             return None
         owner = "self" if self.where == "spec" else "self.service"
         applied = " || ".join(f"self.provider.startsWith('{p}')" for p in self.refused_with)
+        # `service` may be absent (a Knative target): then none of its fields is set.
+        present = "" if self.where == "spec" else "!has(self.service) || "
         return CelRule(
-            rule=f"!has({owner}.{self.field}) || !has(self.provider) || !({applied})",
+            rule=f"{present}!has({owner}.{self.field}) || !has(self.provider) || !({applied})",
             message=self.message,
         )
 

@@ -10,9 +10,19 @@ again"), and the controller puts the object its own write returned straight into
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
+
+from canary.kube.resources import ResourceKind
 
 Scope = str | None  # a namespace, or None for all of them
+# Objects are kept by plural; these plurals are also another API group's (a Knative Service is
+# `services` of serving.knative.dev): the cache answers for the API version it watches only.
+SHARED_PLURALS: Final = {"services": "v1"}
+
+
+def answers_for(kind: ResourceKind) -> bool:
+    """Whether objects of `kind` may be in the cache under its plural (not another group's)."""
+    return SHARED_PLURALS.get(kind.plural, kind.api_version) == kind.api_version
 
 
 class ObjectCache:

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from canary.kube.resources import KNATIVE_SERVICE, ResourceKind
 from canary.routers.registry import router_kind
 
 PRIMARY: Final = "-primary"
@@ -77,6 +78,21 @@ def _section(raw: Mapping[str, Any], *path: str) -> Mapping[str, Any]:
     return node if isinstance(node, Mapping) else {}
 
 
+# Kinds whose plain name is taken by a core or apps kind: another group's kind of that name
+# (a Knative Service) is claimed as `<kind>.<group>`.
+_CORE_KIND_NAMES: Final = frozenset({"Service", "Deployment", "DaemonSet"})
+_CORE_API_VERSIONS: Final = frozenset({"v1", "apps/v1"})
+KNATIVE_TARGET: Final = "Service"  # targetRef kind of a Knative Service
+
+
+def claim_kind(resource: ResourceKind) -> str:
+    """How claims name objects of `resource`: its kind, qualified by its API group when a core
+    kind has the same name."""
+    if resource.kind in _CORE_KIND_NAMES and resource.api_version not in _CORE_API_VERSIONS:
+        return f"{resource.kind}.{resource.api_version.split('/')[0]}"
+    return resource.kind
+
+
 def route_kind(provider: str) -> str | None:
     """The kind of the route object `provider` writes (named after the apex), None for none
     (or for a provider that does not exist: such a Canary is refused before it claims)."""
@@ -84,7 +100,7 @@ def route_kind(provider: str) -> str | None:
         resource = router_kind(provider).route
     except ValueError:
         return None
-    return resource.kind if resource is not None else None
+    return claim_kind(resource) if resource is not None else None
 
 
 def claimant(raw: Mapping[str, Any], *, default_provider: str) -> Claimant:
@@ -94,7 +110,10 @@ def claimant(raw: Mapping[str, Any], *, default_provider: str) -> Claimant:
     target = _text(target_ref.get("name"))
     workload = "DaemonSet" if target_ref.get("kind") == "DaemonSet" else "Deployment"
     claims: list[Claim] = []
-    if target:
+    if target and target_ref.get("kind") == KNATIVE_TARGET:
+        # A Knative Service is its own route: nothing is copied, no Service is generated.
+        claims.append(Claim(claim_kind(KNATIVE_SERVICE), target, TARGET))
+    elif target:
         apex = _text(_section(spec, "service").get("name")) or target
         claims += [
             Claim(workload, target, TARGET),

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from canary.api.canary import Canary, CustomMetadata
+from canary.api.canary import KNATIVE_KIND, Canary, CustomMetadata
 from canary.api.durations import parse_duration
 from canary.api.metrictemplate import MetricTemplate
 from canary.api.status import CanaryStatus
@@ -182,26 +182,33 @@ def _timestamp(value: Any) -> datetime | None:
     return None
 
 
-def _ref_name(canary: Canary, path: str) -> str | None:
-    """The name in the object reference at `path` (`spec.routeRef`), None when there is none."""
-    ref = canary.spec.provider_fields.get(path)
-    name = ref.get("name") if isinstance(ref, Mapping) else None
-    return name if isinstance(name, str) and name else None
-
-
 def context_of(canary: Canary, *, default_provider: str) -> CanaryContext:
-    """The names a metric query may refer to for `canary`."""
+    """The names a metric query may refer to for `canary`: as Flagger, `ingress` and `route`
+    are `spec.ingressRef`'s and `spec.routeRef`'s names (the target's without them). For a
+    Knative target, `route` without a routeRef is the Revision under analysis (its revision is
+    a Revision's name): what Flagger's Knative queries select, `<namespace>/<revision>` being
+    the Envoy cluster of one Revision (Flagger renders the target's name there, which names no
+    cluster, so its Knative builtins find no data)."""
+    fields = canary.spec.provider_fields
+    route = _ref_name(fields.get("spec.routeRef"))
+    if route is None and canary.spec.target_ref.kind == KNATIVE_KIND:
+        route = canary.status.last_applied_spec or None
     return CanaryContext(
         name=canary.metadata.name,
         namespace=canary.metadata.namespace,
         target=canary.spec.target_ref.name,
         service=canary.spec.service_name,
-        # Flagger's `{{ ingress }}` and `{{ route }}`: the names in spec.ingressRef/routeRef.
-        ingress=_ref_name(canary, "spec.ingressRef"),
-        route=_ref_name(canary, "spec.routeRef"),
+        ingress=_ref_name(fields.get("spec.ingressRef")),
+        route=route,
         provider=canary.spec.provider or default_provider,
         target_kind=canary.spec.target_ref.kind,
     )
+
+
+def _ref_name(ref: Any) -> str | None:
+    """The `name` of a reference as written, None when it has none."""
+    name = ref.get("name") if isinstance(ref, Mapping) else None
+    return name if isinstance(name, str) and name else None
 
 
 def metric_specs(

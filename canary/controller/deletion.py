@@ -37,7 +37,12 @@ class RevertSpec:
     provider: str  # the traffic provider (spec.provider, else the controller's default)
     progress_deadline_seconds: int  # how long to wait for the target to be ready
     scaled_object: str = ""  # the target's KEDA ScaledObject (autoscalerRef), resumed on revert
-    target_kind: str = "Deployment"  # targetRef.kind: Deployment or DaemonSet
+    target_kind: str = "Deployment"  # targetRef.kind: Deployment, DaemonSet or Service (Knative)
+
+
+def _target_kind(kind: object) -> str:
+    """targetRef.kind as read leniently: one of the kinds a Canary releases, else Deployment."""
+    return kind if kind in ("DaemonSet", "Service") else "Deployment"
 
 
 def _metadata(raw: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -113,7 +118,7 @@ def revert_spec(raw: Mapping[str, Any], *, default_provider: str) -> RevertSpec 
         if isinstance(deadline, int) and not isinstance(deadline, bool) and deadline > 0
         else DEFAULT_PROGRESS_DEADLINE,
         scaled_object=scaled_object,
-        target_kind="DaemonSet" if target_ref.get("kind") == "DaemonSet" else "Deployment",
+        target_kind=_target_kind(target_ref.get("kind")),
     )
 
 

@@ -109,7 +109,7 @@ async def _initialize(context: Context, *, scale_target_to_zero: bool) -> None:
     await _sync_autoscaler(context)
     if context.primary is None:
         configs = await _configs(context, target)
-        target_revision = configs.revision(_template_of(context, target))
+        target_revision = workload.revision(target, configs)
         if context.last_promoted_revision not in ("", target_revision):
             # The primary must only ever run an analysed template, and the target holds an
             # unanalysed one: recreating the primary from it would promote it silently.
@@ -129,6 +129,20 @@ async def _initialize(context: Context, *, scale_target_to_zero: bool) -> None:
                 label_prefixes=context.label_prefixes,
             ),
         )
+    if workload.copies:
+        await _apply_services(context, target)
+    try:
+        await context.router.reconcile(context.route)
+    except ValueError as error:  # the route cannot be written so (the user's Ingress is missing)
+        raise CannotActError(str(error)) from error
+    if scale_target_to_zero:
+        await _pause_target_scaler(context, paused=True)
+    if scale_target_to_zero:
+        await scale_target(context.api, workload, target, replicas=0)
+
+
+async def _apply_services(context: Context, target: dict[str, Any]) -> None:
+    """The apex, `-primary` and `-canary` Services of a target that has a primary copy."""
     label = selector_label(target)
     spec = service_spec(context.canary)
     if context.canary.spec.service.port_discovery:
@@ -144,14 +158,6 @@ async def _initialize(context: Context, *, scale_target_to_zero: bool) -> None:
     )
     if adopted:
         await _event(context, "ServiceAdopted", adopted)
-    try:
-        await context.router.reconcile(context.route)
-    except ValueError as error:  # the route cannot be written so (the user's Ingress is missing)
-        raise CannotActError(str(error)) from error
-    if scale_target_to_zero:
-        await _pause_target_scaler(context, paused=True)
-    if scale_target_to_zero:
-        await scale_target(context.api, workload, target, replicas=0)
 
 
 async def _scale_canary(context: Context, *, up: bool) -> None:
@@ -171,7 +177,7 @@ async def _promote(context: Context, wanted: str) -> None:
     if target is None:
         raise CannotActError(f"target {workload.kind} disappeared before promotion")
     configs = await _configs(context, target)
-    current = configs.revision(_template_of(context, target))
+    current = workload.revision(target, configs)
     if current != wanted:
         # A newer revision arrived after the checks passed: never promote what was not analysed.
         raise CannotActError(
@@ -205,7 +211,10 @@ def _template_of(context: Context, target: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _configs(context: Context, target: dict[str, Any]) -> TrackedConfigs:
-    """The target's tracked configs, read from the API server: they are about to be copied."""
+    """The target's tracked configs, read from the API server: they are about to be copied
+    (none for a target that holds its primary itself: nothing is copied)."""
+    if not context.workload.copies:
+        return TrackedConfigs()
     namespace = context.canary.metadata.namespace
     template = _template_of(context, target)
     configs = await read_configs(api_reader(context.api), template, namespace=namespace)

@@ -26,7 +26,7 @@ instead of the release cycle once a Canary is being deleted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
@@ -117,7 +117,7 @@ async def finalize(  # noqa: PLR0913 - keyword-only: how to revert, and whether 
         await _event(api, raw, "RevertSkipped", f"nothing to revert: {held_elsewhere}")
     elif spec is None:
         await _event(api, raw, "RevertSkipped", "the spec names no target Deployment", warning=True)
-    elif not await _revert(api, raw, spec, now=now):
+    elif not await _revert_of(spec.target_kind)(api, raw, spec, now=now):
         return WAIT
     await _remove_finalizer(
         api,
@@ -197,6 +197,35 @@ async def _namespace_deleted(api: ApiClient, namespace: str) -> bool:
     return found is not None and _being_deleted(found)
 
 
+_Revert = Callable[..., Awaitable[bool]]
+
+
+def _revert_of(target_kind: str) -> _Revert:
+    """How a target of `target_kind` is reverted: a target that holds its primary itself (a
+    Knative Service) has only its route to hand back."""
+    try:
+        copies = workload_of(target_kind).copies
+    except TargetError:
+        copies = True
+    return _revert if copies else _release_only
+
+
+async def _release_only(
+    api: ApiClient,
+    raw: dict[str, Any],
+    spec: RevertSpec,
+    *,
+    now: datetime,  # noqa: ARG001 - nothing to wait for
+) -> bool:
+    if await _namespace_deleted(api, spec.namespace):
+        await _event(api, raw, "RevertSkipped", f"namespace {spec.namespace} is being deleted")
+        return True
+    released = await release_route(api, _route_ref(spec), provider=spec.provider)
+    if released:
+        await _event(api, raw, "TrafficReverted", released)
+    return True
+
+
 async def _revert(api: ApiClient, raw: dict[str, Any], spec: RevertSpec, *, now: datetime) -> bool:
     """One step of the revert; True once the traffic is on the target (or cannot be)."""
     if await _namespace_deleted(api, spec.namespace):
@@ -249,11 +278,7 @@ async def _revert(api: ApiClient, raw: dict[str, Any], spec: RevertSpec, *, now:
         return False  # judged on the next cycle, from a fresh read
     if not await _target_ready(api, raw, spec, target, now=now):
         return False
-    route = RouteRef(
-        namespace=spec.namespace,
-        apex=spec.apex,
-        owner=CanaryRef(name=spec.name, namespace=spec.namespace, uid=spec.uid),
-    )
+    route = _route_ref(spec)
     done = []
     if await release_apex(api, route, selector={label.key: label.value}):
         done.append(f"Service {spec.apex} selects the pods of {where} and is kept")
@@ -263,6 +288,14 @@ async def _revert(api: ApiClient, raw: dict[str, Any], spec: RevertSpec, *, now:
     if done:
         await _event(api, raw, "TrafficReverted", "; ".join(done))
     return True
+
+
+def _route_ref(spec: RevertSpec) -> RouteRef:
+    return RouteRef(
+        namespace=spec.namespace,
+        apex=spec.apex,
+        owner=CanaryRef(name=spec.name, namespace=spec.namespace, uid=spec.uid),
+    )
 
 
 async def _target_ready(

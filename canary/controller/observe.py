@@ -18,9 +18,8 @@ from canary.kube.resources import Reader
 from canary.routers.base import Router, RouteRef
 from canary.targets.autoscaler_apply import primary_autoscaler_exists
 from canary.targets.configs import TrackedConfigs
-from canary.targets.deployment import REVISION_ANNOTATION, primary_name
 from canary.targets.tracking import read_configs
-from canary.targets.workload import Workload, workload_of
+from canary.targets.workload import ObjectAt, Workload, workload_of
 
 
 @dataclass(frozen=True)
@@ -50,17 +49,20 @@ async def observe(  # noqa: PLR0913 - keyword-only: what to read with, and when
     deadline = float(canary.spec.progress_deadline_seconds)
     workload = workload_of(canary.spec.target_ref.kind)
     target = await read(namespace, target_name)
-    primary = await read(namespace, primary_name(target_name))
+    primary = await _read_at(read_object, workload.primary_at(target_name, target), namespace)
+    canary_at = workload.canary_at(target)
+    # The canary is the target itself, or what the target names (a Knative Service's latest
+    # Revision: none yet reads as not ready).
+    serving = target if canary_at is None else await _read_at(read_object, canary_at, namespace)
     weights = await router.get_weights(route)
     autoscaled = await primary_autoscaler_exists(
         read_object, canary.spec.autoscaler_ref, namespace=namespace
     )
     template = workload.template(target)
-    primary_template = (primary or {}).get("spec", {}).get("template") or {}
     manual = requests_of(canary.metadata.annotations)
     configs = (
         await read_configs(read_object, template, namespace=namespace)
-        if isinstance(template, dict)
+        if isinstance(template, dict) and workload.copies
         else TrackedConfigs()
     )
     observation = Observation(
@@ -70,21 +72,26 @@ async def observe(  # noqa: PLR0913 - keyword-only: what to read with, and when
         promote_revision=manual.promote_revision,
         retry_revision=manual.retry_revision,
         retry_failed_at=manual.retry_failed_at,
-        target_revision=configs.revision(template) if isinstance(template, dict) else "",
+        target_revision=workload.revision(target, configs),
         primary=workload.readiness(
             primary,
             progress_deadline_seconds=deadline,
             ready_threshold_percent=analysis.primary_ready_threshold,
             now=now,
         ),
-        canary=_canary_readiness(workload, target, canary, deadline=deadline, now=now),
+        canary=_canary_readiness(workload, serving, canary, deadline=deadline, now=now),
         initialized=primary is not None and weights is not None and autoscaled,
         route_weights=weights,
-        primary_revision=(primary_template.get("metadata") or {})
-        .get("annotations", {})
-        .get(REVISION_ANNOTATION, ""),
+        primary_revision=workload.primary_revision(primary),
     )
     return World(target=target, primary=primary, observation=observation, configs=configs.checksums)
+
+
+async def _read_at(read: Reader, at: ObjectAt | None, namespace: str) -> dict[str, Any] | None:
+    if at is None:
+        return None
+    kind, name = at
+    return await read(kind, namespace, name)
 
 
 def _canary_readiness(

@@ -24,6 +24,7 @@ from canary.controller.claims import (
     Claimant,
     Owner,
     canary_owner,
+    claim_kind,
     claimant,
     conflict_message,
     label_value_fits,
@@ -52,6 +53,7 @@ INVALID_NAME: Final = "InvalidName"
 SOON: Final = 2.0  # seconds: an owner that is gone leaves its objects to the garbage collector
 LATER: Final = 60.0  # seconds: another Canary holds the objects (its deletion wakes this one)
 
+_BASE_KINDS: Final = frozenset({"Deployment", "DaemonSet", "Service", "TrafficSplit", "HTTPRoute"})
 _KINDS: Final[Mapping[str, ResourceKind]] = {
     "Deployment": DEPLOYMENT,
     "DaemonSet": DAEMON_SET,
@@ -60,8 +62,8 @@ _KINDS: Final[Mapping[str, ResourceKind]] = {
     "HTTPRoute": HTTP_ROUTE,
     "HorizontalPodAutoscaler": HORIZONTAL_POD_AUTOSCALER,
     "ScaledObject": SCALED_OBJECT,
-    # every other provider's route object
-    **{kind.kind: kind for kind in route_kinds() if kind.kind not in ("TrafficSplit", "HTTPRoute")},
+    # every other provider's route object (a Knative Service among them, as `Service.serving...`)
+    **{claim_kind(kind): kind for kind in route_kinds() if claim_kind(kind) not in _BASE_KINDS},
 }
 _OBJECT_NAME_MAX: Final = 253
 
@@ -136,6 +138,8 @@ def _owned_elsewhere(
 async def _target_names(ours: Claimant, *, read: Reader) -> Refusal | None:
     """Names only the target shows: the primary's selector label value and config copies."""
     target_claim = next(claim for claim in ours.claims if claim.role == TARGET)
+    if _KINDS[target_claim.kind] not in (DEPLOYMENT, DAEMON_SET):
+        return None  # a Knative Service: no copy, no selector label, no config copies
     target = await read(_KINDS[target_claim.kind], ours.namespace, target_claim.name)
     template = ((target or {}).get("spec") or {}).get("template")
     if target is None or not isinstance(template, dict):

@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from canary.api.canary import Canary
 from canary.controller.alerts import AlertSender, alert_warnings, wanted
-from canary.controller.cache import ObjectCache
+from canary.controller.cache import ObjectCache, answers_for
 from canary.controller.checks import PrometheusPool, run_checks
 from canary.controller.convert import policy_of, state_of, status_of
 from canary.controller.deadline import cycle_budget
@@ -263,7 +263,9 @@ class Reconciler:
                 previous=state.phase.value,
                 weight=new_state.canary_weight,
             )
-        return _next_delay(policy, new_state, now)
+        return _next_delay(
+            policy, new_state, now, polled=not workload_of(canary.spec.target_ref.kind).watched
+        )
 
     async def _judge(  # noqa: PLR0913 - keyword-only: whose cycle, begun when
         self,
@@ -399,7 +401,7 @@ class Reconciler:
 
     async def read(self, kind: ResourceKind, namespace: str, name: str) -> dict[str, Any] | None:
         """An object from the watch caches once they cover `namespace`, else from the API."""
-        if self.cache.knows(kind.plural, namespace):
+        if answers_for(kind) and self.cache.knows(kind.plural, namespace):
             return self.cache.get(kind.plural, namespace, name)
         return await resources.get(self.api, kind, name, namespace=namespace)
 
@@ -452,7 +454,11 @@ def _first_error(error: Exception) -> str:
     return str(error)
 
 
-def _next_delay(policy: Policy, state: CanaryState, now: datetime) -> float:
+def _next_delay(
+    policy: Policy, state: CanaryState, now: datetime, *, polled: bool = False
+) -> float:
+    """When the next cycle is needed. A target whose kind is not watched (`polled`) is looked
+    at every analysis interval even when idle, as Flagger does: no event would say it changed."""
     if state.phase in ANALYSING:
         if state.last_step_at is None:
             return WAITING_RECHECK
@@ -460,4 +466,4 @@ def _next_delay(policy: Policy, state: CanaryState, now: datetime) -> float:
         return max(0.05, min(due, policy.interval))
     if state.phase in {Phase.PROMOTING, Phase.FINALISING, Phase.INITIALIZING, Phase.WAITING}:
         return WAITING_RECHECK
-    return STEADY_RECHECK
+    return min(STEADY_RECHECK, policy.interval) if polled else STEADY_RECHECK

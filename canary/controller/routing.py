@@ -60,6 +60,7 @@ def route_settings(canary: Canary, provider: str) -> RouteSettings:
         labels=dict(service.apex.labels) if service.apex else {},
         annotations=dict(service.apex.annotations) if service.apex else {},
         fields=canary.spec.provider_fields,
+        canary_annotations=dict(canary.metadata.annotations),
     )
 
 

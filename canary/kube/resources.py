@@ -98,6 +98,8 @@ _KNOWN_KINDS: Final[Mapping[str, tuple[str, bool]]] = {
     "RoleBinding": ("rolebindings", True),
     "CustomResourceDefinition": ("customresourcedefinitions", False),
     "Lease": ("leases", True),
+    "Revision": ("revisions", True),  # Knative Serving's (serving.knative.dev)
+    "TrafficRoute": ("trafficroutes", False),  # Kuma's (kuma.io): cluster-scoped
 }
 
 
@@ -118,6 +120,12 @@ CONFIG_MAP: Final = resource_kind("v1", "ConfigMap")
 HORIZONTAL_POD_AUTOSCALER: Final = resource_kind("autoscaling/v2", "HorizontalPodAutoscaler")
 SCALED_OBJECT: Final = resource_kind("keda.sh/v1alpha1", "ScaledObject")
 SECRET: Final = resource_kind("v1", "Secret")
+# A Knative Service has the core Service's kind and plural: only its API version tells them apart.
+KNATIVE_SERVICE: Final = resource_kind("serving.knative.dev/v1", "Service")
+KNATIVE_REVISION: Final = resource_kind("serving.knative.dev/v1", "Revision")
+TRAFFIC_ROUTE: Final = resource_kind("kuma.io/v1alpha1", "TrafficRoute")
+# Where a Knative Service records its primary Revision (the key Flagger writes).
+KNATIVE_PRIMARY_REVISION: Final = "flagger.app/primary-revision"
 CUSTOM_RESOURCE_DEFINITION: Final = resource_kind(
     "apiextensions.k8s.io/v1", "CustomResourceDefinition"
 )

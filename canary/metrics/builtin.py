@@ -34,6 +34,8 @@ from canary.metrics.meshes import (
     gloo,
     http,
     istio,
+    knative,
+    kuma,
     linkerd,
     nginx,
     skipper,
@@ -59,6 +61,8 @@ TABLES: Mapping[str, BuiltinTable] = MappingProxyType(
         "gloo": gloo.TABLE,
         "traefik": traefik.TABLE,
         "apisix": apisix.TABLE,
+        "knative": knative.TABLE,
+        "kuma": kuma.TABLE,
     }
 )
 

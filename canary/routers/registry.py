@@ -23,8 +23,8 @@ from typing import Final
 
 from canary.kube import resources
 from canary.kube.client import ApiClient
-from canary.kube.resources import Reader, ResourceKind
-from canary.routers import apisix, contour, gloo, istio, nginx, skipper, traefik
+from canary.kube.resources import KNATIVE_SERVICE, TRAFFIC_ROUTE, Reader, ResourceKind
+from canary.routers import apisix, contour, gloo, istio, knative, kuma, nginx, skipper, traefik
 from canary.routers.base import Router
 from canary.routers.bluegreen import ServiceRouter
 from canary.routers.gatewayapi import (
@@ -118,6 +118,8 @@ PROVIDERS: Final[Mapping[str, RouterKind]] = {
     "traefik": RouterKind(
         build=traefik.build, route=traefik.ROUTE, can_mirror=True, release=traefik.release
     ),
+    "knative": RouterKind(build=knative.build, route=KNATIVE_SERVICE, release=knative.release),
+    "kuma": RouterKind(build=kuma.build, route=TRAFFIC_ROUTE, release=kuma.release),
 }
 KNOWN_PROVIDERS: Final = tuple(PROVIDERS)
 _GATEWAY: Final[Mapping[str, GatewayVersion]] = {

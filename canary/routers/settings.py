@@ -56,6 +56,8 @@ class RouteSettings:
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
     fields: Mapping[str, Any] = field(default_factory=dict)
+    # The Canary's own annotations (Flagger reads `kuma.io/mesh` there).
+    canary_annotations: Mapping[str, str] = field(default_factory=dict)
 
     def field_value(self, path: str) -> Any:
         """The provider-specific field at `path` as written, None when the Canary sets none."""

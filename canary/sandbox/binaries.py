@@ -44,6 +44,11 @@ TRAEFIK_VERSION = "v3.7.13"
 # APISIX Ingress Controller 1.x, whose ApisixRoute v2 Flagger writes. The module proxy serves
 # this release but refuses to list the module's versions, so no newer one could be checked.
 APISIX_VERSION = "v1.8.4"
+# Knative Serving 1.17 (the release Flagger's Knative tests install), as its Go module.
+KNATIVE_SERVING_VERSION = "v0.44.0"
+# Kuma's TrafficRoute (what provider kuma writes, as Flagger does) is in its 1.x releases; the
+# module proxy serves none of the 2.x tags (they have no Go module version).
+KUMA_VERSION = "v1.8.1"
 # Debian bookworm's package; the cache holds whichever 2.42 build apt offers.
 PROMETHEUS_SERIES = "2.42."
 
@@ -87,6 +92,17 @@ TRAEFIK_CRD_FILES = tuple(
 # No APISIX runs in the sandbox: the mesh simulator follows the ApisixRoutes and exports
 # APISIX's series.
 APISIX_CRD_FILES = ("samples/deploy/crd/v1/ApisixRoute.yaml",)
+# Knative Serving's serving.knative.dev CRDs (a Knative Service is a Canary's target with provider
+# knative), as shipped in the module. No Knative controller runs in the sandbox: the e2e tests
+# stand in for it (tests/e2e/knative_double.py) creating Revisions as Knative would.
+KNATIVE_SERVING_CRD_FILES = tuple(
+    f"config/core/300-resources/{name}.yaml"
+    for name in ("service", "configuration", "revision", "route")
+)
+
+# Kuma's TrafficRoute CRD (kuma.io/v1alpha1, cluster-scoped), as shipped in the module's chart.
+# No Kuma control plane runs in the sandbox: the mesh simulator follows the TrafficRoutes.
+KUMA_CRD_FILES = ("deployments/charts/kuma/crds/kuma.io_trafficroutes.yaml",)
 
 Report = Callable[[str], None]
 
@@ -226,6 +242,20 @@ COMPONENTS = (
         packages=(),
         module="github.com/apache/apisix-ingress-controller",
         crd_files=APISIX_CRD_FILES,
+    ),
+    GoComponent(
+        name="knative-serving",
+        version=KNATIVE_SERVING_VERSION,
+        packages=(),
+        module="knative.dev/serving",
+        crd_files=KNATIVE_SERVING_CRD_FILES,
+    ),
+    GoComponent(
+        name="kuma",
+        version=KUMA_VERSION,
+        packages=(),
+        module="github.com/kumahq/kuma",
+        crd_files=KUMA_CRD_FILES,
     ),
 )
 

@@ -70,6 +70,18 @@ async def apply_primary(api: ApiClient, workload: Workload, manifest: Mapping[st
     """Server-side apply a primary built by `workload.primary`."""
     if manifest.get("kind") != workload.kind:
         raise ValueError(f"expected a {workload.kind} manifest, got kind {manifest.get('kind')!r}")
+    if not workload.copies:
+        # The target itself records its primary (a Knative Service's annotation): a merge
+        # patch of that alone, leaving the user's fields (and the router's traffic) as they are.
+        metadata = manifest.get("metadata") or {}
+        await resources.merge_patch(
+            api,
+            workload.resource,
+            str(metadata.get("name")),
+            namespace=str(metadata.get("namespace")),
+            patch={"metadata": {"annotations": dict(metadata.get("annotations") or {})}},
+        )
+        return
     await resources.apply(api, manifest)
 
 
@@ -80,6 +92,8 @@ async def scale_target(
     is parked by its node selector, and started on every node it may run on (`replicas` > 0)."""
     metadata = target.get("metadata") or {}
     name, namespace = str(metadata.get("name")), str(metadata.get("namespace"))
+    if not workload.copies:
+        return  # the target serves the primary too (Knative scales its Revisions itself)
     if workload.replicated:
         if (target.get("spec") or {}).get("replicas") != replicas:
             await resources.scale(

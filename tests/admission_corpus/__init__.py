@@ -27,6 +27,7 @@ from tests.admission_corpus.cases import (
 )
 from tests.admission_corpus.good import CHECK_CASES, GOOD, GOOD_PROVIDERS
 from tests.admission_corpus.istio import ISTIO_CASES
+from tests.admission_corpus.knative import KNATIVE_CASES
 from tests.admission_corpus.mid_release import (
     DURATION_CASES,
     METADATA_CASES,
@@ -50,6 +51,7 @@ CASES = [
     *ISTIO_CASES,
     *TRAEFIK_CASES,
     *APISIX_CASES,
+    *KNATIVE_CASES,
 ]
 
 __all__ = [

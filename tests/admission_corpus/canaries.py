@@ -307,7 +307,8 @@ CANARY_AND_TEMPLATE_CASES = [
         [
             cause(
                 "spec.targetRef.kind",
-                'Unsupported value: "StatefulSet": supported values: "Deployment", "DaemonSet"',
+                'Unsupported value: "StatefulSet": supported values: '
+                '"Deployment", "DaemonSet", "Service"',
                 "FieldValueNotSupported",
             ),
             NOT_ALL_CHECKED,

@@ -136,7 +136,8 @@ CHECK_CASES = [
         [
             cause(
                 "spec.targetRef.kind",
-                'Unsupported value: "StatefulSet": supported values: "Deployment", "DaemonSet"',
+                'Unsupported value: "StatefulSet": supported values: '
+                '"Deployment", "DaemonSet", "Service"',
                 "FieldValueNotSupported",
             ),
             NOT_ALL_CHECKED,

@@ -59,6 +59,9 @@ CONTROLLER_RULES = {  # the controller's (Cluster)Role, as docs/install.md lists
     ("gloo.solo.io", "upstreams"): {"get", "create", "patch"},
     ("traefik.io", "traefikservices"): {"get", "create", "patch"},
     ("apisix.apache.org", "apisixroutes"): {"get", "list", "create", "patch", "delete"},
+    ("serving.knative.dev", "services"): {"get", "patch"},
+    ("serving.knative.dev", "revisions"): {"get"},
+    ("kuma.io", "trafficroutes"): {"get", "create", "patch", "delete"},
 }
 RESTRICTED_CONTAINER = {
     "allowPrivilegeEscalation": False,

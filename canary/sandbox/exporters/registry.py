@@ -12,6 +12,8 @@ from canary.sandbox.exporters import (
     gatewayapi,
     gloo,
     istio,
+    knative,
+    kuma,
     linkerd,
     nginx,
     skipper,
@@ -31,4 +33,6 @@ PROVIDERS: Final[tuple[MeshsimProvider, ...]] = (
     contour.PROVIDER,
     gloo.PROVIDER,
     envoy.PROVIDER,
+    knative.PROVIDER,
+    kuma.PROVIDER,
 )

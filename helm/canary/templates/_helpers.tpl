@@ -207,6 +207,15 @@ namespaces) or the Role in each watched namespace.
 - apiGroups: ["apisix.apache.org"]
   resources: ["apisixroutes"]
   verbs: ["get", "list", "create", "patch", "delete"]
+- apiGroups: ["serving.knative.dev"]
+  resources: ["services"]
+  verbs: ["get", "patch"]
+- apiGroups: ["serving.knative.dev"]
+  resources: ["revisions"]
+  verbs: ["get"]
+- apiGroups: ["kuma.io"]
+  resources: ["trafficroutes"]
+  verbs: ["get", "create", "patch", "delete"]
 {{- with .Values.rbac.extraRules }}
 {{ toYaml . }}
 {{- end }}

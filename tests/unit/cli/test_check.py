@@ -108,7 +108,7 @@ def test_openapi_refusals_read_as_the_api_server_writes_them() -> None:
         ),
         (
             'spec.targetRef.kind: Unsupported value: "StatefulSet": supported values: '
-            '"Deployment", "DaemonSet"'
+            '"Deployment", "DaemonSet", "Service"'
         ),
         "spec.targetRef.name: Required value",
         (

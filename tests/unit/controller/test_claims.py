@@ -183,3 +183,18 @@ def test_only_a_controlling_canary_counts_as_owner() -> None:
     assert canary_owner(obj({**canary, "controller": False})) is None
     assert canary_owner(obj({**canary, "kind": "ConfigMap", "controller": True})) is None
     assert canary_owner(None) is None
+
+
+def test_a_knative_canary_claims_only_its_knative_service() -> None:
+    manifest = raw("web")
+    manifest["spec"] = {
+        "provider": "knative",
+        "targetRef": {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "podinfo"},
+    }
+    claims = of(manifest, provider="knative").claims
+    assert [(c.kind, c.name, c.role) for c in claims] == [
+        ("Service.serving.knative.dev", "podinfo", "target")
+    ]
+    # A Deployment Canary of the same name shares nothing with it.
+    deployment = of(raw("other"))
+    assert not {c.key for c in claims} & {c.key for c in deployment.claims}

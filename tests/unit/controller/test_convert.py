@@ -166,3 +166,41 @@ def test_the_ingress_of_queries_is_the_one_in_ingress_ref() -> None:
         "nginx",
     )
     assert context_of(_canary(), default_provider="linkerd").ingress_name == "podinfo"
+
+
+def _knative(**spec: object) -> Canary:
+    manifest = yaml.safe_load((EXAMPLE.parents[1] / "knative" / "canary.yaml").read_text())
+    manifest["metadata"].update(namespace="shop", uid="u-2", generation=1)
+    manifest["spec"].update(spec)
+    return Canary.model_validate(manifest)
+
+
+def test_a_knative_targets_route_is_the_revision_under_analysis() -> None:
+    canary = _knative()
+    assert context_of(canary, default_provider="linkerd").route_name == "podinfo"
+    canary.status.last_applied_spec = "podinfo-00002"
+    context = context_of(canary, default_provider="linkerd")
+    assert (context.route_name, context.provider, context.target_kind) == (
+        "podinfo-00002",
+        "knative",
+        "Service",
+    )
+
+
+def test_ingress_and_route_are_named_by_ingress_ref_and_route_ref() -> None:
+    manifest = yaml.safe_load(EXAMPLE.read_text())
+    manifest["metadata"].update(namespace="shop")
+    manifest["spec"]["ingressRef"] = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "name": "web",
+    }
+    manifest["spec"]["routeRef"] = {
+        "apiVersion": "apisix.apache.org/v2",
+        "kind": "ApisixRoute",
+        "name": "r",
+    }
+    context = context_of(Canary.model_validate(manifest), default_provider="linkerd")
+    assert (context.ingress_name, context.route_name) == ("web", "r")
+    plain = context_of(_canary(), default_provider="linkerd")
+    assert (plain.ingress_name, plain.route_name) == ("podinfo", "podinfo")

@@ -170,3 +170,20 @@ def test_revert_spec_names_the_scaled_object_to_resume() -> None:
     spec = revert_spec(hpa, default_provider="linkerd")
     assert spec is not None
     assert spec.scaled_object == ""
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("Service", "Service"),
+        ("DaemonSet", "DaemonSet"),
+        ("Deployment", "Deployment"),
+        (7, "Deployment"),
+    ],
+)
+def test_revert_spec_keeps_the_target_kind(kind: object, expected: str) -> None:
+    raw = canary(provider="knative")
+    raw["spec"]["targetRef"]["kind"] = kind
+    spec = revert_spec(raw, default_provider="linkerd")
+    assert spec is not None
+    assert spec.target_kind == expected

@@ -1,0 +1,153 @@
+"""Provider `kuma` end to end, from examples/kuma: a Deployment released through a TrafficRoute.
+
+The sandbox has Kuma's TrafficRoute CRD but no Kuma control plane: the mesh simulator follows
+the TrafficRoute (its split of `podinfo_<namespace>_svc_9898` between the primary's and the
+canary's `kuma.io/service` tags) and exports the dataplanes' `envoy_cluster_upstream_rq*`
+series labelled `service`, which the builtin checks read from Prometheus with Flagger's Kuma
+queries. The example is applied as written, with shorter intervals. A good version is promoted
+step by step; a failing one (half its requests answered 500) is rolled back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import yaml
+from kubernetes_asyncio.client import ApiClient
+
+from canary.kube import resources
+from canary.kube.resources import TRAFFIC_ROUTE
+from canary.sandbox.state import SandboxState
+from tests.e2e.harness import (
+    ERROR_RATE_ANNOTATION,
+    IMAGE,
+    REPOSITORY,
+    Controller,
+    Recorder,
+    apply,
+    get_canary,
+    get_deployment,
+    image_of,
+    set_template,
+)
+
+NAME = "podinfo"
+EXAMPLE = REPOSITORY / "examples" / "kuma"
+RUN_WITHIN = 120.0
+
+
+def _document(file: str, namespace: str) -> dict[str, Any]:
+    [document] = [d for d in yaml.safe_load_all((EXAMPLE / file).read_text()) if d]
+    assert isinstance(document, dict)
+    document["metadata"]["namespace"] = namespace
+    return document
+
+
+def _tag(service: str, namespace: str) -> str:
+    return f"{service}_{namespace}_svc_9898"
+
+
+def route_weights_of(obj: Mapping[str, Any], name: str) -> tuple[int, int] | None:
+    """(primary, canary) of the TrafficRoute `name`'s split; None for any other object."""
+    if (obj.get("metadata") or {}).get("name") != name:
+        return None
+    split = ((obj.get("spec") or {}).get("conf") or {}).get("split") or []
+    weights = {
+        str(e["destination"]["kuma.io/service"]).split("_")[0]: int(e["weight"]) for e in split
+    }
+    return weights.get(f"{name}-primary", 0), weights.get(f"{name}-canary", 0)
+
+
+async def _initialized(api: ApiClient, recorder: Recorder, namespace: str) -> None:
+    """Apply the example (2 s interval, 10 s metric windows, 2 failed checks to roll back,
+    steps of 10%)."""
+    await apply(api, _document("deployment.yaml", namespace))
+    canary = _document("canary.yaml", namespace)
+    analysis = canary["spec"]["analysis"]
+    analysis.update(interval="2s", threshold=2, stepWeight=10)
+    for metric in analysis["metrics"]:
+        metric["interval"] = "10s"
+    await apply(api, canary)
+    await recorder.until_phase("Initialized", within=60)
+    route = await resources.get(api, TRAFFIC_ROUTE, NAME, namespace=None)
+    assert route is not None
+    assert route["mesh"] == "default"
+    assert route["spec"]["destinations"] == [{"match": {"kuma.io/service": _tag(NAME, namespace)}}]
+    assert route["metadata"]["annotations"]["canary.dev/canary"] == f"{namespace}/{NAME}"
+    assert route["metadata"]["annotations"]["9898.service.kuma.io/protocol"] == "http"
+
+
+async def _envoy_requests(sandbox: SandboxState, service: str) -> float:
+    """The requests Prometheus holds for the dataplanes of `service` (what the checks read)."""
+    query = f'sum(envoy_cluster_upstream_rq{{service="{service}"}})'
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{sandbox.prometheus_url}/api/v1/query", params={"query": query}) as answer,
+    ):
+        result = (await answer.json())["data"]["result"]
+    return float(result[0]["value"][1]) if result else 0.0
+
+
+def _recorder(api: ApiClient, namespace: str) -> Recorder:
+    return Recorder(
+        api, namespace=namespace, name=NAME, route=TRAFFIC_ROUTE, weights_of=route_weights_of
+    )
+
+
+async def _remove_route(api: ApiClient, controller: Controller) -> None:
+    """TrafficRoutes are cluster-scoped: stop the controller (so it writes none again), then
+    delete this test's, which the next test's Canary would otherwise find held by this one."""
+    await controller.stop()
+    await resources.delete(api, TRAFFIC_ROUTE, NAME, namespace=None)
+
+
+async def test_a_new_version_is_promoted_through_the_traffic_route(
+    api: ApiClient, namespace: str, sandbox: SandboxState, controller: Controller
+) -> None:
+    recorder = _recorder(api, namespace)
+    try:
+        async with recorder.running():
+            await _initialized(api, recorder, namespace)
+            released = time.monotonic()
+            await set_template(api, NAME, namespace=namespace, tag="6.7.1")
+            outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
+            assert outcome.phase == "Succeeded", recorder.describe()
+        assert recorder.canary_weights == [0, 10, 20, 30, 40, 50, 0], recorder.describe()
+        primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
+        assert image_of(primary) == f"{IMAGE}:6.7.1"
+        canary = await get_canary(api, NAME, namespace=namespace)
+        checks = {c["name"]: c for c in canary["status"]["checks"]}
+        assert checks["request-success-rate"]["value"] == 100, checks
+        assert await _envoy_requests(sandbox, _tag(f"{NAME}-canary", namespace)) > 0
+    finally:
+        await _remove_route(api, controller)
+
+
+async def test_a_failing_version_is_rolled_back_through_the_traffic_route(
+    api: ApiClient, namespace: str, controller: Controller
+) -> None:
+    recorder = _recorder(api, namespace)
+    try:
+        async with recorder.running():
+            await _initialized(api, recorder, namespace)
+            released = time.monotonic()
+            await set_template(
+                api,
+                NAME,
+                namespace=namespace,
+                tag="6.7.1",
+                annotations={ERROR_RATE_ANNOTATION: "0.5"},
+            )
+            outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
+            assert outcome.phase == "Failed", recorder.describe()
+        assert recorder.weights.last == (100, 0), recorder.describe()
+        primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
+        assert image_of(primary) == f"{IMAGE}:6.7.0"
+        canary = await get_canary(api, NAME, namespace=namespace)
+        checks = {c["name"]: c for c in canary["status"]["checks"]}
+        assert checks["request-success-rate"]["verdict"] == "Fail", checks
+    finally:
+        await _remove_route(api, controller)
