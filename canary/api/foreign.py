@@ -59,7 +59,7 @@ PROVIDER_MAX = 64
 _SUPPORTED = ", ".join(PROVIDERS)
 _RETIRED_NOTE = (
     " is retired upstream (its project is archived) and not supported; route with "
-    "gatewayapi:v1 or linkerd instead"
+    "gatewayapi:v1, linkerd or istio instead"
 )
 PROVIDER_RULE = CelRule(
     rule="self in [" + ", ".join(f"'{p}'" for p in PROVIDERS) + "]",
