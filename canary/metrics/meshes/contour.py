@@ -10,56 +10,8 @@ commas before `}` included: PromQL accepts them). Data only.
 
 from __future__ import annotations
 
-from canary.metrics.meshes.table import BuiltinTable, collapse
+from canary.metrics.meshes.envoy import envoy_table
 
 _CLUSTER = 'envoy_cluster_name=~"{{ namespace }}_{{ service }}-canary_[0-9a-zA-Z-]+"'
 
-TABLE = BuiltinTable(
-    mesh="contour",
-    success_rate=collapse(
-        f"""
-            sum(
-                rate(
-                    envoy_cluster_upstream_rq{{
-                        {_CLUSTER},
-                        envoy_response_code!~"5.*"
-                    }}[{{{{ interval }}}}]
-                )
-            )
-            /
-            sum(
-                rate(
-                    envoy_cluster_upstream_rq{{
-                        {_CLUSTER},
-                    }}[{{{{ interval }}}}]
-                )
-            )
-            * 100
-            """
-    ),
-    duration=collapse(
-        f"""
-            histogram_quantile(
-                0.99,
-                sum(
-                    rate(
-                        envoy_cluster_upstream_rq_time_bucket{{
-                            {_CLUSTER},
-                        }}[{{{{ interval }}}}]
-                    )
-                ) by (le)
-            )
-            """
-    ),
-    request_rate=collapse(
-        f"""
-        sum(
-            rate(
-                envoy_cluster_upstream_rq{{
-                    {_CLUSTER}
-                }}[{{{{ interval }}}}]
-            )
-        )
-        """
-    ),
-)
+TABLE = envoy_table("contour", _CLUSTER)

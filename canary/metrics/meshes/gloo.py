@@ -11,58 +11,10 @@ character once whitespace is collapsed. Data only.
 
 from __future__ import annotations
 
-from canary.metrics.meshes.table import BuiltinTable, collapse
+from canary.metrics.meshes.envoy import envoy_table
 
 _CLUSTER = (
     'envoy_cluster_name=~"{{ namespace }}-{{ service }}-canaryupstream-[0-9a-zA-Z-]+_[0-9a-zA-Z-]+"'
 )
 
-TABLE = BuiltinTable(
-    mesh="gloo",
-    success_rate=collapse(
-        f"""
-            sum(
-                rate(
-                    envoy_cluster_upstream_rq{{
-                        {_CLUSTER},
-                        envoy_response_code!~"5.*"
-                    }}[{{{{ interval }}}}]
-                )
-            )
-            /
-            sum(
-                rate(
-                    envoy_cluster_upstream_rq{{
-                        {_CLUSTER},
-                    }}[{{{{ interval }}}}]
-                )
-            )
-            * 100
-            """
-    ),
-    duration=collapse(
-        f"""
-            histogram_quantile(
-                0.99,
-                sum(
-                    rate(
-                        envoy_cluster_upstream_rq_time_bucket{{
-                            {_CLUSTER},
-                        }}[{{{{ interval }}}}]
-                    )
-                ) by (le)
-            )
-            """
-    ),
-    request_rate=collapse(
-        f"""
-        sum(
-            rate(
-                envoy_cluster_upstream_rq{{
-                    {_CLUSTER}
-                }}[{{{{ interval }}}}]
-            )
-        )
-        """
-    ),
-)
+TABLE = envoy_table("gloo", _CLUSTER)
