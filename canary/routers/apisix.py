@@ -35,6 +35,7 @@ from canary.routers.base import (
     Router,
     RouteRef,
     as_percentages,
+    kept_weights,
     route_metadata,
 )
 from canary.routers.settings import RouteSettings
@@ -198,12 +199,7 @@ class ApisixRouter:
         """Copy the original's rule afresh, at the copy's current weights (100/0 when it is
         absent or no longer routes to the two Services, the primary's side)."""
         existing = await self._canary(route)
-        weights = (100, 0)
-        if existing is not None:
-            try:
-                weights = route_weights(existing, route)
-            except RouteError:
-                weights = (100, 0)
+        weights = kept_weights(existing, lambda found: route_weights(found, route))
         await self.set_weights(route, primary=weights[0], canary=weights[1])
 
     async def set_weights(

@@ -7,7 +7,7 @@ This module defines shapes only: it must not know any particular router.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final, Protocol
@@ -84,3 +84,18 @@ def as_percentages(primary: Decimal, canary: Decimal) -> tuple[int, int]:
     half up on the primary's side so the two always add up to 100."""
     primary_percent = int((100 * primary / (primary + canary)).quantize(0, ROUND_HALF_UP))
     return primary_percent, 100 - primary_percent
+
+
+def kept_weights(
+    existing: Mapping[str, Any] | None,
+    weights_of: Callable[[Mapping[str, Any]], tuple[int, int]],
+) -> tuple[int, int]:
+    """The (primary, canary) weights the route object `existing` carries, read by `weights_of`;
+    100/0 (everything to the primary, the safe side) when it is absent or malformed, so that
+    reconciling repairs a route that no longer splits between the two Services."""
+    if existing is None:
+        return (100, 0)
+    try:
+        return weights_of(existing)
+    except RouteError:
+        return (100, 0)

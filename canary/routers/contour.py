@@ -42,6 +42,7 @@ from canary.routers.base import (
     Router,
     RouteRef,
     as_percentages,
+    kept_weights,
     route_metadata,
 )
 from canary.routers.settings import RouteSettings
@@ -343,12 +344,7 @@ class ContourRouter:
         """Create the HTTPProxy at 100/0 if absent; otherwise re-apply it with its weights
         (one that no longer splits between the two Services is repaired to 100/0)."""
         existing = await self._read(route)
-        weights = (100, 0)
-        if existing is not None:
-            try:
-                weights = proxy_weights(existing, route)
-            except RouteError:
-                weights = (100, 0)
+        weights = kept_weights(existing, lambda found: proxy_weights(found, route))
         await self.set_weights(route, primary=weights[0], canary=weights[1])
 
     async def set_weights(

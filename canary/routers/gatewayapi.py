@@ -28,7 +28,7 @@ from canary.api.canary import Headers
 from canary.api.durations import parse_duration
 from canary.kube import resources
 from canary.kube.client import ApiClient
-from canary.routers.base import RouteError, RouteRef, as_percentages, route_metadata
+from canary.routers.base import RouteError, RouteRef, as_percentages, kept_weights, route_metadata
 from canary.routers.sticky import Affinity, Cookies, cookies_for, sticky_rules
 
 GROUP: Final = "gateway.networking.k8s.io"
@@ -297,12 +297,7 @@ class GatewayApiRouter:
         to the primary, the safe side).
         """
         existing = await self._read(route)
-        weights = (100, 0)
-        if existing is not None:
-            try:
-                weights = route_weights(existing, route)
-            except RouteError:
-                weights = (100, 0)
+        weights = kept_weights(existing, lambda found: route_weights(found, route))
         await self.set_weights(route, primary=weights[0], canary=weights[1])
 
     async def set_weights(

@@ -40,6 +40,7 @@ from canary.routers.base import (
     Router,
     RouteRef,
     as_percentages,
+    kept_weights,
     route_metadata,
 )
 from canary.routers.settings import ObjectRef, RouteSettings
@@ -263,13 +264,10 @@ class GlooRouter:
                 config=config,
             )
             await resources.apply(self._api, manifest)
-        weights = (100, 0)
         existing = await self._reader(ROUTE_TABLE, route.namespace, route.apex)
-        if existing is not None:
-            try:
-                weights = table_weights(existing, route, self.settings.port)
-            except RouteError:
-                weights = (100, 0)
+        weights = kept_weights(
+            existing, lambda found: table_weights(found, route, self.settings.port)
+        )
         await self.set_weights(route, primary=weights[0], canary=weights[1])
 
     async def set_weights(

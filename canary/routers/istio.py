@@ -20,7 +20,7 @@ from typing import Any, Final
 from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.resources import DESTINATION_RULE, VIRTUAL_SERVICE, Reader
-from canary.routers.base import RouteError, Router, RouteRef
+from canary.routers.base import Router, RouteRef, kept_weights
 from canary.routers.istio_objects import (
     APPLIED,
     ORIGINAL_ANNOTATION,
@@ -88,12 +88,7 @@ class IstioRouter:
         for name in (route.canary_service, route.primary_service):
             await resources.apply(self._api, destination_rule(name, route, self.settings))
         existing = await self._read(route)
-        weights = (100, 0)
-        if existing is not None:
-            try:
-                weights = virtual_service_weights(existing, route)
-            except RouteError:
-                weights = (100, 0)
+        weights = kept_weights(existing, lambda found: virtual_service_weights(found, route))
         await self.set_weights(route, primary=weights[0], canary=weights[1])
 
     async def set_weights(

@@ -31,7 +31,7 @@ from typing import Any, Final
 from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.resources import TRAFFIC_ROUTE
-from canary.routers.base import GITOPS_OPT_OUT, RouteError, Router, RouteRef
+from canary.routers.base import GITOPS_OPT_OUT, RouteError, Router, RouteRef, kept_weights
 from canary.routers.settings import RouteSettings
 
 MESH_ANNOTATION: Final = "kuma.io/mesh"  # on the Canary, as Flagger reads it
@@ -150,12 +150,7 @@ class KumaRouter:
 
     async def reconcile(self, route: RouteRef) -> None:
         existing = await self._read(route)
-        weights = (100, 0)
-        if existing is not None:
-            try:
-                weights = weights_of(existing, route)
-            except RouteError:
-                weights = (100, 0)  # malformed: repaired, from the primary
+        weights = kept_weights(existing, lambda found: weights_of(found, route))
         await resources.apply(
             self._api, self._manifest(route, primary=weights[0], canary=weights[1])
         )

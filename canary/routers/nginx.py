@@ -38,7 +38,7 @@ from canary.api.analysis import MatchRequest, StringMatch
 from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.resources import INGRESS, Reader
-from canary.routers.base import RouteError, RouteRef
+from canary.routers.base import RouteError, RouteRef, kept_weights
 from canary.routers.ingress import (
     INGRESS_REF,
     IngressPair,
@@ -198,12 +198,9 @@ class NginxRouter:
         """Write the canary Ingress from the user's, keeping its weights (0 when it is new or
         unreadable: the primary is the safe side)."""
         existing = await self._pair.canary(route)
-        weights = (100, 0)
-        if existing is not None:
-            try:
-                weights = ingress_weights(existing, ab=bool(self.settings.matches))
-            except RouteError:
-                weights = (100, 0)
+        weights = kept_weights(
+            existing, lambda found: ingress_weights(found, ab=bool(self.settings.matches))
+        )
         await self.set_weights(route, primary=weights[0], canary=weights[1])
 
     async def set_weights(

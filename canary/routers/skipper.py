@@ -30,7 +30,7 @@ from typing import Any, Final
 from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.resources import INGRESS, Reader
-from canary.routers.base import RouteError, RouteRef, as_percentages
+from canary.routers.base import RouteError, RouteRef, as_percentages, kept_weights
 from canary.routers.ingress import (
     INGRESS_REF,
     IngressPair,
@@ -130,12 +130,7 @@ class SkipperRouter:
         """Write the canary Ingress from the user's, keeping its weights (0 when it is new or
         unreadable)."""
         existing = await self._pair.canary(route)
-        weights = (100, 0)
-        if existing is not None:
-            try:
-                weights = ingress_weights(existing, route)
-            except RouteError:
-                weights = (100, 0)
+        weights = kept_weights(existing, lambda found: ingress_weights(found, route))
         await self.set_weights(route, primary=weights[0], canary=weights[1])
 
     async def set_weights(

@@ -25,7 +25,7 @@ from typing import Any, Final
 from canary.api.analysis import MatchRequest, StringMatch
 from canary.kube import resources
 from canary.kube.client import ApiClient
-from canary.routers.base import RouteError, RouteRef, as_percentages, route_metadata
+from canary.routers.base import RouteError, RouteRef, as_percentages, kept_weights, route_metadata
 from canary.routers.quantity import parse_quantity
 
 GROUP: Final = "split.smi-spec.io"
@@ -195,12 +195,7 @@ class SmiRouter:
         primary, the safe side), as Flagger does when the spec drifts.
         """
         existing = await self._read(route)
-        weights = (100, 0)
-        if existing is not None:
-            try:
-                weights = split_weights(existing, route)
-            except RouteError:
-                weights = (100, 0)
+        weights = kept_weights(existing, lambda found: split_weights(found, route))
         if self.matches:
             await resources.apply(self._api, route_group(self.version, route, self.matches))
         await self.set_weights(route, primary=weights[0], canary=weights[1])
