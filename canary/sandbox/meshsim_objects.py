@@ -97,6 +97,13 @@ class _Annotations:
         return default if value is None else value
 
 
+def route_rate(meta: Mapping[str, Any], where: str, problems: list[str]) -> float | None:
+    """The `meshsim.canary.dev/rate` annotated on a route object (`meta` is its metadata), None
+    when absent; an unusable value is added to `problems` (naming `where`) and not used."""
+    annotations = _Annotations(meta.get("annotations") or {}, where, problems)
+    return annotations.optional(RATE_ANNOTATION, parse_rate)
+
+
 @dataclass(frozen=True)
 class Behaviour:
     """How a version answers: the fraction of failures (status 500) and the mean latency."""

@@ -26,11 +26,10 @@ from prometheus_client.core import HistogramMetricFamily, Metric, UnknownMetricF
 from canary.routers.apisix import KIND, ROUTE
 from canary.sandbox.exporters.base import MeshsimProvider, RouteSource, Traffic
 from canary.sandbox.meshsim_objects import (
-    RATE_ANNOTATION,
     Backend,
     Split,
-    parse_rate,
     parse_weight,
+    route_rate,
 )
 
 DEFAULT_WEIGHT = 100
@@ -44,13 +43,7 @@ def splits_of_apisix_route(manifest: Mapping[str, Any]) -> list[Split]:
     namespace, name = meta.get("namespace", ""), meta.get("name", "")
     where = f"{KIND} {namespace}/{name}"
     problems: list[str] = []
-    rate = None
-    annotations = meta.get("annotations") or {}
-    if RATE_ANNOTATION in annotations:
-        try:
-            rate = parse_rate(str(annotations[RATE_ANNOTATION]))
-        except ValueError as error:
-            problems.append(f"{where}: annotation {RATE_ANNOTATION}: {error}; ignored")
+    rate = route_rate(meta, where, problems)
     rules: list[tuple[str, tuple[Backend, ...]]] = []
     for index, rule in enumerate(spec.get("http") or []):
         if not isinstance(rule, Mapping):

@@ -21,7 +21,7 @@ from typing import Any
 from canary.kube.resources import HTTP_PROXY
 from canary.sandbox.exporters.base import MeshsimProvider, RouteSource
 from canary.sandbox.meshsim_model import Feed
-from canary.sandbox.meshsim_objects import RATE_ANNOTATION, Backend, Split, parse_rate
+from canary.sandbox.meshsim_objects import Backend, Split, route_rate
 
 KIND = HTTP_PROXY.kind
 
@@ -62,13 +62,7 @@ def splits_of_http_proxy(manifest: Mapping[str, Any]) -> list[Split]:
     namespace, name = meta.get("namespace", ""), meta.get("name", "")
     where = f"HTTPProxy {namespace}/{name}"
     problems: list[str] = []
-    rate = None
-    annotations = meta.get("annotations") or {}
-    if RATE_ANNOTATION in annotations:
-        try:
-            rate = parse_rate(str(annotations[RATE_ANNOTATION]))
-        except ValueError as error:
-            problems.append(f"{where}: annotation {RATE_ANNOTATION}: {error}; ignored")
+    rate = route_rate(meta, where, problems)
     routes = []
     for index, entry in enumerate((manifest.get("spec") or {}).get("routes") or []):
         weighted, mirrors = _route_backends(entry, f"{where}: route {index}", problems)

@@ -22,7 +22,7 @@ from typing import Any
 from canary.kube.resources import ROUTE_TABLE
 from canary.sandbox.exporters.base import MeshsimProvider, RouteSource
 from canary.sandbox.meshsim_model import Feed
-from canary.sandbox.meshsim_objects import RATE_ANNOTATION, Backend, Split, parse_rate
+from canary.sandbox.meshsim_objects import Backend, Split, route_rate
 
 KIND = ROUTE_TABLE.kind
 _FLAGGER_UPSTREAM = re.compile(r"^(?P<apex>.+)-(?P<role>primary|canary)upstream-(?P<port>\d+)$")
@@ -60,13 +60,7 @@ def splits_of_route_table(manifest: Mapping[str, Any]) -> list[Split]:
     namespace, name = meta.get("namespace", ""), meta.get("name", "")
     where = f"RouteTable {namespace}/{name}"
     problems: list[str] = []
-    rate = None
-    annotations = meta.get("annotations") or {}
-    if RATE_ANNOTATION in annotations:
-        try:
-            rate = parse_rate(str(annotations[RATE_ANNOTATION]))
-        except ValueError as error:
-            problems.append(f"{where}: annotation {RATE_ANNOTATION}: {error}; ignored")
+    rate = route_rate(meta, where, problems)
     routes: list[tuple[Backend, ...]] = []
     for entry in (manifest.get("spec") or {}).get("routes") or []:
         action = entry.get("routeAction") or {}

@@ -26,7 +26,7 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 from canary.kube.resources import VIRTUAL_SERVICE
 from canary.sandbox.exporters.base import MeshsimProvider, RouteSource, Traffic
 from canary.sandbox.meshsim_model import Series
-from canary.sandbox.meshsim_objects import RATE_ANNOTATION, Backend, Split, parse_rate
+from canary.sandbox.meshsim_objects import Backend, Split, route_rate
 
 KIND = "VirtualService"
 _CLUSTER_SUFFIX = ".svc.cluster.local"
@@ -74,13 +74,7 @@ def splits_of_virtual_service(manifest: Mapping[str, Any]) -> list[Split]:
     namespace, name = meta.get("namespace", ""), meta.get("name", "")
     where = f"VirtualService {namespace}/{name}"
     problems: list[str] = []
-    rate = None
-    annotations = meta.get("annotations") or {}
-    if RATE_ANNOTATION in annotations:
-        try:
-            rate = parse_rate(str(annotations[RATE_ANNOTATION]))
-        except ValueError as error:
-            problems.append(f"{where}: annotation {RATE_ANNOTATION}: {error}; ignored")
+    rate = route_rate(meta, where, problems)
     routes: list[tuple[tuple[Backend, ...], tuple[Backend, ...]]] = []
     for protocol in ("http", "tcp"):
         for index, route in enumerate(spec.get(protocol) or []):

@@ -25,11 +25,10 @@ from canary.routers.traefik import KIND, ROUTE
 from canary.sandbox.exporters.base import MeshsimProvider, RouteSource, Traffic
 from canary.sandbox.meshsim_model import Feed
 from canary.sandbox.meshsim_objects import (
-    RATE_ANNOTATION,
     Backend,
     Split,
-    parse_rate,
     parse_weight,
+    route_rate,
 )
 
 PROVIDER_SUFFIX = "@kubernetescrd"
@@ -57,13 +56,7 @@ def splits_of_traefik_service(manifest: Mapping[str, Any]) -> list[Split]:
     namespace, name = meta.get("namespace", ""), meta.get("name", "")
     where = f"{KIND} {namespace}/{name}"
     problems: list[str] = []
-    rate = None
-    annotations = meta.get("annotations") or {}
-    if RATE_ANNOTATION in annotations:
-        try:
-            rate = parse_rate(str(annotations[RATE_ANNOTATION]))
-        except ValueError as error:
-            problems.append(f"{where}: annotation {RATE_ANNOTATION}: {error}; ignored")
+    rate = route_rate(meta, where, problems)
     backends: list[Backend] = []
     mirrors: list[Backend] = []
     weighted = spec.get("weighted")
