@@ -11,6 +11,7 @@ import pytest
 import yaml
 from kubernetes_asyncio.client import ApiClient
 
+from canary.api.foreign import PROVIDERS
 from canary.kube import resources
 from canary.kube.resources import DEPLOYMENT, SERVICE, resource_kind
 from tests.integration.crds import install_crds
@@ -40,6 +41,28 @@ def test_every_example_directory_is_covered() -> None:
         "production",
         "daemonset",
     } <= names
+
+
+# The providers that have a page of their own (the others are in docs/routing.md itself).
+PAGED = ("istio", "nginx", "skipper", "contour", "gloo", "traefik", "apisix", "kuma", "knative")
+
+
+@pytest.mark.parametrize("provider", PAGED)
+def test_every_provider_has_its_page_its_example_and_its_release(provider: str) -> None:
+    """Each provider's example is admitted here and released by its e2e test, which reads it."""
+    assert provider in PROVIDERS
+    repository = EXAMPLES.parent
+    assert (repository / "docs" / "providers" / f"{provider}.md").is_file()
+    canaries = [
+        path
+        for path in (EXAMPLES / provider).glob("*.yaml")
+        if any(d and d.get("kind") == "Canary" for d in yaml.safe_load_all(path.read_text()))
+    ]
+    assert canaries, f"examples/{provider} has no Canary"
+    released = (repository / "tests" / "e2e" / f"test_provider_{provider}.py").read_text()
+    assert '"examples"' in released
+    for canary in canaries:  # read by name from examples/<provider>
+        assert f'"{canary.name}"' in released or f'{provider}/{canary.name}"' in released, canary
 
 
 @pytest.mark.parametrize("path", MANIFESTS, ids=[str(p.relative_to(EXAMPLES)) for p in MANIFESTS])
