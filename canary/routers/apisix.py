@@ -38,6 +38,7 @@ from canary.routers.base import (
     kept_weights,
     route_metadata,
 )
+from canary.routers.kind import RouterKind
 from canary.routers.settings import RouteSettings
 
 API_VERSION: Final = "apisix.apache.org/v2"
@@ -238,3 +239,7 @@ async def release(api: ApiClient, route: RouteRef) -> str:
 def build(api: ApiClient, read: Reader | None, settings: RouteSettings) -> Router:
     """The registry's builder: an `ApisixRouter` for `settings` (ValueError naming a field)."""
     return ApisixRouter(api, settings, read=read)
+
+
+# What the registry lists for provider `apisix`.
+ROUTER: Final = RouterKind(build=build, route=None, applies=APPLIES, release=release)

@@ -45,6 +45,7 @@ from canary.routers.base import (
     kept_weights,
     route_metadata,
 )
+from canary.routers.kind import RouterKind
 from canary.routers.settings import RouteSettings
 
 PROVIDER: Final = "contour"
@@ -409,3 +410,7 @@ async def release(api: ApiClient, route: RouteRef) -> str:
 def build(api: ApiClient, read: resources.Reader | None, settings: RouteSettings) -> Router:
     """The registry's builder: ValueError naming a field that cannot apply."""
     return ContourRouter(api, contour_settings(settings), read=read)
+
+
+# What the registry lists for provider `contour`.
+ROUTER: Final = RouterKind(build, HTTP_PROXY, APPLIES, can_match=True, release=release)

@@ -43,6 +43,7 @@ from canary.routers.base import (
     kept_weights,
     route_metadata,
 )
+from canary.routers.kind import RouterKind
 from canary.routers.settings import ObjectRef, RouteSettings
 
 PROVIDER: Final = "gloo"
@@ -335,3 +336,7 @@ async def release(api: ApiClient, route: RouteRef) -> str:
 def build(api: ApiClient, read: resources.Reader | None, settings: RouteSettings) -> Router:
     """The registry's builder: ValueError naming a field that cannot apply."""
     return GlooRouter(api, gloo_settings(settings), read=read)
+
+
+# What the registry lists for provider `gloo`.
+ROUTER: Final = RouterKind(build, ROUTE_TABLE, APPLIES, can_match=True, release=release)

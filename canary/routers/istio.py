@@ -30,6 +30,7 @@ from canary.routers.istio_objects import (
     virtual_service,
     virtual_service_weights,
 )
+from canary.routers.kind import RouterKind
 from canary.routers.settings import RouteSettings
 from canary.routers.sticky import (
     CURRENT_ANNOTATION,
@@ -186,3 +187,16 @@ def validate(settings: RouteSettings) -> IstioSettings:
 # module cannot import the registry, which imports it).
 ROUTE: Final = VIRTUAL_SERVICE
 FIELDS: Final = APPLIED
+
+
+# What the registry lists for provider `istio`.
+ROUTER: Final = RouterKind(
+    build=build,
+    route=ROUTE,
+    applies=FIELDS,
+    can_match=True,
+    can_mirror=True,
+    sticky=True,
+    release=release,
+    validate=validate,
+)

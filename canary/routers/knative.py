@@ -36,6 +36,7 @@ from canary.kube.client import ApiClient
 from canary.kube.resources import KNATIVE_PRIMARY_REVISION as PRIMARY_REVISION_ANNOTATION
 from canary.kube.resources import KNATIVE_SERVICE
 from canary.routers.base import RouteError, Router, RouteRef
+from canary.routers.kind import RouterKind
 from canary.routers.settings import RouteSettings
 
 PROVIDER: Final = "knative"
@@ -159,3 +160,7 @@ async def release(api: ApiClient, route: RouteRef) -> str:
         f"{where} sends all traffic to revision {block[0]['revisionName']}, the last promoted "
         "(its latest revision was never promoted: edit spec.traffic to release it)"
     )
+
+
+# What the registry lists for provider `knative`.
+ROUTER: Final = RouterKind(build=build, route=KNATIVE_SERVICE, release=release)

@@ -32,6 +32,7 @@ from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.resources import TRAFFIC_ROUTE
 from canary.routers.base import GITOPS_OPT_OUT, RouteError, Router, RouteRef, kept_weights
+from canary.routers.kind import RouterKind
 from canary.routers.settings import RouteSettings
 
 MESH_ANNOTATION: Final = "kuma.io/mesh"  # on the Canary, as Flagger reads it
@@ -181,3 +182,7 @@ async def release(api: ApiClient, route: RouteRef) -> str:
         return ""
     await resources.delete(api, TRAFFIC_ROUTE, route.apex, namespace=None)
     return f"TrafficRoute {route.apex} deleted"
+
+
+# What the registry lists for provider `kuma`.
+ROUTER: Final = RouterKind(build=build, route=TRAFFIC_ROUTE, release=release)

@@ -23,7 +23,7 @@ from typing import Final
 
 from canary.kube import resources
 from canary.kube.client import ApiClient
-from canary.kube.resources import KNATIVE_SERVICE, TRAFFIC_ROUTE, Reader, ResourceKind
+from canary.kube.resources import Reader, ResourceKind
 from canary.routers import apisix, contour, gloo, istio, knative, kuma, nginx, skipper, traefik
 from canary.routers.base import Router
 from canary.routers.bluegreen import ServiceRouter
@@ -96,30 +96,13 @@ PROVIDERS: Final[Mapping[str, RouterKind]] = {
     KUBERNETES: RouterKind(build=_services, route=None, progressive=False),
     "nginx": nginx.ROUTER,
     "skipper": skipper.ROUTER,
-    "istio": RouterKind(
-        build=istio.build,
-        route=istio.ROUTE,
-        applies=istio.FIELDS,
-        can_match=True,
-        can_mirror=True,
-        sticky=True,
-        release=istio.release,
-        validate=istio.validate,
-    ),
-    "contour": RouterKind(
-        contour.build, contour.HTTP_PROXY, contour.APPLIES, can_match=True, release=contour.release
-    ),
-    "gloo": RouterKind(
-        gloo.build, gloo.ROUTE_TABLE, gloo.APPLIES, can_match=True, release=gloo.release
-    ),
-    "apisix": RouterKind(
-        build=apisix.build, route=None, applies=apisix.APPLIES, release=apisix.release
-    ),
-    "traefik": RouterKind(
-        build=traefik.build, route=traefik.ROUTE, can_mirror=True, release=traefik.release
-    ),
-    "knative": RouterKind(build=knative.build, route=KNATIVE_SERVICE, release=knative.release),
-    "kuma": RouterKind(build=kuma.build, route=TRAFFIC_ROUTE, release=kuma.release),
+    "istio": istio.ROUTER,
+    "contour": contour.ROUTER,
+    "gloo": gloo.ROUTER,
+    "traefik": traefik.ROUTER,
+    "apisix": apisix.ROUTER,
+    "kuma": kuma.ROUTER,
+    "knative": knative.ROUTER,
 }
 KNOWN_PROVIDERS: Final = tuple(PROVIDERS)
 _GATEWAY: Final[Mapping[str, GatewayVersion]] = {

@@ -32,6 +32,7 @@ from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.resources import Reader
 from canary.routers.base import RouteError, Router, RouteRef, as_percentages, route_metadata
+from canary.routers.kind import RouterKind
 from canary.routers.settings import RouteSettings
 
 API_VERSION: Final = "traefik.io/v1alpha1"
@@ -244,3 +245,7 @@ def build(api: ApiClient, read: Reader | None, settings: RouteSettings) -> Route
     """The registry's builder: a `TraefikRouter` for `settings` (ValueError naming a field it
     cannot route)."""
     return TraefikRouter(api, settings, read=read)
+
+
+# What the registry lists for provider `traefik`.
+ROUTER: Final = RouterKind(build=build, route=ROUTE, can_mirror=True, release=release)
