@@ -260,14 +260,15 @@ class Service(ApiModel):
     canary: CustomMetadata | None = None
     """Labels and annotations of the `<name>-canary` Service."""
     hosts: Annotated[list[ShortText], Field(max_length=16)] = Field(default_factory=list)
-    """Hostnames of the route (Gateway API); SMI uses the first as the TrafficSplit's service."""
+    """Hostnames of the route (Gateway API, Istio; other providers warn that they do not apply
+    them)."""
     gateway_refs: Annotated[list[GatewayRef], Field(max_length=16)] = Field(default_factory=list)
     """Gateways the HTTPRoute attaches to (gatewayapi); without any, the HTTPRoute attaches to
     the apex Service itself (service-mesh routing, e.g. Linkerd 2.14+)."""
     timeout: Duration | None = None
-    """Request timeout set on the route (Gateway API)."""
+    """Request timeout set on the route (Gateway API, Istio, Contour)."""
     headers: Headers | None = None
-    """Header changes applied by the route (Gateway API)."""
+    """Header changes applied by the route (Gateway API, Istio, Contour)."""
 
     foreign_fields: ForeignNames = Field(default=(), exclude=True)
     """Flagger's fields of other providers it sets (see canary.api.foreign)."""

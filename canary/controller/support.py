@@ -28,6 +28,7 @@ from canary.kube.resources import Reader
 from canary.metrics.builtin import is_builtin, mesh_of
 from canary.metrics.errors import MetricError
 from canary.routers.base import Router
+from canary.routers.kind import GENERIC
 from canary.routers.registry import PROVIDERS, RouterKind, router_kind
 from canary.routers.settings import RouteSettings
 
@@ -113,6 +114,18 @@ def unsupported_fields(canary: Canary, *, default_provider: str) -> list[str]:
 IGNORED_FIELDS = "IgnoredFields"
 
 
+def _generic_fields(canary: Canary) -> list[str]:
+    """The route settings of `spec.service` (GENERIC) the Canary sets."""
+    service = canary.spec.service
+    found = {
+        "spec.service.timeout": service.timeout is not None,
+        "spec.service.headers": service.headers is not None,
+        "spec.service.hosts": bool(service.hosts),
+        "spec.service.gatewayRefs": bool(service.gateway_refs),
+    }
+    return [path for path in GENERIC if found[path]]
+
+
 def fields_honored(
     canary: Canary, *, default_provider: str
 ) -> dict[ConditionType, Condition | None]:
@@ -120,10 +133,15 @@ def fields_honored(
     ignores, absent (None) when there are none."""
     provider = canary.spec.provider or default_provider
     try:
-        applied = router_kind(provider).applies
+        kind = router_kind(provider)
     except ValueError:
-        applied = frozenset()
-    ignored = ignored_fields(canary.spec.foreign, provider, applied=applied)
+        kind = _NOTHING
+    ignored = ignored_fields(canary.spec.foreign, provider, applied=kind.applies)
+    ignored += [
+        f"{path} is not applied by provider {provider}, as Flagger does not apply it"
+        for path in _generic_fields(canary)
+        if path not in kind.generic
+    ]
     if not ignored:
         return {ConditionType.FIELDS_HONORED: None}
     message = "; ".join(ignored) + (

@@ -413,4 +413,11 @@ def build(api: ApiClient, read: resources.Reader | None, settings: RouteSettings
 
 
 # What the registry lists for provider `contour`.
-ROUTER: Final = RouterKind(build, HTTP_PROXY, APPLIES, can_match=True, release=release)
+ROUTER: Final = RouterKind(
+    build,
+    HTTP_PROXY,
+    APPLIES,
+    can_match=True,
+    release=release,
+    generic=frozenset({"spec.service.timeout", "spec.service.headers"}),
+)

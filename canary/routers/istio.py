@@ -199,4 +199,5 @@ ROUTER: Final = RouterKind(
     sticky=True,
     release=release,
     validate=validate,
+    generic=frozenset({"spec.service.timeout", "spec.service.headers", "spec.service.hosts"}),
 )

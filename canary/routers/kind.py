@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Final
 
 from canary.kube.client import ApiClient
 from canary.kube.resources import Reader, ResourceKind
@@ -32,7 +33,8 @@ class RouterKind:
     lists the provider-specific fields (by path: `spec.service.trafficPolicy`) it honours; any
     other such field is reported as ignored. `release` hands the route back before the Canary
     is deleted; without one, the route object (if the Canary's) is deleted. `validate` refuses
-    the settings `build` would refuse, offline.
+    the settings `build` would refuse, offline. `generic` lists the route settings of GENERIC
+    it applies.
     """
 
     build: Build
@@ -45,3 +47,15 @@ class RouterKind:
     progressive: bool = True  # weights in steps; False: all traffic switches at once
     release: Release | None = None
     validate: Validate | None = None
+    # The route settings of `spec.service` it applies, of GENERIC (the others are unused, and
+    # the Canary is warned: Flagger ignores them too).
+    generic: frozenset[str] = frozenset()
+
+
+# Route settings of `spec.service` that more than one provider applies, by path.
+GENERIC: Final = (
+    "spec.service.timeout",
+    "spec.service.headers",
+    "spec.service.hosts",
+    "spec.service.gatewayRefs",
+)

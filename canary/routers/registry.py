@@ -33,7 +33,7 @@ from canary.routers.gatewayapi import (
     GatewayVersion,
     gateway_duration,
 )
-from canary.routers.kind import Build, Release, RouterKind
+from canary.routers.kind import GENERIC, Build, Release, RouterKind
 from canary.routers.settings import RouteSettings
 from canary.routers.smi import KIND as TRAFFIC_SPLIT_KIND
 from canary.routers.smi import SmiRouter, SmiVersion
@@ -75,6 +75,7 @@ def _gateway(version: GatewayVersion) -> RouterKind:
         can_match=True,
         can_mirror=True,
         sticky=True,
+        generic=frozenset(GENERIC),
     )
 
 

@@ -147,3 +147,16 @@ def test_a_field_the_default_provider_applies_is_refused_by_the_controller() -> 
     assert condition is not None
     assert "trafficPolicy" in condition.message
     assert "rewrite" not in condition.message
+
+
+def test_route_settings_a_provider_does_not_apply_are_a_warning() -> None:
+    """Flagger ignores `service.timeout` with nginx; here the Canary says it is not applied."""
+    nginx = _example("nginx/canary.yaml")
+    nginx.spec.service.timeout = "15s"
+    condition = fields_honored(nginx, default_provider="linkerd")[ConditionType.FIELDS_HONORED]
+    assert condition is not None
+    assert "spec.service.timeout is not applied by provider nginx" in condition.message
+    assert unsupported_fields(nginx, default_provider="linkerd") == []  # released all the same
+    for path in ("gatewayapi/canary.yaml", "istio/canary.yaml", "contour/canary.yaml"):
+        applied = fields_honored(_example(path), default_provider="linkerd")
+        assert applied == {ConditionType.FIELDS_HONORED: None}, path
