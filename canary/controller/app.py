@@ -6,6 +6,7 @@ the health endpoints. With leader election, cycles run only while this replica h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -25,6 +26,7 @@ from canary.controller.signals import TerminatedError, until_terminated
 from canary.kube import resources
 from canary.kube.answers import API_SERVER, heartbeat
 from canary.kube.client import ApiClient, api_client
+from canary.kube.events import EVENT_TIMEOUT, flush_events, flush_periodically
 from canary.kube.resources import (
     CANARY,
     CONFIG_MAP,
@@ -228,6 +230,7 @@ async def run(settings: Settings) -> int:
                 group.create_task(monitor.run(), name="event loop monitor")
                 group.create_task(leader.run(), name="leader election")
                 group.create_task(until_terminated(), name="until SIGTERM")
+                group.create_task(flush_periodically(api), name="event counts")
                 group.create_task(
                     heartbeat(
                         lambda: resources.version(api),
@@ -253,6 +256,9 @@ async def run(settings: Settings) -> int:
         finally:
             REGISTRY.unregister(releases)
             await scheduler.stop()
+            with contextlib.suppress(TimeoutError):  # best effort, like every event
+                async with asyncio.timeout(EVENT_TIMEOUT):
+                    await flush_events(api, everything=True)
             await leader.step_down()  # only now that no cycle runs: another replica may act
             reconciler.prometheus.close()
             await reconciler.hooks.close()

@@ -88,6 +88,7 @@ _KNOWN_KINDS: Final[Mapping[str, tuple[str, bool]]] = {
     "RoleBinding": ("rolebindings", True),
     "CustomResourceDefinition": ("customresourcedefinitions", False),
     "Lease": ("leases", True),
+    "Event": ("events", True),
 }
 
 
