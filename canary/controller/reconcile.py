@@ -453,6 +453,14 @@ def _first_error(error: Exception) -> str:
 
 
 def _next_delay(policy: Policy, state: CanaryState, now: datetime) -> float:
+    if state.phase is Phase.INITIALIZING and state.hold_reason:
+        # Waiting for the primary: its Deployment's watch events wake the cycle when it becomes
+        # ready, so the clock only has to catch the progress deadline (a burst of Canaries
+        # waiting on a slow cluster must not cost a cycle each every second).
+        if state.stalled or state.phase_since is None:
+            return STEADY_RECHECK
+        deadline = (state.phase_since - now).total_seconds() + policy.progress_deadline
+        return max(WAITING_RECHECK, min(deadline + WAITING_RECHECK, STEADY_RECHECK))
     if state.phase in ANALYSING:
         if state.last_step_at is None:
             return WAITING_RECHECK

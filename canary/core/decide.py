@@ -207,6 +207,11 @@ def _waiting_for_primary(policy: Policy, state: CanaryState, observation: Observ
     ProgressDeadlineExceeded on the primary) Stalled=True and one Warning event, while the
     controller keeps looking. The Canary becomes Initialized on the first cycle that sees the
     primary ready.
+
+    The objects exist already (`observation.initialized`): waiting asks for no action, so a
+    burst of Canaries waiting on a slow cluster sends it nothing while it catches up (each used
+    to apply its primary, Services and route again every second, which kept the API server too
+    busy to make the primaries ready).
     """
     detail = observation.primary.message
     since = state.phase_since or observation.now
@@ -215,18 +220,19 @@ def _waiting_for_primary(policy: Policy, state: CanaryState, observation: Observ
     if not stalled:
         message = waiting_message("primary", detail)
         held = replace(state, message=message, hold_reason=Reason.PRIMARY_NOT_READY, stalled=False)
-        return Decision(state=held, actions=(Initialize(),))
+        return Decision(state=held)
+    # No running count of seconds: a message that changes every cycle is a status write.
     message = (
-        f"The primary is not ready after {waited:.0f}s, beyond the progress deadline of "
+        f"The primary is not ready beyond the progress deadline of "
         f"{policy.progress_deadline:.0f}s; initialization keeps waiting for it"
     )
     if detail:
         message = f"{message}: {detail}"
     held = replace(state, message=message, hold_reason=Reason.PRIMARY_NOT_READY, stalled=True)
     if state.stalled:
-        return Decision(state=held, actions=(Initialize(),))
+        return Decision(state=held)
     event = RecordEvent(reason=Reason.PRIMARY_NOT_READY, message=message, warning=True)
-    return Decision(state=held, actions=(Initialize(), event))
+    return Decision(state=held, actions=(event,))
 
 
 def _steady(policy: Policy, state: CanaryState, observation: Observation) -> Decision:

@@ -13,10 +13,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 from kubernetes_asyncio.client import ApiClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from canary.kube import resources
 from canary.sandbox.nodes import NODE, fake_node
+from tests.e2e.cycles import cycle_after_now
 from tests.e2e.harness import (
     Controller,
     Recorder,
@@ -45,6 +48,20 @@ async def _matching_node(api: ApiClient, pool: str) -> AsyncIterator[None]:
         await resources.delete(api, NODE, node["metadata"]["name"], namespace=None)
 
 
+async def _requests(controller: Controller) -> dict[tuple[str, str], float]:
+    """The controller's API requests so far, by (verb, resource)."""
+    url = f"http://127.0.0.1:{controller.port}/metrics"
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        text = await response.text()
+    found: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "canary_api_requests_total":
+                where = (sample.labels["verb"], sample.labels["resource"])
+                found[where] = found.get(where, 0.0) + sample.value
+    return found
+
+
 def _conditions(obj: dict[str, Any]) -> dict[str, tuple[str, str, str]]:
     return {
         c["type"]: (c["status"], c["reason"], c["message"])
@@ -55,7 +72,6 @@ def _conditions(obj: dict[str, Any]) -> dict[str, tuple[str, str, str]]:
 async def test_an_unready_primary_past_the_deadline_waits_then_initializes(
     api: ApiClient, namespace: str, controller: Controller
 ) -> None:
-    del controller  # running for the test
     pool = namespace  # unique per test: no node matches until the test adds one
     target = deployment(NAME, namespace=namespace)
     target["spec"]["template"] = template(NAME, tag="6.7.0", node_selector={POOL_LABEL: pool})
@@ -77,6 +93,20 @@ async def test_an_unready_primary_past_the_deadline_waits_then_initializes(
         events = await events_of(api, NAME, namespace=namespace)
         warnings = [e for e in events if e.type == "Warning"]
         assert [e.reason for e in warnings] == ["PrimaryNotReady"], warnings
+
+        # Waiting sends the cluster nothing: no Service, Deployment or route applied again
+        # (a burst of waiting Canaries did that every second and kept the API server from
+        # making their primaries ready). Three cycles, woken through the watch, prove it.
+        before = await _requests(controller)
+        for _ in range(3):
+            await cycle_after_now(api, controller, name=NAME, namespace=namespace)
+        after = await _requests(controller)
+        sent = {
+            where: after[where] - before.get(where, 0.0)
+            for where in after
+            if after[where] > before.get(where, 0.0)
+        }
+        assert sent == {}, sent
 
         async with _matching_node(api, pool):
             await recorder.until_phase("Initialized", within=60)

@@ -43,11 +43,11 @@ ROWS = [
         (Initialize(),),
     ),
     Row(
-        "initializing: waits for the primary",
+        "initializing: waits for the primary, sending nothing (its objects exist)",
         INITIALIZING,
         observe(primary=NOT_READY),
         Phase.INITIALIZING,
-        (Initialize(),),
+        (),
         fields={
             "message": "Waiting for the primary to be ready: 1 of 2 updated replicas available",
             "hold_reason": "PrimaryNotReady",
@@ -77,15 +77,15 @@ ROWS = [
         CanaryState(phase=Phase.INITIALIZING, phase_since=ago(601), hold_reason="PrimaryNotReady"),
         observe(primary=NOT_READY),
         Phase.INITIALIZING,
-        (Initialize(),),
+        (),
         ("PrimaryNotReady",),
         {
             "last_applied_revision": "",
             "last_promoted_revision": "",
             "hold_reason": "PrimaryNotReady",
             "stalled": True,
-            "message": "The primary is not ready after 601s, beyond the progress deadline of "
-            "600s; initialization keeps waiting for it: 1 of 2 updated replicas available",
+            "message": "The primary is not ready beyond the progress deadline of 600s; "
+            "initialization keeps waiting for it: 1 of 2 updated replicas available",
         },
     ),
     Row(
@@ -98,7 +98,7 @@ ROWS = [
         ),
         observe(primary=NOT_READY),
         Phase.INITIALIZING,
-        (Initialize(),),
+        (),
         fields={"stalled": True},
     ),
     Row(
@@ -106,7 +106,7 @@ ROWS = [
         INITIALIZING,
         observe(primary=WorkloadReadiness(exists=True, ready=False, deadline_exceeded=True)),
         Phase.INITIALIZING,
-        (Initialize(),),
+        (),
         ("PrimaryNotReady",),
         {"stalled": True},
     ),
