@@ -178,13 +178,20 @@ def _key(obj: dict[str, Any]) -> Key:
 
 
 async def _follow(
-    api: ApiClient, resource: ResourceKind, namespace: str | None, handle: Any
+    api: ApiClient,
+    resource: ResourceKind,
+    namespace: str | None,
+    handle: Any,
+    *,
+    label_selector: str = "",
 ) -> None:
     """Feed `handle` forever; a watcher that breaks on something unforeseen is restarted (with
     a relist), never allowed to take the controller down."""
     while True:
         try:
-            async for event in watch(api, resource, namespace=namespace):
+            async for event in watch(
+                api, resource, namespace=namespace, label_selector=label_selector
+            ):
                 handle(event, namespace)
         except asyncio.CancelledError:
             raise
@@ -212,6 +219,7 @@ async def run(settings: Settings) -> int:
         log.info(
             "controller_started",
             namespaces=list(settings.namespaces) or "all",
+            label_selector=settings.watch_label_selector or None,
             prometheus=settings.prometheus_url,
             provider=settings.provider,
         )
@@ -239,7 +247,17 @@ async def run(settings: Settings) -> int:
                     name="API server heartbeat",
                 )
                 for scope in scopes:
-                    group.create_task(_follow(api, CANARY, scope, wiring.canary_event))
+                    # A shard (--watch-label-selector) sees only its Canaries; the objects
+                    # they use (Deployments, configs, routes) are watched whole.
+                    group.create_task(
+                        _follow(
+                            api,
+                            CANARY,
+                            scope,
+                            wiring.canary_event,
+                            label_selector=settings.watch_label_selector,
+                        )
+                    )
                     for workload in (DEPLOYMENT, DAEMON_SET):
                         handle = wiring.workload_event(workload.plural)
                         group.create_task(_follow(api, workload, scope, handle))
