@@ -201,7 +201,10 @@ async def initialization(  # noqa: PLR0913 - keyword-only: what the phase works 
     follower: Follower,
     count: int,
     schedule: Schedule,
+    within: float,
 ) -> dict[str, Any]:
+    """The creation burst, until every Canary is Initialized or `within` seconds have passed
+    (then `all_initialized_s` is None and `initialized` says how many were)."""
     started = time.monotonic()
     creating = asyncio.create_task(create_all(api, namespace, count, schedule))
     timeline: list[dict[str, float]] = []
@@ -224,13 +227,15 @@ async def initialization(  # noqa: PLR0913 - keyword-only: what the phase works 
         requests_before = requests
         if all_status is None and len(follower.with_status) >= count:
             all_status = now - started
-        if initialized >= count:
+        if initialized >= count or now - started > within:
             break
         if creating.done() and creating.exception() is not None:
             raise creating.exception()  # type: ignore[misc]
     await creating
+    done = follower.count("Initialized") >= count
     return {
-        "all_initialized_s": round(time.monotonic() - started, 1),
+        "all_initialized_s": round(time.monotonic() - started, 1) if done else None,
+        "initialized": follower.count("Initialized"),
         "all_with_status_s": round(all_status or time.monotonic() - started, 1),
         "failed_or_other": {
             phase: sum(1 for n in follower.known if follower.phase(n) == phase)
@@ -367,8 +372,13 @@ async def main(arguments: argparse.Namespace) -> None:
                     follower=follower,
                     count=arguments.canaries,
                     schedule=schedule,
+                    within=arguments.init_within,
                 )
                 _progress(figures)
+                if figures["initialization"]["all_initialized_s"] is None:
+                    figures["load_average"] = os.getloadavg()
+                    harness.record("scale", figures)  # cut short: nothing idles or releases
+                    return
                 await asyncio.sleep(arguments.settle)
                 figures["idle"] = await idle(controller, process, arguments.idle)
                 figures["rss_per_canary_kib"] = round(
@@ -409,6 +419,12 @@ if __name__ == "__main__":
     parser.add_argument("--idle", type=float, default=60.0, help="seconds measured idle")
     parser.add_argument("--settle", type=float, default=15.0, help="seconds before idle")
     parser.add_argument("--max-parallel", type=int, default=0, help="0: the controller's default")
+    parser.add_argument(
+        "--init-within",
+        type=float,
+        default=1800.0,
+        help="seconds the creation burst may take; past them the run records what it has",
+    )
     parser.add_argument("--step-weight", type=int, default=2)
     parser.add_argument("--max-weight", type=int, default=50)
     asyncio.run(main(parser.parse_args()))
