@@ -15,7 +15,8 @@ no API request. This module only reads and judges; the caller writes the conditi
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -79,10 +80,13 @@ async def refusal(
     read: Reader,
     canaries: Sequence[Mapping[str, Any]],
     default_provider: str,
+    claimant_of: Callable[[Mapping[str, Any]], Claimant] | None = None,
 ) -> Refusal | None:
     """Why the Canary `raw` may not act, or None when it may. `canaries` are the Canaries of
-    its namespace (itself among them or not)."""
-    ours = claimant(raw, default_provider=default_provider)
+    its namespace (itself among them or not); `claimant_of` may answer `claimant` from a
+    memo (every cycle asks it for every Canary of the namespace)."""
+    claimant_of = claimant_of or functools.partial(claimant, default_provider=default_provider)
+    ours = claimant_of(raw)
     if not ours.claims:
         return None  # no target: model validation says what is wrong
     names = name_problems(ours.claims)
@@ -93,11 +97,7 @@ async def refusal(
         for claim in ours.claims
     }
     others = sorted(
-        (
-            other
-            for other in (claimant(c, default_provider=default_provider) for c in canaries)
-            if other.uid != ours.uid
-        ),
+        (other for other in (claimant_of(c) for c in canaries) if other.uid != ours.uid),
         key=lambda other: other.order,
     )
     found = _owned_elsewhere(ours, owners, others)
