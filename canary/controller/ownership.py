@@ -96,11 +96,13 @@ async def refusal(
         claim.key: canary_owner(await read(_KINDS[claim.kind], ours.namespace, claim.name))
         for claim in ours.claims
     }
+    everyone = [other for other in map(claimant_of, canaries) if other.uid != ours.uid]
+    # Only Canaries that claim something ours claims can win it from us.
     others = sorted(
-        (other for other in (claimant_of(c) for c in canaries) if other.uid != ours.uid),
+        (other for other in everyone if not ours.keys.isdisjoint(other.keys)),
         key=lambda other: other.order,
     )
-    found = _owned_elsewhere(ours, owners, others)
+    found = _owned_elsewhere(ours, owners, others, known={other.uid for other in everyone})
     if found is not None:
         return found
     for other in others:
@@ -111,12 +113,16 @@ async def refusal(
 
 
 def _owned_elsewhere(
-    ours: Claimant, owners: Mapping[tuple[str, str], Owner | None], others: Sequence[Claimant]
+    ours: Claimant,
+    owners: Mapping[tuple[str, str], Owner | None],
+    others: Sequence[Claimant],
+    *,
+    known: set[str],
 ) -> Refusal | None:
     """An object of ours owned by a Canary that does not claim it (a gone one, Flagger's, one
-    whose service.name changed): the pairwise rules only settle what both Canaries claim."""
+    whose service.name changed): the pairwise rules only settle what both Canaries claim.
+    `others` are the Canaries sharing a claim with ours, `known` the uids of all others."""
     claimed = {(other.uid, claim.key) for other in others for claim in other.claims}
-    known = {other.uid for other in others}
     for claim in ours.claims:
         owner = owners.get(claim.key)
         if owner is None or owner.uid == ours.uid or (owner.uid, claim.key) in claimed:
