@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/scale.py --dir /tmp/sb-bench --canaries 1000 --releasing 100
 
-1. **Creation burst.** N Deployments (examples/podinfo's, 1 replica, kwok runs the pods) and
+1. **Creation burst.** N Deployments (examples/podinfo's, 1 replica, kwok runs the pods, on
+   extra kwok nodes for N + R pods: the sandbox's three hold 750) and
    their Canaries are applied as fast as 16 concurrent requests allow, with the controller
    already running. Recorded: seconds until every Canary is Initialized, and until every one
    has a status at all; the controller's API request rate and the number of Canaries without a
@@ -45,6 +46,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
 from canary.kube.watch import watch
+from canary.sandbox.nodes import NODE, fake_node
 
 INTERVAL = 10
 CONCURRENCY = 16
@@ -350,6 +352,23 @@ def _progress(figures: dict[str, Any]) -> None:
     print(json.dumps({"partial": True, **figures}), file=sys.stderr, flush=True)
 
 
+PODS_PER_NODE = 250  # canary.sandbox.nodes.fake_node's capacity
+
+
+@contextlib.asynccontextmanager
+async def room_for(api: ApiClient, pods: int) -> AsyncIterator[None]:
+    """Enough kwok nodes for `pods` more pods: the sandbox's own hold 750 (3 x 250), and a
+    primary that cannot be scheduled keeps its Canary Initializing. Deleted afterwards."""
+    names = [f"bench-scale-node-{index}" for index in range(-(-pods // PODS_PER_NODE))]
+    for name in names:
+        await resources.apply(api, fake_node(name), field_manager=harness.FIELD_MANAGER)
+    try:
+        yield
+    finally:
+        for name in names:
+            await resources.delete(api, NODE, name, namespace=None)
+
+
 async def main(arguments: argparse.Namespace) -> None:
     with harness.sandbox(arguments.dir) as state:
         async with harness.client(state) as api, harness.namespace(api, "scale") as namespace:
@@ -358,6 +377,7 @@ async def main(arguments: argparse.Namespace) -> None:
             if arguments.max_parallel:
                 extra.append(f"--max-parallel={arguments.max_parallel}")
             async with (
+                room_for(api, arguments.canaries + arguments.releasing),
                 harness.controller(state, namespace, extra=extra) as controller,
                 following(api, namespace) as follower,
             ):
