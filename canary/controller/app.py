@@ -6,6 +6,7 @@ the health endpoints. With leader election, cycles run only while this replica h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -25,6 +26,7 @@ from canary.controller.signals import TerminatedError, until_terminated
 from canary.kube import resources
 from canary.kube.answers import API_SERVER, heartbeat
 from canary.kube.client import ApiClient, api_client
+from canary.kube.events import EVENT_TIMEOUT, flush_events, flush_periodically
 from canary.kube.resources import (
     CANARY,
     CONFIG_MAP,
@@ -176,13 +178,20 @@ def _key(obj: dict[str, Any]) -> Key:
 
 
 async def _follow(
-    api: ApiClient, resource: ResourceKind, namespace: str | None, handle: Any
+    api: ApiClient,
+    resource: ResourceKind,
+    namespace: str | None,
+    handle: Any,
+    *,
+    label_selector: str = "",
 ) -> None:
     """Feed `handle` forever; a watcher that breaks on something unforeseen is restarted (with
     a relist), never allowed to take the controller down."""
     while True:
         try:
-            async for event in watch(api, resource, namespace=namespace):
+            async for event in watch(
+                api, resource, namespace=namespace, label_selector=label_selector
+            ):
                 handle(event, namespace)
         except asyncio.CancelledError:
             raise
@@ -210,6 +219,7 @@ async def run(settings: Settings) -> int:
         log.info(
             "controller_started",
             namespaces=list(settings.namespaces) or "all",
+            label_selector=settings.watch_label_selector or None,
             prometheus=settings.prometheus_url,
             provider=settings.provider,
         )
@@ -228,6 +238,7 @@ async def run(settings: Settings) -> int:
                 group.create_task(monitor.run(), name="event loop monitor")
                 group.create_task(leader.run(), name="leader election")
                 group.create_task(until_terminated(), name="until SIGTERM")
+                group.create_task(flush_periodically(api), name="event counts")
                 group.create_task(
                     heartbeat(
                         lambda: resources.version(api),
@@ -236,7 +247,17 @@ async def run(settings: Settings) -> int:
                     name="API server heartbeat",
                 )
                 for scope in scopes:
-                    group.create_task(_follow(api, CANARY, scope, wiring.canary_event))
+                    # A shard (--watch-label-selector) sees only its Canaries; the objects
+                    # they use (Deployments, configs, routes) are watched whole.
+                    group.create_task(
+                        _follow(
+                            api,
+                            CANARY,
+                            scope,
+                            wiring.canary_event,
+                            label_selector=settings.watch_label_selector,
+                        )
+                    )
                     for workload in (DEPLOYMENT, DAEMON_SET):
                         handle = wiring.workload_event(workload.plural)
                         group.create_task(_follow(api, workload, scope, handle))
@@ -253,6 +274,9 @@ async def run(settings: Settings) -> int:
         finally:
             REGISTRY.unregister(releases)
             await scheduler.stop()
+            with contextlib.suppress(TimeoutError):  # best effort, like every event
+                async with asyncio.timeout(EVENT_TIMEOUT):
+                    await flush_events(api, everything=True)
             await leader.step_down()  # only now that no cycle runs: another replica may act
             reconciler.prometheus.close()
             await reconciler.hooks.close()

@@ -26,8 +26,11 @@ def answers_for(kind: ResourceKind) -> bool:
 
 
 class ObjectCache:
+    """Objects by kind and namespace: a read costs the same with 10 or 10,000 objects cached,
+    and listing one namespace's Canaries (every cycle does, for ownership) walks only those."""
+
     def __init__(self) -> None:
-        self._objects: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._objects: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         self._synced: set[tuple[str, Scope]] = set()
 
     def replace(self, plural: str, scope: Scope, items: tuple[dict[str, Any], ...]) -> None:
@@ -40,20 +43,22 @@ class ObjectCache:
 
     def put(self, plural: str, obj: dict[str, Any]) -> None:
         metadata = obj.get("metadata") or {}
-        self._objects[(plural, str(metadata.get("namespace")), str(metadata.get("name")))] = obj
+        where = (plural, str(metadata.get("namespace")))
+        self._objects.setdefault(where, {})[str(metadata.get("name"))] = obj
 
     def delete(self, plural: str, obj: dict[str, Any]) -> None:
         metadata = obj.get("metadata") or {}
-        key = (plural, str(metadata.get("namespace")), str(metadata.get("name")))
-        self._objects.pop(key, None)
+        named = self._objects.get((plural, str(metadata.get("namespace"))))
+        if named is not None:
+            named.pop(str(metadata.get("name")), None)
 
     def knows(self, plural: str, namespace: str) -> bool:
         """Whether a watch covering `namespace` has listed `plural` (so absence means absent)."""
         return (plural, None) in self._synced or (plural, namespace) in self._synced
 
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._objects.get((plural, namespace, name))
+        return self._objects.get((plural, namespace), {}).get(name)
 
     def items(self, plural: str, namespace: str) -> list[dict[str, Any]]:
         """Every `plural` object of `namespace` the watches delivered."""
-        return [obj for (p, ns, _), obj in self._objects.items() if p == plural and ns == namespace]
+        return list(self._objects.get((plural, namespace), {}).values())

@@ -21,6 +21,7 @@ judged. This module is pure: the reads are `canary.controller.ownership`'s.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -65,6 +66,11 @@ class Claimant:
     @property
     def order(self) -> tuple[str, str]:
         return (self.created, self.name)
+
+    @functools.cached_property
+    def keys(self) -> frozenset[tuple[str, str]]:
+        """What it claims, as (kind, name) keys: to find the Canaries that share a claim."""
+        return frozenset(claim.key for claim in self.claims)
 
 
 def _text(value: Any) -> str:

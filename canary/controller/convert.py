@@ -23,6 +23,7 @@ from canary.core.conditions import (
     transition_time,
 )
 from canary.core.model import CanaryState, CheckResult, Phase, Policy, Verdict
+from canary.core.transitions import Reason
 from canary.metrics.inputs import CanaryContext, MetricSpec
 from canary.routers.kubernetes import ServiceMetadata, ServiceSpec
 
@@ -46,14 +47,23 @@ def policy_of(canary: Canary, *, min_interval: float) -> Policy:
     )
 
 
+# The core's hold reasons (`CanaryState.hold_reason`) by phase: a `Ready` condition with one of
+# them is the core's, like one whose reason is the phase.
+_HOLD_REASONS: Mapping[Phase, tuple[str, ...]] = {Phase.INITIALIZING: (Reason.PRIMARY_NOT_READY,)}
+
+
 def state_of(status: CanaryStatus) -> CanaryState:
     """The core's state from the stored status (a new Canary's empty status: Initializing).
 
     The message is the `Ready` condition's only while that condition is about the phase: a
     message the shell wrote (an invalid spec, a failing cycle) is not the core's to carry on."""
     phase = status.phase if status.phase is not None else Phase.INITIALIZING
-    ready = next(
-        (c for c in status.conditions if c.type == "Ready" and c.reason == phase.value), None
+    holds = {phase.value, *_HOLD_REASONS.get(phase, ())}
+    ready = next((c for c in status.conditions if c.type == "Ready" and c.reason in holds), None)
+    hold_reason = ready.reason if ready is not None and ready.reason != phase.value else ""
+    stalled = bool(hold_reason) and any(
+        c.type == "Stalled" and c.status == "True" and c.reason == hold_reason
+        for c in status.conditions
     )
     return CanaryState(
         phase=phase,
@@ -65,6 +75,8 @@ def state_of(status: CanaryStatus) -> CanaryState:
         phase_since=status.phase_since,
         last_step_at=status.last_step_time,
         message=ready.message if ready is not None else "",
+        hold_reason=hold_reason,
+        stalled=stalled,
         checks=tuple(
             CheckResult(
                 name=check.name,

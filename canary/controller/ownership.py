@@ -15,7 +15,8 @@ no API request. This module only reads and judges; the caller writes the conditi
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -84,10 +85,13 @@ async def refusal(
     read: Reader,
     canaries: Sequence[Mapping[str, Any]],
     default_provider: str,
+    claimant_of: Callable[[Mapping[str, Any]], Claimant] | None = None,
 ) -> Refusal | None:
     """Why the Canary `raw` may not act, or None when it may. `canaries` are the Canaries of
-    its namespace (itself among them or not)."""
-    ours = claimant(raw, default_provider=default_provider)
+    its namespace (itself among them or not); `claimant_of` may answer `claimant` from a
+    memo (every cycle asks it for every Canary of the namespace)."""
+    claimant_of = claimant_of or functools.partial(claimant, default_provider=default_provider)
+    ours = claimant_of(raw)
     if not ours.claims:
         return None  # no target: model validation says what is wrong
     names = name_problems(ours.claims)
@@ -97,15 +101,13 @@ async def refusal(
         claim.key: canary_owner(await read(_KINDS[claim.kind], ours.namespace, claim.name))
         for claim in ours.claims
     }
+    everyone = [other for other in map(claimant_of, canaries) if other.uid != ours.uid]
+    # Only Canaries that claim something ours claims can win it from us.
     others = sorted(
-        (
-            other
-            for other in (claimant(c, default_provider=default_provider) for c in canaries)
-            if other.uid != ours.uid
-        ),
+        (other for other in everyone if not ours.keys.isdisjoint(other.keys)),
         key=lambda other: other.order,
     )
-    found = _owned_elsewhere(ours, owners, others)
+    found = _owned_elsewhere(ours, owners, others, known={other.uid for other in everyone})
     if found is not None:
         return found
     for other in others:
@@ -116,12 +118,16 @@ async def refusal(
 
 
 def _owned_elsewhere(
-    ours: Claimant, owners: Mapping[tuple[str, str], Owner | None], others: Sequence[Claimant]
+    ours: Claimant,
+    owners: Mapping[tuple[str, str], Owner | None],
+    others: Sequence[Claimant],
+    *,
+    known: set[str],
 ) -> Refusal | None:
     """An object of ours owned by a Canary that does not claim it (a gone one, Flagger's, one
-    whose service.name changed): the pairwise rules only settle what both Canaries claim."""
+    whose service.name changed): the pairwise rules only settle what both Canaries claim.
+    `others` are the Canaries sharing a claim with ours, `known` the uids of all others."""
     claimed = {(other.uid, claim.key) for other in others for claim in other.claims}
-    known = {other.uid for other in others}
     for claim in ours.claims:
         owner = owners.get(claim.key)
         if owner is None or owner.uid == ours.uid or (owner.uid, claim.key) in claimed:

@@ -34,6 +34,7 @@ from canary.api.canary import Canary
 from canary.controller.alerts import AlertSender, alert_warnings, wanted
 from canary.controller.cache import ObjectCache, answers_for
 from canary.controller.checks import PrometheusPool, run_checks
+from canary.controller.claims import Claimant, claimant
 from canary.controller.convert import policy_of, state_of, status_of
 from canary.controller.deadline import cycle_budget
 from canary.controller.deletion import is_deleting
@@ -77,6 +78,7 @@ STEADY_RECHECK = 60.0  # seconds between cycles of an idle Canary (watch events 
 WAITING_RECHECK = 1.0  # seconds between cycles while waiting on workloads
 ANALYSING = frozenset({Phase.PROGRESSING, Phase.WAITING_PROMOTION})
 TIMED_OUT_RETRY = 5.0  # seconds before a cycle cut short by its deadline runs again
+CLAIMANT_MEMO = 100_000  # Canaries whose claims are remembered (see Reconciler._claimant)
 # Phases that count against --max-progressing: a release is under way.
 UNDER_WAY = frozenset(
     {Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.PROMOTING, Phase.FINALISING}
@@ -106,6 +108,7 @@ class Reconciler:
             api, read=self.read, may_act=self.may_act, remember=self._remember_write
         )
         self.witness = WriteWitness()  # since when the API server answered, per Canary
+        self._claimants: dict[str, tuple[str, Claimant]] = {}  # uid -> (resourceVersion, ...)
 
     def note_phase(self, key: Key, phase: str | None) -> None:
         if phase is None:
@@ -357,8 +360,26 @@ class Reconciler:
         else:
             canaries = await resources.list_objects(self.api, CANARIES, namespace=namespace) or []
         return await refusal(
-            raw, read=self.read, canaries=canaries, default_provider=self.settings.provider
+            raw,
+            read=self.read,
+            canaries=canaries,
+            default_provider=self.settings.provider,
+            claimant_of=self._claimant,
         )
+
+    def _claimant(self, raw: Mapping[str, Any]) -> Claimant:
+        """`claimant` of `raw`, computed once per version of each Canary: every cycle asks it
+        for every Canary of its namespace, so a namespace of N Canaries would cost N² a minute."""
+        metadata = raw.get("metadata") or {}
+        key = (str(metadata.get("uid")), str(metadata.get("resourceVersion")))
+        known = self._claimants.get(key[0])
+        if known is not None and known[0] == key[1] and key[1] != "None":
+            return known[1]
+        found = claimant(raw, default_provider=self.settings.provider)
+        if len(self._claimants) > CLAIMANT_MEMO:
+            self._claimants.clear()  # Canaries come and go: start over rather than leak
+        self._claimants[key[0]] = (key[1], found)
+        return found
 
     async def _write_status(  # noqa: PLR0913 - keyword-only: what the status is computed from
         self,
@@ -459,6 +480,14 @@ def _next_delay(
 ) -> float:
     """When the next cycle is needed. A target whose kind is not watched (`polled`) is looked
     at every analysis interval even when idle, as Flagger does: no event would say it changed."""
+    if state.phase is Phase.INITIALIZING and state.hold_reason and not polled:
+        # Waiting for the primary: its Deployment's watch events wake the cycle when it becomes
+        # ready, so the clock only has to catch the progress deadline (a burst of Canaries
+        # waiting on a slow cluster must not cost a cycle each every second).
+        if state.stalled or state.phase_since is None:
+            return STEADY_RECHECK
+        deadline = (state.phase_since - now).total_seconds() + policy.progress_deadline
+        return max(WAITING_RECHECK, min(deadline + WAITING_RECHECK, STEADY_RECHECK))
     if state.phase in ANALYSING:
         if state.last_step_at is None:
             return WAITING_RECHECK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,12 @@ class Settings:
     leader_elect: bool = False
     leader_election_namespace: str = "default"
     leader_election_id: str = "canary-controller"  # the Lease's name
+    # Sharding: only the Canaries whose labels match this selector (all when empty).
+    watch_label_selector: str = ""
     leader_election_timing: Timing = field(default_factory=Timing)
+
+
+DEFAULT_LEASE = "canary-controller"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,6 +66,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--namespaces",
         default=env("CANARY_NAMESPACES", ""),
         help="comma-separated namespaces to watch (env CANARY_NAMESPACES; default: all)",
+    )
+    parser.add_argument(
+        "--watch-label-selector",
+        default=env("CANARY_WATCH_LABEL_SELECTOR", ""),
+        help="release only the Canaries whose labels match this selector, e.g. "
+        "'sharding.canary.dev/key in (shard1)', so several controllers (shards) split the "
+        "Canaries of one cluster; each shard holds its own Lease (env "
+        "CANARY_WATCH_LABEL_SELECTOR; default: every Canary)",
     )
     parser.add_argument(
         "--log-format",
@@ -129,8 +143,10 @@ def _add_leader_election(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--leader-election-id",
-        default=env("CANARY_LEADER_ELECTION_ID", "canary-controller"),
-        help="name of the Lease (env CANARY_LEADER_ELECTION_ID; default %(default)s)",
+        default=env("CANARY_LEADER_ELECTION_ID", ""),
+        help="name of the Lease (env CANARY_LEADER_ELECTION_ID; default canary-controller, "
+        "or with --watch-label-selector canary-controller-<hash of the selector>, so that "
+        "each shard holds its own)",
     )
     for flag, default, what in (
         ("lease-duration", Timing.lease_duration, "how long a lease lasts unrenewed"),
@@ -167,9 +183,18 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         ),
         leader_elect=args.leader_elect,
         leader_election_namespace=args.leader_election_namespace,
-        leader_election_id=args.leader_election_id,
+        leader_election_id=args.leader_election_id or lease_name(args.watch_label_selector.strip()),
+        watch_label_selector=args.watch_label_selector.strip(),
         leader_election_timing=_timing(args),
     )
+
+
+def lease_name(selector: str) -> str:
+    """The default Lease of the shard that watches `selector` (`canary-controller` for all):
+    shards with different selectors never contend for one Lease."""
+    if not selector:
+        return DEFAULT_LEASE
+    return f"{DEFAULT_LEASE}-{hashlib.sha256(selector.encode()).hexdigest()[:10]}"
 
 
 def _timing(args: argparse.Namespace) -> Timing:

@@ -10,6 +10,9 @@ kstatus's convention asks. So:
   Finalising, Terminating): `Reconciling=True`, `Ready=Unknown`;
 - a rolled-back release (Failed): `Stalled=True`, `Ready=False`;
 - a Canary at rest in a good state (Initialized, Succeeded): `Ready=True`, nothing abnormal;
+- a phase that holds for something outside the controller (`state.hold_reason`: the primary
+  of an initialization is not ready): `Ready=False` with that reason, `Reconciling=True`, and
+  `Stalled=True` instead once the wait outlasts the progress deadline (`state.stalled`);
 - a Canary the controller refuses or cannot move (`refused`: InvalidSpec, Unsupported,
   Conflict, CannotProceed, cycles failing again and again): `Stalled=True`, `Ready=False`.
 
@@ -71,8 +74,17 @@ def conditions(state: CanaryState, generation: int) -> tuple[Condition, ...]:
     status, promoted_message = _by_phase(state.phase)
     reason = str(state.phase)
     message = state.message or promoted_message
-    ready = Condition(ConditionType.READY, status, reason, message, generation)
     promoted = Condition(ConditionType.PROMOTED, status, reason, promoted_message, generation)
+    if state.hold_reason:
+        hold, abnormal = state.hold_reason, _abnormal(state.phase)
+        if state.stalled:
+            abnormal = ConditionType.STALLED
+        ready = Condition(ConditionType.READY, ConditionStatus.FALSE, hold, message, generation)
+        if abnormal is None:
+            return (ready, promoted)
+        why = Condition(abnormal, ConditionStatus.TRUE, hold, message, generation)
+        return (ready, promoted, why)
+    ready = Condition(ConditionType.READY, status, reason, message, generation)
     abnormal = _abnormal(state.phase)
     if abnormal is None:
         return (ready, promoted)
@@ -138,7 +150,7 @@ def _by_phase(phase: Phase) -> tuple[ConditionStatus, str]:  # noqa: PLR0911 - o
         case Phase.SUCCEEDED:
             return ConditionStatus.TRUE, "Analysis passed and promotion finished."
         case Phase.FAILED:
-            return ConditionStatus.FALSE, "Analysis failed, traffic is back on the primary."
+            return ConditionStatus.FALSE, "The release failed, traffic is back on the primary."
         case Phase.TERMINATING | Phase.TERMINATED:
             return ConditionStatus.UNKNOWN, "The canary is being deleted."
         case _:

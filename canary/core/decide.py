@@ -4,7 +4,11 @@ Rules are applied in a fixed order, so the important ones can never be skipped b
 return (the most reported failure of Flagger and Argo Rollouts):
 
 1. A suspended canary, or one being deleted, is left alone.
-2. The progress deadline, from persisted timestamps, in every phase that waits for a workload.
+2. The progress deadline, from persisted timestamps, in every phase that waits for a workload
+   of a release (the canary, or the primary being promoted). Initialization is no release:
+   a primary that stays unready past the deadline keeps being waited for (Ready=False,
+   reason PrimaryNotReady, Stalled=True past the deadline, one Warning event) and the Canary
+   becomes Initialized as soon as it is ready, as Flagger does; nothing claims an analysis.
 3. Initialization, then repair of missing objects (primary, Services, route).
 4. A new revision: starts a run from a steady phase, restarts it from any analysing phase.
 5. An analysis held while the API server is unreachable (`observation.api_unreachable`): no
@@ -135,8 +139,6 @@ def _deadline(policy: Policy, state: CanaryState, observation: Observation) -> D
     """
     workload: WorkloadReadiness
     match state.phase:
-        case Phase.INITIALIZING if not policy.skip_analysis:
-            name, workload = "primary", observation.primary
         case Phase.PROGRESSING | Phase.WAITING_PROMOTION:
             name, workload = "canary", observation.canary
         case Phase.PROMOTING | Phase.FINALISING:
@@ -156,13 +158,8 @@ def _deadline(policy: Policy, state: CanaryState, observation: Observation) -> D
         )
     if workload.message:
         problem = f"{problem}: {workload.message}"
-    if state.phase is Phase.INITIALIZING:
-        failed = replace(state, last_applied_revision=observation.target_revision)
-        message = f"Initialization of revision {observation.target_revision} failed: {problem}"
-    else:
-        failed = state
-        message = f"Rolling back revision {state.last_applied_revision}: {problem}"
-    return rollback(failed, now=observation.now, reason=Reason.DEADLINE_EXCEEDED, message=message)
+    message = f"Rolling back revision {state.last_applied_revision}: {problem}"
+    return rollback(state, now=observation.now, reason=Reason.DEADLINE_EXCEEDED, message=message)
 
 
 def _promoted_primary(state: CanaryState, observation: Observation) -> WorkloadReadiness:
@@ -180,10 +177,10 @@ def _initializing(policy: Policy, state: CanaryState, observation: Observation) 
     revision = observation.target_revision
     if not observation.initialized:
         message = "Creating the primary, the Services and the route"
-        return Decision(state=replace(state, message=message), actions=(Initialize(),))
+        creating = replace(state, message=message, hold_reason="", stalled=False)
+        return Decision(state=creating, actions=(Initialize(),))
     if not (policy.skip_analysis or observation.primary.ready):
-        message = waiting_message("primary", observation.primary.message)
-        return Decision(state=replace(state, message=message), actions=(Initialize(),))
+        return _waiting_for_primary(policy, state, observation)
     message = f"Initialization done; the primary runs revision {revision}"
     done = replace(
         enter(state, Phase.INITIALIZED, now=observation.now, message=message),
@@ -194,10 +191,48 @@ def _initializing(policy: Policy, state: CanaryState, observation: Observation) 
         last_promoted_revision=revision,
         last_step_at=None,
         checks=(),
+        hold_reason="",
+        stalled=False,
     )
     return Decision(
         state=done, actions=(Initialize(), RecordEvent(reason=Reason.SYNCED, message=message))
     )
+
+
+def _waiting_for_primary(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
+    """Initialization holds until the primary is ready, however long that takes.
+
+    A slow cluster (hundreds of Canaries created at once) is no failed release: Ready=False
+    with reason PrimaryNotReady all along, and past the progress deadline (or Kubernetes'
+    ProgressDeadlineExceeded on the primary) Stalled=True and one Warning event, while the
+    controller keeps looking. The Canary becomes Initialized on the first cycle that sees the
+    primary ready.
+
+    The objects exist already (`observation.initialized`): waiting asks for no action, so a
+    burst of Canaries waiting on a slow cluster sends it nothing while it catches up (each used
+    to apply its primary, Services and route again every second, which kept the API server too
+    busy to make the primaries ready).
+    """
+    detail = observation.primary.message
+    since = state.phase_since or observation.now
+    waited = (observation.now - since).total_seconds()
+    stalled = observation.primary.deadline_exceeded or waited > policy.progress_deadline
+    if not stalled:
+        message = waiting_message("primary", detail)
+        held = replace(state, message=message, hold_reason=Reason.PRIMARY_NOT_READY, stalled=False)
+        return Decision(state=held)
+    # No running count of seconds: a message that changes every cycle is a status write.
+    message = (
+        f"The primary is not ready beyond the progress deadline of "
+        f"{policy.progress_deadline:.0f}s; initialization keeps waiting for it"
+    )
+    if detail:
+        message = f"{message}: {detail}"
+    held = replace(state, message=message, hold_reason=Reason.PRIMARY_NOT_READY, stalled=True)
+    if state.stalled:
+        return Decision(state=held)
+    event = RecordEvent(reason=Reason.PRIMARY_NOT_READY, message=message, warning=True)
+    return Decision(state=held, actions=(event,))
 
 
 def _steady(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
@@ -275,13 +310,17 @@ def _wait_to_start(state: CanaryState, observation: Observation) -> Decision:
 
 
 def _initialization_failed(state: CanaryState, observation: Observation) -> Decision:
-    """Failed before anything was promoted: only a new revision retries initialization."""
+    """Failed before anything was promoted (an earlier controller failed initializations at the
+    progress deadline): initialization resumes, and completes once the primary is ready."""
     revision = observation.target_revision
     if revision == state.last_applied_revision:
-        return Decision(state=state)
-    message = f"New revision {revision} detected, retrying initialization"
+        message = f"Resuming the initialization of revision {revision}"
+        reason = Reason.REINITIALIZE
+    else:
+        message = f"New revision {revision} detected, retrying initialization"
+        reason = Reason.NEW_REVISION
     retrying = enter(state, Phase.INITIALIZING, now=observation.now, message=message)
-    event = RecordEvent(reason=Reason.NEW_REVISION, message=message)
+    event = RecordEvent(reason=reason, message=message)
     return Decision(state=retrying, actions=(Initialize(), event))
 
 

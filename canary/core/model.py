@@ -103,6 +103,12 @@ class CanaryState:
     last_step_at: datetime | None = None  # when weight last moved or a check last ran (pacing)
     message: str = ""  # why the canary is where it is, for people
     checks: tuple[CheckResult, ...] = ()  # the latest result of every metric check
+    # Why the phase holds, when it waits for something outside the controller (the primary
+    # while initializing): the `Ready` condition's reason (Ready=False), "" otherwise. With
+    # `stalled` the wait has outlasted the progress deadline: `Stalled=True` instead of
+    # `Reconciling=True`, yet the controller keeps trying.
+    hold_reason: str = ""
+    stalled: bool = False
 
 
 @dataclass(frozen=True)

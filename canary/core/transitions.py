@@ -49,11 +49,15 @@ class Reason(StrEnum):
     ABORTED = "Aborted"
     RETRY = "Retry"  # a failed revision runs again by request
     HELD = "AnalysisHeld"  # the API server was unreachable: the tick is not counted
+    # initialization waits for the primary; past the deadline it keeps waiting (a warning)
+    PRIMARY_NOT_READY = "PrimaryNotReady"
 
 
 def enter(state: CanaryState, phase: Phase, *, now: datetime, message: str) -> CanaryState:
-    """`state` moved to `phase` at `now`, for the reason `message`."""
-    return replace(state, phase=phase, phase_since=now, message=message)
+    """`state` moved to `phase` at `now`, for the reason `message` (no longer holding)."""
+    return replace(
+        state, phase=phase, phase_since=now, message=message, hold_reason="", stalled=False
+    )
 
 
 def start_run(  # noqa: PLR0913 - keyword-only: how the run starts

@@ -100,6 +100,7 @@ _KNOWN_KINDS: Final[Mapping[str, tuple[str, bool]]] = {
     "Lease": ("leases", True),
     "Revision": ("revisions", True),  # Knative Serving's (serving.knative.dev)
     "TrafficRoute": ("trafficroutes", False),  # Kuma's (kuma.io): cluster-scoped
+    "Event": ("events", True),
 }
 
 

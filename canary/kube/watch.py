@@ -82,9 +82,10 @@ async def _raise_for_status(response: Any) -> None:
 
 
 async def _list(
-    client: ApiClient, resource: ResourceKind, namespace: str | None
+    client: ApiClient, resource: ResourceKind, namespace: str | None, label_selector: str
 ) -> tuple[str, list[dict[str, Any]]]:
-    body = await _get_json(client, resource.collection(namespace), [])
+    query = [("labelSelector", label_selector)] if label_selector else []
+    body = await _get_json(client, resource.collection(namespace), query)
     items = [dict(item) for item in body.get("items") or []]
     # Lists omit apiVersion/kind on items; consumers expect whole objects.
     kind = str(body.get("kind", "")).removesuffix("List")
@@ -109,8 +110,14 @@ class Timing:
         return self.server_timeout + self.silence_margin
 
 
-async def _stream(
-    client: ApiClient, resource: ResourceKind, namespace: str | None, version: str, timing: Timing
+async def _stream(  # noqa: PLR0913 - what to watch, from where, how long
+    client: ApiClient,
+    resource: ResourceKind,
+    namespace: str | None,
+    version: str,
+    timing: Timing,
+    *,
+    label_selector: str,
 ) -> AsyncIterator[dict[str, Any]]:
     """Raw watch events from `version` until the server ends the request."""
     query = [
@@ -119,6 +126,8 @@ async def _stream(
         ("allowWatchBookmarks", "true"),
         ("timeoutSeconds", str(timing.server_timeout)),
     ]
+    if label_selector:
+        query.append(("labelSelector", label_selector))
     code: int | str = NO_ANSWER
     try:
         async with asyncio.timeout(timing.silence):  # a stall can come before the headers, too
@@ -153,27 +162,33 @@ async def _stream(
         response.release()
 
 
-async def watch(
+async def watch(  # noqa: PLR0913 - keyword-only beyond what to watch
     client: ApiClient,
     resource: ResourceKind,
     *,
     namespace: str | None = None,
     resume_from: str | None = None,
     timing: Timing = Timing(),
+    label_selector: str = "",
 ) -> AsyncIterator[WatchEvent]:
     """Every change to `resource` (in `namespace`, or all), forever; see the module docstring.
 
     Without `resume_from` it starts with a list (a SYNCED event); with it, it resumes a watch
-    from that resourceVersion and lists only if the version is gone.
+    from that resourceVersion and lists only if the version is gone. With `label_selector`
+    only the matching objects are listed and watched; one whose labels stop matching arrives
+    as DELETED (the API server's own semantics), one that starts matching as ADDED.
     """
     backoff = 0.5
     version: str | None = resume_from
     while True:
         try:
             if version is None:
-                version, items = await _list(client, resource, namespace)
+                version, items = await _list(client, resource, namespace, label_selector)
                 yield WatchEvent("SYNCED", items=tuple(items))
-            async for event in _stream(client, resource, namespace, version, timing):
+            events = _stream(
+                client, resource, namespace, version, timing, label_selector=label_selector
+            )
+            async for event in events:
                 obj = event.get("object") or {}
                 version = str(obj.get("metadata", {}).get("resourceVersion") or version)
                 if event["type"] != "BOOKMARK":

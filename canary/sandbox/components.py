@@ -101,6 +101,13 @@ def _kubeconfig_flags(layout: Layout) -> list[str]:
     ]
 
 
+# The client rate of kube-controller-manager and kube-scheduler: unlimited, as kwokctl's
+# --disable-qps-limits sets it (kwok's own client has no limit). With the defaults (20/30 and
+# 50/100 requests per second) the sandbox, not the controller under test, is what a burst of
+# hundreds of Canaries waits for.
+UNLIMITED_CLIENT = ("--kube-api-qps=5000", "--kube-api-burst=10000")
+
+
 def kube_controller_manager(binaries: Binaries, ports: Ports, layout: Layout) -> list[str]:
     pki = layout.pki
     return [
@@ -116,6 +123,10 @@ def kube_controller_manager(binaries: Binaries, ports: Ports, layout: Layout) ->
         f"--cluster-signing-key-file={pki.ca_key}",
         f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
         "--profiling=false",
+        *UNLIMITED_CLIENT,
+        # Hundreds of Deployments created at once (bench/scale.py) roll out in parallel.
+        "--concurrent-deployment-syncs=20",
+        "--concurrent-replicaset-syncs=20",
     ]
 
 
@@ -125,6 +136,7 @@ def kube_scheduler(binaries: Binaries, ports: Ports, layout: Layout) -> list[str
         *_kubeconfig_flags(layout),
         f"--secure-port={ports.scheduler}",
         "--profiling=false",
+        *UNLIMITED_CLIENT,
     ]
 
 

@@ -391,3 +391,38 @@ def test_every_value_is_documented_in_the_schema() -> None:
 
     check(values, schema, "values")
     assert set(schema["properties"]) - set(values) == {"global"}
+
+
+def test_shards_get_a_deployment_and_a_lease_each(tools: Tools) -> None:
+    values = {"sharding": {"shards": ["shard1", "shard2"]}}
+    manifests = tools.render(release="canary", namespace="canary-system", values=values)
+    deployments = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "Deployment"}
+    assert set(deployments) == {"canary", "canary-shard1", "canary-shard2"}
+    selectors = [d["spec"]["selector"]["matchLabels"] for d in deployments.values()]
+    for deployment in deployments.values():  # no Deployment's selector takes another's pods
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        matching = [s for s in selectors if s.items() <= labels.items()]
+        assert matching == [deployment["spec"]["selector"]["matchLabels"]]
+    settings = {
+        name: from_arguments(_parse(container(deployment)["args"]))
+        for name, deployment in deployments.items()
+    }
+    assert {name: s.watch_label_selector for name, s in settings.items()} == {
+        "canary": "!sharding.canary.dev/key",
+        "canary-shard1": "sharding.canary.dev/key in (shard1)",
+        "canary-shard2": "sharding.canary.dev/key in (shard2)",
+    }
+    leases = {name: s.leader_election_id for name, s in settings.items()}
+    assert leases == {
+        "canary": "canary-controller",
+        "canary-shard1": "canary-controller-shard1",
+        "canary-shard2": "canary-controller-shard2",
+    }
+    role = one(manifests, "Role", "canary-leader-election")
+    named = next(rule for rule in role["rules"] if rule.get("resourceNames"))
+    assert sorted(named["resourceNames"]) == sorted(leases.values())
+
+
+def test_without_shards_the_controller_watches_every_canary(tools: Tools) -> None:
+    deployment = one(tools.render(), "Deployment", "canary")
+    assert from_arguments(_parse(container(deployment)["args"])).watch_label_selector == ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import yaml
 
 from canary.api.canary import Canary
@@ -55,6 +56,23 @@ def test_state_survives_a_round_trip_through_the_status() -> None:
     manifest = status_of(state, previous=CanaryStatus(), generation=3, now=NOW, checked_at=NOW)
     assert manifest["checks"][0]["value"] is None  # "no value" is said explicitly
     assert manifest["observedGeneration"] == 3
+    assert state_of(CanaryStatus.model_validate(manifest)) == state
+
+
+@pytest.mark.parametrize("stalled", [False, True])
+def test_a_held_initialization_survives_a_round_trip(stalled: bool) -> None:  # noqa: FBT001 - a parameter of the table
+    state = CanaryState(
+        phase=Phase.INITIALIZING,
+        phase_since=NOW - timedelta(seconds=700),
+        message="The primary is not ready after 700s, beyond the progress deadline of 600s",
+        hold_reason="PrimaryNotReady",
+        stalled=stalled,
+    )
+    manifest = status_of(state, previous=CanaryStatus(), generation=1, now=NOW, checked_at=None)
+    conditions = {c["type"]: (c["status"], c["reason"]) for c in manifest["conditions"]}
+    assert conditions["Ready"] == ("False", "PrimaryNotReady")
+    abnormal = "Stalled" if stalled else "Reconciling"
+    assert conditions[abnormal] == ("True", "PrimaryNotReady")
     assert state_of(CanaryStatus.model_validate(manifest)) == state
 
 

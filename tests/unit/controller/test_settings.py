@@ -27,3 +27,25 @@ def test_include_label_prefix_is_flaggers_comma_separated_list(
     assert _settings("--include-label-prefix", "*") == ("*",)
     monkeypatch.setenv("CANARY_INCLUDE_LABEL_PREFIX", "team")
     assert _settings() == ("team",)
+
+
+def _sharded(*argv: str) -> tuple[str, str]:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    settings = from_arguments(parser.parse_args(list(argv)))
+    return settings.watch_label_selector, settings.leader_election_id
+
+
+def test_each_shard_holds_its_own_lease_unless_one_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for variable in ("CANARY_WATCH_LABEL_SELECTOR", "CANARY_LEADER_ELECTION_ID"):
+        monkeypatch.delenv(variable, raising=False)
+    assert _sharded() == ("", "canary-controller")
+    one = _sharded("--watch-label-selector=sharding.canary.dev/key in (shard1)")
+    two = _sharded("--watch-label-selector=sharding.canary.dev/key in (shard2)")
+    assert one[0] == "sharding.canary.dev/key in (shard1)"
+    assert one[1].startswith("canary-controller-")
+    assert len({one[1], two[1], "canary-controller"}) == 3  # three Leases
+    named = _sharded("--watch-label-selector=a=b", "--leader-election-id=shard-a")
+    assert named == ("a=b", "shard-a")

@@ -116,3 +116,23 @@ def test_transition_time(
         )
         == expected
     )
+
+
+@pytest.mark.parametrize(("stalled", "abnormal"), [(False, "Reconciling"), (True, "Stalled")])
+def test_a_held_phase_reads_not_ready_with_its_reason(
+    stalled: bool,  # noqa: FBT001 - a parameter of the table
+    abnormal: str,
+) -> None:
+    state = CanaryState(
+        phase=Phase.INITIALIZING,
+        message="Waiting for the primary to be ready",
+        hold_reason="PrimaryNotReady",
+        stalled=stalled,
+    )
+
+    ready, promoted, other = conditions(state, 2)
+
+    assert (ready.status, ready.reason, ready.message) == (F, "PrimaryNotReady", state.message)
+    assert (promoted.status, promoted.reason) == (U, "Initializing")
+    assert (other.type, other.status, other.reason) == (abnormal, T, "PrimaryNotReady")
+    assert "nalysis" not in promoted.message

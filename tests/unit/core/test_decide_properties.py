@@ -9,7 +9,7 @@ from itertools import pairwise
 from random import Random
 from typing import TypeVar
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from canary.core.decide import decide
@@ -196,6 +196,8 @@ def test_re_deciding_converges_without_a_new_tick(
 def settled(draw: st.DrawFn) -> tuple[Policy, CanaryState, Observation]:
     policy = draw(policies())
     state = draw(states(policy, [Phase.FAILED, Phase.SUCCEEDED]))
+    # A run finished only once something was promoted: a Failed initialization resumes.
+    assume(state.last_promoted_revision)
     known = [r for r in (state.last_applied_revision, state.last_promoted_revision) if r]
     observation = replace(draw(observations(state)), target_revision=draw(st.sampled_from(known)))
     return policy, state, observation

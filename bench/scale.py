@@ -1,0 +1,450 @@
+"""Scale: N Canaries on one controller, created at once, then idle, then R of them releasing.
+
+    .venv/bin/python bench/scale.py --dir /tmp/sb-bench --canaries 1000 --releasing 100
+
+1. **Creation burst.** N Deployments (examples/podinfo's, 1 replica, kwok runs the pods, on
+   extra kwok nodes for N + R pods: the sandbox's three hold 750) and
+   their Canaries are applied as fast as 16 concurrent requests allow, with the controller
+   already running. Recorded: seconds until every Canary is Initialized, and until every one
+   has a status at all; the controller's API request rate and the number of Canaries without a
+   status every 5 s (the `timeline`, where a stall shows); reconcile cycles over 10 s.
+2. **Idle.** Once all are Initialized and a settle time passed: API requests per minute, CPU
+   (cores, from /proc) and RSS of the controller over `--idle` seconds.
+3. **Release.** R targets change at once; their Canaries (interval 10 s, stepWeight 2 up to
+   maxWeight 50: 25 steps, then promotion; no metric checks: the controller's own costs are
+   measured, not Prometheus') release together. Recorded: detection (change sent → Progressing
+   seen) p50/p99, step lateness (seen time between two analysis steps minus the interval)
+   p50/p99, API requests and writes per step over the steady part (from the moment every
+   Canary has taken 12 steps, past the 10 distinct `Advance` messages that client-go's
+   aggregation writes one by one, to the moment every one has taken its last) and over the
+   whole release, and CPU and peak RSS meanwhile.
+
+The controller watches only the benchmark's namespace, with `--max-progressing=0` (the R
+releases run at once) and its defaults otherwise. Timestamps
+are the benchmark's monotonic clock when a watch event arrives. Prints one JSON line, appended
+to bench/results.jsonl. Never asserts a target: bench/README.md compares.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import sys
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import harness
+from kubernetes_asyncio.client import ApiClient
+
+from canary.kube import resources
+from canary.kube.watch import watch
+from canary.sandbox.nodes import NODE, fake_node
+
+INTERVAL = 10
+CONCURRENCY = 16
+SAMPLE_EVERY = 5.0
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The analysis of every Canary: `steps` steps of `step_weight` up to `max_weight`."""
+
+    step_weight: int
+    max_weight: int
+
+    @property
+    def steps(self) -> int:
+        return self.max_weight // self.step_weight
+
+    @property
+    def steady_from(self) -> int:
+        """The step from which a run is steady: its `Advance` events combine (past client-go's
+        10 distinct messages) and cost a fraction of a write, as every later step does."""
+        return min(self.steps - 1, 12)
+
+
+@dataclass
+class Follower:
+    """Every Canary of the namespace as the watch delivers it: phase and step times."""
+
+    phases: dict[str, list[tuple[float, str]]] = field(default_factory=lambda: defaultdict(list))
+    steps: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    last_step: dict[str, str] = field(default_factory=dict)
+    with_status: set[str] = field(default_factory=set)
+    known: set[str] = field(default_factory=set)
+
+    def see(self, obj: dict[str, Any], at: float) -> None:
+        name = str((obj.get("metadata") or {}).get("name"))
+        self.known.add(name)
+        status = obj.get("status") or {}
+        if set(status) - {"observedGeneration"}:
+            self.with_status.add(name)
+        phase = status.get("phase")
+        history = self.phases[name]
+        if isinstance(phase, str) and (not history or history[-1][1] != phase):
+            history.append((at, phase))
+        step = status.get("lastStepTime")
+        if isinstance(step, str) and step != self.last_step.get(name):
+            self.last_step[name] = step
+            self.steps[name].append(at)
+
+    def phase(self, name: str) -> str | None:
+        history = self.phases.get(name)
+        return history[-1][1] if history else None
+
+    def count(self, phase: str) -> int:
+        return sum(1 for name in self.known if self.phase(name) == phase)
+
+
+@contextlib.asynccontextmanager
+async def following(api: ApiClient, namespace: str) -> AsyncIterator[Follower]:
+    follower = Follower()
+
+    async def follow() -> None:
+        async for event in watch(api, harness.CANARIES, namespace=namespace):
+            now = time.monotonic()
+            for obj in event.items if event.kind == "SYNCED" else (event.object,):
+                if event.kind != "DELETED":
+                    follower.see(obj, now)
+
+    task = asyncio.create_task(follow(), name="bench scale watch")
+    try:
+        yield follower
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def manifests(
+    namespace: str, index: int, schedule: Schedule
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Deployment and Canary number `index`: examples/podinfo's, renamed, 1 replica."""
+    name = f"app-{index:04d}"
+    deployment = harness._example("deployment.yaml")  # the shared example
+    deployment["metadata"].update(name=name, namespace=namespace, labels={"app": name})
+    deployment["spec"]["replicas"] = 1
+    deployment["spec"]["selector"] = {"matchLabels": {"app": name}}
+    deployment["spec"]["template"]["metadata"]["labels"] = {"app": name}
+    canary = harness._example("canary.yaml")
+    canary["metadata"].update(name=name, namespace=namespace)
+    canary["spec"]["targetRef"]["name"] = name
+    canary["spec"]["progressDeadlineSeconds"] = 600
+    canary["spec"]["analysis"] = {
+        "interval": f"{INTERVAL}s",
+        "threshold": 2,
+        "maxWeight": schedule.max_weight,
+        "stepWeight": schedule.step_weight,
+    }
+    return deployment, canary
+
+
+class Process:
+    """CPU and RSS of one process from /proc."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.ticks = os.sysconf("SC_CLK_TCK")
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / self.ticks  # utime + stime
+
+    def rss_mib(self) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+
+async def totals(controller: harness.Controller) -> tuple[float, float]:
+    """(all API requests, writes) the controller has sent so far."""
+    requests = await controller.api_requests()
+    return (
+        sum(requests.values()),
+        sum(v for (verb, _, _), v in requests.items() if verb in WRITES),
+    )
+
+
+async def slow_cycles(controller: harness.Controller, over: str = "10.0") -> float:
+    samples = await controller.samples("canary_reconcile_duration_seconds_bucket")
+    within = next((v for labels, v in samples if labels.get("le") == over), 0.0)
+    everything = next((v for labels, v in samples if labels.get("le") == "+Inf"), 0.0)
+    return everything - within
+
+
+async def create_all(api: ApiClient, namespace: str, count: int, schedule: Schedule) -> None:
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(index: int) -> None:
+        async with limit:
+            for manifest in manifests(namespace, index, schedule):
+                await resources.apply(api, manifest, field_manager=harness.FIELD_MANAGER)
+
+    async with asyncio.TaskGroup() as group:
+        for index in range(count):
+            group.create_task(one(index))
+
+
+async def initialization(  # noqa: PLR0913 - keyword-only: what the phase works with
+    api: ApiClient,
+    namespace: str,
+    *,
+    controller: harness.Controller,
+    follower: Follower,
+    count: int,
+    schedule: Schedule,
+    within: float,
+) -> dict[str, Any]:
+    """The creation burst, until every Canary is Initialized or `within` seconds have passed
+    (then `all_initialized_s` is None and `initialized` says how many were)."""
+    started = time.monotonic()
+    creating = asyncio.create_task(create_all(api, namespace, count, schedule))
+    timeline: list[dict[str, float]] = []
+    requests_before, _ = await totals(controller)
+    all_status: float | None = None
+    while True:
+        await asyncio.sleep(SAMPLE_EVERY)
+        now = time.monotonic()
+        requests, _ = await totals(controller)
+        initialized = follower.count("Initialized")
+        timeline.append(
+            {
+                "t": round(now - started, 1),
+                "requests_per_s": round((requests - requests_before) / SAMPLE_EVERY, 1),
+                "created": len(follower.known),
+                "without_status": len(follower.known) - len(follower.with_status),
+                "initialized": initialized,
+            }
+        )
+        requests_before = requests
+        if all_status is None and len(follower.with_status) >= count:
+            all_status = now - started
+        if initialized >= count or now - started > within:
+            break
+        if creating.done() and creating.exception() is not None:
+            raise creating.exception()  # type: ignore[misc]
+    await creating
+    done = follower.count("Initialized") >= count
+    return {
+        "all_initialized_s": round(time.monotonic() - started, 1) if done else None,
+        "initialized": follower.count("Initialized"),
+        "all_with_status_s": round(all_status or time.monotonic() - started, 1),
+        "failed_or_other": {
+            phase: sum(1 for n in follower.known if follower.phase(n) == phase)
+            for phase in {follower.phase(n) for n in follower.known} - {"Initialized"}
+            if phase is not None
+        },
+        "cycles_over_10s": await slow_cycles(controller),
+        "timeline": timeline,
+    }
+
+
+async def idle(controller: harness.Controller, process: Process, seconds: float) -> dict[str, Any]:
+    requests_before, _ = await totals(controller)
+    cpu_before = process.cpu_seconds()
+    await asyncio.sleep(seconds)
+    requests, _ = await totals(controller)
+    # The two /metrics reads are requests to the controller, not to the API server.
+    return {
+        "seconds": seconds,
+        "api_requests_per_min": round((requests - requests_before) * 60 / seconds, 2),
+        "cpu_cores": round((process.cpu_seconds() - cpu_before) / seconds, 4),
+        "rss_mib": round(process.rss_mib(), 1),
+    }
+
+
+async def releasing(  # noqa: PLR0913 - keyword-only: what the release phase works with
+    api: ApiClient,
+    namespace: str,
+    *,
+    controller: harness.Controller,
+    process: Process,
+    follower: Follower,
+    count: int,
+    schedule: Schedule,
+) -> dict[str, Any]:
+    names = [f"app-{index:04d}" for index in range(count)]
+    before = {name: len(follower.steps[name]) for name in names}
+    cpu_before, started = process.cpu_seconds(), time.monotonic()
+    first = await totals(controller)
+    sent: dict[str, float] = {}
+
+    async def change(name: str) -> None:
+        await harness.change_target(api, namespace, "v2", name=name)
+        sent[name] = time.monotonic()
+
+    async with asyncio.TaskGroup() as group:
+        for name in names:
+            group.create_task(change(name))
+    window: dict[str, tuple[float, float]] = {}  # totals at the 2nd step seen, at the 10th
+    rss_peak = process.rss_mib()
+    deadline = started + (schedule.steps + 10) * INTERVAL + 120
+    while time.monotonic() < deadline:
+        await asyncio.sleep(1.0)
+        rss_peak = max(rss_peak, process.rss_mib())
+        progressed = [len(follower.steps[name]) - before[name] for name in names]
+        if "start" not in window and min(progressed) >= schedule.steady_from:
+            window["start"] = await totals(controller)
+            start_steps = sum(progressed)
+        if "end" not in window and min(progressed) >= schedule.steps:
+            window["end"] = await totals(controller)
+            end_steps = sum(progressed)
+        if all(follower.phase(name) in {"Succeeded", "Failed"} for name in names):
+            break
+    cpu = (process.cpu_seconds() - cpu_before) / (time.monotonic() - started)
+    last = await totals(controller)
+    all_steps = sum(len(follower.steps[name]) - before[name] for name in names)
+    detection = []
+    for name in names:
+        progressing = next(
+            (at for at, phase in follower.phases[name] if phase == "Progressing" and at >= started),
+            None,
+        )
+        if progressing is not None:
+            detection.append(max(0.0, progressing - sent[name]))
+    # The analysis steps (weight 5 .. 50) of each run: the time between two, minus the interval.
+    lateness = [
+        later - earlier - INTERVAL
+        for name in names
+        for earlier, later in itertools.pairwise(
+            follower.steps[name][before[name] : before[name] + schedule.steps]
+        )
+    ]
+    figures: dict[str, Any] = {
+        "canaries": count,
+        "outcomes": {
+            phase: sum(1 for n in names if follower.phase(n) == phase)
+            for phase in {follower.phase(n) for n in names}
+            if phase is not None
+        },
+        "detection_s": harness.summary(detection) if detection else None,
+        "step_lateness_s": harness.summary(lateness) if lateness else None,
+        "cpu_cores": round(cpu, 3),
+        "rss_peak_mib": round(rss_peak, 1),
+        "seconds": round(time.monotonic() - started, 1),
+        # The whole release, its start and its promotion included: every lastStepTime counts.
+        "whole_release": {
+            "steps": all_steps,
+            "requests_per_step": round((last[0] - first[0]) / max(1, all_steps), 3),
+            "writes_per_step": round((last[1] - first[1]) / max(1, all_steps), 3),
+        },
+    }
+    if "start" in window and "end" in window:
+        steps = end_steps - start_steps
+        figures["requests_per_step"] = round((window["end"][0] - window["start"][0]) / steps, 3)
+        figures["writes_per_step"] = round((window["end"][1] - window["start"][1]) / steps, 3)
+        figures["steady_steps"] = steps
+    return figures
+
+
+def _progress(figures: dict[str, Any]) -> None:
+    """The figures so far, on stderr: a run cut short still shows its finished phases."""
+    print(json.dumps({"partial": True, **figures}), file=sys.stderr, flush=True)
+
+
+PODS_PER_NODE = 250  # canary.sandbox.nodes.fake_node's capacity
+
+
+@contextlib.asynccontextmanager
+async def room_for(api: ApiClient, pods: int) -> AsyncIterator[None]:
+    """Enough kwok nodes for `pods` more pods: the sandbox's own hold 750 (3 x 250), and a
+    primary that cannot be scheduled keeps its Canary Initializing. Deleted afterwards."""
+    names = [f"bench-scale-node-{index}" for index in range(-(-pods // PODS_PER_NODE))]
+    for name in names:
+        await resources.apply(api, fake_node(name), field_manager=harness.FIELD_MANAGER)
+    try:
+        yield
+    finally:
+        for name in names:
+            await resources.delete(api, NODE, name, namespace=None)
+
+
+async def main(arguments: argparse.Namespace) -> None:
+    with harness.sandbox(arguments.dir) as state:
+        async with harness.client(state) as api, harness.namespace(api, "scale") as namespace:
+            # Every releasing Canary at once: no limit of releases under way (default 10).
+            extra = ["--max-progressing=0"]
+            if arguments.max_parallel:
+                extra.append(f"--max-parallel={arguments.max_parallel}")
+            async with (
+                room_for(api, arguments.canaries + arguments.releasing),
+                harness.controller(state, namespace, extra=extra) as controller,
+                following(api, namespace) as follower,
+            ):
+                process = Process(controller.record.pid)
+                rss_empty = process.rss_mib()
+                figures: dict[str, Any] = {"canaries": arguments.canaries}
+                schedule = Schedule(arguments.step_weight, arguments.max_weight)
+                figures["initialization"] = await initialization(
+                    api,
+                    namespace,
+                    controller=controller,
+                    follower=follower,
+                    count=arguments.canaries,
+                    schedule=schedule,
+                    within=arguments.init_within,
+                )
+                _progress(figures)
+                if figures["initialization"]["all_initialized_s"] is None:
+                    figures["load_average"] = os.getloadavg()
+                    harness.record("scale", figures)  # cut short: nothing idles or releases
+                    return
+                await asyncio.sleep(arguments.settle)
+                figures["idle"] = await idle(controller, process, arguments.idle)
+                figures["rss_per_canary_kib"] = round(
+                    (figures["idle"]["rss_mib"] - rss_empty) * 1024 / arguments.canaries, 1
+                )
+                figures["rss_empty_mib"] = round(rss_empty, 1)
+                _progress(figures)
+                if arguments.releasing:
+                    figures["release"] = await releasing(
+                        api,
+                        namespace,
+                        controller=controller,
+                        process=process,
+                        follower=follower,
+                        count=arguments.releasing,
+                        schedule=schedule,
+                    )
+                figures["load_average"] = os.getloadavg()
+                figures["settings"] = {
+                    "analysis": {
+                        "interval": f"{INTERVAL}s",
+                        "stepWeight": schedule.step_weight,
+                        "maxWeight": schedule.max_weight,
+                    },
+                    "steady_from_step": schedule.steady_from,
+                    "metric_checks": 0,
+                    "creation_concurrency": CONCURRENCY,
+                    "nice": os.nice(0),
+                }
+                harness.record("scale", figures)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    harness.add_common_arguments(parser)
+    parser.add_argument("--canaries", type=int, default=100)
+    parser.add_argument("--releasing", type=int, default=100)
+    parser.add_argument("--idle", type=float, default=60.0, help="seconds measured idle")
+    parser.add_argument("--settle", type=float, default=15.0, help="seconds before idle")
+    parser.add_argument("--max-parallel", type=int, default=0, help="0: the controller's default")
+    parser.add_argument(
+        "--init-within",
+        type=float,
+        default=1800.0,
+        help="seconds the creation burst may take; past them the run records what it has",
+    )
+    parser.add_argument("--step-weight", type=int, default=2)
+    parser.add_argument("--max-weight", type=int, default=50)
+    asyncio.run(main(parser.parse_args()))
