@@ -21,6 +21,7 @@ from canary.controller.failures import (
 )
 from canary.kube import resources
 from canary.kube.crds import install_crds
+from canary.kube.events import flush_events
 from canary.kube.resources import CANARY, ResourceKind
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "podinfo" / "canary.yaml"
@@ -39,6 +40,14 @@ async def _events(api: ApiClient, namespace: str) -> list[str]:
         namespace, field_selector="involvedObject.kind=Canary,involvedObject.name=podinfo"
     )
     return [e.message for e in found.items if e.reason == RECONCILE_FAILED]
+
+
+async def _counts(api: ApiClient, namespace: str) -> dict[str, int]:
+    """Each ReconcileFailed Event's message and how many times it was said."""
+    found = await CoreV1Api(api).list_namespaced_event(
+        namespace, field_selector="involvedObject.kind=Canary,involvedObject.name=podinfo"
+    )
+    return {e.message: e.count or 1 for e in found.items if e.reason == RECONCILE_FAILED}
 
 
 async def _canary(api: ApiClient, namespace: str) -> dict[str, Any]:
@@ -82,10 +91,11 @@ async def test_failures_are_shown_once_per_message_and_interval(
     same = await _canary(api, namespace)
     assert same["metadata"]["resourceVersion"] == shown["metadata"]["resourceVersion"]
 
-    clock.now += EVENT_EVERY  # still there after EVENT_EVERY: said again, once
-    await reporter.failed(key, forbidden, 10)
+    clock.now += EVENT_EVERY  # still there after EVENT_EVERY: said again, once (a repeat of
+    await reporter.failed(key, forbidden, 10)  # one Event is aggregated: its count goes up)
     await reporter.failed(key, forbidden, 11)
-    assert len(await _events(api, namespace)) == 2
+    await flush_events(api, everything=True)
+    assert await _counts(api, namespace) == {failure_message(forbidden): 2}
 
     timeout = TimeoutError()  # another problem is said at once
     await reporter.failed(key, timeout, 12)
