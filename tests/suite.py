@@ -7,7 +7,7 @@ directory) is reused and left running; otherwise one is started in a temporary d
 stopped at the end. Then:
 
 1. every test outside `tests/e2e`, one at a time;
-2. the end-to-end tests, several at once (pytest-xdist, `CANARY_E2E_WORKERS`, default 3): each
+2. the end-to-end tests, several at once (pytest-xdist, `CANARY_E2E_WORKERS`, default 2: the machine has two cores): each
    has its own namespace and its own controller, and most of their time is spent waiting on
    analysis intervals, so running them side by side keeps the suite's wall time down;
 3. the end-to-end tests marked `serial`, one at a time: those that pause the shared API server
@@ -30,7 +30,7 @@ from canary.sandbox.binaries import default_cache_root, ensure_binaries
 from canary.sandbox.state import SandboxState, default_state_dir
 
 WORKERS_VARIABLE = "CANARY_E2E_WORKERS"
-DEFAULT_WORKERS = 3
+DEFAULT_WORKERS = 2
 
 
 def _report(message: str) -> None:
