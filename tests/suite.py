@@ -7,9 +7,10 @@ directory) is reused and left running; otherwise one is started in a temporary d
 stopped at the end. Then:
 
 1. every test outside `tests/e2e`, one at a time;
-2. the end-to-end tests, several at once (pytest-xdist, `CANARY_E2E_WORKERS`, default 2: the machine has two cores): each
-   has its own namespace and its own controller, and most of their time is spent waiting on
-   analysis intervals, so running them side by side keeps the suite's wall time down;
+2. the end-to-end tests, several at once (pytest-xdist, `CANARY_E2E_WORKERS`, default 2, the
+   machine's cores): each has its own namespace and its own controller, and most of their time
+   is spent waiting on analysis intervals, so running them side by side keeps the suite's wall
+   time down;
 3. the end-to-end tests marked `serial`, one at a time: those that pause the shared API server
    or measure how late steps are, which other tests running beside them would disturb.
 
