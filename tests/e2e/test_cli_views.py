@@ -61,6 +61,10 @@ async def _first_lines(process: asyncio.subprocess.Process, count: int) -> list[
     return lines
 
 
+# Alone: beside the other e2e tests in CI, its `canary get --watch` twice printed nothing after
+# its first table and did not exit within 30 s of SIGINT (not reproduced otherwise; under
+# investigation, see the session note).
+@pytest.mark.serial
 async def test_a_promoted_release_exits_0_and_shows_in_get_and_describe(
     api: ApiClient, namespace: str, sandbox: SandboxState
 ) -> None:
