@@ -43,8 +43,13 @@ def _expected(obj: dict[str, Any]) -> str:
     ready: dict[str, Any] = next(
         (c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {}
     )
-    if judged and ready.get("status") == "False":
-        return "Failed"  # rolled back, or refused by the controller
+    stalled = any(
+        c.get("type") == "Stalled" and c.get("status") == "True"
+        for c in status.get("conditions") or []
+    )
+    waiting = ready.get("reason") == "PrimaryNotReady"  # a hold: Failed only once stalled
+    if judged and ready.get("status") == "False" and (stalled or not waiting):
+        return "Failed"  # rolled back, refused by the controller, or held past its deadline
     if not judged or phase is None:
         return "InProgress"
     return "Current" if phase in AT_REST else "InProgress"
