@@ -193,8 +193,16 @@ def _cli_env(sandbox: SandboxState) -> dict[str, str]:
     return {**env, "KUBECONFIG": sandbox.kubeconfig}
 
 
+def _interruptible() -> None:
+    """In the CLI's child process, before exec: SIGINT back to its default, as in a terminal.
+    A shell without job control starts background commands with SIGINT ignored, and a process
+    inherits that (CI runs the suite so): the CLI would then never see a SIGINT sent to it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 async def start_cli(sandbox: SandboxState, *args: str) -> asyncio.subprocess.Process:
-    """`canary ARGS...` as its own process on the sandbox, its output piped."""
+    """`canary ARGS...` as its own process on the sandbox, its output piped, interruptible
+    with SIGINT as a user's Ctrl-C interrupts it."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -204,16 +212,20 @@ async def start_cli(sandbox: SandboxState, *args: str) -> asyncio.subprocess.Pro
         stderr=asyncio.subprocess.PIPE,
         env=_cli_env(sandbox),
         cwd=REPOSITORY,
+        preexec_fn=_interruptible,  # only resets a signal: safe beside threads
     )
 
 
 async def finish_cli(process: asyncio.subprocess.Process, *, within: float) -> Ran:
+    """The process's exit and whole output; killed past `within` seconds. One reader collects
+    the output throughout: a second `communicate()` after a timeout would have lost what the
+    first had already read."""
+    reading = asyncio.ensure_future(process.communicate())
     try:
-        async with asyncio.timeout(within):
-            out, err = await process.communicate()
+        out, err = await asyncio.wait_for(asyncio.shield(reading), within)
     except TimeoutError:
         process.kill()
-        out, err = await process.communicate()
+        out, err = await reading
         raise AssertionError(
             f"the CLI did not exit within {within:g} s:\n{Ran(None, out.decode(), err.decode())}"
         ) from None

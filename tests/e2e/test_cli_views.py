@@ -61,12 +61,6 @@ async def _first_lines(process: asyncio.subprocess.Process, count: int) -> list[
     return lines
 
 
-# Known failure under investigation: in CI's full run (both beside other e2e tests and alone
-# after them), `canary get --watch` printed nothing after its first table and did not exit
-# within 30 s of SIGINT; run alone, on any sandbox, it passes. Kept as an expected failure (not
-# skipped: it runs, and an unexpected pass is reported) until the cause is found.
-@pytest.mark.serial
-@pytest.mark.xfail(reason="canary get --watch stalls in CI's full run; under investigation")
 async def test_get_watch_follows_a_release_and_exits_on_sigint(
     api: ApiClient, namespace: str, sandbox: SandboxState
 ) -> None:
