@@ -65,25 +65,39 @@ class Wiring:
         self.reconciler = reconciler
         # (namespace, deployment name) -> Canaries whose target or primary it is
         self.by_deployment: defaultdict[tuple[str, str], set[Key]] = defaultdict(set)
+        # and back: a Canary -> the Deployments it is indexed under (every Canary event
+        # re-indexes its Canary; this keeps that independent of how many Canaries there are)
+        self.deployments_of: dict[Key, tuple[tuple[str, str], ...]] = {}
         self.synced: set[str] = set()
         self.config_users = ConfigUsers(reconciler.cache)
 
     def _index(self, key: Key, canary: dict[str, Any]) -> None:
         target = (canary.get("spec") or {}).get("targetRef", {}).get("name")
-        for keys in self.by_deployment.values():
-            keys.discard(key)
-        if isinstance(target, str):
-            self.by_deployment[(key[0], target)].add(key)
-            self.by_deployment[(key[0], target + PRIMARY_SUFFIX)].add(key)
+        wanted = (
+            ((key[0], target), (key[0], target + PRIMARY_SUFFIX)) if isinstance(target, str) else ()
+        )
+        if self.deployments_of.get(key) == wanted:
+            return  # the usual case: a status write, the target unchanged
+        self._unindex(key)
+        for deployment in wanted:
+            self.by_deployment[deployment].add(key)
+        self.deployments_of[key] = wanted
+
+    def _unindex(self, key: Key) -> None:
+        for deployment in self.deployments_of.pop(key, ()):
+            keys = self.by_deployment.get(deployment)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self.by_deployment[deployment]
 
     def _wake_rivals(self, gone: Key) -> None:
         """A deleted Canary may have held a target another Canary was refused for: wake those
         that share its target or primary, so they take over as soon as its objects are gone."""
-        for keys in self.by_deployment.values():
-            if gone in keys:
-                keys.discard(gone)
-                for key in keys:
-                    self.scheduler.wake(key)
+        for deployment in self.deployments_of.get(gone, ()):
+            for key in self.by_deployment.get(deployment, set()) - {gone}:
+                self.scheduler.wake(key)
+        self._unindex(gone)
 
     def _cache(self, plural: str, event: WatchEvent, namespace: str | None) -> None:
         cache = self.reconciler.cache
@@ -105,6 +119,7 @@ class Wiring:
             for gone in scope - keys:
                 self.scheduler.forget(gone)
                 self.reconciler.note_phase(gone, None)
+                self._unindex(gone)
             for key in keys:
                 self.scheduler.wake(key)
             self.synced.add(f"canaries/{namespace}")

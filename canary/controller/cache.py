@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from canary.kube.resources import ResourceKind
+from canary.kube.resources import FIELD_MANAGER, ResourceKind
 
 Scope = str | None  # a namespace, or None for all of them
 # Objects are kept by plural; these plurals are also another API group's (a Knative Service is
 # `services` of serving.knative.dev): the cache answers for the API version it watches only.
 SHARED_PLURALS: Final = {"services": "v1"}
+WRITTEN_AS_READ: Final = frozenset({"canaries"})  # kept whole: see the module docstring
 
 
 def answers_for(kind: ResourceKind) -> bool:
@@ -44,7 +45,8 @@ class ObjectCache:
     def put(self, plural: str, obj: dict[str, Any]) -> None:
         metadata = obj.get("metadata") or {}
         where = (plural, str(metadata.get("namespace")))
-        self._objects.setdefault(where, {})[str(metadata.get("name"))] = obj
+        kept = obj if plural in WRITTEN_AS_READ else slim(obj)
+        self._objects.setdefault(where, {})[str(metadata.get("name"))] = kept
 
     def delete(self, plural: str, obj: dict[str, Any]) -> None:
         metadata = obj.get("metadata") or {}
@@ -62,3 +64,15 @@ class ObjectCache:
     def items(self, plural: str, namespace: str) -> list[dict[str, Any]]:
         """Every `plural` object of `namespace` the watches delivered."""
         return list(self._objects.get((plural, namespace), {}).values())
+
+
+def slim(obj: dict[str, Any]) -> dict[str, Any]:
+    """`obj` with only this controller's `managedFields` entries (a shallow copy if any went)."""
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict) or not metadata.get("managedFields"):
+        return obj
+    entries = metadata["managedFields"]
+    ours = [e for e in entries if str(e.get("manager", "")).startswith(FIELD_MANAGER)]
+    if len(ours) == len(entries):
+        return obj
+    return {**obj, "metadata": {**metadata, "managedFields": ours}}

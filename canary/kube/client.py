@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
+from aiohttp.helpers import get_env_proxy_for_url
 from kubernetes_asyncio import config
 from kubernetes_asyncio.client import ApiClient, Configuration
+from yarl import URL
 
 from canary.kube.fence import FencedApiClient
 
@@ -32,10 +34,28 @@ async def api_client(
             config_file=str(kubeconfig) if kubeconfig is not None else None,
             client_configuration=configuration,
         )
+    proxy_once(configuration)
     client = (
         ApiClient(configuration)
         if may_write is None
         else FencedApiClient(configuration, may_write=may_write)
     )
+    # kubernetes_asyncio's session trusts the environment: aiohttp then looks up the proxy
+    # variables and ~/.netrc again for every request, in a thread, which was about a fifth of
+    # the controller's CPU in a release of 100 Canaries (py-spy, bench/scale.py). The proxy is
+    # read once above; netrc plays no part with the API server (tokens and certificates do).
+    client.rest_client.pool_manager._trust_env = False  # private: tests/unit/kube/test_client.py
     async with client:
         yield client
+
+
+def proxy_once(configuration: Configuration) -> None:
+    """The proxy to reach the API server through, from HTTPS_PROXY / HTTP_PROXY and NO_PROXY as
+    client-go honours them, unless the configuration names one already."""
+    if configuration.proxy:
+        return
+    with suppress(LookupError):
+        proxy, auth = get_env_proxy_for_url(URL(configuration.host or ""))
+        if auth is not None:
+            proxy = proxy.with_user(auth.login).with_password(auth.password)
+        configuration.proxy = str(proxy)

@@ -46,3 +46,32 @@ def test_a_relist_replaces_its_scope_only() -> None:
     cache.replace("canaries", None, (_obj("c", "only"),))
     assert cache.items("canaries", "b") == []
     assert cache.knows("canaries", "b")
+
+
+def _managed(*managers: str) -> list[dict[str, Any]]:
+    return [{"manager": m, "operation": "Apply", "fieldsV1": {"f:spec": {}}} for m in managers]
+
+
+def test_deployments_keep_only_this_controllers_managed_fields() -> None:
+    cache = ObjectCache()
+    deployment = _obj("a", "app")
+    deployment["metadata"]["managedFields"] = _managed(
+        "kubectl", "canary-controller", "kube-controller-manager", "canary-controller-replicas"
+    )
+    cache.put("deployments", deployment)
+
+    kept = cache.get("deployments", "a", "app")
+    assert kept is not None
+    assert [e["manager"] for e in kept["metadata"]["managedFields"]] == [
+        "canary-controller",
+        "canary-controller-replicas",
+    ]
+    assert len(deployment["metadata"]["managedFields"]) == 4, "the event's object is untouched"
+
+
+def test_canaries_keep_every_managed_field_their_status_put_carries() -> None:
+    cache = ObjectCache()
+    canary = _obj("a", "app")
+    canary["metadata"]["managedFields"] = _managed("kubectl", "canary-controller")
+    cache.put("canaries", canary)
+    assert cache.get("canaries", "a", "app") == canary
