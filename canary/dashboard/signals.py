@@ -1,8 +1,8 @@
 """What Prometheus says about one Canary, for its page: the golden signals of the primary and the
 canary side by side, and each builtin check's values over time against its range.
 
-The golden signals are `canary describe`'s (`canary.cli.views.golden`). A check's values over
-time come from a range query of the same query the controller judges, rendered for the Canary:
+The golden signals are those `canary describe` shows (`canary.views.golden`). A check's values
+over time come from a range query of the same query the controller judges, rendered for the Canary:
 the builtin queries, a metric's own `query`, or the query of a Prometheus MetricTemplate (read as
 the person, by the caller of `metrics_of`). A MetricTemplate of another provider, or one whose
 Prometheus needs credentials (a `secretRef`, which the dashboard does not read for anyone), is
@@ -17,8 +17,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from canary.cli.views.describe import chart_start, rate_window
-from canary.cli.views.golden import (
+from canary.core.redaction import redact_url
+from canary.metrics.builtin import BUILTIN_NAMES, builtin_query, builtin_scale
+from canary.metrics.errors import MetricError
+from canary.metrics.inputs import DEFAULT_INTERVAL, DEFAULT_PROVIDER, CanaryContext
+from canary.metrics.prometheus import PrometheusClient
+from canary.metrics.template import render
+from canary.targets.deployment import primary_name
+from canary.views.golden import (
     Golden,
     Reading,
     Signals,
@@ -28,14 +34,8 @@ from canary.cli.views.golden import (
     golden_signals,
     grid,
 )
-from canary.cli.views.timeline import EventView
-from canary.core.redaction import redact_url
-from canary.metrics.builtin import BUILTIN_NAMES, builtin_query, builtin_scale
-from canary.metrics.errors import MetricError
-from canary.metrics.inputs import DEFAULT_INTERVAL, DEFAULT_PROVIDER, CanaryContext
-from canary.metrics.prometheus import PrometheusClient
-from canary.metrics.template import render
-from canary.targets.deployment import primary_name
+from canary.views.timeline import EventView
+from canary.views.window import chart_start, rate_window
 
 PROMETHEUS_TIMEOUT: Final = 5.0
 CHART_POINTS: Final = 120
