@@ -23,12 +23,12 @@ from canary.kube import resources
 from canary.kube.client import api_client
 from canary.kube.errors import KubeError
 from canary.kube.resources import CANARY
-from canary.metrics.inputs import DEFAULT_INTERVAL, DEFAULT_PROVIDER
+from canary.metrics.inputs import DEFAULT_INTERVAL
 from canary.metrics.prometheus import PrometheusClient
-from canary.targets.deployment import primary_name
-from canary.views.golden import Golden, Span, Unavailable, Workloads, golden_signals
+from canary.views.golden import Golden, Span, Unavailable, golden_signals
 from canary.views.timeline import EVENTS, EventView, events_about
 from canary.views.window import chart_start, rate_window
+from canary.views.workloads import workloads_of
 
 HELP = "a Canary in detail: checks, recent releases, golden metrics of primary and canary"
 PROMETHEUS_TIMEOUT = 5.0
@@ -104,14 +104,7 @@ async def _metrics(
 ) -> Golden | Unavailable:
     if not url:
         return Unavailable(NO_URL)
-    spec = canary.get("spec") or {}
-    target = str((spec.get("targetRef") or {}).get("name") or "")
-    workloads = Workloads(
-        namespace=str((canary.get("metadata") or {}).get("namespace") or ""),
-        primary=primary_name(target),
-        canary=target,
-        provider=str(spec.get("provider") or os.environ.get("CANARY_PROVIDER") or DEFAULT_PROVIDER),
-    )
+    workloads = workloads_of(canary)
     try:
         client = PrometheusClient(url, timeout=PROMETHEUS_TIMEOUT)
     except ValueError as error:

@@ -222,7 +222,7 @@ def _metrics(described: Described) -> str:
             _reading(metrics.canary.success_rate, "%"),
         ],
         [
-            "p99 latency",
+            f"{metrics.latency} latency",
             _reading(metrics.primary.latency_p99, " ms"),
             _reading(metrics.canary.latency_p99, " ms"),
         ],
@@ -234,7 +234,7 @@ def _metrics(described: Described) -> str:
         for what, reading in (
             ("request rate", signals.request_rate),
             ("success rate", signals.success_rate),
-            ("p99 latency", signals.latency_p99),
+            (f"{metrics.latency} latency", signals.latency_p99),
         )
         if reading.problem
     ]
