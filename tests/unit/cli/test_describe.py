@@ -12,12 +12,12 @@ from canary.views.golden import (
     Golden,
     Span,
     Unavailable,
-    Workloads,
     golden_signals,
     grid,
 )
 from canary.views.timeline import events_about
 from canary.views.window import chart_start, rate_window
+from canary.views.workloads import Workloads
 from tests.unit.cli.objects import NOW, canary, event
 
 WORKLOADS = Workloads(
