@@ -162,3 +162,7 @@ async def test_describe_and_the_dashboard_show_primary_and_canary_traffic(
     for side in ("primary", "canary"):
         assert golden[side]["requestRate"]["value"] > 0, golden
         assert golden[side]["successRate"]["value"] == 100.0, golden
+    # The check's chart renders its builtin query as the controller does (Skipper's route ids
+    # spell the namespace's `-` as `_`).
+    success = page["metrics"]["checks"]["request-success-rate"]
+    assert 100.0 in success["values"], success
