@@ -1,8 +1,9 @@
 """A Canary (and its events) as the plain JSON the pages show and scripts read.
 
-The projections reuse the CLI's readings of a Canary (`canary.cli.views.summary` for the status,
-`canary.cli.views.timeline` for the releases and weights rebuilt from events), so the dashboard
-and `canary get|describe` never disagree. Pure: the callers read the objects.
+The projections are made of the readings `canary get|describe` print too
+(`canary.views.summary` for the status, `canary.views.timeline` for the releases and weights
+rebuilt from events), so the dashboard and the CLI never disagree. Pure: the callers read the
+objects.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Any, Final
 
 import yaml
 
-from canary.cli.views.summary import CanarySummary, CheckView, summary_of
-from canary.cli.views.timeline import EventView, releases, weight_changes
+from canary.views.summary import CanarySummary, CheckView, summary_of
+from canary.views.timeline import EventView, releases, weight_changes
 
 RELEASES_SHOWN: Final = 2  # the current release and the one before
 PAUSED: Final = "canary.dev/paused"

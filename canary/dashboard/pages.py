@@ -15,9 +15,6 @@ import structlog
 from aiohttp import web
 
 from canary.api.status import Phase
-from canary.cli.views.describe import EVENTS
-from canary.cli.views.get import NO_CRD
-from canary.cli.views.timeline import events_about
 from canary.controller.manual import Request, RequestError, make_request
 from canary.dashboard import model
 from canary.dashboard.access import Access
@@ -27,6 +24,8 @@ from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.errors import Forbidden, KubeError, NotFound
 from canary.kube.resources import CANARY, METRIC_TEMPLATE
+from canary.views.summary import NO_CRD
+from canary.views.timeline import EVENTS, events_about
 
 log = structlog.get_logger(__name__)
 

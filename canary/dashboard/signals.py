@@ -1,8 +1,8 @@
 """What Prometheus says about one Canary, for its page: the golden signals of the primary and the
 canary side by side, and each builtin check's values over time against its range.
 
-The golden signals are `canary describe`'s (`canary.cli.views.golden`). A check's values over
-time come from a range query of the same query the controller judges, rendered for the Canary:
+The golden signals are those `canary describe` shows (`canary.views.golden`). A check's values
+over time come from a range query of the same query the controller judges, rendered for the Canary:
 the builtin queries, a metric's own `query`, or the query of a Prometheus MetricTemplate (read as
 the person, by the caller of `metrics_of`). A MetricTemplate of another provider, or one whose
 Prometheus needs credentials (a `secretRef`, which the dashboard does not read for anyone), is
@@ -12,30 +12,28 @@ optional: without it, or when it fails, the page says why and shows everything e
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from canary.cli.views.describe import chart_start, rate_window
-from canary.cli.views.golden import (
+from canary.core.redaction import redact_url
+from canary.metrics.builtin import BUILTIN_NAMES, builtin_context, builtin_query, builtin_scale
+from canary.metrics.errors import MetricError
+from canary.metrics.inputs import DEFAULT_INTERVAL
+from canary.metrics.prometheus import PrometheusClient
+from canary.metrics.template import render
+from canary.views.golden import (
     Golden,
     Reading,
     Signals,
     Span,
     Unavailable,
-    Workloads,
     golden_signals,
     grid,
 )
-from canary.cli.views.timeline import EventView
-from canary.core.redaction import redact_url
-from canary.metrics.builtin import BUILTIN_NAMES, builtin_query, builtin_scale
-from canary.metrics.errors import MetricError
-from canary.metrics.inputs import DEFAULT_INTERVAL, DEFAULT_PROVIDER, CanaryContext
-from canary.metrics.prometheus import PrometheusClient
-from canary.metrics.template import render
-from canary.targets.deployment import primary_name
+from canary.views.timeline import EventView
+from canary.views.window import chart_start, rate_window
+from canary.views.workloads import workloads_of
 
 PROMETHEUS_TIMEOUT: Final = 5.0
 CHART_POINTS: Final = 120
@@ -65,6 +63,7 @@ def golden_json(found: Golden | Unavailable) -> JSON:
     return {
         "problem": "",
         "window": found.window,
+        "latency": found.latency,
         "primary": _signals(found.primary),
         "canary": _signals(found.canary),
         "successOverTime": {
@@ -89,27 +88,15 @@ async def metrics_of(
     url = url or str(spec.get("metricsServer") or "")
     if not url:
         return {"golden": {"problem": NO_URL}, "checks": {}, "prometheus": ""}
-    target = str((spec.get("targetRef") or {}).get("name") or "")
-    kind = str((spec.get("targetRef") or {}).get("kind") or "Deployment")
-    namespace = str((canary.get("metadata") or {}).get("namespace") or "")
-    provider = str(spec.get("provider") or os.environ.get("CANARY_PROVIDER") or DEFAULT_PROVIDER)
-    workloads = Workloads(
-        namespace=namespace, primary=primary_name(target), canary=target, provider=provider
-    )
+    workloads = workloads_of(canary)
+    namespace, provider, kind = workloads.namespace, workloads.provider, workloads.target_kind
     span = Span(start=chart_start(events, now=now), end=now, points=CHART_POINTS)
     try:
         client = PrometheusClient(url, timeout=PROMETHEUS_TIMEOUT)
     except ValueError as error:
         problem = f"Prometheus URL {redact_url(url)!r}: {error}"
         return {"golden": {"problem": problem}, "checks": {}, "prometheus": redact_url(url)}
-    context = CanaryContext(
-        name=str((canary.get("metadata") or {}).get("name") or ""),
-        namespace=namespace,
-        target=target,
-        service=str((spec.get("service") or {}).get("name") or "") or None,
-        provider=provider,
-        target_kind=kind,
-    )
+    context = workloads.context("canary")  # the names the controller renders checks with
     async with client:
         golden = await golden_signals(client, workloads, window=rate_window(spec), span=span)
         checks: JSON = {}
@@ -124,18 +111,26 @@ async def metrics_of(
             promql, address = query
             interval = str(metric.get("interval") or DEFAULT_INTERVAL)
             try:
-                promql = render(promql, context=context, interval=interval, variables=_vars(metric))
+                names = builtin_context(context) if _runs_builtin(metric) else context
+                promql = render(promql, context=names, interval=interval, variables=_vars(metric))
             except MetricError as error:
                 checks[name] = {"times": [], "values": [], "problem": str(error)}
                 continue
             scale = builtin_scale(name, provider=provider) if name in BUILTIN_NAMES else 1.0
             if address:
                 checks[name] = await _series_at(address, promql, scale=scale, span=span)
-            elif isinstance(golden, Unavailable):  # asked already: no answer from it
+            elif isinstance(golden, Unavailable) and not golden.answered:  # no answer from it
                 checks[name] = {"times": [], "values": [], "problem": golden.reason}
             else:
                 checks[name] = await _series(client, promql, scale=scale, span=span)
     return {"golden": golden_json(golden), "checks": checks, "prometheus": redact_url(url)}
+
+
+def _runs_builtin(metric: Mapping[str, Any]) -> bool:
+    """Whether `metric` runs a builtin query (and so sees the names as its provider spells
+    them), as the controller decides it."""
+    own = metric.get("templateRef") or metric.get("query")
+    return not own and str(metric.get("name") or "") in BUILTIN_NAMES
 
 
 def _vars(metric: Mapping[str, Any]) -> dict[str, str]:

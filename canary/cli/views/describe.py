@@ -13,31 +13,26 @@ import asyncio
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from datetime import UTC, datetime
+from typing import Any
 
-from canary.cli.views.golden import Golden, Span, Unavailable, Workloads, golden_signals
 from canary.cli.views.options import add_cluster_options, not_found, report
 from canary.cli.views.sections import Described, render
-from canary.cli.views.timeline import EventView, events_about, releases
 from canary.core.redaction import redact_url
 from canary.kube import resources
 from canary.kube.client import api_client
 from canary.kube.errors import KubeError
-from canary.kube.resources import CANARY, ResourceKind
-from canary.metrics.builtin import REQUEST_SUCCESS_RATE
-from canary.metrics.inputs import DEFAULT_INTERVAL, DEFAULT_PROVIDER
+from canary.kube.resources import CANARY
+from canary.metrics.inputs import DEFAULT_INTERVAL
 from canary.metrics.prometheus import PrometheusClient
-from canary.targets.deployment import primary_name
+from canary.views.golden import Golden, Span, Unavailable, golden_signals
+from canary.views.timeline import EVENTS, EventView, events_about
+from canary.views.window import chart_start, rate_window
+from canary.views.workloads import workloads_of
 
 HELP = "a Canary in detail: checks, recent releases, golden metrics of primary and canary"
-EVENTS: Final = ResourceKind("v1", "Event", "events")
 PROMETHEUS_TIMEOUT = 5.0
 CHART_POINTS = 60
-CHART_LEAD = timedelta(seconds=30)  # shown before the latest release started
-CHART_DEFAULT = timedelta(minutes=10)  # shown when no release is in the events
-CHART_LONGEST = timedelta(hours=1)
-CHART_SHORTEST = timedelta(minutes=1)
 NO_URL = "no Prometheus URL: pass --prometheus-url, set CANARY_PROMETHEUS_URL or spec.metricsServer"
 
 
@@ -99,22 +94,6 @@ async def _describe(args: argparse.Namespace) -> str | None:
     )
 
 
-def rate_window(spec: Mapping[str, Any]) -> str:
-    """The interval of the Canary's success-rate check, so the numbers match what it judges."""
-    for metric in (spec.get("analysis") or {}).get("metrics") or []:
-        if metric.get("name") == REQUEST_SUCCESS_RATE and metric.get("interval"):
-            return str(metric["interval"])
-    return DEFAULT_INTERVAL
-
-
-def chart_start(events: Sequence[EventView], *, now: datetime) -> datetime:
-    """Where the charts start: a little before the latest release, within bounds."""
-    groups = releases(events)
-    started = groups[-1].started if groups else None
-    start = now - CHART_DEFAULT if started is None else started - CHART_LEAD
-    return min(max(start, now - CHART_LONGEST), now - CHART_SHORTEST)
-
-
 async def _metrics(
     url: str,
     canary: Mapping[str, Any],
@@ -125,14 +104,7 @@ async def _metrics(
 ) -> Golden | Unavailable:
     if not url:
         return Unavailable(NO_URL)
-    spec = canary.get("spec") or {}
-    target = str((spec.get("targetRef") or {}).get("name") or "")
-    workloads = Workloads(
-        namespace=str((canary.get("metadata") or {}).get("namespace") or ""),
-        primary=primary_name(target),
-        canary=target,
-        provider=str(spec.get("provider") or os.environ.get("CANARY_PROVIDER") or DEFAULT_PROVIDER),
-    )
+    workloads = workloads_of(canary)
     try:
         client = PrometheusClient(url, timeout=PROMETHEUS_TIMEOUT)
     except ValueError as error:

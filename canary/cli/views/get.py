@@ -16,19 +16,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from canary.cli.views.options import add_cluster_options, not_found, report
-from canary.cli.views.summary import CanarySummary, summary_of
-from canary.cli.views.text import NO_VALUE, age, table, truncate
 from canary.kube import resources
 from canary.kube.client import api_client
 from canary.kube.errors import KubeError
 from canary.kube.resources import CANARY
 from canary.kube.watch import WatchEvent, watch
 from canary.telemetry.logging import configure
+from canary.views.summary import NO_CRD, CanarySummary, summary_of
+from canary.views.text import NO_VALUE, age, table, truncate
 
 HELP = "list Canaries: phase, weight, failed checks, each check's latest value"
 MESSAGE_WIDTH = 60
 HEADERS = ("NAME", "PHASE", "WEIGHT", "FAILED CHECKS", "CHECKS", "LAST TRANSITION", "MESSAGE")
-NO_CRD = "the Canary CRD is not installed in this cluster (see `canary crds install`)"
 
 Key = tuple[str, str]
 

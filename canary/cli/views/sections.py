@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from canary.cli.views.golden import Chart, Golden, Reading, Unavailable
-from canary.cli.views.summary import CanarySummary, summary_of
-from canary.cli.views.text import (
+from canary.controller.manual import requests_of
+from canary.core.redaction import redact_url
+from canary.views.golden import Chart, Golden, Reading, Unavailable
+from canary.views.summary import CanarySummary, summary_of
+from canary.views.text import (
     CROSS,
     NO_VALUE,
     TICK,
@@ -25,9 +27,7 @@ from canary.cli.views.text import (
     truncate,
     value_range,
 )
-from canary.cli.views.timeline import EventView, Release, releases, weight_at, weight_changes
-from canary.controller.manual import requests_of
-from canary.core.redaction import redact_url
+from canary.views.timeline import EventView, Release, releases, weight_at, weight_changes
 
 RELEASES_SHOWN = 2
 EVENT_MESSAGE_WIDTH = 200
@@ -222,7 +222,7 @@ def _metrics(described: Described) -> str:
             _reading(metrics.canary.success_rate, "%"),
         ],
         [
-            "p99 latency",
+            f"{metrics.latency} latency",
             _reading(metrics.primary.latency_p99, " ms"),
             _reading(metrics.canary.latency_p99, " ms"),
         ],
@@ -234,7 +234,7 @@ def _metrics(described: Described) -> str:
         for what, reading in (
             ("request rate", signals.request_rate),
             ("success rate", signals.success_rate),
-            ("p99 latency", signals.latency_p99),
+            (f"{metrics.latency} latency", signals.latency_p99),
         )
         if reading.problem
     ]

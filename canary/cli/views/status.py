@@ -17,8 +17,6 @@ from typing import Any
 
 from canary.api.durations import parse_duration
 from canary.cli.views.options import add_cluster_options, not_found, report
-from canary.cli.views.summary import summary_of
-from canary.cli.views.text import clock
 from canary.cli.views.verdict import Outcome, Target, Verdict, judge, timed_out
 from canary.kube import resources
 from canary.kube.client import ApiClient, api_client
@@ -29,6 +27,8 @@ from canary.targets.deployment import TargetError
 from canary.targets.tracking import read_configs
 from canary.targets.workload import workload_of
 from canary.telemetry.logging import configure
+from canary.views.summary import summary_of
+from canary.views.text import clock
 
 HELP = "whether the current release finished: exit 0 promoted, 1 failed, 2 timed out, 3 running"
 DEFAULT_TIMEOUT = "15m"

@@ -24,8 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from canary.cli.views.summary import CanarySummary, CheckView
-from canary.cli.views.text import CROSS, number, truncate, value_range
+from canary.views.summary import CanarySummary, CheckView
+from canary.views.text import CROSS, number, truncate, value_range
 
 # Ready=False reasons that only a change of the spec (or of the Canary holding the target)
 # can clear (see canary.controller.reconcile).

@@ -66,4 +66,8 @@ TABLE = BuiltinTable(
         )
         """
     ),
+    together=(
+        "APISIX counts a route's requests for all its upstreams at once: the series of the canary"
+        " copy of the route are the primary's and the canary's requests together"
+    ),
 )

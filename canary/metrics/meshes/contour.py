@@ -13,5 +13,6 @@ from __future__ import annotations
 from canary.metrics.meshes.envoy import envoy_table
 
 _CLUSTER = 'envoy_cluster_name=~"{{ namespace }}_{{ service }}-canary_[0-9a-zA-Z-]+"'
+_PRIMARY_CLUSTER = 'envoy_cluster_name=~"{{ namespace }}_{{ service }}-primary_[0-9a-zA-Z-]+"'
 
-TABLE = envoy_table("contour", _CLUSTER)
+TABLE = envoy_table("contour", _CLUSTER, primary=_PRIMARY_CLUSTER)

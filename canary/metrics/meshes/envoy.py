@@ -5,7 +5,8 @@ counter (by `envoy_response_code`) and `envoy_cluster_upstream_rq_time` histogra
 of the canary's upstream cluster; they differ only in the label matcher that picks that cluster
 (`envoy_cluster_name` or Kuma's `service`), which each provider's module gives. The queries are
 Flagger's, character for character once whitespace is collapsed (its stray commas before `}`
-included: PromQL accepts them). Data only.
+included: PromQL accepts them). The primary's cluster, which the views show beside the canary's,
+is picked the same way (`<apex>-primary` for `<apex>-canary`). Data only.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from __future__ import annotations
 from canary.metrics.meshes.table import BuiltinTable, collapse
 
 
-def envoy_table(mesh: str, selector: str) -> BuiltinTable:
+def envoy_table(mesh: str, selector: str, *, primary: str = "") -> BuiltinTable:
     """The builtin queries of an Envoy-based mesh or ingress, for the canary's upstream cluster
-    series that `selector` (a label matcher) picks."""
+    series that `selector` (a label matcher) picks; with `primary`, the matcher of the
+    primary's cluster, the same queries for the primary (`BuiltinTable.primary`)."""
     return BuiltinTable(
         mesh=mesh,
+        primary=envoy_table(mesh, primary) if primary else None,
         success_rate=collapse(
             f"""
                 sum(

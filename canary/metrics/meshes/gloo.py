@@ -6,7 +6,8 @@ Upstream is `<namespace>-<apex>-canaryupstream-<port>`. Flagger's observer match
 `{{ namespace }}-{{ target }}-canaryupstream-...`, which misses the Upstream when `service.name`
 differs from the target's name (its router names Upstreams after the apex Service); these
 queries use `{{ service }}`, the apex Service's name, and are otherwise Flagger's, character for
-character once whitespace is collapsed. Data only.
+character once whitespace is collapsed. The views show the primary's Upstream
+(`...-primaryupstream-...`) beside the canary's. Data only.
 """
 
 from __future__ import annotations
@@ -17,4 +18,9 @@ _CLUSTER = (
     'envoy_cluster_name=~"{{ namespace }}-{{ service }}-canaryupstream-[0-9a-zA-Z-]+_[0-9a-zA-Z-]+"'
 )
 
-TABLE = envoy_table("gloo", _CLUSTER)
+_PRIMARY_CLUSTER = (
+    'envoy_cluster_name=~"{{ namespace }}-{{ service }}-primaryupstream-[0-9a-zA-Z-]+'
+    '_[0-9a-zA-Z-]+"'
+)
+
+TABLE = envoy_table("gloo", _CLUSTER, primary=_PRIMARY_CLUSTER)

@@ -4,7 +4,8 @@ Flagger's Knative observer reads `envoy_cluster_upstream_rq` (by `envoy_response
 `envoy_cluster_upstream_rq_time_bucket` (milliseconds) of the Envoy cluster
 `<namespace>/<revision>` that Kourier keeps for each Revision. `{{ route }}` is the Revision
 under analysis for a Knative target (see `canary.controller.convert.context_of`), so only the
-canary's requests are judged. Data only.
+canary's requests are judged; the views read the primary's Revision's cluster with the same
+queries, `{{ route }}` being the primary's Revision then. Data only.
 """
 
 from __future__ import annotations

@@ -28,6 +28,16 @@ class BuiltinTable:
     `daemon_set` is the variant for a DaemonSet target where its pods are selected differently.
     `encode`, when set, is applied to the names the queries use (`{{ namespace }}`,
     `{{ target }}`, ...) before rendering (Skipper's route ids spell them with `_` for `-`).
+
+    For the views that show the primary beside the canary (`canary describe`, the dashboard):
+    `primary`, when set, is the same queries for the primary's series, rendered with the
+    Canary's own names, for a provider whose queries pick the canary's series by a name of its
+    own (the `<apex>-canary` Service's cluster, the canary Ingress) rather than by
+    `{{ target }}`. Without it, the primary's series are the ones these queries select when
+    rendered with the primary's names (`{{ target }}` the `<target>-primary` Deployment, a
+    Knative `{{ route }}` the primary's Revision). `together`, when set, says why the
+    provider's series cannot tell the primary's requests from the canary's at all.
+    `duration_statistic` names what `duration` measures (`p99`, or `mean` where it is a mean).
     """
 
     mesh: str
@@ -37,3 +47,6 @@ class BuiltinTable:
     duration_scale: float = 1.0
     daemon_set: BuiltinTable | None = None
     encode: Callable[[str], str] | None = None
+    primary: BuiltinTable | None = None
+    together: str = ""
+    duration_statistic: str = "p99"

@@ -5,19 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from canary.cli.views.describe import chart_start, rate_window
-from canary.cli.views.golden import (
+from canary.cli.views.sections import Described, render, strategy
+from canary.metrics.errors import FailureKind, MetricError
+from canary.metrics.series import Series
+from canary.views.golden import (
     Golden,
     Span,
     Unavailable,
-    Workloads,
     golden_signals,
     grid,
 )
-from canary.cli.views.sections import Described, render, strategy
-from canary.cli.views.timeline import events_about
-from canary.metrics.errors import FailureKind, MetricError
-from canary.metrics.series import Series
+from canary.views.timeline import events_about
+from canary.views.window import chart_start, rate_window
+from canary.views.workloads import Workloads
 from tests.unit.cli.objects import NOW, canary, event
 
 WORKLOADS = Workloads(

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from canary.cli.views.get import follow, render
-from canary.cli.views.summary import CanarySummary, summary_of
 from canary.kube.watch import WatchEvent
+from canary.views.summary import CanarySummary, summary_of
 from tests.unit.cli.objects import NOW, canary
 
 

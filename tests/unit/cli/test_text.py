@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from canary.cli.views.text import age, number, sparkline, table, truncate, value_range
+from canary.views.text import age, number, sparkline, table, truncate, value_range
 from tests.unit.cli.objects import NOW
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from canary.cli.views.timeline import events_about, releases, weight_at, weight_changes
+from canary.views.timeline import events_about, releases, weight_at, weight_changes
 from tests.unit.cli.objects import NOW, event
 
 REVISION = "d4d4d4d4d4d4d4d4"

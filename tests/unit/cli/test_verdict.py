@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from canary.cli.views.summary import summary_of
 from canary.cli.views.verdict import Outcome, Target, Verdict, judge, timed_out
+from canary.views.summary import summary_of
 from tests.unit.cli.objects import canary, check
 
 CURRENT = "c3c3c3c3c3c3c3c3"

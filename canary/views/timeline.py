@@ -5,7 +5,7 @@ them, an hour by default). They are grouped into releases, each starting where t
 announced a new revision (or a retry), and give back the phases a release went through and the
 canary weight over time. The weights are read from the controller's event messages ("Advanced
 canary weight to 30"); an event this module does not know leaves the weight as it was. Pure:
-the caller lists the events.
+the caller lists the events (`EVENTS`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from canary.cli.views.summary import timestamp
+from canary.kube.resources import ResourceKind
+from canary.views.summary import timestamp
+
+EVENTS: Final = ResourceKind("v1", "Event", "events")  # what the caller lists
 
 TOTAL = 100
 # Reasons that start a release (canary.core.transitions.Reason).

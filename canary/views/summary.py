@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from canary.cli.views.text import CROSS, NO_VALUE, TICK, number
+from canary.views.text import CROSS, NO_VALUE, TICK, number
+
+NO_CRD = "the Canary CRD is not installed in this cluster (see `canary crds install`)"
 
 
 @dataclass(frozen=True)

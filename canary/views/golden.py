@@ -1,11 +1,15 @@
 """The golden signals of the primary and the canary, side by side, as `canary describe` shows them.
 
-Request rate, success rate and p99 latency of each Deployment, from the same proxy metrics the
-builtin checks read (`canary.metrics.builtin`: Linkerd's `response_total` and
-`response_latency_ms_bucket`, or the application's `http_request_duration_seconds` for the
-`kubernetes` and `gatewayapi:*` providers), over a rate window; and the success rate of both over
-time, for a sparkline. A value that cannot be had is shown with its reason, never guessed. When
-Prometheus cannot answer at all, the result says why instead of failing the view.
+Request rate, success rate and latency of each, read with the queries of the Canary's provider
+(its `BuiltinTable` in `canary.metrics.builtin`: Linkerd's or Istio's proxy series, the
+application's `http_request_duration_seconds` for `kubernetes` and `gatewayapi:*`, the series of
+an ingress or Envoy cluster for the others) over a rate window; and the success rate of both
+over time, for a sparkline. Where the target's name tells the two apart (a mesh's series per
+workload), the queries are rendered once for each; where the provider picks the canary's series
+by a name of its own (the canary Ingress, the `<apex>-canary` cluster), the table's `primary`
+queries pick the primary's. A provider whose series cannot tell them apart (APISIX) is shown
+as unavailable, with that reason. A value that cannot be had is shown with its reason, never
+guessed. When Prometheus cannot answer at all, the result says why instead of failing the view.
 """
 
 from __future__ import annotations
@@ -16,20 +20,14 @@ from datetime import UTC, datetime
 from math import ceil
 from typing import Protocol
 
-from canary.metrics.builtin import (
-    REQUEST_DURATION,
-    REQUEST_SUCCESS_RATE,
-    builtin_query,
-    builtin_scale,
-    table_of,
-)
+from canary.metrics.builtin import builtin_context, table_of
 from canary.metrics.errors import MetricError
-from canary.metrics.inputs import CanaryContext
+from canary.metrics.meshes.table import BuiltinTable
 from canary.metrics.series import Series
 from canary.metrics.template import render
+from canary.views.workloads import SIDES, Side, Workloads
 
 
-# Mesh -> the request rate (per second) of `{{ target }}`, beside the builtin checks' queries.
 class RangeQueryClient(Protocol):
     """What this module needs of Prometheus: `PrometheusClient`, or a fake in tests."""
 
@@ -50,7 +48,7 @@ class Reading:
 
 @dataclass(frozen=True)
 class Signals:
-    """The golden signals of one Deployment."""
+    """The golden signals of one side (the primary or the canary)."""
 
     request_rate: Reading
     success_rate: Reading
@@ -74,11 +72,13 @@ class Golden:
     primary: Signals
     canary: Signals
     success_over_time: Chart
+    latency: str = "p99"  # what `latency_p99` is: the p99, or the mean for some providers
 
 
 @dataclass(frozen=True)
 class Unavailable:
     reason: str
+    answered: bool = False  # Prometheus answered (the reason is not about reaching it)
 
 
 @dataclass(frozen=True)
@@ -90,42 +90,29 @@ class Span:
     points: int
 
 
-@dataclass(frozen=True)
-class Workloads:
-    """Whose signals: the primary and canary Deployments of one Canary."""
-
-    namespace: str
-    primary: str
-    canary: str
-    provider: str
-
-
 async def golden_signals(
     client: RangeQueryClient, workloads: Workloads, *, window: str, span: Span
 ) -> Golden | Unavailable:
-    """Ask Prometheus for both Deployments' signals now, and their success rate over `span`."""
+    """Ask Prometheus for both sides' signals now, and their success rate over `span`."""
     try:
-        templates = {
-            "rate": table_of(workloads.provider).request_rate,
-            "success": builtin_query(REQUEST_SUCCESS_RATE, provider=workloads.provider),
-            "latency": builtin_query(REQUEST_DURATION, provider=workloads.provider),
-        }
+        table = table_of(workloads.provider, target_kind=workloads.target_kind)
         queries = {
-            (side, kind): _render(template, workloads, side=side, window=window)
-            for side in ("primary", "canary")
-            for kind, template in templates.items()
+            (side, kind): query
+            for side in SIDES
+            for kind, query in _queries(table, workloads, side=side, window=window).items()
         }
         await client.query("vector(1)")  # one quick question first: is anyone there?
     except MetricError as error:
         return Unavailable(str(error))
+    if table.together:
+        return Unavailable(f"provider {workloads.provider}: {table.together}", answered=True)
     keys = list(queries)
     readings = await asyncio.gather(*(_reading(client, queries[key]) for key in keys))
     found = dict(zip(keys, readings, strict=True))
-    scale = builtin_scale(REQUEST_DURATION, provider=workloads.provider)  # to milliseconds
-    for side in ("primary", "canary"):
+    for side in SIDES:  # to milliseconds
         latency = found[side, "latency"]
         if latency.value is not None:
-            found[side, "latency"] = Reading(latency.value * scale)
+            found[side, "latency"] = Reading(latency.value * table.duration_scale)
     chart = await _chart(
         client,
         primary=queries["primary", "success"],
@@ -141,7 +128,29 @@ async def golden_signals(
             found["canary", "rate"], found["canary", "success"], found["canary", "latency"]
         ),
         success_over_time=chart,
+        latency=table.duration_statistic,
     )
+
+
+def _queries(
+    table: BuiltinTable, workloads: Workloads, *, side: Side, window: str
+) -> dict[str, str]:
+    """The queries of `side`'s signals: the table's own (or its `primary` variant, for the
+    primary of a provider that has one) rendered with the names that select that side."""
+    if side == "primary" and table.primary is not None:
+        table, context = table.primary, workloads.context("canary")
+    else:
+        context = workloads.context(side)
+    context = builtin_context(context)  # the names as the provider spells them
+    templates = {
+        "rate": table.request_rate,
+        "success": table.success_rate,
+        "latency": table.duration,
+    }
+    return {
+        kind: render(template, context=context, interval=window, variables={})
+        for kind, template in templates.items()
+    }
 
 
 def grid(start: datetime, end: datetime, *, points: int) -> tuple[tuple[datetime, ...], int]:
@@ -150,17 +159,6 @@ def grid(start: datetime, end: datetime, *, points: int) -> tuple[tuple[datetime
     step = max(1, ceil((last - first) / max(points - 1, 1)))
     times = tuple(datetime.fromtimestamp(t, UTC) for t in range(first, last + 1, step))
     return times, step
-
-
-def _render(template: str, workloads: Workloads, *, side: str, window: str) -> str:
-    deployment = workloads.primary if side == "primary" else workloads.canary
-    context = CanaryContext(
-        name=workloads.canary,
-        namespace=workloads.namespace,
-        target=deployment,  # matched with =~, as the builtin checks match it
-        provider=workloads.provider,
-    )
-    return render(template, context=context, interval=window, variables={})
 
 
 async def _reading(client: RangeQueryClient, promql: str) -> Reading:
