@@ -10,7 +10,7 @@ again"), and the controller puts the object its own write returned straight into
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from canary.kube.resources import FIELD_MANAGER, ResourceKind
 
@@ -26,23 +26,43 @@ def answers_for(kind: ResourceKind) -> bool:
     return SHARED_PLURALS.get(kind.plural, kind.api_version) == kind.api_version
 
 
+class Follower(Protocol):
+    """Told of every change to one kind's objects in the cache (an index kept beside it)."""
+
+    def put(self, raw: dict[str, Any]) -> None: ...
+    def delete(self, raw: dict[str, Any]) -> None: ...
+    def replace(self, namespace: Scope, items: tuple[dict[str, Any], ...]) -> None: ...
+
+
 class ObjectCache:
     """Objects by kind and namespace: a read costs the same with 10 or 10,000 objects cached,
-    and listing one namespace's Canaries (every cycle does, for ownership) walks only those."""
+    and listing one namespace's Canaries walks only those. A `Follower` of a kind sees every
+    change to it (`canary.controller.claimindex` indexes the Canaries' claims so)."""
 
     def __init__(self) -> None:
         self._objects: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         self._synced: set[tuple[str, Scope]] = set()
+        self._followers: dict[str, Follower] = {}
+
+    def follow(self, plural: str, follower: Follower) -> None:
+        self._followers[plural] = follower
 
     def replace(self, plural: str, scope: Scope, items: tuple[dict[str, Any], ...]) -> None:
         """A (re)list: the complete set of `plural` objects in `scope`."""
         for key in [k for k in self._objects if k[0] == plural and scope in (None, k[1])]:
             del self._objects[key]
         for item in items:
-            self.put(plural, item)
+            self._store(plural, item)
         self._synced.add((plural, scope))
+        if plural in self._followers:
+            self._followers[plural].replace(scope, items)
 
     def put(self, plural: str, obj: dict[str, Any]) -> None:
+        self._store(plural, obj)
+        if plural in self._followers:
+            self._followers[plural].put(obj)
+
+    def _store(self, plural: str, obj: dict[str, Any]) -> None:
         metadata = obj.get("metadata") or {}
         where = (plural, str(metadata.get("namespace")))
         kept = obj if plural in WRITTEN_AS_READ else slim(obj)
@@ -53,6 +73,8 @@ class ObjectCache:
         named = self._objects.get((plural, str(metadata.get("namespace"))))
         if named is not None:
             named.pop(str(metadata.get("name")), None)
+        if plural in self._followers:
+            self._followers[plural].delete(obj)
 
     def knows(self, plural: str, namespace: str) -> bool:
         """Whether a watch covering `namespace` has listed `plural` (so absence means absent)."""

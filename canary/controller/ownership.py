@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from canary.controller.claimindex import Neighbours, Scanned
 from canary.controller.claims import (
     TARGET,
     Claimant,
@@ -79,17 +80,18 @@ class Refusal:
     retry: float = LATER
 
 
-async def refusal(
+async def refusal(  # noqa: PLR0913 - keyword-only: the neighbours come one way or the other
     raw: Mapping[str, Any],
     *,
     read: Reader,
-    canaries: Sequence[Mapping[str, Any]],
     default_provider: str,
+    canaries: Sequence[Mapping[str, Any]] = (),
+    neighbours: Neighbours | None = None,
     claimant_of: Callable[[Mapping[str, Any]], Claimant] | None = None,
 ) -> Refusal | None:
-    """Why the Canary `raw` may not act, or None when it may. `canaries` are the Canaries of
-    its namespace (itself among them or not); `claimant_of` may answer `claimant` from a
-    memo (every cycle asks it for every Canary of the namespace)."""
+    """Why the Canary `raw` may not act, or None when it may. The other Canaries of its
+    namespace are `neighbours` (an index), or else `canaries` looked through one by one;
+    `claimant_of` may answer `claimant` from a memo."""
     claimant_of = claimant_of or functools.partial(claimant, default_provider=default_provider)
     ours = claimant_of(raw)
     if not ours.claims:
@@ -101,13 +103,11 @@ async def refusal(
         claim.key: canary_owner(await read(_KINDS[claim.kind], ours.namespace, claim.name))
         for claim in ours.claims
     }
-    everyone = [other for other in map(claimant_of, canaries) if other.uid != ours.uid]
+    if neighbours is None:
+        neighbours = Scanned(canaries, claimant_of)
     # Only Canaries that claim something ours claims can win it from us.
-    others = sorted(
-        (other for other in everyone if not ours.keys.isdisjoint(other.keys)),
-        key=lambda other: other.order,
-    )
-    found = _owned_elsewhere(ours, owners, others, known={other.uid for other in everyone})
+    others = sorted(neighbours.sharing(ours), key=lambda other: other.order)
+    found = _owned_elsewhere(ours, owners, others, known=neighbours.known)
     if found is not None:
         return found
     for other in others:
@@ -122,17 +122,18 @@ def _owned_elsewhere(
     owners: Mapping[tuple[str, str], Owner | None],
     others: Sequence[Claimant],
     *,
-    known: set[str],
+    known: Callable[[str], bool],
 ) -> Refusal | None:
     """An object of ours owned by a Canary that does not claim it (a gone one, Flagger's, one
     whose service.name changed): the pairwise rules only settle what both Canaries claim.
-    `others` are the Canaries sharing a claim with ours, `known` the uids of all others."""
+    `others` are the Canaries sharing a claim with ours; `known` says whether a uid is a
+    Canary's."""
     claimed = {(other.uid, claim.key) for other in others for claim in other.claims}
     for claim in ours.claims:
         owner = owners.get(claim.key)
         if owner is None or owner.uid == ours.uid or (owner.uid, claim.key) in claimed:
             continue
-        gone = owner.uid not in known and owner.api_version.startswith("canary.dev/")
+        gone = not known(owner.uid) and owner.api_version.startswith("canary.dev/")
         return Refusal(
             CONFLICT,
             owned_elsewhere_message(claim, owner, namespace=ours.namespace, known=not gone),

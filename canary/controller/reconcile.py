@@ -34,6 +34,7 @@ from canary.api.canary import Canary
 from canary.controller.alerts import AlertSender, alert_warnings, wanted
 from canary.controller.cache import ObjectCache, answers_for
 from canary.controller.checks import PrometheusPool, run_checks
+from canary.controller.claimindex import ClaimIndex, Neighbours, Scanned
 from canary.controller.claims import Claimant, claimant
 from canary.controller.convert import policy_of, state_of, status_of
 from canary.controller.deadline import cycle_budget
@@ -109,6 +110,8 @@ class Reconciler:
         )
         self.witness = WriteWitness()  # since when the API server answered, per Canary
         self._claimants: dict[str, tuple[str, Claimant]] = {}  # uid -> (resourceVersion, ...)
+        self.claims = ClaimIndex(self._claimant)  # every cached Canary's claims, by object
+        self.cache.follow(CANARIES.plural, self.claims)
 
     def note_phase(self, key: Key, phase: str | None) -> None:
         if phase is None:
@@ -356,13 +359,14 @@ class Reconciler:
         give one is impossible), from the watch caches."""
         namespace = str((raw.get("metadata") or {}).get("namespace"))
         if self.cache.knows(CANARIES.plural, namespace):
-            canaries = self.cache.items(CANARIES.plural, namespace)
+            neighbours: Neighbours = self.claims
         else:
-            canaries = await resources.list_objects(self.api, CANARIES, namespace=namespace) or []
+            listed = await resources.list_objects(self.api, CANARIES, namespace=namespace)
+            neighbours = Scanned(listed or [], self._claimant)
         return await refusal(
             raw,
             read=self.read,
-            canaries=canaries,
+            neighbours=neighbours,
             default_provider=self.settings.provider,
             claimant_of=self._claimant,
         )
