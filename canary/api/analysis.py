@@ -339,6 +339,8 @@ class MatchRequest(ApiModel):
     query_params: Annotated[dict[ShortText, StringMatch], Field(max_length=16)] = Field(
         default_factory=dict
     )
+    source_labels: StringMap = Field(default_factory=dict)
+    """Istio only: requests sent by the pods that carry these labels (Istio's sourceLabels)."""
 
 
 class Analysis(ApiModel):

@@ -328,7 +328,11 @@ class Reconciler:
         try:
             route = route_of(canary)
             router = router_of(
-                canary, self.api, read=self.read, default_provider=self.settings.provider
+                canary,
+                self.api,
+                read=self.read,
+                default_provider=self.settings.provider,
+                controller=self.settings.routing,
             )
         except ValueError as error:
             await self._invalid(raw, _first_error(error), now=now)

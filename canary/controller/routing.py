@@ -2,8 +2,9 @@
 
 The one place that reads `spec.provider`, `spec.service` (port, gatewayRefs, hosts, timeout,
 headers, and Flagger's provider-specific fields) and `spec.analysis` (match, mirrorWeight,
-sessionAffinity) into the routers' plain `RouteSettings`, so the routers never see the Canary
-resource.
+sessionAffinity) into the routers' plain `RouteSettings`, with the controller's routing flags
+(`--ingress-annotations-prefix`, `--ingress-class`), so the routers never see the Canary resource
+nor the controller's settings.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from canary.kube.client import ApiClient
 from canary.kube.resources import CanaryRef, Reader
 from canary.routers.base import Router, RouteRef
 from canary.routers.registry import router_for
-from canary.routers.settings import RouteSettings
+from canary.routers.settings import ControllerRouting, RouteSettings
 from canary.routers.sticky import Affinity, cookie_attributes
+
+DEFAULT_ROUTING = ControllerRouting()
 
 
 def owner_of(canary: Canary) -> CanaryRef:
@@ -33,14 +36,26 @@ def route_of(canary: Canary) -> RouteRef:
     )
 
 
-def router_of(canary: Canary, api: ApiClient, *, read: Reader, default_provider: str) -> Router:
-    """The Canary's router; ValueError (naming the field) when its settings cannot work."""
+def router_of(
+    canary: Canary,
+    api: ApiClient,
+    *,
+    read: Reader,
+    default_provider: str,
+    controller: ControllerRouting = DEFAULT_ROUTING,
+) -> Router:
+    """The Canary's router, with the controller's routing flags; ValueError (naming the field)
+    when its settings cannot work."""
     provider = canary.spec.provider or default_provider
-    return router_for(provider, api, route_settings(canary, provider), read=read)
+    settings = route_settings(canary, provider, controller=controller)
+    return router_for(provider, api, settings, read=read)
 
 
-def route_settings(canary: Canary, provider: str) -> RouteSettings:
-    """Everything of the Canary a router may honour, for `provider`."""
+def route_settings(
+    canary: Canary, provider: str, *, controller: ControllerRouting = DEFAULT_ROUTING
+) -> RouteSettings:
+    """Everything of the Canary a router may honour, for `provider`, with the controller's
+    routing flags."""
     service, analysis = canary.spec.service, canary.spec.analysis
     return RouteSettings(
         provider=provider,
@@ -61,6 +76,7 @@ def route_settings(canary: Canary, provider: str) -> RouteSettings:
         annotations=dict(service.apex.annotations) if service.apex else {},
         fields=canary.spec.provider_fields,
         canary_annotations=dict(canary.metadata.annotations),
+        controller=controller,
     )
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from canary.core.election import Timing
+from canary.routers.settings import DEFAULT_INGRESS_ANNOTATIONS_PREFIX, ControllerRouting
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class Settings:
     # Sharding: only the Canaries whose labels match this selector (all when empty).
     watch_label_selector: str = ""
     leader_election_timing: Timing = field(default_factory=Timing)
+    # Flagger's -ingress-annotations-prefix (nginx) and -ingress-class (Contour).
+    routing: ControllerRouting = field(default_factory=ControllerRouting)
 
 
 DEFAULT_LEASE = "canary-controller"
@@ -122,6 +126,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "'*' for all (Flagger's -include-label-prefix; env CANARY_INCLUDE_LABEL_PREFIX; "
         "default: none)",
     )
+    parser.add_argument(
+        "--ingress-annotations-prefix",
+        default=env("CANARY_INGRESS_ANNOTATIONS_PREFIX", DEFAULT_INGRESS_ANNOTATIONS_PREFIX),
+        help="prefix of ingress-nginx's canary annotations, its --annotations-prefix "
+        "(Flagger's -ingress-annotations-prefix; env CANARY_INGRESS_ANNOTATIONS_PREFIX; "
+        "default %(default)s)",
+    )
+    parser.add_argument(
+        "--ingress-class",
+        default=env("CANARY_INGRESS_CLASS", ""),
+        help="the class of Contour that serves the HTTPProxies of provider contour "
+        "(annotation projectcontour.io/ingress.class and spec.ingressClassName; Flagger's "
+        "-ingress-class; env CANARY_INGRESS_CLASS; default: none, any Contour serves them)",
+    )
     _add_leader_election(parser)
 
 
@@ -186,7 +204,26 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         leader_election_id=args.leader_election_id or lease_name(args.watch_label_selector.strip()),
         watch_label_selector=args.watch_label_selector.strip(),
         leader_election_timing=_timing(args),
+        routing=_routing(args),
     )
+
+
+# An annotation key's prefix and an IngressClass name: DNS subdomains (lowercase).
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def _routing(args: argparse.Namespace) -> ControllerRouting:
+    prefix, ingress_class = args.ingress_annotations_prefix.strip(), args.ingress_class.strip()
+    for flag, value, empty in (
+        ("--ingress-annotations-prefix", prefix, False),
+        ("--ingress-class", ingress_class, True),
+    ):
+        if (value or not empty) and (len(value) > 253 or not _SUBDOMAIN.match(value)):
+            raise SystemExit(
+                f"canary run: error: {flag} {value!r} is not a DNS subdomain (lowercase letters, "
+                "digits, '-' and '.'; e.g. nginx.ingress.kubernetes.io)"
+            )
+    return ControllerRouting(ingress_annotations_prefix=prefix, ingress_class=ingress_class)
 
 
 def lease_name(selector: str) -> str:

@@ -63,8 +63,17 @@ def _beyond(kind: RouterKind, canary: Canary, provider: str) -> list[str]:
             f"spec.analysis.match with provider {provider} (A/B testing needs one of "
             f"{_able(lambda k: k.can_match)})"
         )
-    elif not kind.match_query_params and any(m.query_params for m in analysis.match):
-        found.append(f"spec.analysis.match[].queryParams with provider {provider} (headers only)")
+    else:
+        if not kind.match_query_params and any(m.query_params for m in analysis.match):
+            found.append(
+                f"spec.analysis.match[].queryParams with provider {provider} (headers only)"
+            )
+        if not kind.match_source_labels and any(m.source_labels for m in analysis.match):
+            found.append(
+                f"spec.analysis.match[].sourceLabels with provider {provider} (routing by the "
+                f"calling pods' labels needs one of {_able(lambda k: k.match_source_labels)}; "
+                "match on a header the callers send instead)"
+            )
     if analysis.session_affinity is not None and not kind.sticky:
         found.append(
             f"spec.analysis.sessionAffinity with provider {provider} (sticky sessions need one "

@@ -19,6 +19,12 @@ primary. Flagger puts the headers of every match into one route (so all matches 
 once) and turns prefix and suffix matches into `contains`; here matches are alternatives, as
 in Flagger's other routers, and prefixes and suffixes become anchored regular expressions.
 
+With the controller's `--ingress-class` (Flagger's `-ingress-class`) the HTTPProxy carries that
+class twice: the annotation `projectcontour.io/ingress.class` that Flagger writes, and
+`spec.ingressClassName`, which Contour reads since it deprecated the annotation; so a Contour
+run with `--ingress-class-name` serves it. Flagger sets the annotation only on creation; here it
+is applied with the rest of the object, so a changed flag reaches existing HTTPProxies.
+
 Contour has no request mirroring in Flagger and no sticky sessions: the controller refuses
 `analysis.mirror` and `analysis.sessionAffinity` with this provider (`ROUTER`'s capabilities).
 
@@ -54,6 +60,9 @@ KIND: Final = "HTTPProxy"
 HTTP_PROXY: Final = resources.HTTP_PROXY
 IDLE_TIMEOUT: Final = "5m"  # Flagger's, with every response timeout
 LINKERD_HEADER: Final = "l5d-dst-override"
+# The class of Contour that serves the HTTPProxy (--ingress-class): Flagger's annotation, which
+# older Contours read, and the field that Contour reads since it deprecated the annotation.
+CLASS_ANNOTATION: Final = "projectcontour.io/ingress.class"
 # Contour's RetryOn enum (projectcontour.io/v1 RetryPolicy.retryOn).
 RETRY_ON: Final = frozenset(
     {
@@ -98,6 +107,7 @@ class ContourSettings:
     retries: Retries | None = None
     matches: tuple[MatchRequest, ...] = ()
     headers: Headers | None = None
+    ingress_class: str = ""  # the controller's --ingress-class
 
 
 def _refused(path: str, why: str) -> ValueError:
@@ -175,6 +185,7 @@ def contour_settings(settings: RouteSettings) -> ContourSettings:
         retries=_retries(settings.field_value("spec.service.retries")),
         matches=settings.matches,
         headers=settings.headers,
+        ingress_class=settings.controller.ingress_class,
     )
 
 
@@ -289,12 +300,12 @@ def http_proxy(
         routes.append(_route(route, settings, match=None, primary=100, canary=0))
     else:
         routes = [_route(route, settings, match=None, **weights)]
-    return {
-        "apiVersion": API_VERSION,
-        "kind": KIND,
-        "metadata": route_metadata(route),
-        "spec": {"routes": routes},
-    }
+    metadata = route_metadata(route)
+    spec: dict[str, Any] = {"routes": routes}
+    if settings.ingress_class:
+        metadata["annotations"][CLASS_ANNOTATION] = settings.ingress_class
+        spec["ingressClassName"] = settings.ingress_class
+    return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
 
 
 def _weight(service: Mapping[str, Any], where: str) -> Decimal:

@@ -195,6 +195,7 @@ ROUTER: Final = RouterKind(
     route=ROUTE,
     applies=FIELDS,
     can_match=True,
+    match_source_labels=True,
     can_mirror=True,
     sticky=True,
     release=release,

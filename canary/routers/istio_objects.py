@@ -12,7 +12,8 @@ For a Canary whose apex Service is `podinfo` the router writes (networking.istio
   delegate (no hosts, no gateways) that a root VirtualService of the user's points to.
 
 A/B testing (`analysis.match`): the first route sends the matching requests (each condition
-merged into each of `service.match`) by weight, a second sends the rest to the primary.
+merged into each of `service.match`; headers, query parameters and `sourceLabels`, the labels of
+the calling pods) by weight, a second sends the rest to the primary.
 Mirroring copies the weighted route's requests to the canary (`mirror`, and
 `mirrorPercentage` with `analysis.mirrorWeight`). Sticky sessions (`analysis.sessionAffinity`):
 the canary destination of the weighted route answers with the session cookie, and a route named
@@ -243,6 +244,8 @@ def _match_request(request: MatchRequest) -> dict[str, Any]:
         found["queryParams"] = {
             k: _string_match(v) for k, v in sorted(request.query_params.items())
         }
+    if request.source_labels:
+        found["sourceLabels"] = dict(sorted(request.source_labels.items()))
     return found
 
 

@@ -42,6 +42,7 @@ class RouterKind:
     applies: frozenset[str] = frozenset()
     can_match: bool = False  # A/B testing (analysis.match)
     match_query_params: bool = True  # ...including query parameters, not only headers
+    match_source_labels: bool = False  # ...and the calling pods' labels (`sourceLabels`)
     can_mirror: bool = False  # analysis.mirror
     sticky: bool = False  # analysis.sessionAffinity
     progressive: bool = True  # weights in steps; False: all traffic switches at once

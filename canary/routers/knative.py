@@ -12,9 +12,11 @@ Service is exactly two entries:
 The Service is the user's: this router never creates nor deletes it, and never gives it an owner
 reference; it merge-patches `spec.traffic` only (a list replaces the whole block: a traffic block
 the user wrote, with tags or other Revisions, is replaced from initialization on, as Flagger
-replaces it). Weights are read back from `spec.traffic` (what the controller asked; Flagger reads
-`status.traffic`, which lags until Knative has programmed it); a block of another shape reads as
-no route yet, so initialization writes it. Knative splits by percent only: A/B matching,
+replaces it). Weights are read back, as Flagger reads them, from `status.traffic`: the traffic
+Knative has programmed, each entry naming its Revision (`latestRevision: true` resolved to the
+latest ready one, the pinned entry `latestRevision: false`). `spec.traffic` stands in while the
+status cannot say (see `observed_weights`). A `spec.traffic` block of another shape reads as no
+route yet, so initialization writes it. Knative splits by percent only: A/B matching,
 mirroring and session affinity are not available (the controller refuses them from the
 capabilities), and none of Flagger's provider fields applies.
 
@@ -54,19 +56,52 @@ def traffic(*, primary_revision: str, primary: int, canary: int) -> list[dict[st
     ]
 
 
-def weights_of(service: Mapping[str, Any]) -> tuple[int, int] | None:
-    """(primary, canary) from the Service's traffic block, None when it is not the block this
-    router writes (two entries: the latest Revision's and one pinned Revision's)."""
-    entries = (service.get("spec") or {}).get("traffic") or []
-    latest = [e for e in entries if isinstance(e, Mapping) and e.get("latestRevision") is True]
-    pinned = [e for e in entries if isinstance(e, Mapping) and e.get("revisionName")]
+def _split(entries: Any, *, where: str) -> tuple[tuple[int, int], Mapping[str, Any]] | None:
+    """((primary, canary), the pinned entry) of a traffic block of this router's shape: two
+    entries, the latest Revision's (`latestRevision: true`) and one pinned Revision's (named,
+    not the latest); None for another shape. RouteError when the percents do not sum to 100."""
+    if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
+        return None
+    latest = [e for e in entries if e.get("latestRevision") is True]
+    pinned = [e for e in entries if e.get("revisionName") and e.get("latestRevision") is not True]
     if len(entries) != 2 or len(latest) != 1 or len(pinned) != 1:
         return None
     canary, primary = latest[0].get("percent"), pinned[0].get("percent")
     if not isinstance(canary, int) or not isinstance(primary, int) or canary + primary != 100:
-        where = f"Knative Service {(service.get('metadata') or {}).get('name')}"
-        raise RouteError(f"{where}: spec.traffic percents {canary} and {primary} do not sum to 100")
-    return primary, canary
+        raise RouteError(f"{where} percents {canary} and {primary} do not sum to 100")
+    return (primary, canary), pinned[0]
+
+
+def _name(service: Mapping[str, Any]) -> str:
+    return f"Knative Service {(service.get('metadata') or {}).get('name')}"
+
+
+def weights_of(service: Mapping[str, Any]) -> tuple[int, int] | None:
+    """(primary, canary) from the Service's `spec.traffic`, None when it is not the block this
+    router writes (two entries: the latest Revision's and one pinned Revision's)."""
+    entries = (service.get("spec") or {}).get("traffic") or []
+    found = _split(entries, where=f"{_name(service)}: spec.traffic")
+    return None if found is None else found[0]
+
+
+def observed_weights(service: Mapping[str, Any]) -> tuple[int, int] | None:
+    """(primary, canary) as Knative routes them: `status.traffic`, as Flagger reads them.
+
+    `spec.traffic` stands in when the status cannot say yet: a Service Knative has not
+    reconciled since its last change (`status.observedGeneration` behind `metadata.generation`:
+    its traffic is the block before the controller's last patch, and reading it would make the
+    controller "repair" weights it has just set), or a status without a traffic block of this
+    router's shape pinning the primary Revision (Knative has not programmed the route yet, or
+    still routes as before the primary changed).
+    """
+    metadata, status = service.get("metadata") or {}, service.get("status") or {}
+    primary = (metadata.get("annotations") or {}).get(PRIMARY_REVISION_ANNOTATION)
+    current = status.get("observedGeneration") == metadata.get("generation", 0)
+    if current:
+        found = _split(status.get("traffic"), where=f"{_name(service)}: status.traffic")
+        if found is not None and found[1].get("revisionName") == primary:
+            return found[0]
+    return weights_of(service)
 
 
 def released_traffic(service: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -130,7 +165,7 @@ class KnativeRouter:
         annotations = (service.get("metadata") or {}).get("annotations") or {}
         if not annotations.get(PRIMARY_REVISION_ANNOTATION):
             return None
-        return weights_of(service)
+        return observed_weights(service)
 
 
 def build(api: ApiClient, read: resources.Reader | None, settings: RouteSettings) -> Router:  # noqa: ARG001 - Knative honours none of the settings

@@ -12,6 +12,10 @@ apex Service go to `<apex>-canary` instead, annotated for ingress-nginx:
   exact value names the cookie; ingress-nginx sends requests whose cookie is `always`);
 * no traffic (weight 0, between releases): `canary: "false"` and no other canary annotation.
 
+The keys' prefix is the controller's `--ingress-annotations-prefix` (Flagger's
+`-ingress-annotations-prefix`, default `nginx.ingress.kubernetes.io`), for an ingress-nginx run
+with another `--annotations-prefix`.
+
 ingress-nginx allows one header and one cookie per canary Ingress, each match entry being one
 alternative: what it cannot express (two headers, a header and a cookie in one entry, a cookie
 matched other than exactly, query parameters) is refused naming `spec.analysis.match`, where
@@ -49,33 +53,75 @@ from canary.routers.ingress import (
     path_backends,
 )
 from canary.routers.kind import RouterKind
-from canary.routers.settings import RouteSettings
+from canary.routers.settings import DEFAULT_INGRESS_ANNOTATIONS_PREFIX, RouteSettings
 
 PROVIDER: Final = "nginx"
-PREFIX: Final = "nginx.ingress.kubernetes.io"
-CANARY: Final = f"{PREFIX}/canary"
-WEIGHT: Final = f"{PREFIX}/canary-weight"
-BY_HEADER: Final = f"{PREFIX}/canary-by-header"
-BY_HEADER_VALUE: Final = f"{PREFIX}/canary-by-header-value"
-BY_HEADER_PATTERN: Final = f"{PREFIX}/canary-by-header-pattern"
-BY_COOKIE: Final = f"{PREFIX}/canary-by-cookie"
+PREFIX: Final = DEFAULT_INGRESS_ANNOTATIONS_PREFIX
+
+
+@dataclass(frozen=True)
+class Keys:
+    """ingress-nginx's canary annotation keys under `prefix`: its `--annotations-prefix`, which
+    the controller's `--ingress-annotations-prefix` names (Flagger's flag, same default)."""
+
+    prefix: str = PREFIX
+
+    @property
+    def canary(self) -> str:
+        return f"{self.prefix}/canary"
+
+    @property
+    def weight(self) -> str:
+        return f"{self.prefix}/canary-weight"
+
+    @property
+    def by_header(self) -> str:
+        return f"{self.prefix}/canary-by-header"
+
+    @property
+    def by_header_value(self) -> str:
+        return f"{self.prefix}/canary-by-header-value"
+
+    @property
+    def by_header_pattern(self) -> str:
+        return f"{self.prefix}/canary-by-header-pattern"
+
+    @property
+    def by_cookie(self) -> str:
+        return f"{self.prefix}/canary-by-cookie"
+
+    def ours(self, key: str) -> bool:
+        """Whether annotation `key` is a canary annotation under this prefix."""
+        return key == self.canary or key.startswith(f"{self.canary}-")
+
+
+DEFAULT_KEYS: Final = Keys()
+# The keys under the default prefix, by name (the sandbox's ingress-nginx stand-in reads these).
+CANARY: Final = DEFAULT_KEYS.canary
+WEIGHT: Final = DEFAULT_KEYS.weight
+BY_HEADER: Final = DEFAULT_KEYS.by_header
+BY_HEADER_VALUE: Final = DEFAULT_KEYS.by_header_value
+BY_HEADER_PATTERN: Final = DEFAULT_KEYS.by_header_pattern
+BY_COOKIE: Final = DEFAULT_KEYS.by_cookie
 MATCH: Final = "spec.analysis.match"
 
 
-def _header_condition(name: str, match: StringMatch) -> dict[str, str]:
+def _header_condition(name: str, match: StringMatch, keys: Keys) -> dict[str, str]:
     """The annotations matching header `name`: an exact value, or a regular expression."""
     if match.exact is not None:
-        return {BY_HEADER: name, BY_HEADER_VALUE: match.exact}
+        return {keys.by_header: name, keys.by_header_value: match.exact}
     if match.prefix is not None:
         pattern = f"^{re.escape(match.prefix)}.*"
     elif match.suffix is not None:
         pattern = f".*{re.escape(match.suffix)}$"
     else:
         pattern = match.regex or ""
-    return {BY_HEADER: name, BY_HEADER_PATTERN: pattern}
+    return {keys.by_header: name, keys.by_header_pattern: pattern}
 
 
-def match_annotations(matches: Sequence[MatchRequest]) -> dict[str, str]:
+def match_annotations(
+    matches: Sequence[MatchRequest], *, keys: Keys = DEFAULT_KEYS
+) -> dict[str, str]:
     """The A/B annotations of `analysis.match` (empty for none); ValueError naming the field
     for what ingress-nginx cannot express."""
     found: dict[str, str] = {}
@@ -96,9 +142,9 @@ def match_annotations(matches: Sequence[MatchRequest]) -> dict[str, str]:
                     f"{where}.headers.cookie: provider nginx matches a cookie by its name only "
                     "(exact: <cookie name>; requests whose cookie is `always` go to the canary)"
                 )
-            key, wanted = BY_COOKIE, {BY_COOKIE: condition.exact}
+            key, wanted = keys.by_cookie, {keys.by_cookie: condition.exact}
         else:
-            key, wanted = BY_HEADER, _header_condition(name, condition)
+            key, wanted = keys.by_header, _header_condition(name, condition, keys)
         if key in found:
             raise ValueError(
                 f"{where}: provider nginx routes by one header and one cookie at most "
@@ -108,19 +154,17 @@ def match_annotations(matches: Sequence[MatchRequest]) -> dict[str, str]:
     return found
 
 
-def canary_annotations(canary_weight: int, matches: Mapping[str, str]) -> dict[str, str]:
+def canary_annotations(
+    canary_weight: int, matches: Mapping[str, str], *, keys: Keys = DEFAULT_KEYS
+) -> dict[str, str]:
     """The canary annotations at `canary_weight` percent (A/B when `matches` is not empty)."""
     if not 0 <= canary_weight <= 100:
         raise ValueError(f"canary weight must be a percentage, got {canary_weight}")
     if canary_weight == 0:
-        return {CANARY: "false"}
+        return {keys.canary: "false"}
     if matches:
-        return {CANARY: "true", **matches}
-    return {CANARY: "true", WEIGHT: str(canary_weight)}
-
-
-def _is_canary_annotation(key: str) -> bool:
-    return key == CANARY or key.startswith(f"{CANARY}-")
+        return {keys.canary: "true", **matches}
+    return {keys.canary: "true", keys.weight: str(canary_weight)}
 
 
 def _backends_to(spec: dict[str, Any], old: str, new: str) -> int:
@@ -138,13 +182,14 @@ def canary_ingress(
     route: RouteRef,
     *,
     annotations: Mapping[str, str],
+    keys: Keys = DEFAULT_KEYS,
 ) -> dict[str, Any]:
     """The canary Ingress copied from the user's Ingress `main`, with `annotations` (the
     canary ones). RouteError when no path of `main` sends requests to the apex Service."""
     spec = copy.deepcopy(dict(main.get("spec") or {}))
     if _backends_to(spec, route.apex, route.canary_service) == 0:
         raise no_apex_backend(main, route)
-    metadata = canary_metadata(main, route, annotations=annotations, ours=_is_canary_annotation)
+    metadata = canary_metadata(main, route, annotations=annotations, ours=keys.ours)
     return {
         "apiVersion": INGRESS.api_version,
         "kind": "Ingress",
@@ -153,32 +198,36 @@ def canary_ingress(
     }
 
 
-def ingress_weights(obj: Mapping[str, Any], *, ab: bool) -> tuple[int, int]:
+def ingress_weights(
+    obj: Mapping[str, Any], *, ab: bool, keys: Keys = DEFAULT_KEYS
+) -> tuple[int, int]:
     """(primary, canary) of a canary Ingress: (0, 100) for an A/B Ingress that routes by
     header or cookie, its weight otherwise; (100, 0) while it is not a canary for ingress-nginx.
     RouteError for a weight that is not a percentage."""
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    if annotations.get(CANARY) != "true":
+    if annotations.get(keys.canary) != "true":
         return (100, 0)
-    if ab and (BY_HEADER in annotations or BY_COOKIE in annotations):
+    if ab and (keys.by_header in annotations or keys.by_cookie in annotations):
         return (0, 100)
-    raw = annotations.get(WEIGHT, "0")
+    raw = annotations.get(keys.weight, "0")
     try:
         weight = int(raw)
     except ValueError:
         weight = -1
     if not 0 <= weight <= 100:
         name = (obj.get("metadata") or {}).get("name")
-        raise RouteError(f"Ingress {name} has {WEIGHT}={raw!r}, not a percentage")
+        raise RouteError(f"Ingress {name} has {keys.weight}={raw!r}, not a percentage")
     return (100 - weight, weight)
 
 
 @dataclass(frozen=True)
 class NginxSettings:
-    """The user's Ingress (`spec.ingressRef.name`) and the A/B annotations, if any."""
+    """The user's Ingress (`spec.ingressRef.name`), the A/B annotations, if any, and the
+    annotation keys (the controller's --ingress-annotations-prefix)."""
 
     ingress: str
     matches: Mapping[str, str]
+    keys: Keys = DEFAULT_KEYS
 
 
 class NginxRouter:
@@ -198,10 +247,11 @@ class NginxRouter:
         """Write the canary Ingress from the user's, keeping its weights (0 when it is new or
         unreadable: the primary is the safe side)."""
         existing = await self._pair.canary(route)
-        weights = kept_weights(
-            existing, lambda found: ingress_weights(found, ab=bool(self.settings.matches))
-        )
+        weights = kept_weights(existing, self._weights)
         await self.set_weights(route, primary=weights[0], canary=weights[1])
+
+    def _weights(self, found: Mapping[str, Any]) -> tuple[int, int]:
+        return ingress_weights(found, ab=bool(self.settings.matches), keys=self.settings.keys)
 
     async def set_weights(
         self, route: RouteRef, *, primary: int, canary: int, mirror: bool = False
@@ -210,22 +260,28 @@ class NginxRouter:
             raise ValueError("provider nginx cannot mirror requests (analysis.mirror)")
         if primary + canary != 100:
             raise ValueError(f"weights must sum to 100, got {primary}/{canary}")
+        keys = self.settings.keys
         main = await self._pair.main(route)
-        wanted = canary_annotations(canary, self.settings.matches)
-        manifest = canary_ingress(main, route, annotations=wanted)
-        await self._pair.write(route, manifest, ours=_is_canary_annotation)
+        wanted = canary_annotations(canary, self.settings.matches, keys=keys)
+        manifest = canary_ingress(main, route, annotations=wanted, keys=keys)
+        await self._pair.write(route, manifest, ours=keys.ours)
 
     async def get_weights(self, route: RouteRef) -> tuple[int, int] | None:
         existing = await self._pair.canary(route)
         if existing is None:
             return None
-        return ingress_weights(existing, ab=bool(self.settings.matches))
+        return self._weights(existing)
 
 
 def nginx_settings(settings: RouteSettings) -> NginxSettings:
     """What the router needs of the Canary's `settings`; ValueError naming the field it cannot
     apply."""
-    return NginxSettings(ingress=ingress_ref(settings), matches=match_annotations(settings.matches))
+    keys = Keys(settings.controller.ingress_annotations_prefix)
+    return NginxSettings(
+        ingress=ingress_ref(settings),
+        matches=match_annotations(settings.matches, keys=keys),
+        keys=keys,
+    )
 
 
 def build(api: ApiClient, read: Reader | None, settings: RouteSettings) -> NginxRouter:

@@ -4,19 +4,36 @@
 settings it applies and refuses, with a ValueError naming the field and the provider, a setting
 it cannot apply. Provider-specific fields that Flagger defines for other routers
 (`spec.service.trafficPolicy`, `spec.ingressRef`, ...) arrive as written, by path, in `fields`:
-the router that applies one validates it. This module holds shapes only; it must not build
-objects nor know any router.
+the router that applies one validates it. The controller's own routing flags
+(`ControllerRouting`) ride along in `controller`, the same for every Canary. This module holds
+shapes only; it must not build objects nor know any router.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from canary.api.analysis import MatchRequest
 from canary.api.canary import Headers
 from canary.routers.sticky import Affinity
+
+DEFAULT_INGRESS_ANNOTATIONS_PREFIX: Final = "nginx.ingress.kubernetes.io"
+
+
+@dataclass(frozen=True)
+class ControllerRouting:
+    """What the controller's flags say about routing, the same for every Canary (Flagger's
+    `-ingress-annotations-prefix` and `-ingress-class`).
+
+    `ingress_annotations_prefix` is the prefix of ingress-nginx's canary annotations (its
+    `--annotations-prefix`); `ingress_class` the class Contour's HTTPProxies are given (empty:
+    none, every Contour serves them).
+    """
+
+    ingress_annotations_prefix: str = DEFAULT_INGRESS_ANNOTATIONS_PREFIX
+    ingress_class: str = ""
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,8 @@ class RouteSettings:
     fields: Mapping[str, Any] = field(default_factory=dict)
     # The Canary's own annotations (Flagger reads `kuma.io/mesh` there).
     canary_annotations: Mapping[str, str] = field(default_factory=dict)
+    # The controller's routing flags (not the Canary's).
+    controller: ControllerRouting = field(default_factory=ControllerRouting)
 
     def field_value(self, path: str) -> Any:
         """The provider-specific field at `path` as written, None when the Canary sets none."""

@@ -55,6 +55,48 @@ ISTIO_CASES = [
         base=_ISTIO,
     ),
     Case(
+        "istio-ab-testing-by-source-labels",
+        all_of(
+            _BLUE_GREEN,
+            in_analysis(
+                match=[
+                    {"sourceLabels": {"app": "frontend"}},
+                    {"headers": {"x-canary": {"exact": "insider"}}, "sourceLabels": {"v": "2"}},
+                ]
+            ),
+        ),
+        [],
+        base=_ISTIO,
+    ),
+    Case(
+        "istio-source-labels-not-a-map",
+        all_of(_BLUE_GREEN, in_analysis(match=[{"sourceLabels": ["app=frontend"]}])),
+        [
+            cause(
+                "spec.analysis.match[0].sourceLabels",
+                'Invalid value: "array": spec.analysis.match[0].sourceLabels in body must be of '
+                'type object: "array"',
+                "FieldValueTypeInvalid",
+            ),
+            NOT_ALL_CHECKED,
+        ],
+        base=_ISTIO,
+    ),
+    Case(
+        "istio-source-label-not-a-string",
+        all_of(_BLUE_GREEN, in_analysis(match=[{"sourceLabels": {"version": 2}}])),
+        [
+            cause(
+                "spec.analysis.match[0].sourceLabels.version",
+                'Invalid value: "integer": spec.analysis.match[0].sourceLabels.version in body '
+                'must be of type string: "integer"',
+                "FieldValueTypeInvalid",
+            ),
+            NOT_ALL_CHECKED,
+        ],
+        base=_ISTIO,
+    ),
+    Case(
         "istio-blue-green-mirrored",
         all_of(_BLUE_GREEN, in_analysis(mirror=True, mirrorWeight=50)),
         [],

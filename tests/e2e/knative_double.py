@@ -12,7 +12,8 @@ Knative's work a Canary depends on, the way Knative does it, and nothing more:
 * a Revision is `Ready` once its Deployment has an available pod;
 * the Service's status says what Knative says: `observedGeneration`,
   `latestCreatedRevisionName`, `latestReadyRevisionName`, and `traffic` as `spec.traffic`
-  resolved to Revision names (`latestRevision: true` is the latest ready Revision).
+  resolved to Revision names (`latestRevision: true` is the latest ready Revision, a pinned
+  entry gets `latestRevision: false`), which the router reads the weights from.
 
 No autoscaling, no scale to zero, no ingress: the mesh simulator's Knative exporter stands in
 for the ingress's Envoy. Polls the API server (a few GETs a second); runs as a task for the
@@ -193,7 +194,8 @@ class KnativeDouble:
 
 
 def _resolved(service: Mapping[str, Any], *, latest_ready: str) -> list[dict[str, Any]]:
-    """`spec.traffic` as Knative reports it in the status: each entry's Revision named."""
+    """`spec.traffic` as Knative reports it in the status: each entry's Revision named, and
+    `latestRevision` said on every entry (false on a pinned one; Flagger relies on it)."""
     entries = (service.get("spec") or {}).get("traffic") or [
         {"latestRevision": True, "percent": 100}
     ]
@@ -202,5 +204,7 @@ def _resolved(service: Mapping[str, Any], *, latest_ready: str) -> list[dict[str
         named = dict(entry)
         if entry.get("latestRevision") is True:
             named["revisionName"] = latest_ready
+        else:
+            named["latestRevision"] = False
         resolved.append(named)
     return resolved

@@ -7,7 +7,8 @@ Kourier's `envoy_cluster_upstream_rq*` series per Revision, which the builtin ch
 Prometheus with Flagger's Knative queries. The example is applied as written, with shorter
 intervals. A good Revision is promoted step by step (it becomes `flagger.app/primary-revision`
 and gets all traffic); a failing one (half its requests answered 500) is rolled back, all traffic
-on the primary Revision.
+on the primary Revision. Blue/green (`iterations`) keeps the block at 100/0 through the
+iterations and switches it at once, the Revision judged under a load test of its own.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ import yaml
 from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
-from canary.kube.resources import CANARY, KNATIVE_SERVICE
+from canary.kube.resources import CANARY, DEPLOYMENT, KNATIVE_SERVICE
 from canary.sandbox.state import SandboxState
 from tests.e2e.harness import (
     ERROR_RATE_ANNOTATION,
+    RATE_ANNOTATION,
     REPOSITORY,
     TEST_MANAGER,
     Recorder,
@@ -225,3 +227,104 @@ async def test_deleting_after_a_failed_release_pins_the_traffic_to_the_primary_r
     # The latest Revision was never promoted: everything stays on the primary's, pinned.
     assert service["spec"]["traffic"] == [{"revisionName": f"{NAME}-00001", "percent": 100}]
     assert PRIMARY_REVISION not in (service["metadata"].get("annotations") or {})
+
+
+# --- blue/green (analysis.iterations): Flagger's runBlueGreen with the Knative router --------
+
+# The Revision's own success rate, as a Linkerd proxy beside its pods reports it: during a
+# blue/green analysis the Service sends the Revision none of its requests (Kourier's Envoy has
+# nothing to report), so a load test calls the Revision directly, as Flagger's blue/green needs.
+REVISION_SUCCESS_RATE = (
+    'sum(rate(response_total{namespace="{{ namespace }}", deployment="{{ route }}-deployment", '
+    'direction="inbound", classification="success"}[{{ interval }}])) / '
+    'sum(rate(response_total{namespace="{{ namespace }}", deployment="{{ route }}-deployment", '
+    'direction="inbound"}[{{ interval }}])) * 100'
+)
+
+
+async def _blue_green(
+    api: ApiClient, recorder: Recorder, namespace: str, *, error_rate: str | None
+) -> str:
+    """The example as blue/green (3 iterations of 2 s, 3 failed checks to roll back) judged by
+    the Revision's success rate under a load test of its own; a new Revision (failing
+    `error_rate` of its requests) released; the phase it ends in."""
+    await apply(api, _document("service.yaml", namespace))
+    await eventually(
+        lambda: _service(api, namespace),
+        until=lambda s: (s.get("status") or {}).get("latestReadyRevisionName") == f"{NAME}-00001",
+        what="the first Revision ready",
+    )
+    canary = _document("canary.yaml", namespace)
+    analysis = canary["spec"]["analysis"]
+    del analysis["maxWeight"], analysis["stepWeight"]
+    analysis.update(interval="2s", threshold=3, iterations=3)
+    analysis["metrics"] = [
+        {
+            "name": "revision-success-rate",
+            "query": REVISION_SUCCESS_RATE,
+            "interval": "10s",
+            "thresholdRange": {"min": 99},
+        }
+    ]
+    await apply(api, canary)
+    await recorder.until_phase("Initialized", within=60)
+    released = time.monotonic()
+    annotations = {ERROR_RATE_ANNOTATION: error_rate} if error_rate else None
+    await _release(
+        api, namespace, image="ghcr.io/stefanprodan/podinfo:6.0.1", annotations=annotations
+    )
+    revision = f"{NAME}-00002-deployment"
+    await eventually(
+        lambda: resources.get(api, DEPLOYMENT, revision, namespace=namespace),
+        until=lambda found: found is not None,
+        what=f"Deployment {revision}",
+    )
+    await resources.merge_patch(  # the load test: 50 requests a second to the new Revision
+        api,
+        DEPLOYMENT,
+        revision,
+        namespace=namespace,
+        patch={"metadata": {"annotations": {RATE_ANNOTATION: "50"}}},
+        field_manager=TEST_MANAGER,
+    )
+    outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
+    return outcome.phase
+
+
+async def test_blue_green_switches_the_traffic_block_at_once_after_the_iterations(
+    api: ApiClient, namespace: str
+) -> None:
+    recorder = _recorder(api, namespace)
+    async with KnativeDouble(api, namespace=namespace).running(), recorder.running():
+        phase = await _blue_green(api, recorder, namespace, error_rate=None)
+        assert phase == "Succeeded", recorder.describe()
+        await recorder.wait(
+            lambda: recorder.weights.last == (100, 0), within=30, what="all traffic on the primary"
+        )
+    # No client request reached the new Revision before the switch: nothing between 0 and 100.
+    assert recorder.canary_weights == [0, 100, 0], recorder.describe()
+    service = await _service(api, namespace)
+    assert service["metadata"]["annotations"][PRIMARY_REVISION] == f"{NAME}-00002"
+    assert service["spec"]["traffic"] == [
+        {"latestRevision": True, "percent": 0},
+        {"revisionName": f"{NAME}-00002", "percent": 100},
+    ]
+    canary = await get_canary(api, NAME, namespace=namespace)
+    checks = {c["name"]: c for c in canary["status"]["checks"]}
+    assert checks["revision-success-rate"]["value"] == 100, checks
+
+
+async def test_blue_green_rolls_back_without_switching_the_traffic_block(
+    api: ApiClient, namespace: str
+) -> None:
+    recorder = _recorder(api, namespace)
+    async with KnativeDouble(api, namespace=namespace).running(), recorder.running():
+        phase = await _blue_green(api, recorder, namespace, error_rate="0.5")
+        assert phase == "Failed", recorder.describe()
+    assert recorder.canary_weights == [0], recorder.describe()
+    service = await _service(api, namespace)
+    assert service["metadata"]["annotations"][PRIMARY_REVISION] == f"{NAME}-00001"
+    assert service["spec"]["traffic"][1] == {"revisionName": f"{NAME}-00001", "percent": 100}
+    canary = await get_canary(api, NAME, namespace=namespace)
+    checks = {c["name"]: c for c in canary["status"]["checks"]}
+    assert checks["revision-success-rate"]["verdict"] == "Fail", checks

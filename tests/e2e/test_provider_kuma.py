@@ -5,7 +5,9 @@ the TrafficRoute (its split of `podinfo_<namespace>_svc_9898` between the primar
 canary's `kuma.io/service` tags) and exports the dataplanes' `envoy_cluster_upstream_rq*`
 series labelled `service`, which the builtin checks read from Prometheus with Flagger's Kuma
 queries. The example is applied as written, with shorter intervals. A good version is promoted
-step by step; a failing one (half its requests answered 500) is rolled back.
+step by step; a failing one (half its requests answered 500) is rolled back. As blue/green
+(`iterations`) the split switches at once after the iterations, the canary judged under a load
+test of its own.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from canary.sandbox.state import SandboxState
 from tests.e2e.harness import (
     ERROR_RATE_ANNOTATION,
     IMAGE,
+    RATE_ANNOTATION,
     REPOSITORY,
     Controller,
     Recorder,
@@ -151,3 +154,94 @@ async def test_a_failing_version_is_rolled_back_through_the_traffic_route(
         assert checks["request-success-rate"]["verdict"] == "Fail", checks
     finally:
         await _remove_route(api, controller)
+
+
+# --- blue/green (analysis.iterations): Flagger's runBlueGreen with the Kuma router -----------
+
+
+def _load_test_route(namespace: str) -> dict[str, Any]:
+    """What a load tester in the mesh calling `podinfo-canary:9898` amounts to for Kuma: requests
+    for the canary Service's `kuma.io/service` tag (a TrafficRoute of its own, 50 a second), so
+    the canary's dataplanes report them while the blue/green analysis keeps every client's
+    requests on the primary (Flagger's blue/green needs such a load test)."""
+    tag = _tag(f"{NAME}-canary", namespace)
+    return {
+        "apiVersion": TRAFFIC_ROUTE.api_version,
+        "kind": TRAFFIC_ROUTE.kind,
+        "mesh": "default",
+        "metadata": {"name": f"load-test-{namespace}", "annotations": {RATE_ANNOTATION: "50"}},
+        "spec": {
+            "sources": [{"match": {"kuma.io/service": "*"}}],
+            "destinations": [{"match": {"kuma.io/service": tag}}],
+            "conf": {"split": [{"weight": 100, "destination": {"kuma.io/service": tag}}]},
+        },
+    }
+
+
+async def _blue_green(
+    api: ApiClient, recorder: Recorder, namespace: str, *, error_rate: str | None
+) -> str:
+    """The example as blue/green (3 iterations of 2 s, 10 s metric windows, 2 failed checks to
+    roll back) with a load test on the canary; a new version (failing `error_rate` of its
+    requests) released; the phase it ends in."""
+    await apply(api, _document("deployment.yaml", namespace))
+    canary = _document("canary.yaml", namespace)
+    analysis = canary["spec"]["analysis"]
+    del analysis["maxWeight"], analysis["stepWeight"]
+    analysis.update(interval="2s", threshold=2, iterations=3)
+    for metric in analysis["metrics"]:
+        metric["interval"] = "10s"
+    await apply(api, canary)
+    await recorder.until_phase("Initialized", within=60)
+    await apply(api, _load_test_route(namespace))
+    released = time.monotonic()
+    annotations = {ERROR_RATE_ANNOTATION: error_rate} if error_rate else None
+    await set_template(api, NAME, namespace=namespace, tag="6.7.1", annotations=annotations)
+    outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
+    return outcome.phase
+
+
+async def _remove_routes(api: ApiClient, controller: Controller, namespace: str) -> None:
+    await resources.delete(api, TRAFFIC_ROUTE, f"load-test-{namespace}", namespace=None)
+    await _remove_route(api, controller)
+
+
+async def test_blue_green_switches_the_traffic_route_at_once_after_the_iterations(
+    api: ApiClient, namespace: str, sandbox: SandboxState, controller: Controller
+) -> None:
+    recorder = _recorder(api, namespace)
+    try:
+        async with recorder.running():
+            phase = await _blue_green(api, recorder, namespace, error_rate=None)
+            assert phase == "Succeeded", recorder.describe()
+            await recorder.wait(
+                lambda: recorder.weights.last == (100, 0), within=30, what="back on the primary"
+            )
+        # No client request reached the canary before the switch: no step between 0 and 100.
+        assert recorder.canary_weights == [0, 100, 0], recorder.describe()
+        primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
+        assert image_of(primary) == f"{IMAGE}:6.7.1"
+        canary = await get_canary(api, NAME, namespace=namespace)
+        checks = {c["name"]: c for c in canary["status"]["checks"]}
+        assert checks["request-success-rate"]["value"] == 100, checks
+        assert await _envoy_requests(sandbox, _tag(f"{NAME}-canary", namespace)) > 0
+    finally:
+        await _remove_routes(api, controller, namespace)
+
+
+async def test_blue_green_rolls_back_without_switching_the_traffic_route(
+    api: ApiClient, namespace: str, controller: Controller
+) -> None:
+    recorder = _recorder(api, namespace)
+    try:
+        async with recorder.running():
+            phase = await _blue_green(api, recorder, namespace, error_rate="0.5")
+            assert phase == "Failed", recorder.describe()
+        assert recorder.canary_weights == [0], recorder.describe()
+        primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
+        assert image_of(primary) == f"{IMAGE}:6.7.0"
+        canary = await get_canary(api, NAME, namespace=namespace)
+        checks = {c["name"]: c for c in canary["status"]["checks"]}
+        assert checks["request-success-rate"]["verdict"] == "Fail", checks
+    finally:
+        await _remove_routes(api, controller, namespace)

@@ -23,6 +23,7 @@ from canary.api.crdgen import CHART_DIR, differences
 from canary.cli.main import build_parser
 from canary.controller.settings import from_arguments
 from canary.routers.registry import KNOWN_PROVIDERS
+from canary.routers.settings import ControllerRouting
 from tests.helm.chart import CHART, REPOSITORY, Tools, container, find, one
 
 CONTROLLER_RULES = {  # the controller's (Cluster)Role, as docs/install.md lists it
@@ -214,6 +215,7 @@ def test_the_controller_accepts_the_arguments_the_defaults_give_it(tools: Tools)
     assert settings.leader_election_id == "canary-controller"
     timing = settings.leader_election_timing
     assert (timing.lease_duration, timing.renew_deadline, timing.retry_period) == (20, 12.5, 3)
+    assert settings.routing == ControllerRouting()  # Flagger's defaults
 
 
 def test_the_controller_accepts_the_arguments_values_give_it(tools: Tools) -> None:
@@ -224,6 +226,8 @@ def test_the_controller_accepts_the_arguments_values_give_it(tools: Tools) -> No
         "prometheus": {"url": "http://prometheus.example:9090", "timeout": 4.5},
         "provider": "gatewayapi:v1",
         "clusterName": "prod-eu",
+        "ingressAnnotationsPrefix": "custom.nginx.example.com",
+        "ingressClass": "contour-internal",
         "minInterval": 30,
         "maxParallel": 3,
         "maxProgressing": 0,
@@ -241,6 +245,9 @@ def test_the_controller_accepts_the_arguments_values_give_it(tools: Tools) -> No
     assert settings.provider == "gatewayapi:v1"
     assert settings.namespaces == ("team-a", "team-b")
     assert settings.cluster_name == "prod-eu"
+    assert settings.routing == ControllerRouting(
+        ingress_annotations_prefix="custom.nginx.example.com", ingress_class="contour-internal"
+    )
     assert (settings.min_interval, settings.max_parallel, settings.max_progressing) == (30, 3, 0)
     assert (settings.log_format, settings.log_level) == ("console", "debug")
     assert settings.listen == "0.0.0.0:9000"
@@ -337,6 +344,8 @@ def test_a_digest_pins_the_image(tools: Tools) -> None:
         ({"provider": "consul"}, "/provider"),
         ({"prometheus": {"url": "prometheus:9090"}}, "/prometheus/url"),
         ({"image": {"digest": "latest"}}, "/image/digest"),
+        ({"ingressAnnotationsPrefix": "Nginx/Ingress"}, "/ingressAnnotationsPrefix"),
+        ({"ingressClass": "Contour Internal"}, "/ingressClass"),
     ],
     ids=[
         "top-level-typo",
@@ -348,6 +357,8 @@ def test_a_digest_pins_the_image(tools: Tools) -> None:
         "unknown-provider",
         "url-without-scheme",
         "bad-digest",
+        "bad-annotations-prefix",
+        "bad-ingress-class",
     ],
 )
 def test_the_schema_rejects_bad_values_by_name(

@@ -42,6 +42,7 @@ MATCHES = (
     MatchRequest(
         headers={"user-agent": StringMatch(suffix="Firefox")},
         query_params={"beta": StringMatch(exact="1")},
+        source_labels={"app": "frontend"},
     ),
 )
 

@@ -144,6 +144,18 @@ def test_the_controllers_routing_rules_apply_to_valid_canaries() -> None:
     assert _errors(manifest, provider="smi:v1alpha3") == []
 
 
+def test_source_labels_pass_with_istio_and_are_refused_naming_the_field_elsewhere() -> None:
+    manifest = yaml.safe_load((REPOSITORY / "examples" / "ab-testing" / "canary.yaml").read_text())
+    manifest["spec"]["analysis"]["match"] = [{"sourceLabels": {"app": "frontend"}}]
+    manifest["spec"]["provider"] = "istio"
+    assert _errors(manifest) == []
+    manifest["spec"]["provider"] = "gatewayapi:v1"
+    (error,) = _errors(manifest)
+    assert error.startswith(
+        "not supported: spec.analysis.match[].sourceLabels with provider gatewayapi:v1"
+    )
+
+
 def test_metric_templates_and_alert_providers_are_checked_too() -> None:
     template = {
         "apiVersion": "canary.dev/v1alpha1",

@@ -76,6 +76,20 @@ def test_smi_ab_tests_cannot_match_query_parameters() -> None:
     assert "queryParams with provider smi:v1alpha4" in found
 
 
+@pytest.mark.parametrize("provider", ["gatewayapi:v1", "smi:v1alpha4", "nginx", "contour", "gloo"])
+def test_only_istio_matches_the_calling_pods_labels(provider: str) -> None:
+    canary = _example("ab-testing/canary.yaml", provider=provider)
+    canary.spec.analysis.match[0].source_labels = {"app": "frontend"}
+    found = unsupported_fields(canary, default_provider="linkerd")
+    assert any(
+        f"spec.analysis.match[].sourceLabels with provider {provider} (routing by the calling "
+        "pods' labels needs one of istio;" in item
+        for item in found
+    ), found
+    canary.spec.provider = "istio"
+    assert unsupported_fields(canary, default_provider="linkerd") == []
+
+
 def test_mirroring_needs_gateway_api_and_kubernetes_needs_iterations() -> None:
     mirrored = _example("bluegreen/canary.yaml")
     mirrored.spec.analysis.mirror = True

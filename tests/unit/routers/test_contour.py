@@ -23,7 +23,7 @@ from canary.routers.contour import (
     release_patch,
 )
 from canary.routers.registry import router_for, router_kind
-from canary.routers.settings import RouteSettings
+from canary.routers.settings import ControllerRouting, RouteSettings
 
 OWNER = CanaryRef(name="podinfo", namespace="test", uid="uid-1")
 ROUTE = RouteRef(namespace="test", apex="podinfo", owner=OWNER)
@@ -295,3 +295,20 @@ def test_the_release_sends_every_route_to_the_apex_service_and_drops_the_owner()
     assert all(r["timeoutPolicy"] == {"response": "5s", "idle": "5m"} for r in routes)
     released = {**proxy, **patch}
     assert release_patch(released, ROUTE) is None, "released once"
+
+
+async def test_the_controllers_ingress_class_names_the_contour_that_serves_the_proxy() -> None:
+    unclassed = http_proxy(ROUTE, ContourSettings(port=80), primary_weight=100, canary_weight=0)
+    assert "ingressClassName" not in unclassed["spec"]
+    assert unclassed["metadata"]["annotations"] == OPT_OUT
+    settings = _settings(controller=ControllerRouting(ingress_class="internal"))
+    async with ApiClient(Configuration()) as api:
+        router = router_for("contour", api, settings)
+    assert isinstance(router, ContourRouter)
+    proxy = http_proxy(ROUTE, router.settings, primary_weight=90, canary_weight=10)
+    assert proxy["metadata"]["annotations"] == {
+        **OPT_OUT,
+        "projectcontour.io/ingress.class": "internal",
+    }
+    assert proxy["spec"]["ingressClassName"] == "internal"
+    assert proxy_weights(proxy, ROUTE) == (90, 10)

@@ -180,6 +180,30 @@ def test_ab_testing_sends_matching_requests_by_weight_and_the_rest_to_the_primar
     assert virtual_service_weights(vs, ROUTE) == (0, 100)
 
 
+def test_ab_testing_matches_the_calling_pods_labels_merged_into_each_service_match() -> None:
+    matches = (
+        MatchRequest(
+            headers={"x-canary": StringMatch(exact="insider")},
+            source_labels={"app": "frontend", "version": "v2"},
+        ),
+        MatchRequest(source_labels={"app": "batch"}),
+    )
+    settings = _settings(matches=matches, **{"spec.service.match": [{"uri": {"prefix": "/api"}}]})
+    vs = virtual_service(ROUTE, settings, primary_weight=0, canary_weight=100)
+    assert vs["spec"]["http"][0]["match"] == [
+        {
+            "uri": {"prefix": "/api"},
+            "headers": {"x-canary": {"exact": "insider"}},
+            "sourceLabels": {"app": "frontend", "version": "v2"},
+        },
+        {"uri": {"prefix": "/api"}, "sourceLabels": {"app": "batch"}},
+    ]
+    assert vs["spec"]["http"][1] == {
+        "match": [{"uri": {"prefix": "/api"}}],
+        "route": [_to("podinfo-primary", 100)],
+    }
+
+
 def test_ab_conditions_are_merged_into_each_service_match() -> None:
     defaults = [{"uri": {"prefix": "/api"}}, {"uri": {"prefix": "/v2"}}]
     canary = [{"headers": {"x": {"exact": "1"}}}]

@@ -1,4 +1,5 @@
-"""The knative router: the target Knative Service's `spec.traffic`, as Flagger writes it."""
+"""The knative router: the target Knative Service's `spec.traffic`, as Flagger writes it, and
+the weights read back from `status.traffic`, as Flagger reads them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from canary.kube import resources
 from canary.kube.resources import KNATIVE_SERVICE, ResourceKind
 from canary.routers import knative
 from canary.routers.base import RouteError, RouteRef
-from canary.routers.knative import KnativeRouter, released_traffic, traffic, weights_of
+from canary.routers.knative import (
+    KnativeRouter,
+    observed_weights,
+    released_traffic,
+    traffic,
+    weights_of,
+)
 from canary.routers.registry import router_for, router_kind
 
 ROUTE = RouteRef(namespace="test", apex="podinfo", owner=None)
@@ -75,6 +82,57 @@ def test_percents_that_do_not_sum_to_100_are_a_route_error() -> None:
     ]
     with pytest.raises(RouteError, match="do not sum to 100"):
         weights_of(_service(block))
+
+
+def _observed(
+    spec_weights: tuple[int, int],
+    status_traffic: list[dict[str, Any]] | None,
+    *,
+    observed_generation: int = 4,
+    primary: str = "podinfo-00001",
+) -> dict[str, Any]:
+    """A Service at generation 4 whose spec sends `spec_weights`, and whose status says what
+    Knative routes (`status_traffic`, as of `observed_generation`)."""
+    block = traffic(primary_revision=primary, primary=spec_weights[0], canary=spec_weights[1])
+    service = _service(block, primary=primary)
+    service["metadata"]["generation"] = 4
+    service["status"]["observedGeneration"] = observed_generation
+    if status_traffic is not None:
+        service["status"]["traffic"] = status_traffic
+    return service
+
+
+def _status(primary: int, canary: int, *, pinned: str = "podinfo-00001") -> list[dict[str, Any]]:
+    """`status.traffic` as Knative writes it: every entry named, `latestRevision` on each."""
+    return [
+        {"latestRevision": True, "revisionName": "podinfo-00002", "percent": canary},
+        {"latestRevision": False, "revisionName": pinned, "percent": primary},
+    ]
+
+
+def test_weights_are_what_knative_routes_as_its_status_says() -> None:
+    """Flagger reads `status.traffic`: Knative has reconciled the spec (70/30) but still routes
+    90/10 (say, the route is not programmed yet): the weights are 90/10."""
+    assert observed_weights(_observed((70, 30), _status(90, 10))) == (90, 10)
+    promoted = _status(100, 0, pinned="podinfo-00002")  # both entries name one Revision
+    assert observed_weights(_observed((100, 0), promoted, primary="podinfo-00002")) == (100, 0)
+
+
+@pytest.mark.parametrize(
+    ("status_traffic", "observed_generation"),
+    [
+        (_status(90, 10), 3),  # Knative has not seen the controller's last patch yet
+        (None, 4),  # no traffic in the status yet (nothing programmed)
+        ([{"latestRevision": True, "revisionName": "podinfo-00002", "percent": 100}], 4),
+        (_status(90, 10, pinned="podinfo-00000"), 4),  # routes as before the primary changed
+    ],
+    ids=["stale-status", "no-status-traffic", "knatives-default", "another-primary"],
+)
+def test_the_spec_stands_in_while_the_status_cannot_say(
+    status_traffic: list[dict[str, Any]] | None, observed_generation: int
+) -> None:
+    service = _observed((70, 30), status_traffic, observed_generation=observed_generation)
+    assert observed_weights(service) == (70, 30)
 
 
 def test_released_traffic_goes_to_the_latest_revision_when_it_is_the_primary() -> None:

@@ -29,7 +29,7 @@ from canary.routers.nginx import (
     match_annotations,
 )
 from canary.routers.registry import router_for, router_kind
-from canary.routers.settings import RouteSettings
+from canary.routers.settings import ControllerRouting, RouteSettings
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "nginx"
 OWNER = CanaryRef(name="podinfo", namespace="test", uid="uid-1")
@@ -298,3 +298,36 @@ def test_the_controller_and_canary_check_refuse_what_nginx_cannot_route(
     found = unsupported_fields(_example_canary(**change), default_provider="linkerd")
     assert len(found) == 1, found
     assert found[0].startswith(message), found
+
+
+async def test_the_annotations_prefix_is_the_controllers_for_every_canary_annotation() -> None:
+    """Flagger's -ingress-annotations-prefix: ingress-nginx run with another --annotations-prefix
+    reads the canary annotations under it; canary annotations another writer left under that
+    prefix are replaced, and the default prefix's are the user's (copied as they are)."""
+    settings = RouteSettings(
+        provider="nginx",
+        matches=(_headers(**{"x-user": StringMatch(prefix="insider")}),),
+        fields={"spec.ingressRef": {"name": "podinfo"}},
+        controller=ControllerRouting(ingress_annotations_prefix="custom.nginx.example.com"),
+    )
+    async with ApiClient(Configuration()) as api:
+        router = router_for("nginx", api, settings)
+    assert isinstance(router, NginxRouter)
+    keys = router.settings.keys
+    assert router.settings.matches == {
+        "custom.nginx.example.com/canary-by-header": "x-user",
+        "custom.nginx.example.com/canary-by-header-pattern": "^insider.*",
+    }
+    main = _main(**{"custom.nginx.example.com/canary-weight": "30", CANARY: "true"})
+    wanted = canary_annotations(100, router.settings.matches, keys=keys)
+    ingress = canary_ingress(main, ROUTE, annotations=wanted, keys=keys)
+    annotations = ingress["metadata"]["annotations"]
+    assert "custom.nginx.example.com/canary-weight" not in annotations  # another writer's
+    assert annotations["custom.nginx.example.com/canary"] == "true"
+    assert annotations[CANARY] == "true"  # the user's, under a prefix this ingress-nginx ignores
+    assert ingress_weights(ingress, ab=True, keys=keys) == (0, 100)
+    weighted = canary_ingress(
+        main, ROUTE, annotations=canary_annotations(40, {}, keys=keys), keys=keys
+    )
+    assert weighted["metadata"]["annotations"]["custom.nginx.example.com/canary-weight"] == "40"
+    assert ingress_weights(weighted, ab=False, keys=keys) == (60, 40)
