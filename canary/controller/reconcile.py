@@ -45,6 +45,7 @@ from canary.controller.manual import clear_spent
 from canary.controller.observe import observe
 from canary.controller.outage import WriteWitness
 from canary.controller.ownership import Refusal
+from canary.controller.pacing import STEADY_RECHECK, next_delay
 from canary.controller.routing import owner_of
 from canary.controller.scheduler import Key, outside_limit
 from canary.controller.settings import Settings
@@ -68,9 +69,6 @@ from canary.telemetry.releases import ReleaseBook
 log = structlog.get_logger(__name__)
 
 CANARIES = CANARY
-STEADY_RECHECK = 60.0  # seconds between cycles of an idle Canary (watch events wake it sooner)
-WAITING_RECHECK = 1.0  # seconds between cycles while waiting on workloads
-ANALYSING = frozenset({Phase.PROGRESSING, Phase.WAITING_PROMOTION})
 TIMED_OUT_RETRY = 5.0  # seconds before a cycle cut short by its deadline runs again
 # Phases that count against --max-progressing: a release is under way.
 UNDER_WAY = frozenset(
@@ -266,7 +264,7 @@ class Reconciler:
                 previous=state.phase.value,
                 weight=new_state.canary_weight,
             )
-        return _next_delay(
+        return next_delay(
             policy, new_state, now, polled=not workload_of(canary.spec.target_ref.kind).watched
         )
 
@@ -394,26 +392,3 @@ class Reconciler:
         comes next (waking on it would double the API calls of every step).
         """
         return resource_version is not None and self.own_writes.get(key) == resource_version
-
-
-def _next_delay(
-    policy: Policy, state: CanaryState, now: datetime, *, polled: bool = False
-) -> float:
-    """When the next cycle is needed. A target whose kind is not watched (`polled`) is looked
-    at every analysis interval even when idle, as Flagger does: no event would say it changed."""
-    if state.phase is Phase.INITIALIZING and state.hold_reason and not polled:
-        # Waiting for the primary: its Deployment's watch events wake the cycle when it becomes
-        # ready, so the clock only has to catch the progress deadline (a burst of Canaries
-        # waiting on a slow cluster must not cost a cycle each every second).
-        if state.stalled or state.phase_since is None:
-            return STEADY_RECHECK
-        deadline = (state.phase_since - now).total_seconds() + policy.progress_deadline
-        return max(WAITING_RECHECK, min(deadline + WAITING_RECHECK, STEADY_RECHECK))
-    if state.phase in ANALYSING:
-        if state.last_step_at is None:
-            return WAITING_RECHECK
-        due = (state.last_step_at - now).total_seconds() + policy.interval
-        return max(0.05, min(due, policy.interval))
-    if state.phase in {Phase.PROMOTING, Phase.FINALISING, Phase.INITIALIZING, Phase.WAITING}:
-        return WAITING_RECHECK
-    return min(STEADY_RECHECK, policy.interval) if polled else STEADY_RECHECK

@@ -23,7 +23,7 @@ import pytest
 import yaml
 from kubernetes_asyncio.client import ApiClient
 
-from canary.controller.reconcile import STEADY_RECHECK
+from canary.controller.pacing import STEADY_RECHECK
 from canary.kube import resources
 from canary.kube.resources import CANARY, DEPLOYMENT, SERVICE, ResourceKind
 from canary.routers.apisix import ROUTE as APISIX_ROUTE
@@ -207,7 +207,7 @@ async def _route_created_late(api: ApiClient, namespace: str) -> None:
     assert await _get(api, APISIX_ROUTE, f"{name}-{name}-canary", namespace) is None
     await apply(api, _original(namespace, name))
     # ApisixRoutes are not watched: an invalid Canary is looked at again within a minute
-    # (reconcile.STEADY_RECHECK), so initialization follows within that.
+    # (pacing.STEADY_RECHECK), so initialization follows within that.
     await eventually(
         partial(_get, api, CANARY, name, namespace),
         until=lambda found: ((found or {}).get("status") or {}).get("phase") == "Initialized",
