@@ -10,7 +10,7 @@ object the write returns goes into the cache at once. A Canary whose spec cannot
 Before any write, a Canary that would write what another Canary holds, or give an object a name
 it cannot have, gets `Ready=False` (`Conflict`, `InvalidName`) and writes nothing else. Both
 checks, and the writing of such a refusal, are in `canary.controller.vetting`.
-The cycle returns how long to wait before the next one is needed.
+The cycle returns how long to wait before the next one is needed (`canary.controller.pacing`).
 
 Waits on systems outside the cluster (metric queries, webhooks, alerts) run `outside_limit()`,
 without a slot of `--max-parallel`; the whole cycle is bounded by `canary.controller.deadline`.
