@@ -8,9 +8,9 @@ answers 409, nothing is written, and the cycle runs again shortly, reading the c
 object the write returns goes into the cache at once. A Canary whose spec cannot be used gets
 `Ready=False, reason=InvalidSpec` and a Warning event, and nothing else happens to it.
 Before any write, a Canary that would write what another Canary holds, or give an object a name
-it cannot have, gets `Ready=False` (`Conflict`, `InvalidName`; see `canary.controller.ownership`)
-and writes nothing else.
-The cycle returns how long to wait before the next one is needed.
+it cannot have, gets `Ready=False` (`Conflict`, `InvalidName`) and writes nothing else. Both
+checks, and the writing of such a refusal, are in `canary.controller.vetting`.
+The cycle returns how long to wait before the next one is needed (`canary.controller.pacing`).
 
 Waits on systems outside the cluster (metric queries, webhooks, alerts) run `outside_limit()`,
 without a slot of `--max-parallel`; the whole cycle is bounded by `canary.controller.deadline`.
@@ -28,35 +28,29 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from pydantic import ValidationError
 
 from canary.api.canary import Canary
 from canary.controller.alerts import AlertSender, alert_warnings, wanted
 from canary.controller.cache import ObjectCache, answers_for
 from canary.controller.checks import PrometheusPool, run_checks
-from canary.controller.claimindex import ClaimIndex, Neighbours, Scanned
-from canary.controller.claims import Claimant, claimant
 from canary.controller.convert import policy_of, state_of, status_of
 from canary.controller.deadline import cycle_budget
 from canary.controller.deletion import is_deleting
 from canary.controller.execute import CannotActError, Context, execute
-from canary.controller.failures import FailureReporter, refused_status, says
+from canary.controller.failures import FailureReporter
 from canary.controller.finalize import finalize, sync_finalizer
 from canary.controller.hooks import HookRunner, after_decide, before_decide
 from canary.controller.leader import LeadershipLostError
 from canary.controller.manual import clear_spent
 from canary.controller.observe import observe
 from canary.controller.outage import WriteWitness
-from canary.controller.ownership import Refusal, refusal
-from canary.controller.routing import owner_of, route_of, router_of
+from canary.controller.ownership import Refusal
+from canary.controller.pacing import STEADY_RECHECK, next_delay
+from canary.controller.routing import owner_of
 from canary.controller.scheduler import Key, outside_limit
 from canary.controller.settings import Settings
-from canary.controller.support import (
-    fields_honored,
-    ignored_warnings,
-    unsupported_fields,
-    unsupported_message,
-)
+from canary.controller.support import fields_honored, ignored_warnings
+from canary.controller.vetting import Vetter
 from canary.core.conditions import Condition, ConditionType
 from canary.core.decide import decide
 from canary.core.model import CanaryState, Observation, Phase, Policy, RecordEvent
@@ -66,7 +60,7 @@ from canary.kube.client import ApiClient
 from canary.kube.errors import Conflict, KubeError
 from canary.kube.events import record_event
 from canary.kube.resources import CANARY, ResourceKind
-from canary.routers.base import RouteError, Router, RouteRef
+from canary.routers.base import RouteError
 from canary.targets.deployment import TargetError
 from canary.targets.workload import workload_of
 from canary.telemetry import metrics
@@ -75,11 +69,7 @@ from canary.telemetry.releases import ReleaseBook
 log = structlog.get_logger(__name__)
 
 CANARIES = CANARY
-STEADY_RECHECK = 60.0  # seconds between cycles of an idle Canary (watch events wake it sooner)
-WAITING_RECHECK = 1.0  # seconds between cycles while waiting on workloads
-ANALYSING = frozenset({Phase.PROGRESSING, Phase.WAITING_PROMOTION})
 TIMED_OUT_RETRY = 5.0  # seconds before a cycle cut short by its deadline runs again
-CLAIMANT_MEMO = 100_000  # Canaries whose claims are remembered (see Reconciler._claimant)
 # Phases that count against --max-progressing: a release is under way.
 UNDER_WAY = frozenset(
     {Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.PROMOTING, Phase.FINALISING}
@@ -109,9 +99,15 @@ class Reconciler:
             api, read=self.read, may_act=self.may_act, remember=self._remember_write
         )
         self.witness = WriteWitness()  # since when the API server answered, per Canary
-        self._claimants: dict[str, tuple[str, Claimant]] = {}  # uid -> (resourceVersion, ...)
-        self.claims = ClaimIndex(self._claimant)  # every cached Canary's claims, by object
-        self.cache.follow(CANARIES.plural, self.claims)
+        # Whether each Canary may run a cycle at all; marks the ones that may not.
+        self.vetter = Vetter(
+            api,
+            read=self.read,
+            cache=self.cache,
+            default_provider=settings.provider,
+            routing=settings.routing,
+            remember=self._remember_write,
+        )
 
     def note_phase(self, key: Key, phase: str | None) -> None:
         if phase is None:
@@ -162,11 +158,11 @@ class Reconciler:
     async def _cycle(self, raw: dict[str, Any]) -> float:
         now = datetime.now(UTC)
         started = self.witness.begin()
-        refused = await self._refusal(raw)
+        refused = await self.vetter.refusal(raw)
         if refused is not None or is_deleting(raw):
             return await self._stand_aside(raw, refused, now=now)
         raw = await sync_finalizer(self.api, raw, remember=self._remember_write)
-        vetted = await self._vet(raw, now=now)
+        vetted = await self.vetter.vet(raw, now=now)
         if vetted is None:
             return STEADY_RECHECK
         canary, route, router = vetted
@@ -184,7 +180,7 @@ class Reconciler:
                 read_object=self.read,
             )
         except RouteError as error:
-            await self._invalid(raw, str(error), now=now, reason="RouteInvalid")
+            await self.vetter.invalid(raw, str(error), now=now, reason="RouteInvalid")
             return STEADY_RECHECK
         key = (canary.metadata.namespace, canary.metadata.name)
         observation, checked = await self._judge(
@@ -213,7 +209,7 @@ class Reconciler:
             for action in decision.actions:
                 await execute(context, action)
         except (CannotActError, TargetError) as error:
-            await self._invalid(raw, str(error), now=now, reason="CannotProceed")
+            await self.vetter.invalid(raw, str(error), now=now, reason="CannotProceed")
             return STEADY_RECHECK / 2
         new_state = decision.state
         if (
@@ -269,7 +265,7 @@ class Reconciler:
                 previous=state.phase.value,
                 weight=new_state.canary_weight,
             )
-        return _next_delay(
+        return next_delay(
             policy, new_state, now, polled=not workload_of(canary.spec.target_ref.kind).watched
         )
 
@@ -310,35 +306,6 @@ class Reconciler:
             checked = False
         return observation, checked
 
-    async def _vet(
-        self, raw: dict[str, Any], *, now: datetime
-    ) -> tuple[Canary, RouteRef, Router] | None:
-        """The Canary with its route and router, or None after marking it not Ready (why)."""
-        try:
-            canary = Canary.model_validate(raw)
-        except ValidationError as error:
-            await self._invalid(raw, _first_error(error), now=now)
-            return None
-        unsupported = unsupported_fields(canary, default_provider=self.settings.provider)
-        if unsupported:
-            await self._invalid(
-                raw, unsupported_message(unsupported), now=now, reason="Unsupported"
-            )
-            return None
-        try:
-            route = route_of(canary)
-            router = router_of(
-                canary,
-                self.api,
-                read=self.read,
-                default_provider=self.settings.provider,
-                controller=self.settings.routing,
-            )
-        except ValueError as error:
-            await self._invalid(raw, _first_error(error), now=now)
-            return None
-        return canary, route, router
-
     async def _stand_aside(
         self, raw: dict[str, Any], refused: Refusal | None, *, now: datetime
     ) -> float:
@@ -355,39 +322,8 @@ class Reconciler:
             )
         if refused is None:
             return STEADY_RECHECK
-        await self._invalid(raw, refused.message, now=now, reason=refused.reason)
+        await self.vetter.invalid(raw, refused.message, now=now, reason=refused.reason)
         return refused.retry
-
-    async def _refusal(self, raw: dict[str, Any]) -> Refusal | None:
-        """Why this Canary may not act (another Canary holds its objects, or a name it would
-        give one is impossible), from the watch caches."""
-        namespace = str((raw.get("metadata") or {}).get("namespace"))
-        if self.cache.knows(CANARIES.plural, namespace):
-            neighbours: Neighbours = self.claims
-        else:
-            listed = await resources.list_objects(self.api, CANARIES, namespace=namespace)
-            neighbours = Scanned(listed or [], self._claimant)
-        return await refusal(
-            raw,
-            read=self.read,
-            neighbours=neighbours,
-            default_provider=self.settings.provider,
-            claimant_of=self._claimant,
-        )
-
-    def _claimant(self, raw: Mapping[str, Any]) -> Claimant:
-        """`claimant` of `raw`, computed once per version of each Canary: every cycle asks it
-        for every Canary of its namespace, so a namespace of N Canaries would cost N² a minute."""
-        metadata = raw.get("metadata") or {}
-        key = (str(metadata.get("uid")), str(metadata.get("resourceVersion")))
-        known = self._claimants.get(key[0])
-        if known is not None and known[0] == key[1] and key[1] != "None":
-            return known[1]
-        found = claimant(raw, default_provider=self.settings.provider)
-        if len(self._claimants) > CLAIMANT_MEMO:
-            self._claimants.clear()  # Canaries come and go: start over rather than leak
-        self._claimants[key[0]] = (key[1], found)
-        return found
 
     async def _write_status(  # noqa: PLR0913 - keyword-only: what the status is computed from
         self,
@@ -457,50 +393,3 @@ class Reconciler:
         comes next (waking on it would double the API calls of every step).
         """
         return resource_version is not None and self.own_writes.get(key) == resource_version
-
-    async def _invalid(
-        self, raw: dict[str, Any], message: str, *, now: datetime, reason: str = "InvalidSpec"
-    ) -> None:
-        """Mark the Canary not ready and stalled with `message`, once (and a Warning event)."""
-        if says(raw, reason=reason, message=message):
-            return
-        status = refused_status(raw, reason=reason, message=message, now=now)
-        log.warning("canary_not_ready", reason=reason, message=message)
-        await record_event(self.api, raw, reason=reason, message=message, warning=True)
-        try:
-            self._remember_write(
-                await resources.replace_status(self.api, CANARIES, {**raw, "status": status})
-            )
-        except KubeError as error:
-            log.warning("status_not_written", error=str(error))
-
-
-def _first_error(error: Exception) -> str:
-    if isinstance(error, ValidationError):
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        return f"{where}: {first['msg']}" if where else str(first["msg"])
-    return str(error)
-
-
-def _next_delay(
-    policy: Policy, state: CanaryState, now: datetime, *, polled: bool = False
-) -> float:
-    """When the next cycle is needed. A target whose kind is not watched (`polled`) is looked
-    at every analysis interval even when idle, as Flagger does: no event would say it changed."""
-    if state.phase is Phase.INITIALIZING and state.hold_reason and not polled:
-        # Waiting for the primary: its Deployment's watch events wake the cycle when it becomes
-        # ready, so the clock only has to catch the progress deadline (a burst of Canaries
-        # waiting on a slow cluster must not cost a cycle each every second).
-        if state.stalled or state.phase_since is None:
-            return STEADY_RECHECK
-        deadline = (state.phase_since - now).total_seconds() + policy.progress_deadline
-        return max(WAITING_RECHECK, min(deadline + WAITING_RECHECK, STEADY_RECHECK))
-    if state.phase in ANALYSING:
-        if state.last_step_at is None:
-            return WAITING_RECHECK
-        due = (state.last_step_at - now).total_seconds() + policy.interval
-        return max(0.05, min(due, policy.interval))
-    if state.phase in {Phase.PROMOTING, Phase.FINALISING, Phase.INITIALIZING, Phase.WAITING}:
-        return WAITING_RECHECK
-    return min(STEADY_RECHECK, policy.interval) if polled else STEADY_RECHECK

@@ -9,14 +9,16 @@ return (the most reported failure of Flagger and Argo Rollouts):
    a primary that stays unready past the deadline keeps being waited for (Ready=False,
    reason PrimaryNotReady, Stalled=True past the deadline, one Warning event) and the Canary
    becomes Initialized as soon as it is ready, as Flagger does; nothing claims an analysis.
-3. Initialization, then repair of missing objects (primary, Services, route).
+3. Initialization, then repair of missing objects (primary, Services, route)
+   (`canary.core.initialization`).
 4. A new revision: starts a run from a steady phase, restarts it from any analysing phase.
 5. An analysis held while the API server is unreachable (`observation.api_unreachable`): no
    check counts, no step is taken, and the next tick is due one full interval from now, so
    the analysis resumes after an outage without catching up. A controller that cannot write
    cannot move traffic; a check run then measures nothing the run controls, and an outage is
    never a verdict. Manual abort and rollback requests (rule 4's neighbours) still apply.
-6. The phase's own rule (analysis tick, promotion, finalisation).
+6. The phase's own rule: the analysis tick (`canary.core.analysis`), promotion and
+   finalisation (`canary.core.promotion`).
 7. Route repair: when the route object's weights differ from what the state says, set them again.
 
 `decide` is deterministic and pure: no I/O, no clock but `observation.now`, no randomness. The
@@ -30,41 +32,20 @@ from dataclasses import replace
 from typing import assert_never
 
 from canary.core.analysis import analyse
+from canary.core.initialization import initialization_failed, initializing, reinitialize
 from canary.core.model import (
     CanaryState,
     Decision,
-    Initialize,
     Observation,
     Phase,
     Policy,
-    PromoteTemplate,
     RecordEvent,
-    ScaleCanary,
     SetWeights,
     WorkloadReadiness,
 )
-from canary.core.schedule import (
-    TOTAL_WEIGHT,
-    Strategy,
-    mirroring,
-    next_promotion_weight,
-    strategy,
-    tick_due,
-)
-from canary.core.transitions import (
-    ALL_TO_PRIMARY,
-    Reason,
-    enter,
-    expected_weights,
-    rollback,
-    start_run,
-    waiting_message,
-)
-
-# Phases in which the target runs as the canary and must not be scaled down by a repair.
-_CANARY_RUNNING = frozenset(
-    {Phase.WAITING, Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.PROMOTING}
-)
+from canary.core.promotion import finalising, promoting
+from canary.core.schedule import Strategy, mirroring, strategy
+from canary.core.transitions import Reason, enter, expected_weights, rollback, start_run
 
 
 def decide(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
@@ -113,7 +94,7 @@ def _paused(state: CanaryState) -> Decision:
 def _by_phase(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
     match state.phase:
         case Phase.INITIALIZING:
-            return _initializing(policy, state, observation)
+            return initializing(policy, state, observation)
         case Phase.INITIALIZED | Phase.SUCCEEDED | Phase.FAILED:
             return _steady(policy, state, observation)
         case (
@@ -173,76 +154,14 @@ def _promoted_primary(state: CanaryState, observation: Observation) -> WorkloadR
     return replace(primary, ready=False, message=message)
 
 
-def _initializing(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
-    revision = observation.target_revision
-    if not observation.initialized:
-        message = "Creating the primary, the Services and the route"
-        creating = replace(state, message=message, hold_reason="", stalled=False)
-        return Decision(state=creating, actions=(Initialize(),))
-    if not (policy.skip_analysis or observation.primary.ready):
-        return _waiting_for_primary(policy, state, observation)
-    message = f"Initialization done; the primary runs revision {revision}"
-    done = replace(
-        enter(state, Phase.INITIALIZED, now=observation.now, message=message),
-        canary_weight=0,
-        failed_checks=0,
-        iterations=0,
-        last_applied_revision=revision,
-        last_promoted_revision=revision,
-        last_step_at=None,
-        checks=(),
-        hold_reason="",
-        stalled=False,
-    )
-    return Decision(
-        state=done, actions=(Initialize(), RecordEvent(reason=Reason.SYNCED, message=message))
-    )
-
-
-def _waiting_for_primary(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
-    """Initialization holds until the primary is ready, however long that takes.
-
-    A slow cluster (hundreds of Canaries created at once) is no failed release: Ready=False
-    with reason PrimaryNotReady all along, and past the progress deadline (or Kubernetes'
-    ProgressDeadlineExceeded on the primary) Stalled=True and one Warning event, while the
-    controller keeps looking. The Canary becomes Initialized on the first cycle that sees the
-    primary ready.
-
-    The objects exist already (`observation.initialized`): waiting asks for no action, so a
-    burst of Canaries waiting on a slow cluster sends it nothing while it catches up (each used
-    to apply its primary, Services and route again every second, which kept the API server too
-    busy to make the primaries ready).
-    """
-    detail = observation.primary.message
-    since = state.phase_since or observation.now
-    waited = (observation.now - since).total_seconds()
-    stalled = observation.primary.deadline_exceeded or waited > policy.progress_deadline
-    if not stalled:
-        message = waiting_message("primary", detail)
-        held = replace(state, message=message, hold_reason=Reason.PRIMARY_NOT_READY, stalled=False)
-        return Decision(state=held)
-    # No running count of seconds: a message that changes every cycle is a status write.
-    message = (
-        f"The primary is not ready beyond the progress deadline of "
-        f"{policy.progress_deadline:.0f}s; initialization keeps waiting for it"
-    )
-    if detail:
-        message = f"{message}: {detail}"
-    held = replace(state, message=message, hold_reason=Reason.PRIMARY_NOT_READY, stalled=True)
-    if state.stalled:
-        return Decision(state=held)
-    event = RecordEvent(reason=Reason.PRIMARY_NOT_READY, message=message, warning=True)
-    return Decision(state=held, actions=(event,))
-
-
 def _steady(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
     """Initialized, Succeeded, Failed: nothing moves until the target's revision changes (or a
     failed revision is retried by request)."""
     revision = observation.target_revision
     if not state.last_promoted_revision:
-        return _initialization_failed(state, observation)
+        return initialization_failed(state, observation)
     if not observation.initialized:
-        return _reinitialize(state)
+        return reinitialize(state)
     if revision == state.last_promoted_revision:
         return _back_to_promoted(state, revision)
     retry = _retry_requested(state, observation)
@@ -309,25 +228,10 @@ def _wait_to_start(state: CanaryState, observation: Observation) -> Decision:
     return Decision(state=waiting, actions=(RecordEvent(reason=Reason.WAITING, message=message),))
 
 
-def _initialization_failed(state: CanaryState, observation: Observation) -> Decision:
-    """Failed before anything was promoted (an earlier controller failed initializations at the
-    progress deadline): initialization resumes, and completes once the primary is ready."""
-    revision = observation.target_revision
-    if revision == state.last_applied_revision:
-        message = f"Resuming the initialization of revision {revision}"
-        reason = Reason.REINITIALIZE
-    else:
-        message = f"New revision {revision} detected, retrying initialization"
-        reason = Reason.NEW_REVISION
-    retrying = enter(state, Phase.INITIALIZING, now=observation.now, message=message)
-    event = RecordEvent(reason=reason, message=message)
-    return Decision(state=retrying, actions=(Initialize(), event))
-
-
 def _running(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
     """Waiting and the analysing phases: a new revision restarts the run wherever it is."""
     if not observation.initialized:
-        return _reinitialize(state)
+        return reinitialize(state)
     if state.phase is Phase.WAITING and (held := _still_waiting(state, observation)) is not None:
         return held
     if state.phase is Phase.WAITING or observation.target_revision != state.last_applied_revision:
@@ -376,9 +280,9 @@ def _phase_rule(policy: Policy, state: CanaryState, observation: Observation) ->
         case Phase.PROGRESSING | Phase.WAITING_PROMOTION:
             return analyse(policy, state, observation)
         case Phase.PROMOTING:
-            return _promoting(policy, state, observation)
+            return promoting(policy, state, observation)
         case Phase.FINALISING:
-            return _finalising(state, observation)
+            return finalising(state, observation)
         case _:  # the other phases never reach here
             return Decision(state=state)
 
@@ -413,63 +317,6 @@ def _still_waiting(state: CanaryState, observation: Observation) -> Decision | N
     if observation.start_blocked:
         return _wait_to_start(state, observation)
     return None
-
-
-def _reinitialize(state: CanaryState) -> Decision:
-    """Recreate missing objects; the primary comes from the last promoted template."""
-    message = "Recreating a missing primary, Service or route"
-    action = Initialize(scale_target_to_zero=state.phase not in _CANARY_RUNNING)
-    event = RecordEvent(reason=Reason.REINITIALIZE, message=message)
-    return Decision(state=replace(state, message=message), actions=(action, event))
-
-
-def _promoting(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
-    """Wait until the primary runs the promoted template, then route traffic back to it."""
-    now = observation.now
-    revision = state.last_applied_revision
-    if observation.primary_revision != revision:
-        running = observation.primary_revision or "an unknown revision"
-        message = f"Promoting revision {revision}: the primary still runs {running}"
-        return Decision(
-            state=replace(state, message=message), actions=(PromoteTemplate(revision=revision),)
-        )
-    if not observation.primary.ready:
-        message = waiting_message("primary", observation.primary.message)
-        return Decision(state=replace(state, message=message))
-    weight = next_promotion_weight(policy, state.canary_weight)
-    if weight > 0:
-        if not tick_due(policy, state, now):
-            return Decision(state=state)
-        message = f"Advanced primary weight to {TOTAL_WEIGHT - weight}"
-        shifted = replace(state, canary_weight=weight, last_step_at=now, message=message)
-        actions = (
-            SetWeights(primary=TOTAL_WEIGHT - weight, canary=weight),
-            RecordEvent(reason=Reason.ADVANCE, message=message),
-        )
-        return Decision(state=shifted, actions=actions)
-    message = f"The primary runs revision {revision}; routing all traffic to it"
-    finalising = replace(
-        enter(state, Phase.FINALISING, now=now, message=message), canary_weight=0, last_step_at=now
-    )
-    event = RecordEvent(reason=Reason.PROMOTING, message=message)
-    return Decision(state=finalising, actions=(ALL_TO_PRIMARY, event))
-
-
-def _finalising(state: CanaryState, observation: Observation) -> Decision:
-    revision = state.last_applied_revision
-    message = f"Promotion of revision {revision} completed"
-    succeeded = replace(
-        enter(state, Phase.SUCCEEDED, now=observation.now, message=message),
-        canary_weight=0,
-        iterations=0,
-        last_promoted_revision=revision,
-    )
-    actions = (
-        ALL_TO_PRIMARY,
-        ScaleCanary(up=False),
-        RecordEvent(reason=Reason.SUCCEEDED, message=message),
-    )
-    return Decision(state=succeeded, actions=actions)
 
 
 def _with_route_repair(policy: Policy, decision: Decision, observation: Observation) -> Decision:

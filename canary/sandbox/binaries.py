@@ -1,6 +1,8 @@
 """Build the sandbox's binaries from pinned Go modules, once, into a cache outside the checkout.
 
-Each component is a wrapper Go module in `gomod/` that pins one upstream release. A build goes into
+Each component is a wrapper Go module in `gomod/` that pins one upstream release
+(`canary.sandbox.go_component`): the control plane's programs are listed here, the modules that
+only ship CRDs in `canary.sandbox.crd_components`. A build goes into
 `<cache>/<component>-<version>-<digest>/`, where the digest covers the wrapper's go.mod, go.sum,
 Go files (a test instrument has its own main package; `ensure_go_program`) and build flags, so
 changing a pin builds afresh and never reuses a stale binary. Builds write to a
@@ -14,7 +16,6 @@ This module must not start anything: it only produces files.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import re
 import shutil
@@ -25,34 +26,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from canary.sandbox.crd_components import CRD_COMPONENTS
 from canary.sandbox.errors import SandboxError
+from canary.sandbox.go_component import GoComponent
 
 KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"
 KWOK_VERSION = "v0.8.0"
 HELM_VERSION = "v3.22.0"
-# The newest v1.x whose module builds with the local Go toolchain (v1.7.0 requires Go 1.27).
-GATEWAY_API_VERSION = "v1.6.3"
-# The newest v2.x whose module the local Go toolchain accepts (v2.21.1 requires Go 1.27.4).
-KEDA_VERSION = "v2.21.0"
-# The newest istio.io/api release the module proxy serves (its module ships Istio's CRDs).
-ISTIO_API_VERSION = "v1.32.0"
-# The newest Contour release; its module ships every CRD in one multi-document file.
-CONTOUR_VERSION = "v1.33.8"
-# The newest v3.x the module proxy serves; its go.mod asks for Go 1.26.0, which the local one has.
-TRAEFIK_VERSION = "v3.7.13"
-# APISIX Ingress Controller 1.x, whose ApisixRoute v2 Flagger writes. The module proxy serves
-# this release but refuses to list the module's versions, so no newer one could be checked.
-APISIX_VERSION = "v1.8.4"
-# Knative Serving 1.17 (the release Flagger's Knative tests install), as its Go module.
-KNATIVE_SERVING_VERSION = "v0.44.0"
-# Kuma's TrafficRoute (what provider kuma writes, as Flagger does) is in its 1.x releases; the
-# module proxy serves none of the 2.x tags (they have no Go module version).
-KUMA_VERSION = "v1.8.1"
 # Debian bookworm's package; the cache holds whichever 2.42 build apt offers.
 PROMETHEUS_SERIES = "2.42."
 
-GOMOD_ROOT = Path(__file__).parent / "gomod"
 # The stage definitions that make kwok behave like a fast kubelet, in the order kwok applies them.
 KWOK_STAGE_FILES = (
     "kustomize/stage/node/fast/node-initialize.yaml",
@@ -61,48 +45,6 @@ KWOK_STAGE_FILES = (
     "kustomize/stage/pod/fast/pod-complete.yaml",
     "kustomize/stage/pod/fast/pod-delete.yaml",
 )
-
-# The Gateway API standard channel's CRDs the sandbox installs, as shipped in the module.
-GATEWAY_API_CRD_FILES = tuple(
-    f"config/crd/standard/gateway.networking.k8s.io_{plural}.yaml"
-    for plural in ("gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants")
-)
-
-# KEDA's ScaledObject CRD (what `spec.autoscalerRef` of kind ScaledObject names), as shipped in
-# the module. No KEDA operator runs in the sandbox: the CRD lets the controller's objects exist.
-KEDA_CRD_FILES = ("config/crd/bases/keda.sh_scaledobjects.yaml",)
-
-# Istio's CRDs (networking.istio.io VirtualService and DestinationRule among them), all in one
-# file as shipped in the istio.io/api module. No Istio control plane runs in the sandbox: the mesh
-# simulator follows the VirtualServices.
-ISTIO_CRD_FILES = ("kubernetes/customresourcedefinitions.gen.yaml",)
-# Contour's CRDs (HTTPProxy, what provider `contour` writes, and its companions), as its release
-# manifests ship them. No Contour or Envoy runs in the sandbox: the mesh simulator follows the
-# HTTPProxies and exports Envoy's cluster statistics.
-CONTOUR_CRD_FILES = ("examples/contour/01-crds.yaml",)
-# Traefik's CRDs for what the `traefik` provider writes (TraefikService) and what users route
-# with to it (IngressRoute, Middleware), as shipped in the module. No Traefik proxy runs in the
-# sandbox: the mesh simulator follows the TraefikServices and exports Traefik's series.
-TRAEFIK_CRD_FILES = tuple(
-    f"docs/content/reference/dynamic-configuration/traefik.io_{plural}.yaml"
-    for plural in ("traefikservices", "ingressroutes", "middlewares")
-)
-
-# The ApisixRoute CRD (what the `apisix` provider copies and writes), as shipped in the module.
-# No APISIX runs in the sandbox: the mesh simulator follows the ApisixRoutes and exports
-# APISIX's series.
-APISIX_CRD_FILES = ("samples/deploy/crd/v1/ApisixRoute.yaml",)
-# Knative Serving's serving.knative.dev CRDs (a Knative Service is a Canary's target with provider
-# knative), as shipped in the module. No Knative controller runs in the sandbox: the e2e tests
-# stand in for it (tests/e2e/knative_double.py) creating Revisions as Knative would.
-KNATIVE_SERVING_CRD_FILES = tuple(
-    f"config/core/300-resources/{name}.yaml"
-    for name in ("service", "configuration", "revision", "route")
-)
-
-# Kuma's TrafficRoute CRD (kuma.io/v1alpha1, cluster-scoped), as shipped in the module's chart.
-# No Kuma control plane runs in the sandbox: the mesh simulator follows the TrafficRoutes.
-KUMA_CRD_FILES = ("deployments/charts/kuma/crds/kuma.io_trafficroutes.yaml",)
 
 Report = Callable[[str], None]
 
@@ -123,51 +65,6 @@ def _version_ldflags(version: str) -> str:
         for key, value in fields.items()
     ]
     return " ".join(["-s", "-w", *flags])
-
-
-@dataclass(frozen=True)
-class GoComponent:
-    """One wrapper module and the binaries built from it: (Go package, binary name) pairs.
-
-    A component with no packages builds nothing: its module only ships files (the CRDs of
-    Gateway API and KEDA, copied from `crd_files`).
-    """
-
-    name: str
-    version: str
-    packages: tuple[tuple[str, str], ...]
-    tags: str = ""
-    ldflags: str = "-s -w"
-    source: Path | None = None  # the wrapper module's directory; default gomod/<name>
-    module: str = ""  # the pinned upstream module; default: the first package, up to /cmd/
-    crd_files: tuple[str, ...] = ()  # CRD files copied out of the module into crds/, unchanged
-
-    @property
-    def upstream(self) -> str:
-        return self.module or self.packages[0][0].split("/cmd/")[0]
-
-    @property
-    def module_dir(self) -> Path:
-        return self.source if self.source is not None else GOMOD_ROOT / self.name
-
-    @property
-    def sources(self) -> tuple[Path, ...]:
-        """The Go files of the module itself (a wrapper that pins an upstream has none)."""
-        return tuple(sorted(self.module_dir.glob("*.go")))
-
-    def digest(self) -> str:
-        sha = hashlib.sha256()
-        for file in ("go.mod", "go.sum"):
-            sha.update((self.module_dir / file).read_bytes())
-        for source in self.sources:
-            sha.update(source.name.encode() + b"\0" + source.read_bytes())
-        sha.update(f"{self.packages}|{self.tags}|{self.ldflags}".encode())
-        if self.crd_files:  # only then: the other components' cache directories stay the same
-            sha.update(f"|{self.crd_files}".encode())
-        return sha.hexdigest()[:10]
-
-    def cache_dir(self, cache_root: Path) -> Path:
-        return cache_root / f"{self.name}-{self.version}-{self.digest()}"
 
 
 COMPONENTS = (
@@ -201,62 +98,7 @@ COMPONENTS = (
         version=HELM_VERSION,
         packages=(("helm.sh/helm/v3/cmd/helm", "helm"),),
     ),
-    GoComponent(
-        name="gateway-api",
-        version=GATEWAY_API_VERSION,
-        packages=(),
-        module="sigs.k8s.io/gateway-api",
-        crd_files=GATEWAY_API_CRD_FILES,
-    ),
-    GoComponent(
-        name="keda",
-        version=KEDA_VERSION,
-        packages=(),
-        module="github.com/kedacore/keda/v2",
-        crd_files=KEDA_CRD_FILES,
-    ),
-    GoComponent(
-        name="istio",
-        version=ISTIO_API_VERSION,
-        packages=(),
-        module="istio.io/api",
-        crd_files=ISTIO_CRD_FILES,
-    ),
-    GoComponent(
-        name="contour",
-        version=CONTOUR_VERSION,
-        packages=(),
-        module="github.com/projectcontour/contour",
-        crd_files=CONTOUR_CRD_FILES,
-    ),
-    GoComponent(
-        name="traefik",
-        version=TRAEFIK_VERSION,
-        packages=(),
-        module="github.com/traefik/traefik/v3",
-        crd_files=TRAEFIK_CRD_FILES,
-    ),
-    GoComponent(
-        name="apisix",
-        version=APISIX_VERSION,
-        packages=(),
-        module="github.com/apache/apisix-ingress-controller",
-        crd_files=APISIX_CRD_FILES,
-    ),
-    GoComponent(
-        name="knative-serving",
-        version=KNATIVE_SERVING_VERSION,
-        packages=(),
-        module="knative.dev/serving",
-        crd_files=KNATIVE_SERVING_CRD_FILES,
-    ),
-    GoComponent(
-        name="kuma",
-        version=KUMA_VERSION,
-        packages=(),
-        module="github.com/kumahq/kuma",
-        crd_files=KUMA_CRD_FILES,
-    ),
+    *CRD_COMPONENTS,
 )
 
 

@@ -26,13 +26,9 @@ from canary.kube import resources
 from canary.kube.client import api_client
 from canary.kube.crds import established
 from canary.sandbox import components, crds, nodes, processes
-from canary.sandbox.binaries import (
-    COMPONENTS,
-    KUBERNETES_VERSION,
-    Binaries,
-    Report,
-)
+from canary.sandbox.binaries import KUBERNETES_VERSION, Binaries, Report
 from canary.sandbox.configs import ScrapeJob, write_kubeconfig, write_prometheus_config
+from canary.sandbox.crd_components import CRD_COMPONENTS
 from canary.sandbox.errors import SandboxError
 from canary.sandbox.pki import create_pki
 from canary.sandbox.ports import free_ports, is_listening
@@ -95,7 +91,7 @@ def _outdated(state: SandboxState) -> bool:
 
 def crd_versions() -> dict[str, str]:
     """Component -> the release whose CRDs `up` installs."""
-    return {c.name: c.version for c in COMPONENTS if c.crd_files}
+    return {c.name: c.version for c in CRD_COMPONENTS}
 
 
 def is_up(state: SandboxState) -> bool:
@@ -184,7 +180,7 @@ async def _start_cluster(starter: _Starter) -> None:
             ),
             *(
                 (f"{c.name} {c.version} CRDs", _install_crds(starter, apiserver, paths))
-                for c in COMPONENTS
+                for c in CRD_COMPONENTS
                 if (paths := starter.binaries.upstream_crds.get(c.name))
             ),
         ]

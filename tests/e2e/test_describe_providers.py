@@ -27,10 +27,11 @@ from canary.kube.resources import CANARY, INGRESS
 from canary.sandbox.meshsim_objects import RATE_ANNOTATION
 from canary.sandbox.state import SandboxState
 from tests.dashboard.fixtures import served
+from tests.e2e import providers
 from tests.e2e import test_provider_contour as contour
 from tests.e2e import test_provider_nginx as nginx
 from tests.e2e import test_provider_skipper as skipper
-from tests.e2e.harness import TEST_MANAGER, Recorder, apply, deployment, run_cli, set_template
+from tests.e2e.harness import TEST_MANAGER, Recorder, deployment, run_cli, set_template
 from tests.integration.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("controller")
@@ -53,12 +54,10 @@ async def _skipper_initialized(
 ) -> None:
     """The Skipper test's example Ingress (its `_release` applies it so, then releases)."""
     namespace = manifest["metadata"]["namespace"]
-    ingress = skipper._load("ingress.yaml", namespace)
+    ingress = providers.example(skipper.EXAMPLES / "ingress.yaml", namespace)
     ingress["metadata"]["annotations"] = {RATE_ANNOTATION: "40"}
-    await apply(api, ingress)
-    await apply(api, deployment(NAME, namespace=namespace))
-    await apply(api, manifest)
-    await recorder.until_phase("Initialized", within=30)
+    target = deployment(NAME, namespace=namespace)
+    await providers.initialized(api, recorder, ingress, target, manifest)
 
 
 SETUPS = {

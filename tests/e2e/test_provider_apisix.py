@@ -14,19 +14,18 @@ examples.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes_asyncio.client import ApiClient
 
-from canary.controller.reconcile import STEADY_RECHECK
+from canary.controller.pacing import STEADY_RECHECK
 from canary.kube import resources
 from canary.kube.resources import CANARY, DEPLOYMENT, SERVICE, ResourceKind
 from canary.routers.apisix import ROUTE as APISIX_ROUTE
+from tests.e2e import providers
 from tests.e2e.harness import (
     ERROR_RATE_ANNOTATION,
     IMAGE,
@@ -35,10 +34,6 @@ from tests.e2e.harness import (
     Recorder,
     apply,
     deployment,
-    get_canary,
-    get_deployment,
-    image_of,
-    set_template,
 )
 from tests.integration.waiting import eventually
 
@@ -58,17 +53,10 @@ def copy_weights_of(obj: Mapping[str, Any], name: str) -> tuple[int, int] | None
     return (weights.get(f"{name}-primary", 0), weights.get(f"{name}-canary", 0))
 
 
-def _documents(path: str, namespace: str) -> list[dict[str, Any]]:
-    documents = [d for d in yaml.safe_load_all((EXAMPLES / path).read_text()) if d]
-    for document in documents:
-        document["metadata"]["namespace"] = namespace
-    return documents
-
-
 def _original(namespace: str, name: str) -> dict[str, Any]:
     """The example ApisixRoute named `name`, sending to the Service `name`, with the simulator's
     rate for it (100 requests a second; the copy carries the annotation over)."""
-    [route] = _documents("apisix/apisixroute.yaml", namespace)
+    route = providers.example(EXAMPLES / "apisix/apisixroute.yaml", namespace)
     route["metadata"]["name"] = name
     route["metadata"]["annotations"] = {RATE_ANNOTATION: "100"}
     route["spec"]["http"][0]["backends"][0]["serviceName"] = name
@@ -77,16 +65,11 @@ def _original(namespace: str, name: str) -> dict[str, Any]:
 
 def _canary(namespace: str, name: str, **analysis: Any) -> dict[str, Any]:
     """The example Canary for the Deployment and ApisixRoute `name`, with a 2 s interval."""
-    [manifest] = _documents("apisix/canary.yaml", namespace)
+    manifest = providers.example(EXAMPLES / "apisix/canary.yaml", namespace)
     manifest["metadata"]["name"] = name
     manifest["spec"]["targetRef"]["name"] = name
     manifest["spec"]["routeRef"]["name"] = name
-    manifest["spec"]["analysis"].update({"interval": "2s", **analysis})
-    return manifest
-
-
-def _checks(canary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    return {c["name"]: c for c in (canary.get("status") or {}).get("checks") or []}
+    return providers.shortened(manifest, **analysis)
 
 
 async def _get(api: ApiClient, kind: ResourceKind, name: str, namespace: str) -> Any:
@@ -100,29 +83,22 @@ async def _release(
         api, namespace=namespace, name=name, route=APISIX_ROUTE, weights_of=copy_weights_of
     )
     async with recorder.running():
-        await apply(api, target)
-        await apply(api, _original(namespace, name))
-        await apply(api, _canary(namespace, name, threshold=3))
-        await recorder.until_phase("Initialized", within=30)
+        canary = _canary(namespace, name, threshold=3)
+        await providers.initialized(api, recorder, target, _original(namespace, name), canary)
         assert recorder.weights.last == (100, 0), recorder.describe()
-        released = time.monotonic()
         annotations = {ERROR_RATE_ANNOTATION: "0.3"} if faulty else None
-        await set_template(api, name, namespace=namespace, tag="6.7.1", annotations=annotations)
-        outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
-        await recorder.wait(
-            lambda: recorder.weights.last == (100, 0), within=10, what="the primary routed"
-        )
+        outcome = await providers.release(api, recorder, within=RUN_WITHIN, annotations=annotations)
+        await providers.back_on_primary(recorder, what="the primary routed")
     return outcome.phase, recorder
 
 
 async def _promoted(api: ApiClient, namespace: str) -> None:
-    [target] = _documents("podinfo/deployment.yaml", namespace)
+    target = providers.example(EXAMPLES / "podinfo/deployment.yaml", namespace)
     phase, recorder = await _release(api, namespace, "podinfo", target)
     assert phase == "Succeeded", recorder.describe()
     assert recorder.canary_weights == [0, 10, 20, 30, 40, 50, 0], recorder.describe()
-    primary = await get_deployment(api, "podinfo-primary", namespace=namespace)
-    assert image_of(primary) == f"{IMAGE}:6.7.1"
-    checks = _checks(await get_canary(api, "podinfo", namespace=namespace))
+    assert await providers.primary_image(api, "podinfo", namespace=namespace) == f"{IMAGE}:6.7.1"
+    checks = await providers.canary_checks(api, "podinfo", namespace=namespace)
     assert checks["request-success-rate"]["value"] >= 99, checks
     assert 0 < checks["request-duration"]["value"] <= 500, checks
     copied = await _get(api, APISIX_ROUTE, "podinfo-podinfo-canary", namespace)
@@ -140,11 +116,9 @@ async def _rolled_back(api: ApiClient, namespace: str) -> None:
     phase, recorder = await _release(api, namespace, "faulty", target, faulty=True)
     assert phase == "Failed", recorder.describe()
     assert max(recorder.canary_weights) < 50, recorder.describe()
-    primary = await get_deployment(api, "faulty-primary", namespace=namespace)
-    assert image_of(primary) == f"{IMAGE}:6.7.0"
-    value = _checks(await get_canary(api, "faulty", namespace=namespace))["request-success-rate"][
-        "value"
-    ]
+    assert await providers.primary_image(api, "faulty", namespace=namespace) == f"{IMAGE}:6.7.0"
+    checks = await providers.canary_checks(api, "faulty", namespace=namespace)
+    value = checks["request-success-rate"]["value"]
     assert value is not None
     assert value < 99  # the copy's route: the canary's errors among the primary's successes
 
@@ -157,25 +131,13 @@ async def _reverted_on_deletion(api: ApiClient, namespace: str) -> None:
         api, namespace=namespace, name=name, route=APISIX_ROUTE, weights_of=copy_weights_of
     )
     async with recorder.running():
-        await apply(api, deployment(name, namespace=namespace))
-        await apply(api, _original(namespace, name))
-        await apply(api, manifest)
-        await recorder.until_phase("Initialized", within=30)
+        target = deployment(name, namespace=namespace)
+        await providers.initialized(api, recorder, target, _original(namespace, name), manifest)
         assert recorder.weights.last == (100, 0), recorder.describe()
     await resources.delete(api, CANARY, name, namespace=namespace)
     for kind, gone in ((CANARY, name), (APISIX_ROUTE, f"{name}-{name}-canary")):
-        await eventually(
-            partial(_get, api, kind, gone, namespace),
-            until=lambda found: found is None,
-            within=30,
-            what=f"{kind.kind} {gone} gone",
-        )
-    await eventually(
-        partial(_get, api, DEPLOYMENT, f"{name}-primary", namespace),
-        until=lambda found: found is None,
-        within=30,
-        what="the primary collected",
-    )
+        await providers.until_gone(api, kind, gone, namespace=namespace)
+    await providers.until_gone(api, DEPLOYMENT, f"{name}-primary", namespace=namespace)  # collected
     original = await _get(api, APISIX_ROUTE, name, namespace)
     assert original is not None, "the user's ApisixRoute must be left alone"
     assert original["spec"]["http"][0]["backends"] == [{"serviceName": name, "servicePort": 80}]
@@ -207,7 +169,7 @@ async def _route_created_late(api: ApiClient, namespace: str) -> None:
     assert await _get(api, APISIX_ROUTE, f"{name}-{name}-canary", namespace) is None
     await apply(api, _original(namespace, name))
     # ApisixRoutes are not watched: an invalid Canary is looked at again within a minute
-    # (reconcile.STEADY_RECHECK), so initialization follows within that.
+    # (pacing.STEADY_RECHECK), so initialization follows within that.
     await eventually(
         partial(_get, api, CANARY, name, namespace),
         until=lambda found: ((found or {}).get("status") or {}).get("phase") == "Initialized",

@@ -10,32 +10,23 @@ a podinfo-like Deployment; the recorder follows the HTTPProxy's weighted route.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
 from canary.kube.resources import CANARY, HTTP_PROXY, SERVICE
+from tests.e2e import providers
 from tests.e2e.harness import (
     ERROR_RATE_ANNOTATION,
     IMAGE,
-    RATE_ANNOTATION,
     REPOSITORY,
-    TEST_MANAGER,
     Recorder,
-    apply,
     deployment,
     events_of,
-    get_canary,
-    get_deployment,
-    image_of,
-    set_template,
 )
-from tests.integration.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("controller")
 
@@ -56,41 +47,23 @@ def http_proxy_weights_of(obj: Mapping[str, Any], name: str) -> tuple[int, int] 
 
 
 def _example(file: str, namespace: str, **analysis: Any) -> dict[str, Any]:
-    manifest: dict[str, Any] = yaml.safe_load((EXAMPLES / file).read_text())
-    manifest["metadata"]["namespace"] = namespace
-    manifest["spec"]["analysis"].update({"interval": "2s", **analysis})
-    return manifest
+    return providers.shortened(providers.example(EXAMPLES / file, namespace), **analysis)
 
 
 async def _initialized(api: ApiClient, recorder: Recorder, manifest: dict[str, Any]) -> None:
     namespace = manifest["metadata"]["namespace"]
-    root: dict[str, Any] = yaml.safe_load((EXAMPLES / "httpproxy.yaml").read_text())
-    root["metadata"]["namespace"] = namespace
-    await apply(api, root)
-    await apply(api, deployment(NAME, namespace=namespace))
-    await apply(api, manifest)
-    await recorder.until_phase("Initialized", within=30)
+    root = providers.example(EXAMPLES / "httpproxy.yaml", namespace)
+    target = deployment(NAME, namespace=namespace)
+    await providers.initialized(api, recorder, root, target, manifest)
     # 100 requests a second through the HTTPProxy, so the canary's first 10 % see failures
     # from the first second when it has any.
-    await resources.merge_patch(
-        api,
-        HTTP_PROXY,
-        NAME,
-        namespace=namespace,
-        patch={"metadata": {"annotations": {RATE_ANNOTATION: "100"}}},
-        field_manager=TEST_MANAGER,
-    )
+    await providers.set_rate(api, HTTP_PROXY, NAME, namespace=namespace)
 
 
 async def _proxy(api: ApiClient, namespace: str) -> dict[str, Any]:
     found = await resources.get(api, HTTP_PROXY, NAME, namespace=namespace)
     assert found is not None
     return found
-
-
-async def _checks(api: ApiClient, namespace: str) -> dict[str, dict[str, Any]]:
-    status = (await get_canary(api, NAME, namespace=namespace)).get("status") or {}
-    return {check["name"]: check for check in status.get("checks") or []}
 
 
 def _recorder(api: ApiClient, namespace: str) -> Recorder:
@@ -125,15 +98,12 @@ async def test_contour_example_steps_the_http_proxy_to_promotion(
             ]
         }
         assert proxy["metadata"]["ownerReferences"][0]["kind"] == "Canary"
-        released = time.monotonic()
-        await set_template(api, NAME, namespace=namespace, tag="6.7.1")
-        outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
+        outcome = await providers.release(api, recorder, within=RUN_WITHIN)
         assert outcome.phase == "Succeeded", recorder.describe()
 
     assert recorder.canary_weights == [0, 10, 20, 30, 40, 50, 0], recorder.describe()
-    primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
-    assert image_of(primary) == f"{IMAGE}:6.7.1"
-    checks = await _checks(api, namespace)
+    assert await providers.primary_image(api, NAME, namespace=namespace) == f"{IMAGE}:6.7.1"
+    checks = await providers.canary_checks(api, NAME, namespace=namespace)
     # Judged by Envoy's statistics of the canary's cluster, read through Prometheus.
     assert checks["request-success-rate"]["verdict"] == "Pass", checks
     assert checks["request-success-rate"]["value"] == 100, checks
@@ -147,21 +117,17 @@ async def test_contour_rolls_back_a_version_envoy_sees_failing(
     manifest = _example("canary.yaml", namespace)
     async with _recorder(api, namespace).running() as recorder:
         await _initialized(api, recorder, manifest)
-        released = time.monotonic()
-        await set_template(
-            api, NAME, namespace=namespace, tag="6.7.1", annotations={ERROR_RATE_ANNOTATION: "0.3"}
+        outcome = await providers.release(
+            api, recorder, within=RUN_WITHIN, annotations={ERROR_RATE_ANNOTATION: "0.3"}
         )
-        outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
         assert outcome.phase == "Failed", recorder.describe()
-        await recorder.wait(
-            lambda: recorder.weights.last == (100, 0), within=10, what="all traffic to the primary"
-        )
+        await providers.back_on_primary(recorder)
 
     assert outcome.failed_checks == 2
     assert max(recorder.canary_weights) <= 20, recorder.describe()
-    primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
-    assert image_of(primary) == f"{IMAGE}:6.7.0"
-    success = (await _checks(api, namespace))["request-success-rate"]
+    assert await providers.primary_image(api, NAME, namespace=namespace) == f"{IMAGE}:6.7.0"
+    checks = await providers.canary_checks(api, NAME, namespace=namespace)
+    success = checks["request-success-rate"]
     assert success["verdict"] == "Fail", success
     assert 60 < success["value"] < 80, success  # 30 % of the canary's responses fail
     assert any(e.reason == "Rollback" for e in await events_of(api, NAME, namespace=namespace))
@@ -182,21 +148,14 @@ async def test_contour_ab_example_sends_only_matching_requests_then_promotes(
         assert cookie["conditions"][1]["header"]["name"] == "cookie"
         assert rest["conditions"] == [{"prefix": "/"}]
         assert [s["weight"] for s in rest["services"]] == [100, 0]
-        released = time.monotonic()
-        await set_template(api, NAME, namespace=namespace, tag="6.7.1")
-        outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
+        outcome = await providers.release(api, recorder, within=RUN_WITHIN)
         assert outcome.phase == "Succeeded", recorder.describe()
 
     # The matching requests went to the canary for the whole analysis, then back.
     assert recorder.canary_weights == [0, 100, 0], recorder.describe()
-    checks = await _checks(api, namespace)
+    checks = await providers.canary_checks(api, NAME, namespace=namespace)
     assert checks["request-success-rate"]["verdict"] == "Pass", checks
-    primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
-    assert image_of(primary) == f"{IMAGE}:6.7.1"
-
-
-async def _gone(api: ApiClient, namespace: str) -> bool:
-    return await resources.get(api, CANARY, NAME, namespace=namespace) is None
+    assert await providers.primary_image(api, NAME, namespace=namespace) == f"{IMAGE}:6.7.1"
 
 
 async def test_deleting_with_revert_on_deletion_keeps_the_http_proxy_on_the_apex_service(
@@ -209,9 +168,7 @@ async def test_deleting_with_revert_on_deletion_keeps_the_http_proxy_on_the_apex
     async with _recorder(api, namespace).running() as recorder:
         await _initialized(api, recorder, manifest)
     await resources.delete(api, CANARY, NAME, namespace=namespace)
-    await eventually(
-        lambda: _gone(api, namespace), until=bool, within=30, what="the Canary deleted"
-    )
+    await providers.until_gone(api, CANARY, NAME, namespace=namespace)
     proxy = await _proxy(api, namespace)
     assert not proxy["metadata"].get("ownerReferences"), proxy["metadata"]
     (route,) = proxy["spec"]["routes"]

@@ -8,33 +8,18 @@ Prometheus.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
 from canary.kube.crds import install_crds
 from canary.kube.resources import CANARY, ROUTE_TABLE, UPSTREAM
 from canary.sandbox.crds import GLOO_CRDS, load_all
-from tests.e2e.harness import (
-    ERROR_RATE_ANNOTATION,
-    IMAGE,
-    RATE_ANNOTATION,
-    REPOSITORY,
-    TEST_MANAGER,
-    Recorder,
-    apply,
-    deployment,
-    get_canary,
-    get_deployment,
-    image_of,
-    set_template,
-)
-from tests.integration.waiting import eventually
+from tests.e2e import providers
+from tests.e2e.harness import ERROR_RATE_ANNOTATION, IMAGE, REPOSITORY, Recorder, deployment
 
 pytestmark = pytest.mark.usefixtures("controller")
 
@@ -59,33 +44,15 @@ def route_table_weights_of(obj: Mapping[str, Any], name: str) -> tuple[int, int]
 
 
 def _example(file: str, namespace: str, **analysis: Any) -> dict[str, Any]:
-    manifest: dict[str, Any] = yaml.safe_load((EXAMPLES / file).read_text())
-    manifest["metadata"]["namespace"] = namespace
-    manifest["spec"]["analysis"].update({"interval": "2s", **analysis})
-    return manifest
+    return providers.shortened(providers.example(EXAMPLES / file, namespace), **analysis)
 
 
 async def _initialized(api: ApiClient, recorder: Recorder, manifest: dict[str, Any]) -> None:
     namespace = manifest["metadata"]["namespace"]
-    config: dict[str, Any] = yaml.safe_load((EXAMPLES / "upstream.yaml").read_text())
-    config["metadata"]["namespace"] = namespace
-    await apply(api, config)
-    await apply(api, deployment(NAME, namespace=namespace))
-    await apply(api, manifest)
-    await recorder.until_phase("Initialized", within=30)
-    await resources.merge_patch(
-        api,
-        ROUTE_TABLE,
-        NAME,
-        namespace=namespace,
-        patch={"metadata": {"annotations": {RATE_ANNOTATION: "100"}}},
-        field_manager=TEST_MANAGER,
-    )
-
-
-async def _checks(api: ApiClient, namespace: str) -> dict[str, dict[str, Any]]:
-    status = (await get_canary(api, NAME, namespace=namespace)).get("status") or {}
-    return {check["name"]: check for check in status.get("checks") or []}
+    config = providers.example(EXAMPLES / "upstream.yaml", namespace)
+    target = deployment(NAME, namespace=namespace)
+    await providers.initialized(api, recorder, config, target, manifest)
+    await providers.set_rate(api, ROUTE_TABLE, NAME, namespace=namespace)
 
 
 @pytest.fixture
@@ -126,15 +93,12 @@ async def test_gloo_example_steps_the_route_table_to_promotion(
         assert table is not None
         (route,) = table["spec"]["routes"]
         assert route["inheritablePathMatchers"] is True
-        released = time.monotonic()
-        await set_template(api, NAME, namespace=namespace, tag="6.7.1")
-        outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
+        outcome = await providers.release(api, recorder, within=RUN_WITHIN)
         assert outcome.phase == "Succeeded", recorder.describe()
 
     assert recorder.canary_weights == [0, 10, 20, 30, 40, 50, 0], recorder.describe()
-    primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
-    assert image_of(primary) == f"{IMAGE}:6.7.1"
-    checks = await _checks(api, namespace)
+    assert await providers.primary_image(api, NAME, namespace=namespace) == f"{IMAGE}:6.7.1"
+    checks = await providers.canary_checks(api, NAME, namespace=namespace)
     assert checks["request-success-rate"]["verdict"] == "Pass", checks
     assert checks["request-success-rate"]["value"] == 100, checks
     assert checks["request-duration"]["verdict"] == "Pass", checks
@@ -146,20 +110,16 @@ async def test_gloo_rolls_back_a_version_envoy_sees_failing(
     manifest = _example("canary.yaml", namespace)
     async with recorder.running():
         await _initialized(api, recorder, manifest)
-        released = time.monotonic()
-        await set_template(
-            api, NAME, namespace=namespace, tag="6.7.1", annotations={ERROR_RATE_ANNOTATION: "0.3"}
+        outcome = await providers.release(
+            api, recorder, within=RUN_WITHIN, annotations={ERROR_RATE_ANNOTATION: "0.3"}
         )
-        outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
         assert outcome.phase == "Failed", recorder.describe()
-        await recorder.wait(
-            lambda: recorder.weights.last == (100, 0), within=10, what="all traffic to the primary"
-        )
+        await providers.back_on_primary(recorder)
 
     assert outcome.failed_checks == 2
-    primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
-    assert image_of(primary) == f"{IMAGE}:6.7.0"
-    success = (await _checks(api, namespace))["request-success-rate"]
+    assert await providers.primary_image(api, NAME, namespace=namespace) == f"{IMAGE}:6.7.0"
+    checks = await providers.canary_checks(api, NAME, namespace=namespace)
+    success = checks["request-success-rate"]
     assert success["verdict"] == "Fail", success
     assert 60 < success["value"] < 80, success  # 30 % of the canary's responses fail
 
@@ -175,18 +135,11 @@ async def test_gloo_ab_example_sends_only_matching_requests_then_promotes(
         insider, rest = table["spec"]["routes"]
         assert insider["matchers"] == [{"headers": [{"name": "x-canary", "value": "insider"}]}]
         assert "matchers" not in rest
-        released = time.monotonic()
-        await set_template(api, NAME, namespace=namespace, tag="6.7.1")
-        outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
+        outcome = await providers.release(api, recorder, within=RUN_WITHIN)
         assert outcome.phase == "Succeeded", recorder.describe()
 
     assert recorder.canary_weights == [0, 100, 0], recorder.describe()
-    primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
-    assert image_of(primary) == f"{IMAGE}:6.7.1"
-
-
-async def _gone(api: ApiClient, namespace: str) -> bool:
-    return await resources.get(api, CANARY, NAME, namespace=namespace) is None
+    assert await providers.primary_image(api, NAME, namespace=namespace) == f"{IMAGE}:6.7.1"
 
 
 async def test_deleting_with_revert_on_deletion_keeps_the_route_table_on_the_apex_service(
@@ -198,9 +151,7 @@ async def test_deleting_with_revert_on_deletion_keeps_the_route_table_on_the_ape
     async with recorder.running():
         await _initialized(api, recorder, manifest)
     await resources.delete(api, CANARY, NAME, namespace=namespace)
-    await eventually(
-        lambda: _gone(api, namespace), until=bool, within=30, what="the Canary deleted"
-    )
+    await providers.until_gone(api, CANARY, NAME, namespace=namespace)
     table = await resources.get(api, ROUTE_TABLE, NAME, namespace=namespace)
     assert table is not None
     assert not table["metadata"].get("ownerReferences"), table["metadata"]

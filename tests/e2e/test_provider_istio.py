@@ -20,18 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import yaml
 from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
 from canary.kube.resources import CANARY, DESTINATION_RULE, VIRTUAL_SERVICE, resource_kind
 from canary.routers.base import RouteError, RouteRef
 from canary.routers.istio_objects import ORIGINAL_ANNOTATION, virtual_service_weights
+from tests.e2e import providers
 from tests.e2e.harness import (
     ERROR_RATE_ANNOTATION,
     IMAGE,
@@ -41,12 +40,7 @@ from tests.e2e.harness import (
     Recorder,
     apply,
     deployment,
-    get_canary,
-    get_deployment,
-    image_of,
-    set_template,
 )
-from tests.integration.waiting import eventually
 
 NAME = "podinfo"
 EXAMPLE = REPOSITORY / "examples" / "istio"
@@ -75,21 +69,12 @@ async def _controller_for(controllers: Controllers, namespaces: list[str]) -> No
     await controllers.start()
 
 
-def _yaml(name: str) -> dict[str, Any]:
-    manifest: dict[str, Any] = yaml.safe_load((EXAMPLE / name).read_text())
-    return manifest
-
-
 def _example(namespace: str, **analysis: Any) -> dict[str, Any]:
     """examples/istio/canary.yaml in `namespace`, 2 s steps, 10 s metric windows, threshold 5,
     then `analysis`."""
-    manifest = _yaml("canary.yaml")
-    manifest["metadata"]["namespace"] = namespace
-    spec = manifest["spec"]["analysis"]
-    for metric in spec["metrics"]:
-        metric["interval"] = "10s"
-    spec.update({"interval": "2s", "threshold": 5, **analysis})
-    return manifest
+    manifest = providers.example(EXAMPLE / "canary.yaml", namespace)
+    providers.shortened(manifest, threshold=5)
+    return providers.shortened(manifest, metric_interval="10s", **analysis)
 
 
 def vs_weights_of(obj: Mapping[str, Any], name: str) -> tuple[int, int] | None:
@@ -123,9 +108,7 @@ async def _start(
     recorder = Recorder(
         api, namespace=namespace, name=NAME, route=VIRTUAL_SERVICE, weights_of=seen or vs_weights_of
     )
-    gateway = _yaml("gateway.yaml")
-    gateway["metadata"]["namespace"] = namespace
-    await apply(api, gateway)
+    await apply(api, providers.example(EXAMPLE / "gateway.yaml", namespace))
     target = deployment(NAME, namespace=namespace)
     await apply(api, target)
     await apply(api, canary)
@@ -136,17 +119,8 @@ async def _release(
     api: ApiClient, recorder: Recorder, *, annotations: Mapping[str, str] | None = None
 ) -> str:
     await recorder.until_phase("Initialized", within=30)
-    released = time.monotonic()
-    await set_template(
-        api, NAME, namespace=recorder.namespace, tag="6.7.1", annotations=annotations
-    )
-    outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
+    outcome = await providers.release(api, recorder, within=RUN_WITHIN, annotations=annotations)
     return outcome.phase
-
-
-async def _checks(api: ApiClient, namespace: str) -> dict[str, dict[str, Any]]:
-    status = (await get_canary(api, NAME, namespace=namespace))["status"]
-    return {check["name"]: check for check in status.get("checks") or []}
 
 
 async def _promoted_example(api: ApiClient, namespace: str) -> None:
@@ -155,9 +129,8 @@ async def _promoted_example(api: ApiClient, namespace: str) -> None:
         phase = await _release(api, recorder)
         assert phase == "Succeeded", recorder.describe()
     assert recorder.canary_weights == [0, 10, 20, 30, 40, 50, 0], recorder.describe()
-    primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
-    assert image_of(primary) == f"{IMAGE}:6.7.1"
-    checks = await _checks(api, namespace)
+    assert await providers.primary_image(api, NAME, namespace=namespace) == f"{IMAGE}:6.7.1"
+    checks = await providers.canary_checks(api, NAME, namespace=namespace)
     assert checks["request-success-rate"]["verdict"] == "Pass", checks
     assert checks["request-success-rate"]["value"] == 100, checks
     assert checks["request-duration"]["verdict"] == "Pass", checks
@@ -185,13 +158,11 @@ async def _rolled_back(api: ApiClient, namespace: str) -> None:
     async with recorder.running():
         phase = await _release(api, recorder, annotations={ERROR_RATE_ANNOTATION: "0.5"})
         assert phase == "Failed", recorder.describe()
-        await recorder.wait(
-            lambda: recorder.weights.last == (100, 0), within=10, what="all traffic to primary"
-        )
+        await providers.back_on_primary(recorder)
     assert max(recorder.canary_weights) < 50, recorder.describe()
-    primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
-    assert image_of(primary) == f"{IMAGE}:6.7.0"
-    success = (await _checks(api, namespace))["request-success-rate"]
+    assert await providers.primary_image(api, NAME, namespace=namespace) == f"{IMAGE}:6.7.0"
+    checks = await providers.canary_checks(api, NAME, namespace=namespace)
+    success = checks["request-success-rate"]
     assert success["verdict"] == "Fail", success
     assert success["value"] is not None, success  # judged on data, not on its absence
     assert success["value"] < 99, success
@@ -238,9 +209,7 @@ async def _blue_green_mirrored(api: ApiClient, namespace: str) -> None:
     assert mirrored[0]["mirrorPercentage"] == {"value": 50}
     # Blue/green: the canary got live traffic only all at once, after the mirrored analysis.
     assert set(recorder.canary_weights) <= {0, 100}, recorder.describe()
-    assert image_of(await get_deployment(api, f"{NAME}-primary", namespace=namespace)).endswith(
-        ":6.7.1"
-    )
+    assert (await providers.primary_image(api, NAME, namespace=namespace)).endswith(":6.7.1")
 
 
 async def _sticky_sessions(api: ApiClient, namespace: str) -> None:
@@ -329,11 +298,7 @@ async def test_istio_gives_a_users_virtual_service_back_on_deletion(
     assert vs_weights_of(adopted, NAME) == (100, 0)
 
     await resources.delete(api, CANARY, NAME, namespace=namespace)
-
-    async def gone() -> bool:
-        return await resources.get(api, CANARY, NAME, namespace=namespace) is None
-
-    await eventually(gone, until=bool, within=30, what="the Canary deleted")
+    await providers.until_gone(api, CANARY, NAME, namespace=namespace)
     given_back = await resources.get(api, VIRTUAL_SERVICE, NAME, namespace=namespace)
     assert given_back is not None
     assert given_back["spec"] == USERS_VS_SPEC

@@ -17,14 +17,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
 import pytest
-import yaml
 from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
 from canary.kube.resources import CANARY, DEPLOYMENT, KNATIVE_SERVICE
 from canary.sandbox.state import SandboxState
+from tests.e2e import providers
 from tests.e2e.harness import (
     ERROR_RATE_ANNOTATION,
     RATE_ANNOTATION,
@@ -46,10 +45,7 @@ RUN_WITHIN = 120.0
 
 
 def _document(file: str, namespace: str) -> dict[str, Any]:
-    [document] = [d for d in yaml.safe_load_all((EXAMPLE / file).read_text()) if d]
-    assert isinstance(document, dict)
-    document["metadata"]["namespace"] = namespace
-    return document
+    return providers.example(EXAMPLE / file, namespace)
 
 
 def traffic_weights_of(obj: Mapping[str, Any], name: str) -> tuple[int, int] | None:
@@ -86,14 +82,10 @@ async def _initialized(
         what="the first Revision ready",
     )
     canary = _document("canary.yaml", namespace)
-    analysis = canary["spec"]["analysis"]
-    analysis.update(interval="2s", threshold=2)
-    for metric in analysis["metrics"]:
-        metric["interval"] = "10s"
+    providers.shortened(canary, metric_interval="10s", threshold=2)
     if revert:
         canary["spec"]["revertOnDeletion"] = True
-    await apply(api, canary)
-    await recorder.until_phase("Initialized", within=60)
+    await providers.initialized(api, recorder, canary, within=60)
     service = await _service(api, namespace)
     assert service["metadata"]["annotations"][PRIMARY_REVISION] == f"{NAME}-00001"
     assert service["spec"]["traffic"] == [
@@ -129,12 +121,7 @@ def _container(namespace: str) -> dict[str, Any]:
 async def _envoy_requests(sandbox: SandboxState, namespace: str, revision: str) -> float:
     """The requests Prometheus holds for the Revision's Envoy cluster (what the checks read)."""
     query = f'sum(envoy_cluster_upstream_rq{{envoy_cluster_name="{namespace}/{revision}"}})'
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"{sandbox.prometheus_url}/api/v1/query", params={"query": query}) as answer,
-    ):
-        result = (await answer.json())["data"]["result"]
-    return float(result[0]["value"][1]) if result else 0.0
+    return await providers.prometheus_sum(sandbox, query)
 
 
 def _recorder(api: ApiClient, namespace: str) -> Recorder:
@@ -159,9 +146,7 @@ async def test_a_new_knative_revision_is_promoted_step_by_step(
         outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
         assert outcome.phase == "Succeeded", recorder.describe()
         assert outcome.promoted == f"{NAME}-00002", recorder.describe()
-        await recorder.wait(
-            lambda: recorder.weights.last == (100, 0), within=30, what="all traffic on the primary"
-        )
+        await providers.back_on_primary(recorder, within=30, what="all traffic on the primary")
     assert recorder.canary_weights == [0, 10, 20, 30, 40, 50, 0], recorder.describe()
     service = await _service(api, namespace)
     assert service["metadata"]["annotations"][PRIMARY_REVISION] == f"{NAME}-00002"
@@ -169,8 +154,7 @@ async def test_a_new_knative_revision_is_promoted_step_by_step(
         {"latestRevision": True, "percent": 0},
         {"revisionName": f"{NAME}-00002", "percent": 100},
     ]
-    canary = await get_canary(api, NAME, namespace=namespace)
-    checks = {c["name"]: c for c in canary["status"]["checks"]}
+    checks = await providers.canary_checks(api, NAME, namespace=namespace)
     assert checks["request-success-rate"]["value"] == 100, checks
     assert await _envoy_requests(sandbox, namespace, f"{NAME}-00002") > 0
 
@@ -190,9 +174,7 @@ async def test_a_failing_knative_revision_is_rolled_back_to_the_primary_revision
         )
         outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
         assert outcome.phase == "Failed", recorder.describe()
-        await recorder.wait(
-            lambda: recorder.weights.last == (100, 0), within=30, what="all traffic on the primary"
-        )
+        await providers.back_on_primary(recorder, within=30, what="all traffic on the primary")
     service = await _service(api, namespace)
     assert service["metadata"]["annotations"][PRIMARY_REVISION] == f"{NAME}-00001"
     assert service["spec"]["traffic"][1] == {"revisionName": f"{NAME}-00001", "percent": 100}
@@ -218,11 +200,7 @@ async def test_deleting_after_a_failed_release_pins_the_traffic_to_the_primary_r
         outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
         assert outcome.phase == "Failed", recorder.describe()
         await resources.delete(api, CANARY, NAME, namespace=namespace)
-        await eventually(
-            lambda: resources.get(api, CANARY, NAME, namespace=namespace),
-            until=lambda found: found is None,
-            what="the Canary gone after its revert",
-        )
+        await providers.until_gone(api, CANARY, NAME, namespace=namespace, within=60)
     service = await _service(api, namespace)
     # The latest Revision was never promoted: everything stays on the primary's, pinned.
     assert service["spec"]["traffic"] == [{"revisionName": f"{NAME}-00001", "percent": 100}]

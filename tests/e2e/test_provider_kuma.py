@@ -16,13 +16,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
-import yaml
 from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
 from canary.kube.resources import TRAFFIC_ROUTE
 from canary.sandbox.state import SandboxState
+from tests.e2e import providers
 from tests.e2e.harness import (
     ERROR_RATE_ANNOTATION,
     IMAGE,
@@ -43,10 +42,7 @@ RUN_WITHIN = 120.0
 
 
 def _document(file: str, namespace: str) -> dict[str, Any]:
-    [document] = [d for d in yaml.safe_load_all((EXAMPLE / file).read_text()) if d]
-    assert isinstance(document, dict)
-    document["metadata"]["namespace"] = namespace
-    return document
+    return providers.example(EXAMPLE / file, namespace)
 
 
 def _tag(service: str, namespace: str) -> str:
@@ -67,14 +63,10 @@ def route_weights_of(obj: Mapping[str, Any], name: str) -> tuple[int, int] | Non
 async def _initialized(api: ApiClient, recorder: Recorder, namespace: str) -> None:
     """Apply the example (2 s interval, 10 s metric windows, 2 failed checks to roll back,
     steps of 10%)."""
-    await apply(api, _document("deployment.yaml", namespace))
+    target = _document("deployment.yaml", namespace)
     canary = _document("canary.yaml", namespace)
-    analysis = canary["spec"]["analysis"]
-    analysis.update(interval="2s", threshold=2, stepWeight=10)
-    for metric in analysis["metrics"]:
-        metric["interval"] = "10s"
-    await apply(api, canary)
-    await recorder.until_phase("Initialized", within=60)
+    providers.shortened(canary, metric_interval="10s", threshold=2, stepWeight=10)
+    await providers.initialized(api, recorder, target, canary, within=60)
     route = await resources.get(api, TRAFFIC_ROUTE, NAME, namespace=None)
     assert route is not None
     assert route["mesh"] == "default"
@@ -86,12 +78,7 @@ async def _initialized(api: ApiClient, recorder: Recorder, namespace: str) -> No
 async def _envoy_requests(sandbox: SandboxState, service: str) -> float:
     """The requests Prometheus holds for the dataplanes of `service` (what the checks read)."""
     query = f'sum(envoy_cluster_upstream_rq{{service="{service}"}})'
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"{sandbox.prometheus_url}/api/v1/query", params={"query": query}) as answer,
-    ):
-        result = (await answer.json())["data"]["result"]
-    return float(result[0]["value"][1]) if result else 0.0
+    return await providers.prometheus_sum(sandbox, query)
 
 
 def _recorder(api: ApiClient, namespace: str) -> Recorder:
@@ -114,15 +101,11 @@ async def test_a_new_version_is_promoted_through_the_traffic_route(
     try:
         async with recorder.running():
             await _initialized(api, recorder, namespace)
-            released = time.monotonic()
-            await set_template(api, NAME, namespace=namespace, tag="6.7.1")
-            outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
+            outcome = await providers.release(api, recorder, within=RUN_WITHIN)
             assert outcome.phase == "Succeeded", recorder.describe()
         assert recorder.canary_weights == [0, 10, 20, 30, 40, 50, 0], recorder.describe()
-        primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
-        assert image_of(primary) == f"{IMAGE}:6.7.1"
-        canary = await get_canary(api, NAME, namespace=namespace)
-        checks = {c["name"]: c for c in canary["status"]["checks"]}
+        assert await providers.primary_image(api, NAME, namespace=namespace) == f"{IMAGE}:6.7.1"
+        checks = await providers.canary_checks(api, NAME, namespace=namespace)
         assert checks["request-success-rate"]["value"] == 100, checks
         assert await _envoy_requests(sandbox, _tag(f"{NAME}-canary", namespace)) > 0
     finally:
@@ -136,21 +119,13 @@ async def test_a_failing_version_is_rolled_back_through_the_traffic_route(
     try:
         async with recorder.running():
             await _initialized(api, recorder, namespace)
-            released = time.monotonic()
-            await set_template(
-                api,
-                NAME,
-                namespace=namespace,
-                tag="6.7.1",
-                annotations={ERROR_RATE_ANNOTATION: "0.5"},
+            outcome = await providers.release(
+                api, recorder, within=RUN_WITHIN, annotations={ERROR_RATE_ANNOTATION: "0.5"}
             )
-            outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
             assert outcome.phase == "Failed", recorder.describe()
         assert recorder.weights.last == (100, 0), recorder.describe()
-        primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
-        assert image_of(primary) == f"{IMAGE}:6.7.0"
-        canary = await get_canary(api, NAME, namespace=namespace)
-        checks = {c["name"]: c for c in canary["status"]["checks"]}
+        assert await providers.primary_image(api, NAME, namespace=namespace) == f"{IMAGE}:6.7.0"
+        checks = await providers.canary_checks(api, NAME, namespace=namespace)
         assert checks["request-success-rate"]["verdict"] == "Fail", checks
     finally:
         await _remove_route(api, controller)

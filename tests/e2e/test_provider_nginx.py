@@ -9,12 +9,10 @@ read from the sandbox's Prometheus. Each test has its own namespace and controll
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
@@ -30,6 +28,7 @@ from canary.routers.nginx import (
     CANARY as CANARY_ANNOTATION,
 )
 from canary.sandbox.meshsim_objects import RATE_ANNOTATION
+from tests.e2e import providers
 from tests.e2e.harness import (
     ERROR_RATE_ANNOTATION,
     IMAGE,
@@ -38,8 +37,6 @@ from tests.e2e.harness import (
     apply,
     deployment,
     get_deployment,
-    image_of,
-    set_template,
 )
 from tests.integration.waiting import eventually
 
@@ -50,19 +47,10 @@ EXAMPLES = REPOSITORY / "examples" / "nginx"
 RUN_WITHIN = 120.0
 
 
-def _load(name: str, namespace: str) -> dict[str, Any]:
-    manifest: dict[str, Any] = yaml.safe_load((EXAMPLES / name).read_text())
-    manifest["metadata"]["namespace"] = namespace
-    return manifest
-
-
 def _example(name: str, namespace: str, **analysis: Any) -> dict[str, Any]:
     """The example Canary with a 2 s interval, 10 s metric windows and `analysis` changes."""
-    manifest = _load(name, namespace)
-    manifest["spec"]["analysis"].update({"interval": "2s", **analysis})
-    for metric in manifest["spec"]["analysis"]["metrics"]:
-        metric["interval"] = "10s"
-    return manifest
+    manifest = providers.example(EXAMPLES / name, namespace)
+    return providers.shortened(manifest, metric_interval="10s", **analysis)
 
 
 def canary_ingress_weights_of(obj: Mapping[str, Any], name: str) -> tuple[int, int] | None:
@@ -78,12 +66,10 @@ async def _initialized(
     """The example's Ingress (at `rate` simulated requests a second), the target and the
     Canary applied, and initialized; the user's Ingress as applied."""
     namespace = manifest["metadata"]["namespace"]
-    ingress = _load("ingress.yaml", namespace)
+    ingress = providers.example(EXAMPLES / "ingress.yaml", namespace)
     ingress["metadata"]["annotations"] = {RATE_ANNOTATION: rate}
-    applied = await apply(api, ingress)
-    await apply(api, deployment(NAME, namespace=namespace))
-    await apply(api, manifest)
-    await recorder.until_phase("Initialized", within=30)
+    target = deployment(NAME, namespace=namespace)
+    applied, _, _ = await providers.initialized(api, recorder, ingress, target, manifest)
     return applied
 
 
@@ -105,16 +91,14 @@ async def _status(api: ApiClient, namespace: str) -> dict[str, Any]:
     return dict(canary.get("status") or {})
 
 
-def _checks(status: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    return {check["name"]: check for check in status.get("checks") or []}
-
-
 async def _released(
-    api: ApiClient, recorder: Recorder, namespace: str, **template: Any
+    api: ApiClient,
+    recorder: Recorder,
+    namespace: str,
+    *,
+    annotations: Mapping[str, str] | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    released = time.monotonic()
-    await set_template(api, NAME, namespace=namespace, tag="6.7.1", **template)
-    outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
+    outcome = await providers.release(api, recorder, within=RUN_WITHIN, annotations=annotations)
     return outcome.phase, await _status(api, namespace)
 
 
@@ -138,9 +122,8 @@ async def test_the_nginx_example_steps_the_canary_ingress_to_promotion(
         assert phase == "Succeeded", (status, recorder.describe())
 
     assert recorder.canary_weights == [0, 20, 40, 0], recorder.describe()
-    primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
-    assert image_of(primary) == f"{IMAGE}:6.7.1"
-    checks = _checks(status)
+    assert await providers.primary_image(api, NAME, namespace=namespace) == f"{IMAGE}:6.7.1"
+    checks = providers.checks_of(status)
     success = checks["request-success-rate"]
     assert success["verdict"] == "Pass", checks
     assert success["value"] == 100, checks  # read from ingress-nginx's series of the canary
@@ -163,18 +146,15 @@ async def test_a_failing_release_behind_nginx_is_rolled_back(
             api, recorder, namespace, annotations={ERROR_RATE_ANNOTATION: "0.3"}
         )
         assert phase == "Failed", (status, recorder.describe())
-        await recorder.wait(
-            lambda: recorder.weights.last == (100, 0), within=10, what="all traffic to the primary"
-        )
+        await providers.back_on_primary(recorder)
 
     assert recorder.canary_weights in ([0, 10, 0], [0, 10, 20, 0]), recorder.describe()
     assert status["failedChecks"] == 2
-    success = _checks(status)["request-success-rate"]
+    success = providers.checks_of(status)["request-success-rate"]
     assert success["verdict"] == "Fail", success
     assert success["value"] is not None, success
     assert 60 < success["value"] < 80, success  # 30 % of the canary's responses fail
-    primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
-    assert image_of(primary) == f"{IMAGE}:6.7.0"
+    assert await providers.primary_image(api, NAME, namespace=namespace) == f"{IMAGE}:6.7.0"
     ended = (await _get(api, f"{NAME}-canary", namespace))["metadata"]["annotations"]
     assert ended[CANARY_ANNOTATION] == "false"
 
@@ -208,9 +188,8 @@ async def test_ab_testing_behind_nginx_routes_by_header_and_cookie(
         "canary",
     )
     assert WEIGHT not in routed
-    assert _checks(status)["request-success-rate"]["value"] == 100
-    primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
-    assert image_of(primary) == f"{IMAGE}:6.7.1"
+    assert providers.checks_of(status)["request-success-rate"]["value"] == 100
+    assert await providers.primary_image(api, NAME, namespace=namespace) == f"{IMAGE}:6.7.1"
 
 
 async def test_a_missing_ingress_is_shown_until_it_is_created(
@@ -234,8 +213,7 @@ async def test_a_missing_ingress_is_shown_until_it_is_created(
         )
         assert f"Ingress {namespace}/{NAME}" in message
         assert "does not exist" in message
-        ingress = _load("ingress.yaml", namespace)
-        await apply(api, ingress)
+        await apply(api, providers.example(EXAMPLES / "ingress.yaml", namespace))
         # Ingresses are not watched: the Canary is looked at again within half a minute.
         await recorder.until_phase("Initialized", within=60)
     assert (await _get(api, f"{NAME}-canary", namespace))["metadata"]["annotations"][

@@ -9,12 +9,10 @@ read from the sandbox's Prometheus. Each test has its own namespace and controll
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
@@ -22,17 +20,8 @@ from canary.kube.resources import CANARY, INGRESS
 from canary.routers.base import RouteRef
 from canary.routers.skipper import PREDICATE, ingress_weights
 from canary.sandbox.meshsim_objects import RATE_ANNOTATION
-from tests.e2e.harness import (
-    ERROR_RATE_ANNOTATION,
-    IMAGE,
-    REPOSITORY,
-    Recorder,
-    apply,
-    deployment,
-    get_deployment,
-    image_of,
-    set_template,
-)
+from tests.e2e import providers
+from tests.e2e.harness import ERROR_RATE_ANNOTATION, IMAGE, REPOSITORY, Recorder, deployment
 
 pytestmark = pytest.mark.usefixtures("controller")
 
@@ -41,18 +30,9 @@ EXAMPLES = REPOSITORY / "examples" / "skipper"
 RUN_WITHIN = 120.0
 
 
-def _load(name: str, namespace: str) -> dict[str, Any]:
-    manifest: dict[str, Any] = yaml.safe_load((EXAMPLES / name).read_text())
-    manifest["metadata"]["namespace"] = namespace
-    return manifest
-
-
 def _example(namespace: str, **analysis: Any) -> dict[str, Any]:
-    manifest = _load("canary.yaml", namespace)
-    manifest["spec"]["analysis"].update({"interval": "2s", **analysis})
-    for metric in manifest["spec"]["analysis"]["metrics"]:
-        metric["interval"] = "10s"
-    return manifest
+    manifest = providers.example(EXAMPLES / "canary.yaml", namespace)
+    return providers.shortened(manifest, metric_interval="10s", **analysis)
 
 
 def weights_of(obj: Mapping[str, Any], name: str) -> tuple[int, int] | None:
@@ -71,29 +51,24 @@ async def _status(api: ApiClient, namespace: str) -> dict[str, Any]:
     return dict(canary.get("status") or {})
 
 
-def _checks(status: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    return {check["name"]: check for check in status.get("checks") or []}
-
-
 async def _release(
-    api: ApiClient, namespace: str, manifest: dict[str, Any], *, rate: str, **template: Any
+    api: ApiClient,
+    namespace: str,
+    manifest: dict[str, Any],
+    *,
+    rate: str,
+    annotations: Mapping[str, str] | None = None,
 ) -> tuple[str, dict[str, Any], Recorder]:
     """Apply the example's Ingress (at `rate` simulated requests a second), the target and
-    `manifest`, then release 6.7.1 with `template` changes; the outcome and the recording."""
+    `manifest`, then release 6.7.1 with `annotations`; the outcome and the recording."""
     recorder = Recorder(api, namespace=namespace, name=NAME, route=INGRESS, weights_of=weights_of)
     async with recorder.running():
-        ingress = _load("ingress.yaml", namespace)
+        ingress = providers.example(EXAMPLES / "ingress.yaml", namespace)
         ingress["metadata"]["annotations"] = {RATE_ANNOTATION: rate}
-        await apply(api, ingress)
-        await apply(api, deployment(NAME, namespace=namespace))
-        await apply(api, manifest)
-        await recorder.until_phase("Initialized", within=30)
-        released = time.monotonic()
-        await set_template(api, NAME, namespace=namespace, tag="6.7.1", **template)
-        outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
-        await recorder.wait(
-            lambda: recorder.weights.last == (100, 0), within=10, what="the canary routes off"
-        )
+        target = deployment(NAME, namespace=namespace)
+        await providers.initialized(api, recorder, ingress, target, manifest)
+        outcome = await providers.release(api, recorder, within=RUN_WITHIN, annotations=annotations)
+        await providers.back_on_primary(recorder, what="the canary routes off")
     return outcome.phase, await _status(api, namespace), recorder
 
 
@@ -104,11 +79,10 @@ async def test_the_skipper_example_steps_the_backend_weights_to_promotion(
     phase, status, recorder = await _release(api, namespace, manifest, rate="40")
     assert phase == "Succeeded", (status, recorder.describe())
     assert recorder.canary_weights == [0, 20, 40, 0], recorder.describe()
-    checks = _checks(status)
+    checks = providers.checks_of(status)
     assert checks["request-success-rate"]["value"] == 100, checks
     assert checks["request-duration"]["verdict"] == "Pass", checks
-    primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
-    assert image_of(primary) == f"{IMAGE}:6.7.1"
+    assert await providers.primary_image(api, NAME, namespace=namespace) == f"{IMAGE}:6.7.1"
     canary_ingress = await resources.get(api, INGRESS, f"{NAME}-canary", namespace=namespace)
     assert canary_ingress is not None
     assert canary_ingress["metadata"]["annotations"][PREDICATE] == "False()"
@@ -123,8 +97,7 @@ async def test_a_failing_release_behind_skipper_is_rolled_back(
     )
     assert phase == "Failed", (status, recorder.describe())
     assert recorder.canary_weights in ([0, 10, 0], [0, 10, 20, 0]), recorder.describe()
-    success = _checks(status)["request-success-rate"]
+    success = providers.checks_of(status)["request-success-rate"]
     assert success["verdict"] == "Fail", success
     assert 60 < success["value"] < 80, success  # 30 % of the canary's responses fail
-    primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
-    assert image_of(primary) == f"{IMAGE}:6.7.0"
+    assert await providers.primary_image(api, NAME, namespace=namespace) == f"{IMAGE}:6.7.0"

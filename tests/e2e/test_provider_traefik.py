@@ -13,33 +13,17 @@ the examples.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Mapping
-from functools import partial
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
 from canary.kube.resources import CANARY, DEPLOYMENT, SERVICE, ResourceKind
 from canary.routers.traefik import ROUTE as TRAEFIK_SERVICE
-from tests.e2e.harness import (
-    ERROR_RATE_ANNOTATION,
-    IMAGE,
-    RATE_ANNOTATION,
-    REPOSITORY,
-    TEST_MANAGER,
-    Recorder,
-    apply,
-    deployment,
-    get_canary,
-    get_deployment,
-    image_of,
-    set_template,
-)
-from tests.integration.waiting import eventually
+from tests.e2e import providers
+from tests.e2e.harness import ERROR_RATE_ANNOTATION, IMAGE, REPOSITORY, Recorder, apply, deployment
 
 pytestmark = pytest.mark.usefixtures("controller")
 
@@ -60,24 +44,12 @@ def traefik_weights_of(obj: Mapping[str, Any], name: str) -> tuple[int, int] | N
     return (weights.get(f"{name}-primary", 0), weights.get(f"{name}-canary", 0))
 
 
-def _documents(path: str, namespace: str) -> list[dict[str, Any]]:
-    documents = [d for d in yaml.safe_load_all((EXAMPLES / path).read_text()) if d]
-    for document in documents:
-        document["metadata"]["namespace"] = namespace
-    return documents
-
-
 def _canary(path: str, namespace: str, name: str, **analysis: Any) -> dict[str, Any]:
     """The example Canary `path` for the Deployment `name`, with a 2 s interval."""
-    [manifest] = _documents(path, namespace)
+    manifest = providers.example(EXAMPLES / path, namespace)
     manifest["metadata"]["name"] = name
     manifest["spec"]["targetRef"]["name"] = name
-    manifest["spec"]["analysis"].update({"interval": "2s", **analysis})
-    return manifest
-
-
-def _checks(canary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    return {c["name"]: c for c in (canary.get("status") or {}).get("checks") or []}
+    return providers.shortened(manifest, **analysis)
 
 
 async def _release(
@@ -96,42 +68,28 @@ async def _release(
         api, namespace=namespace, name=name, route=TRAEFIK_SERVICE, weights_of=weights_of
     )
     async with recorder.running():
-        await apply(api, target)
-        await apply(api, manifest)
-        await recorder.until_phase("Initialized", within=30)
+        await providers.initialized(api, recorder, target, manifest)
         assert recorder.weights.last == (100, 0), recorder.describe()
         # 100 requests a second through the TraefikService (the simulator's rate for it; an
         # annotation the controller does not own, so it stays), for steady ratios at 10%.
-        await resources.merge_patch(
-            api,
-            TRAEFIK_SERVICE,
-            name,
-            namespace=namespace,
-            patch={"metadata": {"annotations": {RATE_ANNOTATION: "100"}}},
-            field_manager=TEST_MANAGER,
-        )
-        released = time.monotonic()
+        await providers.set_rate(api, TRAEFIK_SERVICE, name, namespace=namespace)
         annotations = {ERROR_RATE_ANNOTATION: "0.3"} if faulty else None
-        await set_template(api, name, namespace=namespace, tag="6.7.1", annotations=annotations)
-        outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
-        await recorder.wait(
-            lambda: recorder.weights.last == (100, 0), within=10, what="the primary routed"
-        )
+        outcome = await providers.release(api, recorder, within=RUN_WITHIN, annotations=annotations)
+        await providers.back_on_primary(recorder, what="the primary routed")
     return outcome.phase, recorder
 
 
 async def _promoted(api: ApiClient, namespace: str) -> None:
     """examples/traefik as written: the podinfo Deployment, the IngressRoute, the Canary."""
-    [target] = _documents("podinfo/deployment.yaml", namespace)
-    for route in _documents("traefik/ingressroute.yaml", namespace):
+    target = providers.example(EXAMPLES / "podinfo/deployment.yaml", namespace)
+    for route in providers.example_documents(EXAMPLES / "traefik/ingressroute.yaml", namespace):
         await apply(api, route)
     manifest = _canary("traefik/canary.yaml", namespace, "podinfo")
     phase, recorder = await _release(api, namespace, manifest, target)
     assert phase == "Succeeded", recorder.describe()
     assert recorder.canary_weights == [0, 10, 20, 30, 40, 50, 0], recorder.describe()
-    primary = await get_deployment(api, "podinfo-primary", namespace=namespace)
-    assert image_of(primary) == f"{IMAGE}:6.7.1"
-    checks = _checks(await get_canary(api, "podinfo", namespace=namespace))
+    assert await providers.primary_image(api, "podinfo", namespace=namespace) == f"{IMAGE}:6.7.1"
+    checks = await providers.canary_checks(api, "podinfo", namespace=namespace)
     assert checks["request-success-rate"]["value"] >= 99, checks
     assert 0 < checks["request-duration"]["value"] <= 500, checks
 
@@ -144,9 +102,8 @@ async def _rolled_back(api: ApiClient, namespace: str) -> None:
     # Stopped on the way (a judged tick can pass on the few requests of its window).
     assert max(recorder.canary_weights) < 50, recorder.describe()
     assert recorder.canary_weights[-1] == 0, recorder.describe()
-    primary = await get_deployment(api, "faulty-primary", namespace=namespace)
-    assert image_of(primary) == f"{IMAGE}:6.7.0"
-    checks = _checks(await get_canary(api, "faulty", namespace=namespace))
+    assert await providers.primary_image(api, "faulty", namespace=namespace) == f"{IMAGE}:6.7.0"
+    checks = await providers.canary_checks(api, "faulty", namespace=namespace)
     # Judged on Traefik's series of the canary Service: about 70% succeed.
     value = checks["request-success-rate"]["value"]
     assert value is not None, checks
@@ -176,10 +133,9 @@ async def _mirrored(api: ApiClient, namespace: str) -> None:
     assert mirrors == [("mirrored-canary", 80, 100)]
     # Blue/green: all traffic switched at once, and back to the promoted primary.
     assert recorder.canary_weights == [0, 100, 0], recorder.describe()
-    checks = _checks(await get_canary(api, name, namespace=namespace))
+    checks = await providers.canary_checks(api, name, namespace=namespace)
     assert checks["request-success-rate"]["value"] >= 99, checks
-    primary = await get_deployment(api, "mirrored-primary", namespace=namespace)
-    assert image_of(primary) == f"{IMAGE}:6.7.1"
+    assert await providers.primary_image(api, "mirrored", namespace=namespace) == f"{IMAGE}:6.7.1"
 
 
 async def _get(api: ApiClient, kind: ResourceKind, name: str, namespace: str) -> Any:
@@ -199,25 +155,14 @@ async def _reverted_on_deletion(api: ApiClient, namespace: str) -> None:
         api, namespace=namespace, name=name, route=TRAEFIK_SERVICE, weights_of=traefik_weights_of
     )
     async with recorder.running():
-        await apply(api, deployment(name, namespace=namespace))
-        await apply(api, manifest)
-        await recorder.until_phase("Initialized", within=30)
+        await providers.initialized(api, recorder, deployment(name, namespace=namespace), manifest)
     written = await _get(api, TRAEFIK_SERVICE, name, namespace)
     assert written["metadata"]["labels"]["test-label"] == "x"
     assert written["metadata"]["annotations"]["test-annotation"] == "y"
     await resources.delete(api, CANARY, name, namespace=namespace)
-    await eventually(
-        partial(_get, api, CANARY, name, namespace),
-        until=lambda found: found is None,
-        within=30,
-        what="the Canary gone",
-    )
-    await eventually(  # garbage collection has run: the primary is gone
-        partial(_get, api, DEPLOYMENT, f"{name}-primary", namespace),
-        until=lambda found: found is None,
-        within=30,
-        what="the primary collected",
-    )
+    await providers.until_gone(api, CANARY, name, namespace=namespace)
+    # Garbage collection has run: the primary is gone.
+    await providers.until_gone(api, DEPLOYMENT, f"{name}-primary", namespace=namespace)
     kept = await _get(api, TRAEFIK_SERVICE, name, namespace)
     assert kept is not None, "the TraefikService must outlive the Canary"
     assert not kept["metadata"].get("ownerReferences"), kept["metadata"]

@@ -22,7 +22,7 @@ from canary.routers.gatewayapi import (
     GatewayVersion,
     gateway_parent_ref,
 )
-from canary.sandbox.binaries import GATEWAY_API_VERSION
+from canary.sandbox.crd_components import GATEWAY_API_VERSION
 from canary.sandbox.state import SandboxState
 from tests.integration.test_meshsim import (
     RATE,

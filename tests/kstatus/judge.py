@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from canary.sandbox.binaries import GoComponent, default_cache_root, ensure_go_program
+from canary.sandbox.binaries import default_cache_root, ensure_go_program
+from canary.sandbox.go_component import GoComponent
 
 CLI_UTILS_VERSION: Final = "v0.37.2"
 ARGOCD_HEALTH: Final = Path(__file__).resolve().parents[2] / "examples/argocd/canary-health.lua"

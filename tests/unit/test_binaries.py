@@ -10,13 +10,12 @@ import pytest
 
 from canary.sandbox.binaries import (
     COMPONENTS,
-    GOMOD_ROOT,
     KUBERNETES_VERSION,
-    GoComponent,
     build_go_component,
     cached_binaries,
 )
 from canary.sandbox.errors import SandboxError
+from canary.sandbox.go_component import GOMOD_ROOT, GoComponent
 
 
 def _kubernetes() -> object:

@@ -16,7 +16,7 @@ from canary.api.analysis import MatchRequest, StringMatch
 from canary.routers.base import RouteRef
 from canary.routers.contour import ContourSettings, http_proxy
 from canary.routers.gloo import GlooSettings, route_table
-from canary.sandbox import binaries, crds
+from canary.sandbox import binaries, crd_components, crds
 from canary.sandbox.exporters import contour, envoy, gloo
 from canary.sandbox.exporters.base import Traffic
 from canary.sandbox.exporters.registry import PROVIDERS
@@ -178,10 +178,10 @@ def test_the_contour_provider_is_registered() -> None:
 
 
 def test_the_build_copies_contours_crd_file() -> None:
-    component = next(c for c in binaries.COMPONENTS if c.name == "contour")
+    component = next(c for c in crd_components.CRD_COMPONENTS if c.name == "contour")
     assert component.packages == ()
     assert component.upstream == "github.com/projectcontour/contour"
-    assert component.version == binaries.CONTOUR_VERSION
+    assert component.version == crd_components.CONTOUR_VERSION
     assert component.crd_files == ("examples/contour/01-crds.yaml",)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from canary.sandbox import binaries, crds
+from canary.sandbox import binaries, crd_components, crds
 from canary.sandbox.meshsim_model import plan
 from canary.sandbox.meshsim_objects import (
     Backend,
@@ -166,16 +166,17 @@ def test_a_route_without_rules_is_no_split() -> None:
 
 
 def test_the_build_copies_the_standard_crds_the_sandbox_installs() -> None:
-    names = [name.rsplit("/", 1)[-1] for name in binaries.GATEWAY_API_CRD_FILES]
+    names = [name.rsplit("/", 1)[-1] for name in crd_components.GATEWAY_API_CRD_FILES]
     assert names == [
         f"gateway.networking.k8s.io_{plural}.yaml"
         for plural in ("gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants")
     ]
-    assert all(name.startswith("config/crd/standard/") for name in binaries.GATEWAY_API_CRD_FILES)
-    component = next(c for c in binaries.COMPONENTS if c.name == "gateway-api")
+    files = crd_components.GATEWAY_API_CRD_FILES
+    assert all(name.startswith("config/crd/standard/") for name in files)
+    component = next(c for c in crd_components.CRD_COMPONENTS if c.name == "gateway-api")
     assert component.packages == ()
     assert component.upstream == "sigs.k8s.io/gateway-api"
-    assert component.version == binaries.GATEWAY_API_VERSION
+    assert component.version == crd_components.GATEWAY_API_VERSION
 
 
 def test_cached_gateway_api_crds_load_as_crds() -> None:

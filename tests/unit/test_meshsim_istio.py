@@ -11,7 +11,7 @@ from prometheus_client.core import Metric
 from canary.routers.base import RouteRef
 from canary.routers.istio_objects import istio_settings, virtual_service
 from canary.routers.settings import RouteSettings
-from canary.sandbox import binaries, crds
+from canary.sandbox import binaries, crd_components, crds
 from canary.sandbox.exporters.base import Traffic
 from canary.sandbox.exporters.istio import export, service_of, splits_of_virtual_service
 from canary.sandbox.exporters.registry import PROVIDERS
@@ -158,12 +158,12 @@ def test_istio_is_one_of_the_simulated_providers() -> None:
 
 
 def test_istios_crds_are_pinned_from_the_istio_api_module() -> None:
-    component = next(c for c in binaries.COMPONENTS if c.name == "istio")
+    component = next(c for c in crd_components.CRD_COMPONENTS if c.name == "istio")
     assert component.packages == ()
     assert component.upstream == "istio.io/api"
     assert component.crd_files == ("kubernetes/customresourcedefinitions.gen.yaml",)
     go_mod = (component.module_dir / "go.mod").read_text()
-    assert f"istio.io/api {binaries.ISTIO_API_VERSION}" in go_mod
+    assert f"istio.io/api {crd_components.ISTIO_API_VERSION}" in go_mod
 
 
 def test_cached_istio_crds_hold_the_virtual_service_and_destination_rule() -> None:

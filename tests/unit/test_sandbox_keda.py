@@ -8,19 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from canary.sandbox import binaries, cluster, crds
+from canary.sandbox import binaries, cluster, crd_components, crds
 from canary.sandbox.processes import ProcessRecord
 from canary.sandbox.state import Ports, SandboxState
 
 
 def test_the_keda_module_is_pinned_and_ships_the_scaled_object_crd() -> None:
-    component = next(c for c in binaries.COMPONENTS if c.name == "keda")
+    component = next(c for c in crd_components.CRD_COMPONENTS if c.name == "keda")
     assert component.packages == ()
     assert component.upstream == "github.com/kedacore/keda/v2"
-    assert component.version == binaries.KEDA_VERSION
+    assert component.version == crd_components.KEDA_VERSION
     assert component.crd_files == ("config/crd/bases/keda.sh_scaledobjects.yaml",)
     go_mod = (component.module_dir / "go.mod").read_text()
-    assert f"github.com/kedacore/keda/v2 {binaries.KEDA_VERSION}" in go_mod
+    assert f"github.com/kedacore/keda/v2 {crd_components.KEDA_VERSION}" in go_mod
 
 
 def test_cached_keda_crds_load_as_the_scaled_object_crd() -> None:
@@ -47,8 +47,8 @@ def test_a_sandbox_without_kedas_crds_is_not_up(tmp_path: Path) -> None:
         ready=True,
     )
     assert not cluster._outdated(current)
-    assert cluster.crd_versions()["keda"] == binaries.KEDA_VERSION
-    assert cluster.crd_versions()["gateway-api"] == binaries.GATEWAY_API_VERSION
+    assert cluster.crd_versions()["keda"] == crd_components.KEDA_VERSION
+    assert cluster.crd_versions()["gateway-api"] == crd_components.GATEWAY_API_VERSION
     without = {k: v for k, v in current.crd_versions.items() if k != "keda"}
     assert cluster._outdated(dataclasses.replace(current, crd_versions=without))
     older = {**current.crd_versions, "keda": "v2.0.0"}
