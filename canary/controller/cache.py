@@ -19,6 +19,8 @@ Scope = str | None  # a namespace, or None for all of them
 # `services` of serving.knative.dev): the cache answers for the API version it watches only.
 SHARED_PLURALS: Final = {"services": "v1"}
 WRITTEN_AS_READ: Final = frozenset({"canaries"})  # kept whole: see the module docstring
+# All a kept managedFields entry says (see the module docstring):
+REPLICAS_OWNED: Final[dict[str, Any]] = {"f:spec": {"f:replicas": {}}}
 
 
 def answers_for(kind: ResourceKind) -> bool:
@@ -89,12 +91,16 @@ class ObjectCache:
 
 
 def slim(obj: dict[str, Any]) -> dict[str, Any]:
-    """`obj` with only this controller's `managedFields` entries (a shallow copy if any went)."""
+    """`obj` with, of its `managedFields`, only what this controller reads: which of its own
+    field managers own `spec.replicas` (a shallow copy, when anything went)."""
     metadata = obj.get("metadata")
-    if not isinstance(metadata, dict) or not metadata.get("managedFields"):
+    if not isinstance(metadata, dict) or "managedFields" not in metadata:
         return obj
-    entries = metadata["managedFields"]
-    ours = [e for e in entries if str(e.get("manager", "")).startswith(FIELD_MANAGER)]
-    if len(ours) == len(entries):
-        return obj
-    return {**obj, "metadata": {**metadata, "managedFields": ours}}
+    kept = [
+        {**{k: v for k, v in entry.items() if k != "fieldsV1"}, "fieldsV1": REPLICAS_OWNED}
+        for entry in metadata["managedFields"] or []
+        if str(entry.get("manager", "")).startswith(FIELD_MANAGER)
+        and "f:replicas" in (((entry.get("fieldsV1") or {}).get("f:spec")) or {})
+    ]
+    trimmed = {k: v for k, v in metadata.items() if k != "managedFields"}
+    return {**obj, "metadata": {**trimmed, "managedFields": kept} if kept else trimmed}

@@ -184,7 +184,10 @@ async def watch(  # noqa: PLR0913 - keyword-only beyond what to watch
         try:
             if version is None:
                 version, items = await _list(client, resource, namespace, label_selector)
-                yield WatchEvent("SYNCED", items=tuple(items))
+                synced = WatchEvent("SYNCED", items=tuple(items))
+                del items  # not kept in this frame for as long as the watch runs
+                yield synced
+                del synced
             events = _stream(
                 client, resource, namespace, version, timing, label_selector=label_selector
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from canary.controller.cache import ObjectCache
+from canary.targets.autoscaler import applies_replicas
 
 
 def _obj(namespace: str, name: str, version: str = "1") -> dict[str, Any]:
@@ -48,25 +49,38 @@ def test_a_relist_replaces_its_scope_only() -> None:
     assert cache.knows("canaries", "b")
 
 
-def _managed(*managers: str) -> list[dict[str, Any]]:
-    return [{"manager": m, "operation": "Apply", "fieldsV1": {"f:spec": {}}} for m in managers]
+def _managed(*managers: str, replicas: bool = False) -> list[dict[str, Any]]:
+    spec: dict[str, Any] = {"f:template": {}, **({"f:replicas": {}} if replicas else {})}
+    return [{"manager": m, "operation": "Apply", "fieldsV1": {"f:spec": spec}} for m in managers]
 
 
-def test_deployments_keep_only_this_controllers_managed_fields() -> None:
+def test_deployments_keep_only_who_of_this_controller_owns_their_replicas() -> None:
     cache = ObjectCache()
     deployment = _obj("a", "app")
-    deployment["metadata"]["managedFields"] = _managed(
-        "kubectl", "canary-controller", "kube-controller-manager", "canary-controller-replicas"
-    )
+    deployment["metadata"]["managedFields"] = [
+        *_managed("kubectl", "kube-controller-manager", replicas=True),
+        *_managed("canary-controller"),
+        *_managed("canary-controller-replicas", replicas=True),
+    ]
     cache.put("deployments", deployment)
 
     kept = cache.get("deployments", "a", "app")
     assert kept is not None
-    assert [e["manager"] for e in kept["metadata"]["managedFields"]] == [
-        "canary-controller",
-        "canary-controller-replicas",
+    assert kept["metadata"]["managedFields"] == [
+        {
+            "manager": "canary-controller-replicas",
+            "operation": "Apply",
+            "fieldsV1": {"f:spec": {"f:replicas": {}}},
+        }
     ]
+    assert applies_replicas(kept, manager="canary-controller-replicas")
+    assert not applies_replicas(kept, manager="canary-controller")
     assert len(deployment["metadata"]["managedFields"]) == 4, "the event's object is untouched"
+
+    service = _obj("a", "app")
+    service["metadata"]["managedFields"] = _managed("canary-controller")
+    cache.put("services", service)
+    assert cache.get("services", "a", "app") == _obj("a", "app"), "nothing left to keep"
 
 
 def test_canaries_keep_every_managed_field_their_status_put_carries() -> None:
