@@ -18,7 +18,6 @@ Scope = str | None  # a namespace, or None for all of them
 # Objects are kept by plural; these plurals are also another API group's (a Knative Service is
 # `services` of serving.knative.dev): the cache answers for the API version it watches only.
 SHARED_PLURALS: Final = {"services": "v1"}
-WRITTEN_AS_READ: Final = frozenset({"canaries"})  # kept whole: see the module docstring
 # All a kept managedFields entry says (see the module docstring):
 REPLICAS_OWNED: Final[dict[str, Any]] = {"f:spec": {"f:replicas": {}}}
 
@@ -67,8 +66,7 @@ class ObjectCache:
     def _store(self, plural: str, obj: dict[str, Any]) -> None:
         metadata = obj.get("metadata") or {}
         where = (plural, str(metadata.get("namespace")))
-        kept = obj if plural in WRITTEN_AS_READ else slim(obj)
-        self._objects.setdefault(where, {})[str(metadata.get("name"))] = kept
+        self._objects.setdefault(where, {})[str(metadata.get("name"))] = slim(obj)
 
     def delete(self, plural: str, obj: dict[str, Any]) -> None:
         metadata = obj.get("metadata") or {}
