@@ -56,8 +56,11 @@ class HookRunner:
         if self._session is None:
             # No cap on connections: calls are bounded by their timeouts and each Canary has at
             # most one in flight, while a shared cap would let one Canary's hanging hooks make
-            # every other Canary's hooks queue for a connection.
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+            # every other Canary's hooks queue for a connection. HTTP_PROXY, HTTPS_PROXY and
+            # NO_PROXY are honoured, as Flagger's (Go's default HTTP client) does.
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0), trust_env=True
+            )
         results = []
         for hook in hooks:
             spec = WebhookSpec(
