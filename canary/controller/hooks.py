@@ -129,7 +129,9 @@ async def before_decide(
             changes["rollback_requested"] = f"rollback requested by webhook {approved[0]!r}"
     if analysing and observation.canary.ready and tick_due(policy, state, observation.now):
         hook_checks: tuple[CheckResult, ...] = ()
-        first_step = strategy(policy) is Strategy.CANARY and state.canary_weight == 0
+        # The run's first tick, whatever its strategy (Flagger's `canaryWeight == 0 &&
+        # iterations == 0`): blue/green and A/B runs have pre-rollout hooks too.
+        first_step = state.canary_weight == 0 and state.iterations == 0
         if first_step:
             results = await runner.call(canary, "pre-rollout", phase=phase, checksum=revision)
             hook_checks += _as_checks("pre-rollout", results)
