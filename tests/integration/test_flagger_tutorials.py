@@ -53,8 +53,9 @@ async def test_a_tutorials_objects_are_admitted_as_written_and_checked_clean(
     await install_crds(api)
     provider = TUTORIALS.get(tutorial, TUTORIALS["nginx-progressive-delivery"]).mesh_provider
     for number, document in enumerate(_ours(tutorial, namespace), start=1):
+        plural = PLURALS[document["kind"]]
         stored = await CustomObjectsApi(api).create_namespaced_custom_object(
-            GROUP, VERSION, namespace, PLURALS[document["kind"]], document, field_validation="Strict"
+            GROUP, VERSION, namespace, plural, document, field_validation="Strict"
         )
         assert stored["spec"] == document["spec"], f"{document['kind']}: nothing pruned"
         result = check_document(document, number=number, provider=provider)
