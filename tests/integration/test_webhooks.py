@@ -282,7 +282,7 @@ async def test_the_controllers_webhooks_go_through_http_proxy_as_flaggers_do(
                             "url": "http://flagger-loadtester.test/",
                             "metadata": {"type": "bash", "cmd": "true"},
                         }
-                    ]
+                    ],
                 },
             },
         }
