@@ -58,6 +58,7 @@ TUTORIALS: Final = {
         Tutorial("gatewayapi-progressive-delivery", "gatewayapi:v1beta1"),
         Tutorial("kubernetes-blue-green", "kubernetes"),
         Tutorial("keda-scaledobject", "kubernetes"),
+        Tutorial("knative-progressive-delivery", "knative"),
     )
 }
 

@@ -37,10 +37,8 @@ def test_every_fixture_names_its_source_and_changes_only_the_api_version() -> No
     for path in sorted(FIXTURES.glob("*.yaml")):
         text = path.read_text()
         header = "\n".join(line for line in text.splitlines() if line.startswith("#"))
-        tutorial = path.stem if path.stem != "nginx-ab-testing" else "nginx-progressive-delivery"
-        assert f"docs/gitbook/tutorials/{tutorial.replace('-ab-testing', '')}" in header or (
-            f"docs/gitbook/tutorials/{tutorial}.md" in header
-        ), path.name
+        source = {"nginx-ab-testing": "nginx-progressive-delivery"}.get(path.stem, path.stem)
+        assert f"fluxcd/flagger docs/gitbook/tutorials/{source}.md" in header, path.name
         assert re.search(r"at commit [0-9a-f]{40}", header), path.name
         assert "flagger.app/" not in text.replace("flagger.app/v1beta1 -> ", ""), path.name
     assert {p.stem for p in FIXTURES.glob("*.yaml")} == {*TUTORIALS, "nginx-ab-testing"}
