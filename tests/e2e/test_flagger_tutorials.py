@@ -173,7 +173,15 @@ async def _remove_kuma_route(api: ApiClient, controllers: Controllers) -> None:
     await resources.delete(api, TRAFFIC_ROUTE, NAME, namespace=None)
 
 
-@pytest.mark.parametrize("tutorial", list(RELEASES))
+# Kuma's TrafficRoute is cluster-scoped and named after the apex (`podinfo`), as is
+# test_provider_kuma.py's: run alone, so that neither finds the other's route in its way.
+SERIAL: Final = frozenset({"kuma-progressive-delivery"})
+
+
+@pytest.mark.parametrize(
+    "tutorial",
+    [pytest.param(t, marks=pytest.mark.serial) if t in SERIAL else t for t in RELEASES],
+)
 async def test_a_flagger_tutorial_is_released_as_written(
     api: ApiClient,
     namespace: str,
@@ -229,9 +237,10 @@ async def _release(
         return
     primary = await get_deployment(api, f"{NAME}-primary", namespace=namespace)
     assert image_of(primary) == f"{IMAGE}:6.7.1"
-    weights = sorted({view.weight for view in recorder.statuses.values} - {0})
-    step, top = analysis["stepWeight"], analysis["maxWeight"]
-    assert weights == list(range(step, top + 1, step)), recorder.describe()
+    if "stepWeight" in analysis:  # weighted; an A/B run steps by iterations
+        weights = sorted({view.weight for view in recorder.statuses.values} - {0})
+        step, top = analysis["stepWeight"], analysis["maxWeight"]
+        assert weights == list(range(step, top + 1, step)), recorder.describe()
     checks = _checks(status)
     assert metrics <= set(checks), checks
     for name, check in checks.items():
