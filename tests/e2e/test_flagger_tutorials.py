@@ -14,8 +14,11 @@ What stands in for the tutorial's cluster, and how, without editing a manifest:
 
 There is no knob to shorten a tutorial's `interval` (10 s to 1 m), so three tutorials are
 released to the end (NGINX and Gloo step by step every 10 s; Linkerd every 30 s through its two
-MetricTemplates); the others are taken to their first analysis step (a weight or an iteration,
-after their pre-rollout webhook). docs/flagger.md ("Flagger's tutorials, as written") has the table.
+MetricTemplates); the others are taken to their first step and then to a tick judged, and
+passed, by every one of their checks, their webhooks called. Skipper (an Ingress of an API
+removed in Kubernetes 1.22), Gateway API (Envoy series the simulator does not produce for
+HTTPRoutes) and Knative are admitted and checked only (tests/integration/test_flagger_tutorials.py).
+docs/flagger.md ("Flagger's tutorials, as written") has the table.
 """
 
 from __future__ import annotations
@@ -56,7 +59,6 @@ NOT_SERVED: Final = {
     "controller writes the RouteTable the VirtualService delegates to, and never reads it",
     ("traefik.containo.us/v1alpha1", "IngressRoute"): "Traefik v3 serves traefik.io/v1alpha1; "
     "the controller writes the TraefikService and never reads the IngressRoute",
-    ("networking.k8s.io/v1beta1", "Ingress"): "removed in Kubernetes 1.22",
 }
 
 
