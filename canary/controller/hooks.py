@@ -56,8 +56,11 @@ class HookRunner:
         if self._session is None:
             # No cap on connections: calls are bounded by their timeouts and each Canary has at
             # most one in flight, while a shared cap would let one Canary's hanging hooks make
-            # every other Canary's hooks queue for a connection.
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+            # every other Canary's hooks queue for a connection. HTTP_PROXY, HTTPS_PROXY and
+            # NO_PROXY are honoured, as Flagger's (Go's default HTTP client) does.
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0), trust_env=True
+            )
         results = []
         for hook in hooks:
             spec = WebhookSpec(
@@ -126,7 +129,9 @@ async def before_decide(
             changes["rollback_requested"] = f"rollback requested by webhook {approved[0]!r}"
     if analysing and observation.canary.ready and tick_due(policy, state, observation.now):
         hook_checks: tuple[CheckResult, ...] = ()
-        first_step = strategy(policy) is Strategy.CANARY and state.canary_weight == 0
+        # The run's first tick, whatever its strategy (Flagger's `canaryWeight == 0 &&
+        # iterations == 0`): blue/green and A/B runs have pre-rollout hooks too.
+        first_step = state.canary_weight == 0 and state.iterations == 0
         if first_step:
             results = await runner.call(canary, "pre-rollout", phase=phase, checksum=revision)
             hook_checks += _as_checks("pre-rollout", results)

@@ -19,9 +19,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from canary.api.canary import Canary
+from canary.controller.hooks import HookRunner
 from canary.hooks import Backoff, WebhookPayload, WebhookSpec, call_webhook
 from canary.hooks.webhooks import MAX_BODY_BYTES
 from canary.sandbox.pki import create_pki
+from tests.integration.cluster_services import cluster_services
 from tests.integration.local_http import free_port, serving
 
 pytestmark = pytest.mark.integration
@@ -254,3 +257,46 @@ async def test_tls_is_verified_unless_the_webhook_opts_out(
         assert seen == ["/gate"]
     finally:
         await runner.cleanup()
+
+
+async def test_the_controllers_webhooks_go_through_http_proxy_as_flaggers_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A hook URL only the proxy can resolve (as a cluster's Service names are) is reached
+    through HTTP_PROXY, as Flagger's Go client reaches it; NO_PROXY is honoured too."""
+    canary = Canary.model_validate(
+        {
+            "apiVersion": "canary.dev/v1alpha1",
+            "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "test"},
+            "spec": {
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "service": {"port": 9898},
+                "analysis": {
+                    "interval": "1m",
+                    "iterations": 1,
+                    "webhooks": [
+                        {
+                            "name": "acceptance-test",
+                            "type": "pre-rollout",
+                            "url": "http://flagger-loadtester.test/",
+                            "metadata": {"type": "bash", "cmd": "true"},
+                        }
+                    ],
+                },
+            },
+        }
+    )
+    async with cluster_services("http://127.0.0.1:9") as services:
+        monkeypatch.setenv("HTTP_PROXY", services.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        runner = HookRunner()
+        try:
+            [(name, result)] = await runner.call(
+                canary, "pre-rollout", phase="Progressing", checksum="c0ffee"
+            )
+        finally:
+            await runner.close()
+    assert (name, result.ok, result.status) == ("acceptance-test", True, 200), result.message
+    [call] = services.calls
+    assert (call.host, call.path, call.hook_type) == ("flagger-loadtester.test", "/", "pre-rollout")

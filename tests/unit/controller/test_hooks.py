@@ -106,3 +106,24 @@ async def test_an_ended_run_tells_post_rollout_hooks_and_events_go_to_event_hook
         runner, _canary(), before=before, after=after, events=[("Succeeded", "done")]
     )
     assert runner.calls == [("event", "Succeeded"), ("post-rollout", "Succeeded")]
+
+
+async def test_every_strategys_first_tick_runs_the_pre_rollout_hooks() -> None:
+    """Flagger runs them while `canaryWeight == 0 && iterations == 0`, whatever the strategy:
+    blue/green (its Kubernetes tutorial's smoke test) and A/B runs too, once, before their
+    first iteration."""
+    blue_green = Policy(interval=10, iterations=3, threshold=2)
+    ab_testing = Policy(interval=10, iterations=3, threshold=2, ab_testing=True)
+    for policy in (blue_green, ab_testing):
+        first = running(canary_weight=0, iterations=0, last_step_at=None)
+        runner = Recording({})
+        observation = await before_decide(runner, _canary(), policy, first, observe())
+        assert "pre-rollout" in [kind for kind, _ in runner.calls], policy
+        assert observation.checks is not None
+        assert ("pre-rollout webhook pre-rollout", Verdict.PASS) in [
+            (c.name, c.verdict) for c in observation.checks
+        ]
+        later = running(canary_weight=0, iterations=1, last_step_at=ago(60))
+        runner = Recording({})
+        await before_decide(runner, _canary(), policy, later, observe())
+        assert "pre-rollout" not in [kind for kind, _ in runner.calls], policy
