@@ -12,7 +12,10 @@ application's own `http_request_duration_seconds` histogram (what podinfo export
 Flagger's `kubernetes-pods` scrape job labels it), and so on. It answers /healthz.
 
 Relisting instead of watching keeps it simple and self-healing (no resource versions, no 410s):
-a few list calls a second, cheap for a sandbox's few hundred objects.
+a few list calls a second, cheap for a sandbox's few hundred objects. With thousands (the scale
+benchmark's) the lists would load the API server more than anything measured, so the pause
+between two lists grows with what they returned: one second per `OBJECTS_PER_SECOND` objects,
+never less than the relist interval. Routes then change in the metrics that much later.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from canary.sandbox.meshsim_objects import DEFAULT_RATE, Key, Service, Split, Wo
 log = logging.getLogger("canary.sandbox.meshsim")
 
 RELIST_INTERVAL = 1.0
+OBJECTS_PER_SECOND = 500  # listed objects per second of pause between two lists, at most
 TICK_INTERVAL = 0.25
 LIST_TIMEOUT = 5.0
 
@@ -74,13 +78,17 @@ class Relister:
         self._simulator = simulator
         self._default_rate = default_rate
         self._said: set[str] = set()  # problems already logged, so each is logged once
+        self.listed = 0  # objects in the last complete listing
 
-    async def once(self) -> None:
+    async def once(self) -> int:
+        """List everything and set the plan; how many objects were listed."""
+
         def listed(kind: ResourceKind) -> asyncio.Task[list[dict[str, Any]] | None]:
             return group.create_task(resources.list_objects(self._client, kind))
 
         sources = [source for provider in PROVIDERS for source in provider.routes]
-        async with asyncio.timeout(LIST_TIMEOUT), asyncio.TaskGroup() as group:
+        within = LIST_TIMEOUT + self.listed / OBJECTS_PER_SECOND  # bigger lists take longer
+        async with asyncio.timeout(within), asyncio.TaskGroup() as group:
             route_lists = [listed(source.kind) for source in sources]
             deployments = listed(DEPLOYMENT)
             daemon_sets = listed(DAEMON_SET)
@@ -108,6 +116,9 @@ class Relister:
             daemon_sets=[w.key for w in workloads if w.daemon_set],
             routes=feeds(routes, known_services, workloads, default_rate=self._default_rate),
         )
+        every_route = sum(len(found.result() or []) for found in route_lists)
+        self.listed = len(workloads) + len(known_services) + every_route
+        return self.listed
 
     async def forever(self, interval: float) -> None:
         failing = False
@@ -131,12 +142,19 @@ class Relister:
                 if failing:
                     log.info("listing works again")
                 failing = False
-            await asyncio.sleep(interval)
+            # The relist period itself (not a wait for anything), longer for bigger lists.
+            await asyncio.sleep(relist_pause(interval, self.listed))
 
     def _say(self, message: str) -> None:
         if message not in self._said:
             self._said.add(message)
             log.warning("%s", message)
+
+
+def relist_pause(interval: float, listed: int) -> float:
+    """Seconds between two listings that returned `listed` objects: `interval` for a few
+    hundred, one second per `OBJECTS_PER_SECOND` beyond."""
+    return max(interval, listed / OBJECTS_PER_SECOND)
 
 
 def describe_changes(old: Mapping[Key, Target], new: Mapping[Key, Target]) -> str:

@@ -16,7 +16,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from canary.sandbox import cluster, components, crds
 from canary.sandbox.configs import ScrapeJob, write_prometheus_config
-from canary.sandbox.meshsim import MeshCollector, describe_changes, parse_arguments
+from canary.sandbox.meshsim import (
+    OBJECTS_PER_SECOND,
+    MeshCollector,
+    describe_changes,
+    parse_arguments,
+    relist_pause,
+)
 from canary.sandbox.meshsim_model import (
     LATENCY_BUCKETS_MS,
     Accumulator,
@@ -562,3 +568,10 @@ def test_a_daemonset_gets_traffic_by_its_ready_pods_and_is_scraped_under_its_pod
     assert re.fullmatch(
         r"podinfo-[bcdfghjklmnpqrstvwxz2456789]{5}", simulator.pod_name(workload.key)
     )
+
+
+def test_the_relist_pause_grows_with_the_objects_listed() -> None:
+    assert relist_pause(1.0, 0) == 1.0
+    assert relist_pause(1.0, OBJECTS_PER_SECOND // 2) == 1.0, "a test's few objects: every second"
+    assert relist_pause(1.0, 7 * OBJECTS_PER_SECOND) == 7.0, "a thousand Canaries' objects"
+    assert relist_pause(3.0, OBJECTS_PER_SECOND) == 3.0
