@@ -1,11 +1,19 @@
 """The latest objects the watches delivered, so a reconcile cycle need not read them again.
 
-Canaries, Deployments, ConfigMaps and Secrets are watched anyway (to wake cycles); keeping what
-the watches say saves every cycle three GETs, and one per ConfigMap or Secret the target uses
-(config tracking reads them for the revision). A read is answered from the cache only once the
-watch covering that namespace has listed; before that the caller reads from the API server. A
-stale read is safe: the status write is guarded by the resourceVersion it read (409 means "read
-again"), and the controller puts the object its own write returned straight into the cache.
+Canaries, their workloads, ConfigMaps, Secrets, Services and route objects are watched (to wake
+cycles, or for their reads); keeping what the watches say saves every cycle three GETs, and one
+per ConfigMap or Secret the target uses (config tracking reads them for the revision). A read is
+answered from the cache only once the watch covering that namespace has listed; before that the
+caller reads from the API server. A stale read is safe: the status write is guarded by the
+resourceVersion it read (409 means "read again"), and the controller puts the object its own
+write returned straight into the cache.
+
+Objects are kept without their `managedFields` (more than half of a Deployment's size), but for
+the one fact this controller reads there: whether one of its own field managers owns a
+Deployment's `spec.replicas` (`canary.targets.autoscaler`). Canaries too, although their status
+is written with a PUT of the object as the cache holds it: a PUT without `managedFields` leaves
+the server's record as it is, only a non-empty list would replace it
+(tests/integration/test_cache.py).
 """
 
 from __future__ import annotations
