@@ -146,8 +146,11 @@ async def until_gone(
     )
 
 
-async def prometheus_sum(sandbox: SandboxState, query: str) -> float:
-    """The value of the one-series PromQL `query` in the sandbox's Prometheus (0 with none)."""
+async def prometheus_peak(sandbox: SandboxState, selector: str) -> float:
+    """The highest value Prometheus held in the last 15 minutes for the series `selector`, summed
+    (0 with none). A range, not the instant value: once a release ends its canary is scaled to
+    zero, the simulator stops exporting it, and Prometheus marks the series stale at once."""
+    query = f"sum(max_over_time({selector}[15m]))"
     async with (
         aiohttp.ClientSession() as session,
         session.get(f"{sandbox.prometheus_url}/api/v1/query", params={"query": query}) as answer,

@@ -120,8 +120,8 @@ def _container(namespace: str) -> dict[str, Any]:
 
 async def _envoy_requests(sandbox: SandboxState, namespace: str, revision: str) -> float:
     """The requests Prometheus holds for the Revision's Envoy cluster (what the checks read)."""
-    query = f'sum(envoy_cluster_upstream_rq{{envoy_cluster_name="{namespace}/{revision}"}})'
-    return await providers.prometheus_sum(sandbox, query)
+    selector = f'envoy_cluster_upstream_rq{{envoy_cluster_name="{namespace}/{revision}"}}'
+    return await providers.prometheus_peak(sandbox, selector)
 
 
 def _recorder(api: ApiClient, namespace: str) -> Recorder:

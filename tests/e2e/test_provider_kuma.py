@@ -77,8 +77,8 @@ async def _initialized(api: ApiClient, recorder: Recorder, namespace: str) -> No
 
 async def _envoy_requests(sandbox: SandboxState, service: str) -> float:
     """The requests Prometheus holds for the dataplanes of `service` (what the checks read)."""
-    query = f'sum(envoy_cluster_upstream_rq{{service="{service}"}})'
-    return await providers.prometheus_sum(sandbox, query)
+    selector = f'envoy_cluster_upstream_rq{{service="{service}"}}'
+    return await providers.prometheus_peak(sandbox, selector)
 
 
 def _recorder(api: ApiClient, namespace: str) -> Recorder:
