@@ -9,6 +9,10 @@ it sits below telemetry: `canary.telemetry.metrics` re-exports these. Labels:
 - `code`: the HTTP status code of the answer, or `error` when no answer came (timeout,
   connection refused, reset).
 
+`canary_api_request_duration_seconds{verb, resource}` is the time from sending a request to its
+answer (watches excluded: they last as long as they are open), as client-go's
+`rest_client_request_duration_seconds` is: where a cycle's time goes when the server is loaded.
+
 Every counted request is also judged in `canary.kube.answers` (does the API server answer?).
 """
 
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from canary.kube.answers import API_SERVER
 
@@ -25,6 +29,14 @@ API_REQUESTS: Final = Counter(
     "Requests the controller sent to the Kubernetes API server, by verb, resource and status code "
     "(code 'error' when no answer came).",
     ["verb", "resource", "code"],
+)
+
+API_REQUEST_DURATION: Final = Histogram(
+    "canary_api_request_duration_seconds",
+    "Seconds from sending a request to the Kubernetes API server to its answer (or to giving up "
+    "on it), by verb and resource; watches are not included.",
+    ["verb", "resource"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 
 NO_ANSWER: Final = "error"
@@ -68,7 +80,11 @@ def count_request(verb: str, resource: str, code: int | str, *, judged: bool = T
         API_SERVER.note(f"{verb} {resource}", code)
 
 
-def count_path(method: str, path: str, code: int | str, *, judged: bool = True) -> None:
-    """Count one request to `path` (see `describe`)."""
+def count_path(
+    method: str, path: str, code: int | str, *, judged: bool = True, seconds: float | None = None
+) -> None:
+    """Count one request to `path` (see `describe`), answered after `seconds` if given."""
     verb, resource = describe(method, path)
     count_request(verb, resource, code, judged=judged)
+    if seconds is not None:
+        API_REQUEST_DURATION.labels(verb=verb, resource=resource).observe(seconds)

@@ -211,7 +211,7 @@ async def _request(  # noqa: PLR0913 - a transport primitive; every caller passe
         judged = time.monotonic() - started >= SLOW_ANSWER
         raise
     finally:
-        count_path(method, path, code, judged=judged)
+        count_path(method, path, code, judged=judged, seconds=time.monotonic() - started)
     if not isinstance(result, dict):
         raise KubeError(f"{method} {path}: expected a JSON object, got {type(result).__name__}")
     return result

@@ -2,6 +2,8 @@
 
 - `canary_api_requests_total{verb, resource, code}`: every request to the Kubernetes API server
   (defined in `canary.kube.metrics`, which counts them; re-exported here);
+- `canary_api_request_duration_seconds{verb, resource}`: how long each of them took to answer
+  (watches excluded; also from `canary.kube.metrics`);
 - `canary_reconcile_total{result}`: reconcile cycles by outcome: `ok`, `conflict` (the status
   write lost a race and the cycle reruns at once), `timeout` (the cycle overran its deadline,
   `canary.controller.deadline`, was cut short and runs again later) or `error` (the cycle
@@ -25,10 +27,11 @@ from typing import Final, ParamSpec
 
 from prometheus_client import Counter, Histogram
 
-from canary.kube.metrics import API_REQUESTS
+from canary.kube.metrics import API_REQUEST_DURATION, API_REQUESTS
 
 __all__ = [
     "API_REQUESTS",
+    "API_REQUEST_DURATION",
     "RECONCILES",
     "RECONCILE_DURATION",
     "instrument_cycle",

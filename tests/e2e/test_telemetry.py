@@ -176,6 +176,11 @@ def _assert_internals(scrape: Scrape) -> None:
         where={"verb": "PUT", "resource": "canaries/status", "code": _two_hundreds},
     )
     assert status_writes > 0
+    timed = scrape.total(
+        "canary_api_request_duration_seconds_count",
+        where={"verb": "PUT", "resource": "canaries/status"},
+    )
+    assert timed >= status_writes, scrape.samples.get("canary_api_request_duration_seconds_count")
     late_ticks = scrape.value("canary_analysis_tick_lateness_seconds_count")
     lateness = scrape.value("canary_analysis_tick_lateness_seconds_sum")
     assert late_ticks is not None

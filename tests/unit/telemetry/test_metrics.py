@@ -8,6 +8,7 @@ prometheus_client's default registry, the one /metrics serves.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -131,6 +132,25 @@ async def test_a_get_is_counted_with_its_status_code(api: ApiClient) -> None:
     assert await resources.get(api, CANARIES, "gone", namespace="ns") is None
     assert requests("GET", "canaries", "200") == found + 1
     assert requests("GET", "canaries", "404") == missing + 1
+
+
+def _timed(verb: str, resource: str) -> tuple[float, float]:
+    """(count, sum of seconds) of `canary_api_request_duration_seconds` for verb and resource."""
+    labels = {"verb": verb, "resource": resource}
+    count = REGISTRY.get_sample_value("canary_api_request_duration_seconds_count", labels)
+    total = REGISTRY.get_sample_value("canary_api_request_duration_seconds_sum", labels)
+    return count or 0.0, total or 0.0
+
+
+async def test_each_request_is_timed_answered_or_not(api: ApiClient) -> None:
+    count, total = _timed("GET", "canaries")
+    started = time.monotonic()
+    await resources.get(api, CANARIES, "web", namespace="ns")
+    await resources.get(api, CANARIES, "gone", namespace="ns")
+    elapsed = time.monotonic() - started
+    after_count, after_total = _timed("GET", "canaries")
+    assert after_count == count + 2
+    assert 0 < after_total - total <= elapsed
 
 
 async def test_a_failed_status_write_is_counted_with_its_code(api: ApiClient) -> None:
