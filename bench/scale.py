@@ -101,6 +101,10 @@ class Follower:
         history = self.phases.get(name)
         return history[-1][1] if history else None
 
+    def started(self, name: str, *, since: float) -> bool:
+        """Whether `name` was seen Progressing at `since` or later."""
+        return any(at >= since and phase == "Progressing" for at, phase in self.phases[name])
+
     def count(self, phase: str) -> int:
         return sum(1 for name in self.known if self.phase(name) == phase)
 
@@ -173,6 +177,31 @@ async def totals(controller: harness.Controller) -> tuple[float, float]:
         sum(requests.values()),
         sum(v for (verb, _, _), v in requests.items() if verb in WRITES),
     )
+
+
+async def request_seconds(controller: harness.Controller) -> dict[str, tuple[float, float]]:
+    """'VERB resource' -> (requests answered, seconds they took), from the controller's
+    `canary_api_request_duration_seconds`."""
+    found: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for suffix, index in (("_count", 0), ("_sum", 1)):
+        for labels, value in await controller.samples(
+            f"canary_api_request_duration_seconds{suffix}"
+        ):
+            found[f"{labels.get('verb')} {labels.get('resource')}"][index] += value
+    return {key: (count, seconds) for key, (count, seconds) in found.items()}
+
+
+def mean_ms(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
+) -> dict[str, dict[str, float]]:
+    """Per 'VERB resource': requests and their mean answer time (ms) between two snapshots."""
+    figures = {}
+    for key, (count, seconds) in sorted(after.items()):
+        count_before, seconds_before = before.get(key, (0.0, 0.0))
+        if count > count_before:
+            mean = (seconds - seconds_before) * 1000 / (count - count_before)
+            figures[key] = {"requests": count - count_before, "mean_ms": round(mean, 1)}
+    return figures
 
 
 async def slow_cycles(controller: harness.Controller, over: str = "10.0") -> float:
@@ -277,6 +306,8 @@ async def releasing(  # noqa: PLR0913 - keyword-only: what the release phase wor
     before = {name: len(follower.steps[name]) for name in names}
     cpu_before, started = process.cpu_seconds(), time.monotonic()
     first = await totals(controller)
+    timed_before = await request_seconds(controller)
+    detected: dict[str, dict[str, float]] | None = None
     sent: dict[str, float] = {}
 
     async def change(name: str) -> None:
@@ -293,6 +324,9 @@ async def releasing(  # noqa: PLR0913 - keyword-only: what the release phase wor
         await asyncio.sleep(1.0)
         rss_peak = max(rss_peak, process.rss_mib())
         progressed = [len(follower.steps[name]) - before[name] for name in names]
+        if detected is None and all(follower.started(name, since=started) for name in names):
+            # what the API server's answers cost while the changes were being detected
+            detected = mean_ms(timed_before, await request_seconds(controller))
         if "start" not in window and min(progressed) >= schedule.steady_from:
             window["start"] = await totals(controller)
             start_steps = sum(progressed)
@@ -328,6 +362,7 @@ async def releasing(  # noqa: PLR0913 - keyword-only: what the release phase wor
             if phase is not None
         },
         "detection_s": harness.summary(detection) if detection else None,
+        "api_during_detection": detected,
         "step_lateness_s": harness.summary(lateness) if lateness else None,
         "cpu_cores": round(cpu, 3),
         "rss_peak_mib": round(rss_peak, 1),
