@@ -6,6 +6,7 @@ run separately (`checks.py`), and only when the core says a tick is due.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -108,7 +109,9 @@ def _canary_readiness(
         ready_threshold_percent=canary.spec.analysis.canary_ready_threshold,
         now=now,
     )
-    if readiness.ready and workload.parked(target):
+    if not workload.parked(target) or target is None:
+        return readiness
+    if readiness.ready:
         # A target scaled to zero is "rolled out" but serves nothing: not ready as a canary.
-        return WorkloadReadiness(exists=True, ready=False, message="scaled to zero")
-    return readiness
+        return WorkloadReadiness(exists=True, ready=False, message="scaled to zero", parked=True)
+    return dataclasses.replace(readiness, parked=True)

@@ -10,7 +10,10 @@ object the write returns goes into the cache at once. A Canary whose spec cannot
 Before any write, a Canary that would write what another Canary holds, or give an object a name
 it cannot have, gets `Ready=False` (`Conflict`, `InvalidName`) and writes nothing else. Both
 checks, and the writing of such a refusal, are in `canary.controller.vetting`.
-The cycle returns how long to wait before the next one is needed (`canary.controller.pacing`).
+The decision's events are recorded after its status is written: they announce what the status
+says, and a cycle whose write loses a race (409) announces nothing. The cycle returns how long to
+wait before the next one is needed (`canary.controller.pacing`), or 0 when the decision has a
+follow-up (a run just acknowledged scales its canary up in the next cycle).
 
 Waits on systems outside the cluster (metric queries, webhooks, alerts) run `outside_limit()`,
 without a slot of `--max-parallel`; the whole cycle is bounded by `canary.controller.deadline`.
@@ -47,13 +50,13 @@ from canary.controller.outage import WriteWitness
 from canary.controller.ownership import Refusal
 from canary.controller.pacing import STEADY_RECHECK, next_delay
 from canary.controller.routing import owner_of
-from canary.controller.scheduler import Key, outside_limit
+from canary.controller.scheduler import Key, leave_limit, outside_limit
 from canary.controller.settings import Settings
 from canary.controller.support import fields_honored, ignored_warnings
 from canary.controller.vetting import Vetter
 from canary.core.conditions import Condition, ConditionType
 from canary.core.decide import decide
-from canary.core.model import CanaryState, Observation, Phase, Policy, RecordEvent
+from canary.core.model import Action, CanaryState, Observation, Phase, Policy, RecordEvent
 from canary.core.schedule import checks_due
 from canary.kube import resources
 from canary.kube.client import ApiClient
@@ -205,9 +208,7 @@ class Reconciler:
             workload=workload_of(canary.spec.target_ref.kind),
         )
         try:
-            self._ensure_acting()
-            for action in decision.actions:
-                await execute(context, action)
+            announced = await self._act(context, decision.actions)
         except (CannotActError, TargetError) as error:
             await self.vetter.invalid(raw, str(error), now=now, reason="CannotProceed")
             return STEADY_RECHECK / 2
@@ -239,6 +240,9 @@ class Reconciler:
             notes=notes,
         ):
             self.witness.written(key, started)
+        leave_limit()  # the decision is recorded: announcing it holds back no one
+        for event in announced:
+            await execute(context, event)
         warnings = alert_warnings(canary.status, notes) + ignored_warnings(canary.status, notes)
         for reason, message in warnings:
             await record_event(self.api, raw, reason=reason, message=message, warning=True)
@@ -265,9 +269,18 @@ class Reconciler:
                 previous=state.phase.value,
                 weight=new_state.canary_weight,
             )
-        return next_delay(
-            policy, new_state, now, polled=not workload_of(canary.spec.target_ref.kind).watched
-        )
+        polled = not workload_of(canary.spec.target_ref.kind).watched
+        return 0.0 if decision.follow_up else next_delay(policy, new_state, now, polled=polled)
+
+    async def _act(self, context: Context, actions: tuple[Action, ...]) -> list[RecordEvent]:
+        """Carry out the decision's actions but its events, which are returned: events say what
+        the status records, so they are sent once it is written, and a cycle whose status write
+        loses a race announces nothing it did not record."""
+        self._ensure_acting()
+        for action in actions:
+            if not isinstance(action, RecordEvent):
+                await execute(context, action)
+        return [action for action in actions if isinstance(action, RecordEvent)]
 
     async def _judge(  # noqa: PLR0913 - keyword-only: whose cycle, begun when
         self,

@@ -16,7 +16,8 @@ else's cycle; only its own. Nor does a cycle keep a slot for longer than `hold_l
 (5 by default) in one go: one whose API requests are slow (a team's admission webhook that
 takes its time on every write) loses its slot after that and goes on without one, so it delays
 the others by at most that much, and only when all slots are taken by such cycles. Cycles that
-work normally need a small fraction of a second.
+work normally need a small fraction of a second. And a cycle whose status is written gives its
+slot back for good (`leave_limit`): its events and notifications only announce what it decided.
 """
 
 from __future__ import annotations
@@ -82,6 +83,15 @@ async def outside_limit(*, needed: bool = True) -> AsyncIterator[None]:
         yield
     finally:
         await permit.take()
+
+
+def leave_limit() -> None:
+    """Give the cycle's slot back for the rest of the cycle, for good: what remains once its
+    status is written (events, notifications) announces a decision already made and must not
+    hold back other Canaries' decisions. Outside a scheduled cycle it does nothing."""
+    permit = _PERMIT.get()
+    if permit is not None:
+        permit.give_back()
 
 
 class Failures(Protocol):

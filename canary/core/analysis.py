@@ -22,6 +22,7 @@ from canary.core.model import (
     Phase,
     Policy,
     RecordEvent,
+    ScaleCanary,
     SetWeights,
     Verdict,
 )
@@ -40,6 +41,11 @@ from canary.core.transitions import Reason, enter, promote, rollback, waiting_me
 def analyse(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
     """Decide one cycle of a run whose revision is current and whose objects exist."""
     now = observation.now
+    if observation.canary.parked and state.canary_weight == 0 and state.iterations == 0:
+        # The run's first step is to scale the canary up (`start_run` only acknowledged the
+        # change). Only before any step: a canary scaled to zero later (a ScaledObject with
+        # minReplicaCount 0) is not fought over; it is waited for like any unready canary.
+        return Decision(state=state, actions=(ScaleCanary(up=True),))
     if not observation.canary.ready:
         message = waiting_message("canary", observation.canary.message)
         return Decision(state=replace(state, message=message))

@@ -22,8 +22,11 @@ return (the most reported failure of Flagger and Argo Rollouts):
 7. Route repair: when the route object's weights differ from what the state says, set them again.
 
 `decide` is deterministic and pure: no I/O, no clock but `observation.now`, no randomness. The
-shell executes the returned actions in order and writes the returned state in one status patch;
-if it crashes halfway, the next cycle's decision repeats what is still missing.
+shell executes the returned actions in order and writes the returned state in one status patch,
+then records the decision's events (they announce what the status now says); if it crashes
+halfway, the next cycle's decision repeats what is still missing. A decision with `follow_up`
+has the next cycle run at once: a new revision is acknowledged (Progressing) in one cycle and
+its canary scaled up in the next (`canary.core.transitions.start_run`).
 """
 
 from __future__ import annotations
@@ -189,8 +192,8 @@ def _start(
         return started
     message = f"Retrying revision {revision} by request (annotation canary.dev/retry)"
     event = RecordEvent(reason=Reason.RETRY, message=message)
-    return Decision(
-        state=replace(started.state, message=message), actions=(*started.actions, event)
+    return replace(
+        started, state=replace(started.state, message=message), actions=(*started.actions, event)
     )
 
 
@@ -338,4 +341,4 @@ def _with_route_repair(policy: Policy, decision: Decision, observation: Observat
         SetWeights(primary=primary, canary=canary, mirror=mirroring(policy, state)),
         RecordEvent(reason=Reason.ROUTE_REPAIRED, message=message),
     )
-    return Decision(state=state, actions=repair + decision.actions)
+    return replace(decision, actions=repair + decision.actions)

@@ -81,12 +81,15 @@ class WorkloadReadiness:
 
     `deadline_exceeded` is True when Kubernetes reports ProgressDeadlineExceeded, or when it has
     been unavailable for longer than the Canary's progressDeadlineSeconds (non-retriable).
+    `parked` (the canary only): the target is scaled to zero between runs and serves nothing
+    until the run scales it up.
     """
 
     exists: bool
     ready: bool
     message: str = ""
     deadline_exceeded: bool = False
+    parked: bool = False
 
 
 @dataclass(frozen=True)
@@ -212,5 +215,10 @@ Action = Initialize | SetWeights | ScaleCanary | PromoteTemplate | RecordEvent
 
 @dataclass(frozen=True)
 class Decision:
+    """The next state and the actions that make it true. With `follow_up` the next cycle has
+    work of its own at once (a run that started scales its canary up there), so the shell runs
+    it without waiting for the phase's usual pace."""
+
     state: CanaryState
     actions: tuple[Action, ...] = field(default=())
+    follow_up: bool = False

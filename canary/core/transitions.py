@@ -77,6 +77,14 @@ def start_run(  # noqa: PLR0913 - keyword-only: how the run starts
     `paced` makes the first analysis tick due one interval from now rather than at once: a
     blue/green run judges its first tick, so the canary (and load tests) get an interval of
     traffic before the metrics are read.
+
+    The status says Progressing as soon as the change is seen: this cycle writes only what
+    must change at once. The route is set to the primary unless it is already there, unmirrored
+    (a run starting from a steady phase finds it so: that phase's end set it, and route repair
+    keeps it); a restart always sets it, since the route may mirror or still carry the canary.
+    The canary is scaled up by the next cycle, at once (`follow_up`; see
+    `canary.core.analysis.analyse`), so a burst of changes is acknowledged first and acted on
+    right after, instead of each change waiting behind the others' writes.
     """
     revision = observation.target_revision
     what = "restarting analysis" if restarting else "starting analysis"
@@ -91,12 +99,10 @@ def start_run(  # noqa: PLR0913 - keyword-only: how the run starts
         last_step_at=observation.now if paced else None,
         checks=(),
     )
-    actions: tuple[Action, ...] = (
-        ScaleCanary(up=True),
-        SetWeights(primary=TOTAL_WEIGHT, canary=0, mirror=mirror),
-        RecordEvent(reason=Reason.NEW_REVISION, message=message),
-    )
-    return Decision(state=started, actions=actions)
+    home = observation.route_weights == (TOTAL_WEIGHT, 0) and not mirror and not restarting
+    route: tuple[Action, ...] = () if home else (replace(ALL_TO_PRIMARY, mirror=mirror),)
+    event = RecordEvent(reason=Reason.NEW_REVISION, message=message)
+    return Decision(state=started, actions=(*route, event), follow_up=True)
 
 
 def promote(state: CanaryState, *, now: datetime, message: str) -> Decision:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import os
 import signal
 import subprocess
@@ -32,7 +33,7 @@ from canary.kube.watch import WatchEvent, watch
 from canary.sandbox.controller import LeaderElection, controller_argv
 from canary.sandbox.ports import free_ports
 from canary.sandbox.state import SandboxState
-from tests.integration.waiting import until_serving
+from tests.integration.waiting import eventually, until_serving
 
 T = TypeVar("T")
 
@@ -395,6 +396,20 @@ async def events_of(api: ApiClient, name: str, *, namespace: str) -> list[Event]
         namespace, field_selector=f"involvedObject.kind=Canary,involvedObject.name={name}"
     )
     return [Event(e.reason or "", e.type or "", e.message or "") for e in found.items]
+
+
+async def events_including(
+    api: ApiClient, name: str, *, namespace: str, reason: str, within: float = 10.0
+) -> list[Event]:
+    """The events about the Canary `name` once one of them has `reason`: the controller records
+    a decision's events right after the status that says it, so a phase seen is not yet proof
+    that its events are written."""
+    return await eventually(
+        functools.partial(events_of, api, name, namespace=namespace),
+        until=lambda events: any(event.reason == reason for event in events),
+        within=within,
+        what=f"a {reason} event about {namespace}/{name}",
+    )
 
 
 # --- the recorder ----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from tests.e2e.harness import (
     apply,
     canary,
     deployment,
+    events_including,
     events_of,
     get_deployment,
     image_of,
@@ -167,8 +168,7 @@ async def test_a_canary_below_its_ready_threshold_never_gets_traffic(
         outcome = await recorder.outcome(since=released, within=60)
     assert outcome.phase == "Failed", recorder.describe()
     assert recorder.canary_weights == [0], recorder.describe()
-    reasons = {event.reason for event in await events_of(api, NAME, namespace=namespace)}
-    assert "DeadlineExceeded" in reasons
+    await events_including(api, NAME, namespace=namespace, reason="DeadlineExceeded")
 
 
 async def test_canary_ready_threshold_lets_a_partly_available_canary_progress(

@@ -22,7 +22,7 @@ from tests.e2e.harness import (
     apply,
     canary,
     deployment,
-    events_of,
+    events_including,
     get_canary,
     set_template,
 )
@@ -104,7 +104,8 @@ async def test_a_datadog_template_promotes_a_good_release_and_rolls_back_a_bad_o
     status = await get_canary(api, NAME, namespace=namespace)
     checks = json.dumps(status["status"].get("checks") or [])
     assert "datadog-errors 7.00 > 1 (max)" in checks, checks
-    events = "\n".join(event.message for event in await events_of(api, NAME, namespace=namespace))
+    rolled_back = await events_including(api, NAME, namespace=namespace, reason="Rollback")
+    events = "\n".join(event.message for event in rolled_back)
     log = controller.log.read_text(errors="replace")
     for key in KEYS.values():
         assert key not in "\n".join(statuses), "a Datadog key in the status"

@@ -25,7 +25,7 @@ from tests.e2e.harness import (
     REPOSITORY,
     Recorder,
     deployment,
-    events_of,
+    events_including,
 )
 
 pytestmark = pytest.mark.usefixtures("controller")
@@ -130,7 +130,7 @@ async def test_contour_rolls_back_a_version_envoy_sees_failing(
     success = checks["request-success-rate"]
     assert success["verdict"] == "Fail", success
     assert 60 < success["value"] < 80, success  # 30 % of the canary's responses fail
-    assert any(e.reason == "Rollback" for e in await events_of(api, NAME, namespace=namespace))
+    await events_including(api, NAME, namespace=namespace, reason="Rollback")
 
 
 async def test_contour_ab_example_sends_only_matching_requests_then_promotes(

@@ -21,7 +21,7 @@ from tests.e2e.harness import (
     apply,
     canary,
     deployment,
-    events_of,
+    events_including,
     get_canary,
     set_template,
 )
@@ -91,7 +91,8 @@ async def test_no_credential_of_a_url_reaches_status_events_or_log(
     await eventually(status, until=lambda phase: phase == "Failed", within=90, what="rollback")
 
     seen = "\n".join(statuses)
-    events = "\n".join(e.message for e in await events_of(api, NAME, namespace=namespace))
+    rolled_back = await events_including(api, NAME, namespace=namespace, reason="Rollback")
+    events = "\n".join(e.message for e in rolled_back)
     log = controller.log.read_text(errors="replace")
     # The URLs were shown, masked: the redaction was exercised, not just nothing printed.
     shown_hook = f"http://admin:***@127.0.0.1:{refusing_hook}/hook?token=***&team=a"

@@ -26,7 +26,7 @@ from tests.e2e.harness import (
     apply,
     canary,
     deployment,
-    events_of,
+    events_including,
     get_canary,
     template,
 )
@@ -90,7 +90,7 @@ async def test_an_unready_primary_past_the_deadline_waits_then_initializes(
         assert (ready_status, ready_reason) == ("False", "PrimaryNotReady"), seen
         assert "beyond the progress deadline of 10s" in ready_message, seen
         assert seen["Stalled"][:2] == ("True", "PrimaryNotReady"), seen
-        events = await events_of(api, NAME, namespace=namespace)
+        events = await events_including(api, NAME, namespace=namespace, reason="PrimaryNotReady")
         warnings = [e for e in events if e.type == "Warning"]
         assert [e.reason for e in warnings] == ["PrimaryNotReady"], warnings
 

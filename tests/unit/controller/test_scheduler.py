@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from canary.controller.scheduler import Key, Scheduler, outside_limit
+from canary.controller.scheduler import Key, Scheduler, leave_limit, outside_limit
 
 A: Key = ("ns", "a")
 B: Key = ("ns", "b")
@@ -174,6 +174,36 @@ async def test_the_slots_still_bound_the_cycles_working_against_the_cluster() ->
 async def test_outside_a_scheduled_cycle_outside_limit_does_nothing() -> None:
     async with outside_limit():
         pass
+    leave_limit()
+
+
+async def test_a_cycle_that_left_the_limit_works_on_without_holding_its_slot() -> None:
+    """With one slot (and no hold limit to speak of): A records its decision, leaves the limit,
+    then announces it slowly; B runs meanwhile."""
+    announcing = asyncio.Event()
+    finish = asyncio.Event()
+    b_ran = asyncio.Event()
+    a_done = asyncio.Event()
+
+    async def cycle(key: Key) -> float:
+        if key == A:
+            leave_limit()
+            announcing.set()
+            await finish.wait()  # e.g. its events' requests to a slow API server
+            a_done.set()
+        else:
+            b_ran.set()
+        return 3600.0
+
+    scheduler = Scheduler(cycle, max_parallel=1, hold_limit=3600)
+    scheduler.wake(A)
+    async with asyncio.timeout(10):
+        await announcing.wait()
+        scheduler.wake(B)
+        await b_ran.wait()  # A still announcing: its slot was free
+        finish.set()
+        await a_done.wait()
+    await scheduler.stop()
 
 
 async def test_a_cycle_slow_inside_the_cluster_loses_its_slot_after_the_hold_limit() -> None:

@@ -15,7 +15,7 @@ from canary.core.model import (
     SetWeights,
     WorkloadReadiness,
 )
-from tests.unit.core.table import DOWN, DUE, HOME, STEPS, UP, Row, check
+from tests.unit.core.table import DOWN, DUE, HOME, STEPS, Row, check
 from tests.unit.core.world import (
     NOT_READY,
     REV_B,
@@ -185,7 +185,7 @@ ROWS = [
         running(Phase.WAITING),
         observe(),
         Phase.PROGRESSING,
-        (UP, HOME),
+        (HOME,),
         ("NewRevision",),
     ),
     # -- iterations (blue/green) ---------------------------------------------------------------

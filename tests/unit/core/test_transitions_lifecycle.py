@@ -15,7 +15,7 @@ from canary.core.model import (
     SetWeights,
     WorkloadReadiness,
 )
-from tests.unit.core.table import DOWN, DUE, HOME, STEPS, UP, Row, check
+from tests.unit.core.table import DOWN, DUE, HOME, STEPS, Row, check
 from tests.unit.core.world import (
     NOT_READY,
     REV_A,
@@ -154,7 +154,7 @@ ROWS = [
         steady(failed_checks=1, canary_weight=0),
         observe(),
         Phase.PROGRESSING,
-        (UP, HOME),
+        (HOME,),
         ("NewRevision",),
         {
             "last_applied_revision": REV_B,
@@ -168,7 +168,7 @@ ROWS = [
         steady(Phase.INITIALIZED),
         observe(),
         Phase.PROGRESSING,
-        (UP, HOME),
+        (HOME,),
         ("NewRevision",),
     ),
     Row(
@@ -192,7 +192,7 @@ ROWS = [
         steady(Phase.FAILED),
         observe(),
         Phase.PROGRESSING,
-        (UP, HOME),
+        (HOME,),
         ("NewRevision",),
     ),
     Row(
@@ -200,7 +200,7 @@ ROWS = [
         running(Phase.FAILED, last_applied_revision=""),
         observe(),
         Phase.PROGRESSING,
-        (UP, HOME),
+        (HOME,),
         ("NewRevision",),
         {"last_applied_revision": REV_B},
     ),
@@ -249,7 +249,7 @@ ROWS = [
         running(canary_weight=30, failed_checks=1, last_step_at=DUE),
         observe(target_revision=REV_C, checks=(passing(),)),
         Phase.PROGRESSING,
-        (UP, HOME),
+        (HOME,),
         ("NewRevision",),
         {"last_applied_revision": REV_C, "canary_weight": 0, "failed_checks": 0},
     ),
@@ -258,7 +258,7 @@ ROWS = [
         running(Phase.WAITING_PROMOTION, canary_weight=50),
         observe(target_revision=REV_C),
         Phase.PROGRESSING,
-        (UP, HOME),
+        (HOME,),
         ("NewRevision",),
     ),
     Row(
@@ -266,7 +266,7 @@ ROWS = [
         running(canary_weight=30),
         observe(target_revision=REV_A),
         Phase.PROGRESSING,
-        (UP, HOME),
+        (HOME,),
         ("NewRevision",),
         {"last_applied_revision": REV_A},
     ),
@@ -275,7 +275,7 @@ ROWS = [
         running(Phase.PROMOTING, canary_weight=50),
         observe(target_revision=REV_C, primary_revision=REV_B),
         Phase.PROGRESSING,
-        (UP, HOME),
+        (HOME,),
         ("NewRevision",),
         {"last_promoted_revision": REV_B, "last_applied_revision": REV_C},
     ),
@@ -284,7 +284,7 @@ ROWS = [
         running(Phase.PROMOTING, canary_weight=50),
         observe(target_revision=REV_C, primary_revision=REV_A),
         Phase.PROGRESSING,
-        (UP, HOME),
+        (HOME,),
         ("NewRevision",),
         {"last_promoted_revision": REV_A},
     ),
@@ -293,7 +293,7 @@ ROWS = [
         running(Phase.FINALISING),
         observe(target_revision=REV_C, primary_revision=REV_B),
         Phase.PROGRESSING,
-        (UP, HOME),
+        (HOME,),
         ("NewRevision",),
         {"last_promoted_revision": REV_B},
     ),

@@ -109,7 +109,7 @@ class World:
     primary_ready: bool = True
 
     def observation(self, checks: tuple[CheckResult, ...] | None = None) -> Observation:
-        canary = WorkloadReadiness(exists=True, ready=self.canary_ready)
+        canary = WorkloadReadiness(exists=True, ready=self.canary_ready, parked=not self.canary_up)
         primary = WorkloadReadiness(exists=self.initialized, ready=self.primary_ready)
         return Observation(
             now=self.now,
@@ -153,9 +153,15 @@ class World:
 def cycle(
     policy: Policy, state: CanaryState, world: World, *, verdict: Verdict = Verdict.PASS
 ) -> Decision:
-    """One reconcile cycle: run the checks if due, decide, execute."""
-    due = checks_due(policy, state, world.now)
-    checks = (CheckResult(name="m", verdict=verdict, value=1.0, message=""),) if due else None
-    decision = decide(policy, state, world.observation(checks))
-    world.apply(decision.actions)
-    return decision
+    """One reconcile cycle: run the checks if due, decide, execute; and, as the shell does, the
+    decision's follow-up cycle at once (the returned decision holds the actions of both)."""
+    actions: tuple[Action, ...] = ()
+    while True:
+        due = checks_due(policy, state, world.now)
+        checks = (CheckResult(name="m", verdict=verdict, value=1.0, message=""),) if due else None
+        decision = decide(policy, state, world.observation(checks))
+        world.apply(decision.actions)
+        actions += decision.actions
+        if not decision.follow_up:
+            return replace(decision, actions=actions)
+        state = decision.state
