@@ -17,11 +17,11 @@ TrafficRoutes are cluster-scoped, so, unlike Flagger's, this one carries no owne
 namespaced owner of a cluster-scoped object is invalid) but the annotation
 `canary.dev/canary: <namespace>/<name>`: a TrafficRoute of that name written for another
 Canary (or by hand) is never taken over here (`RouteError` naming it; the controller takes over
-one whose Canary is gone, see `canary.controller.orphans`). Deleting the Canary leaves it in
-place unless `revertOnDeletion` hands the traffic back (it is then deleted, and the mesh routes
-the apex Service to its own endpoints). Kuma splits by weight only: A/B matching,
-mirroring and session affinity are refused from the capabilities. This module builds the
-object and applies it; it must not decide weights.
+one whose Canary is gone, see `canary.controller.orphans`). No garbage collection deletes it
+with the Canary: `release` does, when `revertOnDeletion` hands the traffic back (the mesh then
+routes the apex Service to its own endpoints) or the controller sees the Canary deleted. Kuma
+splits by weight only: A/B matching, mirroring and session affinity are refused from the
+capabilities. This module builds the object and applies it; it must not decide weights.
 """
 
 from __future__ import annotations
