@@ -129,6 +129,7 @@ class Wiring:
             self.scheduler.forget(key)
             self.reconciler.note_phase(key, None)
             self._wake_rivals(key)
+            self.reconciler.orphans.canary_deleted(event.object)  # a cluster-scoped route
             return
         self._index(key, event.object)
         self.reconciler.note_phase(key, _phase(event.object))

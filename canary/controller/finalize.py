@@ -17,10 +17,11 @@ that fails (an API error, a restart) is simply repeated by the next:
 
 A Canary being deleted without this finalizer is left alone (its objects go with it, the target
 stays as it is). A target that is gone or being deleted, or a namespace being deleted, has
-nothing to revert to: the finalizer is removed at once. Setting `revertOnDeletion` to false while
-the Canary waits removes the finalizer without reverting. The deletion waits for a running
-controller; without one, `kubectl patch canary NAME --type=merge -p
-'{"metadata":{"finalizers":null}}'` lets it go. This module must not decide releases: it runs
+nothing to revert to: the finalizer is removed at once (in a namespace being deleted, after
+deleting a cluster-scoped route object, which garbage collection never would). Setting
+`revertOnDeletion` to false while the Canary waits removes the finalizer without reverting. The
+deletion waits for a running controller; without one, `kubectl patch canary NAME --type=merge
+-p '{"metadata":{"finalizers":null}}'` lets it go. This module must not decide releases: it runs
 instead of the release cycle once a Canary is being deleted.
 """
 
@@ -42,6 +43,7 @@ from canary.controller.deletion import (
     terminating_status,
     wants_revert,
 )
+from canary.controller.orphans import cluster_scoped_route
 from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.errors import Forbidden, NotFound
@@ -197,6 +199,19 @@ async def _namespace_deleted(api: ApiClient, namespace: str) -> bool:
     return found is not None and _being_deleted(found)
 
 
+async def _namespace_goes(api: ApiClient, raw: dict[str, Any], spec: RevertSpec) -> bool:
+    """Nothing to revert to in a namespace being deleted, and its objects go with it; but not a
+    cluster-scoped route object (Kuma's TrafficRoute), which no garbage collection deletes with a
+    namespaced Canary: that one is released (deleted) here. True: the revert is over."""
+    done = f"namespace {spec.namespace} is being deleted"
+    if cluster_scoped_route(spec.provider) is not None:
+        released = await release_route(api, _route_ref(spec), provider=spec.provider)
+        if released:
+            done += f"; {released}"
+    await _event(api, raw, "RevertSkipped", done)
+    return True
+
+
 _Revert = Callable[..., Awaitable[bool]]
 
 
@@ -218,8 +233,7 @@ async def _release_only(
     now: datetime,  # noqa: ARG001 - nothing to wait for
 ) -> bool:
     if await _namespace_deleted(api, spec.namespace):
-        await _event(api, raw, "RevertSkipped", f"namespace {spec.namespace} is being deleted")
-        return True
+        return await _namespace_goes(api, raw, spec)
     released = await release_route(api, _route_ref(spec), provider=spec.provider)
     if released:
         await _event(api, raw, "TrafficReverted", released)
@@ -229,8 +243,7 @@ async def _release_only(
 async def _revert(api: ApiClient, raw: dict[str, Any], spec: RevertSpec, *, now: datetime) -> bool:
     """One step of the revert; True once the traffic is on the target (or cannot be)."""
     if await _namespace_deleted(api, spec.namespace):
-        await _event(api, raw, "RevertSkipped", f"namespace {spec.namespace} is being deleted")
-        return True
+        return await _namespace_goes(api, raw, spec)
     workload = workload_of(spec.target_kind)
     target = await resources.get(api, workload.resource, spec.target, namespace=spec.namespace)
     where = f"{workload.noun} {spec.namespace}/{spec.target}"

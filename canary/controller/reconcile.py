@@ -46,6 +46,7 @@ from canary.controller.hooks import HookRunner, after_decide, before_decide
 from canary.controller.leader import LeadershipLostError
 from canary.controller.manual import clear_spent
 from canary.controller.observe import observe
+from canary.controller.orphans import AGAIN, OrphanedRoutes
 from canary.controller.outage import WriteWitness
 from canary.controller.ownership import Refusal
 from canary.controller.pacing import STEADY_RECHECK, next_delay
@@ -63,7 +64,7 @@ from canary.kube.client import ApiClient
 from canary.kube.errors import Conflict, KubeError
 from canary.kube.events import record_event
 from canary.kube.resources import CANARY, ResourceKind
-from canary.routers.base import RouteError
+from canary.routers.base import RouteError, RouteRef
 from canary.targets.deployment import TargetError
 from canary.targets.workload import workload_of
 from canary.telemetry import metrics
@@ -110,6 +111,10 @@ class Reconciler:
             default_provider=settings.provider,
             routing=settings.routing,
             remember=self._remember_write,
+        )
+        # Takes over a cluster-scoped route left behind by a Canary that is gone.
+        self.orphans = OrphanedRoutes(
+            api, cache=self.cache, default_provider=settings.provider, may_act=self.may_act
         )
 
     def note_phase(self, key: Key, phase: str | None) -> None:
@@ -183,8 +188,7 @@ class Reconciler:
                 read_object=self.read,
             )
         except RouteError as error:
-            await self.vetter.invalid(raw, str(error), now=now, reason="RouteInvalid")
-            return STEADY_RECHECK
+            return await self._route_refused(raw, canary, route, error, now=now)
         key = (canary.metadata.namespace, canary.metadata.name)
         observation, checked = await self._judge(
             canary, policy, state, world.observation, key=key, started=started
@@ -318,6 +322,23 @@ class Reconciler:
             observation = dataclasses.replace(observation, checks=None, api_unreachable=trouble)
             checked = False
         return observation, checked
+
+    async def _route_refused(
+        self,
+        raw: dict[str, Any],
+        canary: Canary,
+        route: RouteRef,
+        error: RouteError,
+        *,
+        now: datetime,
+    ) -> float:
+        """The router refused the route object: taken over when a Canary that is gone held it
+        (`canary.controller.orphans`), else the Canary is marked `RouteInvalid`."""
+        provider = canary.spec.provider or self.settings.provider
+        if await self.orphans.take_over(raw, route=route, provider=provider):
+            return AGAIN
+        await self.vetter.invalid(raw, str(error), now=now, reason="RouteInvalid")
+        return STEADY_RECHECK
 
     async def _stand_aside(
         self, raw: dict[str, Any], refused: Refusal | None, *, now: datetime

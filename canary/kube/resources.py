@@ -319,20 +319,34 @@ async def scale(
     )
 
 
-async def delete(
+async def delete(  # noqa: PLR0913 - keyword-only beyond the object's address
     api: ApiClient,
     resource: ResourceKind,
     name: str,
     *,
     namespace: str | None,
+    uid: str = "",
+    resource_version: str = "",
 ) -> bool:
-    """Delete the object (its dependents in the background); False when it was already gone."""
+    """Delete the object (its dependents in the background); False when it was already gone.
+
+    With `uid` or `resource_version`, only the object of that uid (or in that version) is
+    deleted: another one answers `Conflict` (the API server's delete preconditions)."""
+    preconditions = {
+        key: value for key, value in (("uid", uid), ("resourceVersion", resource_version)) if value
+    }
+    options = (
+        {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": preconditions}
+        if preconditions
+        else None
+    )
     try:
         await _request(
             api,
             "DELETE",
             resource.path(namespace=namespace, name=name),
             query=[("propagationPolicy", "Background")],
+            payload=options,
         )
     except NotFound:
         return False

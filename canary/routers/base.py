@@ -25,6 +25,11 @@ GITOPS_OPT_OUT: Final[Mapping[str, str]] = {
 }
 
 
+# On a route object that cannot carry the Canary's owner reference (a cluster-scoped one, such
+# as Kuma's TrafficRoute): `<namespace>/<name>` of the Canary that holds it.
+HOLDER_ANNOTATION: Final = "canary.dev/canary"
+
+
 class RouteError(ValueError):
     """The route object exists but cannot be read as a primary/canary split (it is malformed)."""
 
@@ -48,6 +53,19 @@ class RouteRef:
     @property
     def canary_service(self) -> str:
         return f"{self.apex}{CANARY_SUFFIX}"
+
+
+def route_holder(route: RouteRef) -> str:
+    """The `HOLDER_ANNOTATION` value of the Canary whose route `route` is."""
+    name = route.owner.name if route.owner is not None else route.apex
+    return f"{route.namespace}/{name}"
+
+
+def holder_of(obj: Mapping[str, Any] | None) -> str | None:
+    """Who holds the route object `obj` by `HOLDER_ANNOTATION`; None when it names nobody."""
+    annotations = ((obj or {}).get("metadata") or {}).get("annotations") or {}
+    holder = annotations.get(HOLDER_ANNOTATION)
+    return holder if isinstance(holder, str) and holder else None
 
 
 class Router(Protocol):

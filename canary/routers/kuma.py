@@ -16,11 +16,12 @@ requests from every source (`kuma.io/service: "*"`) to the primary and the canar
 TrafficRoutes are cluster-scoped, so, unlike Flagger's, this one carries no owner reference (a
 namespaced owner of a cluster-scoped object is invalid) but the annotation
 `canary.dev/canary: <namespace>/<name>`: a TrafficRoute of that name written for another
-Canary (or by hand) is never taken over (`RouteError` naming it). Deleting the Canary leaves it
-in place unless `revertOnDeletion` hands the traffic back (it is then deleted, and the mesh
-routes the apex Service to its own endpoints). Kuma splits by weight only: A/B matching,
-mirroring and session affinity are refused from the capabilities. This module builds the
-object and applies it; it must not decide weights.
+Canary (or by hand) is never taken over here (`RouteError` naming it; the controller takes over
+one whose Canary is gone, see `canary.controller.orphans`). No garbage collection deletes it
+with the Canary: `release` does, when `revertOnDeletion` hands the traffic back (the mesh then
+routes the apex Service to its own endpoints) or the controller sees the Canary deleted. Kuma
+splits by weight only: A/B matching, mirroring and session affinity are refused from the
+capabilities. This module builds the object and applies it; it must not decide weights.
 """
 
 from __future__ import annotations
@@ -31,23 +32,27 @@ from typing import Any, Final
 from canary.kube import resources
 from canary.kube.client import ApiClient
 from canary.kube.resources import TRAFFIC_ROUTE
-from canary.routers.base import GITOPS_OPT_OUT, RouteError, Router, RouteRef, kept_weights
+from canary.routers.base import (
+    GITOPS_OPT_OUT,
+    HOLDER_ANNOTATION,
+    RouteError,
+    Router,
+    RouteRef,
+    holder_of,
+    kept_weights,
+    route_holder,
+)
 from canary.routers.kind import RouterKind
 from canary.routers.settings import RouteSettings
 
 MESH_ANNOTATION: Final = "kuma.io/mesh"  # on the Canary, as Flagger reads it
-OWNER_ANNOTATION: Final = "canary.dev/canary"
+OWNER_ANNOTATION: Final = HOLDER_ANNOTATION
 SERVICE_TAG: Final = "kuma.io/service"
 
 
 def service_tag(service: str, *, namespace: str, port: int) -> str:
     """Kuma's `kuma.io/service` tag of a Kubernetes Service port."""
     return f"{service}_{namespace}_svc_{port}"
-
-
-def _owner(route: RouteRef) -> str:
-    name = route.owner.name if route.owner is not None else route.apex
-    return f"{route.namespace}/{name}"
 
 
 def traffic_route(  # noqa: PLR0913 - keyword-only: what the object is made of
@@ -73,7 +78,7 @@ def traffic_route(  # noqa: PLR0913 - keyword-only: what the object is made of
     own = dict(annotations) if annotations else {f"{port}.service.kuma.io": "http"}
     metadata: dict[str, Any] = {
         "name": route.apex,
-        "annotations": {**own, **GITOPS_OPT_OUT, OWNER_ANNOTATION: _owner(route)},
+        "annotations": {**own, **GITOPS_OPT_OUT, OWNER_ANNOTATION: route_holder(route)},
     }
     if labels:
         metadata["labels"] = dict(labels)
@@ -129,9 +134,8 @@ class KumaRouter:
 
     async def _read(self, route: RouteRef) -> dict[str, Any] | None:
         found = await self._reader(TRAFFIC_ROUTE, route.namespace, route.apex)
-        annotations = ((found or {}).get("metadata") or {}).get("annotations") or {}
-        if found is not None and annotations.get(OWNER_ANNOTATION) != _owner(route):
-            holder = annotations.get(OWNER_ANNOTATION) or "nobody (written by hand)"
+        if found is not None and holder_of(found) != route_holder(route):
+            holder = holder_of(found) or "nobody (written by hand)"
             raise RouteError(
                 f"TrafficRoute {route.apex} (cluster-scoped) is held by {holder}, not by this "
                 "Canary: set spec.service.name to route another apex name, or delete it"
@@ -177,8 +181,7 @@ def build(api: ApiClient, read: resources.Reader | None, settings: RouteSettings
 async def release(api: ApiClient, route: RouteRef) -> str:
     """Delete this Canary's TrafficRoute: the mesh then routes the apex to its own endpoints."""
     found = await resources.get(api, TRAFFIC_ROUTE, route.apex, namespace=None)
-    annotations = ((found or {}).get("metadata") or {}).get("annotations") or {}
-    if found is None or annotations.get(OWNER_ANNOTATION) != _owner(route):
+    if found is None or holder_of(found) != route_holder(route):
         return ""
     await resources.delete(api, TRAFFIC_ROUTE, route.apex, namespace=None)
     return f"TrafficRoute {route.apex} deleted"

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from kubernetes_asyncio.client import ApiClient
 
 from canary.kube import resources
-from canary.kube.resources import TRAFFIC_ROUTE
+from canary.kube.resources import CANARY, TRAFFIC_ROUTE
 from canary.sandbox.state import SandboxState
 from tests.e2e import providers
 from tests.e2e.harness import (
@@ -28,16 +29,20 @@ from tests.e2e.harness import (
     RATE_ANNOTATION,
     REPOSITORY,
     Controller,
+    Controllers,
     Recorder,
     apply,
+    events_of,
     get_canary,
     get_deployment,
     image_of,
     set_template,
 )
+from tests.integration.waiting import eventually
 
 NAME = "podinfo"
 EXAMPLE = REPOSITORY / "examples" / "kuma"
+NAMESPACE = resources.resource_kind("v1", "Namespace")
 RUN_WITHIN = 120.0
 
 
@@ -220,3 +225,129 @@ async def test_blue_green_rolls_back_without_switching_the_traffic_route(
         assert checks["request-success-rate"]["verdict"] == "Fail", checks
     finally:
         await _remove_routes(api, controller, namespace)
+
+
+# --- a TrafficRoute left behind by a Canary that is gone -------------------------------------
+
+
+async def _ready_condition(api: ApiClient, namespace: str) -> dict[str, Any]:
+    canary = await get_canary(api, NAME, namespace=namespace)
+    conditions = (canary.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c.get("type") == "Ready"), {})
+
+
+async def _namespace_gone(api: ApiClient, name: str) -> bool:
+    return await resources.get(api, NAMESPACE, name, namespace=None) is None
+
+
+async def test_a_traffic_route_left_by_a_canary_whose_namespace_went_is_taken_over(
+    api: ApiClient, namespace: str, sandbox: SandboxState, controller: Controller, tmp_path: Path
+) -> None:
+    """TrafficRoutes are cluster-scoped, so no garbage collection deletes one with its Canary.
+    Canary podinfo of namespace `gone` writes TrafficRoute podinfo; a Canary podinfo of the
+    test's namespace is refused while that one exists; `gone` is deleted (its controller
+    stopped first: nothing of ours runs for it); the test's Canary takes the route over, says
+    so in an event, and releases a version through it as usual."""
+    gone = f"{namespace}-gone"
+    await resources.create(
+        api,
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": gone, "labels": {"canary.dev/test": "true"}},
+        },
+    )
+    first = Controllers(sandbox, gone, tmp_path / "gone")
+    try:
+        await first.start()
+        async with _recorder(api, gone).running() as recorded:
+            await _initialized(api, recorded, gone)
+        await first.started[0].stop()
+        # The test's controller watches only its own namespace: the holder's absence can only
+        # come from the API server, never from its cache.
+        await apply(api, _document("deployment.yaml", namespace))
+        canary = _document("canary.yaml", namespace)
+        await apply(api, providers.shortened(canary, metric_interval="10s", stepWeight=10))
+        refused = await eventually(
+            lambda: _ready_condition(api, namespace),
+            until=lambda ready: ready.get("reason") == "RouteInvalid",
+            within=60,
+            what="the Canary refused while the other one holds the route",
+        )
+        assert f"held by {gone}/{NAME}" in refused["message"], refused
+        await resources.delete(api, NAMESPACE, gone, namespace=None)
+        await eventually(
+            lambda: _namespace_gone(api, gone), until=bool, within=120, what=f"{gone} deleted"
+        )
+        recorder = _recorder(api, namespace)
+        async with recorder.running():
+            await recorder.until_phase("Initialized", within=60)
+            route = await resources.get(api, TRAFFIC_ROUTE, NAME, namespace=None)
+            assert route is not None
+            assert route["metadata"]["annotations"]["canary.dev/canary"] == f"{namespace}/{NAME}"
+            assert route["spec"]["destinations"] == [
+                {"match": {"kuma.io/service": _tag(NAME, namespace)}}
+            ]
+            adopted = [
+                e
+                for e in await events_of(api, NAME, namespace=namespace)
+                if e.reason == "RouteAdopted"
+            ]
+            assert adopted, await events_of(api, NAME, namespace=namespace)
+            assert f"left behind by Canary {gone}/{NAME}, which no longer exists" in (
+                adopted[0].message
+            )
+            outcome = await providers.release(api, recorder, within=RUN_WITHIN)
+            assert outcome.phase == "Succeeded", recorder.describe()
+        assert recorder.canary_weights == [0, 10, 20, 30, 40, 50, 0], recorder.describe()
+    finally:
+        for started in first.started:
+            await started.stop()
+        if not await _namespace_gone(api, gone):
+            await resources.delete(api, NAMESPACE, gone, namespace=None)
+        await _remove_route(api, controller)
+
+
+async def test_a_traffic_route_goes_with_the_namespace_of_its_reverting_canary(
+    api: ApiClient, namespace: str, controller: Controller
+) -> None:
+    """A Canary with revertOnDeletion whose namespace is deleted has nothing to revert to, and
+    garbage collection takes its namespaced objects, but never its cluster-scoped TrafficRoute:
+    the controller deletes that one before the Canary goes."""
+    recorder = _recorder(api, namespace)
+    try:
+        target = _document("deployment.yaml", namespace)
+        canary = _document("canary.yaml", namespace)
+        canary["spec"]["revertOnDeletion"] = True
+        async with recorder.running():
+            await providers.initialized(api, recorder, target, canary, within=60)
+        assert await resources.get(api, TRAFFIC_ROUTE, NAME, namespace=None) is not None
+        await resources.delete(api, NAMESPACE, namespace, namespace=None)
+        await eventually(
+            lambda: resources.get(api, TRAFFIC_ROUTE, NAME, namespace=None),
+            until=lambda found: found is None,
+            within=60,
+            what="the TrafficRoute deleted with its namespace",
+        )
+    finally:
+        await _remove_route(api, controller)
+
+
+async def test_a_traffic_route_goes_with_its_canary(
+    api: ApiClient, namespace: str, controller: Controller
+) -> None:
+    """Deleting a Canary deletes its route object with every provider: garbage collection does
+    it for the namespaced ones, the controller for Kuma's cluster-scoped TrafficRoute."""
+    recorder = _recorder(api, namespace)
+    try:
+        async with recorder.running():
+            await _initialized(api, recorder, namespace)
+        await resources.delete(api, CANARY, NAME, namespace=namespace)
+        await eventually(
+            lambda: resources.get(api, TRAFFIC_ROUTE, NAME, namespace=None),
+            until=lambda found: found is None,
+            within=30,
+            what="the TrafficRoute deleted with its Canary",
+        )
+    finally:
+        await _remove_route(api, controller)
