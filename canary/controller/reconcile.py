@@ -4,8 +4,10 @@ The cycle reads the Canary (and the objects it observes) from the watch caches, 
 moment behind the API server; it reads from the API server only until a cache covers the
 namespace. What keeps a stale copy harmless is the status write: it carries the resourceVersion
 of the copy read, so if the Canary changed since (or the copy was behind), the API server
-answers 409, nothing is written, and the cycle runs again shortly, reading the cache again. The
-object the write returns goes into the cache at once. A Canary whose spec cannot be used gets
+answers 409, nothing is written, and the cycle runs again shortly, reading the cache again;
+unless only the metadata or spec changed (a pause, `spec.suspend`): then the status, which
+records the actions already taken, is written on the fresh copy (`canary.controller.statuswrite`).
+The object the write returns goes into the cache at once. A Canary whose spec cannot be used gets
 `Ready=False, reason=InvalidSpec` and a Warning event, and nothing else happens to it.
 Before any write, a Canary that would write what another Canary holds, or give an object a name
 it cannot have, gets `Ready=False` (`Conflict`, `InvalidName`) and writes nothing else. Both
@@ -53,6 +55,7 @@ from canary.controller.pacing import STEADY_RECHECK, next_delay
 from canary.controller.routing import owner_of
 from canary.controller.scheduler import Key, leave_limit, outside_limit
 from canary.controller.settings import Settings
+from canary.controller.statuswrite import StatusMoved, write_cycle_status
 from canary.controller.support import fields_honored, ignored_warnings
 from canary.controller.vetting import Vetter
 from canary.core.conditions import Condition, ConditionType
@@ -155,10 +158,13 @@ class Reconciler:
             metrics.mark_timeout()
             log.warning("reconcile_timed_out", budget=round(budget, 1), retry_in=TIMED_OUT_RETRY)
             return TIMED_OUT_RETRY
-        except Conflict:
+        except Conflict as conflict:
             metrics.mark_conflict()
             log.info("status_conflict_retrying")
-            await self._refresh_canary(namespace, name)
+            if not isinstance(conflict, StatusMoved):
+                await self._refresh_canary(namespace, name)
+            elif conflict.fresh is not None:  # read by the status write already
+                self.cache.put(CANARIES.plural, conflict.fresh)
             return 0.2  # read again, from the refreshed cache
         finally:
             structlog.contextvars.unbind_contextvars("namespace", "canary")
@@ -382,8 +388,7 @@ class Reconciler:
         )
         if status == raw.get("status"):
             return False
-        self._ensure_acting()
-        written = await resources.replace_status(self.api, CANARIES, {**raw, "status": status})
+        written = await write_cycle_status(self.api, raw, status, ensure_acting=self._ensure_acting)
         self._remember_write(written)
         return True
 

@@ -8,14 +8,20 @@ and the proxy forwards every request to the real API server over TLS with the sa
 credentials, noting the method, path, status and the monotonic time the request arrived. The
 process has no other way to reach the API server, so the proxy's record is complete.
 Responses, watch streams included, are passed through chunk by chunk as they come.
+
+A test may also hold one request at the proxy (`hold`): the process has sent it and waits for
+the answer, the API server has not seen it yet, and the test acts in between (writes something
+the held request will then conflict with) before letting it through. That makes a race between
+the process and a user deterministic.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -46,6 +52,16 @@ class Request:
 
 
 @dataclass
+class Hold:
+    """The first request that `matches` (method, path, body) is held until `release` is set;
+    `arrived` is set when it reaches the proxy. Later matching requests pass at once."""
+
+    matches: Callable[[str, str, bytes], bool]
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
 class RecordingProxy:
     """Forwards to the sandbox's API server and records every request (see the module)."""
 
@@ -55,6 +71,14 @@ class RecordingProxy:
     _session: aiohttp.ClientSession | None = None
     _runner: web.AppRunner | None = None
     _upstream: str = ""
+    _holds: list[Hold] = field(default_factory=list)
+
+    def hold(self, matches: Callable[[str, str, bytes], bool]) -> Hold:
+        """Hold the next request that `matches` (method, path, body) until the test releases
+        it (see the module)."""
+        held = Hold(matches)
+        self._holds.append(held)
+        return held
 
     def writes(self, *, since: float = float("-inf")) -> list[Request]:
         """The writes (POST, PUT, PATCH, DELETE) that arrived at or after `since`."""
@@ -100,6 +124,10 @@ class RecordingProxy:
         assert self._session is not None
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROPPED}
         body = await request.read()
+        for held in self._holds:
+            if not held.arrived.is_set() and held.matches(request.method, request.path, body):
+                held.arrived.set()
+                await held.release.wait()
         try:
             upstream = await self._session.request(
                 request.method,

@@ -2,31 +2,40 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from functools import partial
+from typing import Literal
 
 import pytest
 from kubernetes_asyncio.client import ApiClient
 
+from canary.controller.manual import make_request
+from canary.core.decide import PAUSED_MESSAGE
+from canary.kube import resources
+from canary.kube.resources import CANARY
 from canary.sandbox.state import SandboxState
-from tests.e2e.cycles import cycle_after_now
+from tests.e2e.apiproxy import RecordingProxy
+from tests.e2e.cycles import cycle_after_now, reconcile_cycles
 from tests.e2e.harness import (
+    TEST_MANAGER,
     Controller,
+    Controllers,
     Recorder,
     apply,
     canary,
     deployment,
     events_of,
+    get_canary,
     get_deployment,
     image_of,
 )
 from tests.e2e.harness import set_template as release
 from tests.integration.waiting import eventually
-
-pytestmark = pytest.mark.usefixtures("controller")
 
 NAME = "podinfo"
 
@@ -56,6 +65,7 @@ async def _started(api: ApiClient, recorder: Recorder, namespace: str, *, tag: s
     return released
 
 
+@pytest.mark.usefixtures("controller")
 async def test_abort_rolls_back_now_and_promote_skips_the_remaining_steps(
     api: ApiClient, namespace: str, sandbox: SandboxState
 ) -> None:
@@ -96,6 +106,7 @@ async def test_abort_rolls_back_now_and_promote_skips_the_remaining_steps(
     assert image_of(primary).endswith(":6.7.2")
 
 
+@pytest.mark.usefixtures("controller")
 async def test_retry_runs_the_failed_revision_again_without_changing_the_target(
     api: ApiClient, namespace: str, sandbox: SandboxState
 ) -> None:
@@ -153,3 +164,102 @@ async def test_pause_holds_a_release_where_it_is_and_resume_continues_it(
         outcome = await recorder.outcome(since=released, within=90)
         assert outcome.phase == "Succeeded", recorder.describe()
     assert recorder.canary_weights == [0, 10, 20, 30, 40, 50, 0], recorder.describe()
+
+
+def _status_write(name: str, *, weight: int) -> Callable[[str, str, bytes], bool]:
+    """Matches the controller's status write of Canary `name` that records canary `weight`."""
+
+    def matches(method: str, path: str, body: bytes) -> bool:
+        if method != "PUT" or not path.endswith(f"/canaries/{name}/status"):
+            return False
+        status = json.loads(body or b"{}").get("status") or {}
+        return bool(status.get("canaryWeight") == weight)
+
+    return matches
+
+
+async def _hold_release(api: ApiClient, namespace: str, *, by: Literal["pause", "suspend"]) -> None:
+    """Stop the release as `canary pause` does (in this process: the race wants it quick), or
+    with Flagger's `spec.suspend: true`."""
+    if by == "pause":
+        await make_request(api, namespace=namespace, name=NAME, request="pause")
+    else:
+        await _suspend(api, namespace, suspend=True)
+
+
+async def _let_go(
+    api: ApiClient, sandbox: SandboxState, namespace: str, *, by: Literal["pause", "suspend"]
+) -> None:
+    if by == "pause":
+        resumed = _canary_cli(sandbox, namespace, "resume")
+        assert resumed.returncode == 0, resumed.stderr
+    else:
+        await _suspend(api, namespace, suspend=False)
+
+
+async def _suspend(api: ApiClient, namespace: str, *, suspend: bool) -> None:
+    await resources.merge_patch(
+        api,
+        CANARY,
+        NAME,
+        namespace=namespace,
+        patch={"spec": {"suspend": suspend}},
+        field_manager=TEST_MANAGER,
+    )
+
+
+@pytest.mark.parametrize("by", ["pause", "suspend"])
+async def test_a_pause_racing_a_step_leaves_the_status_at_the_routes_weight(
+    api: ApiClient, namespace: str, controllers: Controllers, by: Literal["pause", "suspend"]
+) -> None:
+    """The race, forced: the controller has set the route to 20 and sent the status write that
+    records it; the proxy holds that write while the release is paused (which changes the
+    Canary's resourceVersion), then lets it through, so the API server answers 409. While
+    paused no step is taken; the status must still say 20, as the route does, and a resume
+    must go on from 20: neither back to 10 nor over a step."""
+    sandbox = controllers.sandbox
+    proxy = RecordingProxy(sandbox, controllers.directory / "proxy")
+    step = proxy.hold(_status_write(NAME, weight=20))
+    async with (
+        proxy.running() as kubeconfig,
+        Recorder(api, namespace=namespace, name=NAME).running() as recorder,
+    ):
+        controller = await controllers.start(kubeconfig=kubeconfig)
+        released = await _started(api, recorder, namespace, tag="6.7.1")
+        await recorder.wait(step.arrived.is_set, within=60, what="the status write of weight 20")
+        await recorder.wait(
+            lambda: recorder.weights.last == (80, 20), within=10, what="the route at 20"
+        )
+        before = await reconcile_cycles(controller)
+        await _hold_release(api, namespace, by=by)
+        step.release.set()
+        await eventually(
+            partial(reconcile_cycles, controller),
+            until=lambda count: count > before,
+            within=30,
+            what="the end of the cycle whose status write was held",
+        )
+        # The cycles that run while paused (a paused one writes its message) change nothing.
+        await cycle_after_now(api, controller, name=NAME, namespace=namespace)
+        await cycle_after_now(api, controller, name=NAME, namespace=namespace)
+        status = (await get_canary(api, NAME, namespace=namespace))["status"]
+        assert recorder.weights.last == (80, 20), recorder.describe()
+        assert status["canaryWeight"] == 20, (status, recorder.describe())
+        assert status["phase"] == "Progressing", status
+        if by == "pause":  # the paused cycle ran, and wrote that it is paused
+            ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+            assert ready["message"] == PAUSED_MESSAGE, status
+        paused_at = recorder.statuses.samples[-1].at
+
+        await _let_go(api, sandbox, namespace, by=by)
+        outcome = await recorder.outcome(since=released, within=90)
+        assert outcome.phase == "Succeeded", recorder.describe()
+    assert recorder.canary_weights == [0, 10, 20, 30, 40, 50, 0], recorder.describe()
+    # From the pause on, the status went on from 20, one step at a time.
+    weights = [
+        s.value.weight
+        for s in recorder.statuses.samples
+        if s.at >= paused_at and s.value.phase == "Progressing"
+    ]
+    steps = [w for i, w in enumerate(weights) if i == 0 or weights[i - 1] != w]
+    assert steps == [20, 30, 40, 50], recorder.describe()

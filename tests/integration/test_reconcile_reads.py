@@ -3,9 +3,11 @@
 
 Once the watch cache covers the namespace, a cycle reads the Canary from it and sends no GET
 for it. A cached copy that is behind the API server is safe because the status write carries
-the copy's resourceVersion: the API server answers 409, nothing is written, the cycle ends as a
-conflict and asks to run again at once. The next cycle, on the copy the watch brought, writes,
-and the object its write returned is in the cache.
+the copy's resourceVersion: the API server answers 409. When the status itself moved since the
+copy, nothing is written, the cycle ends as a conflict and asks to run again at once; the next
+cycle, on the fresh copy, writes, and the object its write returned is in the cache. When only
+the metadata or spec moved, the status the cycle computed (which records what it did) is written
+on the fresh copy at once (`canary.controller.statuswrite`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from kubernetes_asyncio.client import ApiClient
 from prometheus_client import REGISTRY
@@ -21,6 +24,7 @@ from canary.api.crd import all_crds
 from canary.controller.reconcile import CANARIES, Reconciler
 from canary.kube import resources
 from canary.kube.crds import install_crds
+from canary.kube.resources import DEPLOYMENT
 from canary.sandbox.state import SandboxState
 from tests.integration.controller_settings import sandbox_settings
 
@@ -42,22 +46,26 @@ def _canary_gets() -> float:
     return _count("canary_api_requests_total", labels)
 
 
-async def test_a_cycle_reads_the_cache_and_a_stale_copy_writes_nothing(
+async def _cached_example(
     api: ApiClient, namespace: str, sandbox: SandboxState
-) -> None:
+) -> tuple[Reconciler, dict[str, Any]]:
+    """A Reconciler whose cache holds the example Canary as just applied (as the watch's list
+    would), and that copy."""
     await install_crds(api, all_crds().values())
     await _apply_example(api, "deployment.yaml", namespace)
     cached = await _apply_example(api, "canary.yaml", namespace)
     reconciler = Reconciler(api, sandbox_settings(sandbox))
-    reconciler.cache.replace("canaries", namespace, (cached,))  # as the watch's list would
-    # The Canary changes after the cache was filled, and the watch has not brought it yet.
-    await resources.merge_patch(
-        api,
-        CANARIES,
-        "podinfo",
-        namespace=namespace,
-        patch={"metadata": {"labels": {"edited": "after-the-copy"}}},
-    )
+    reconciler.cache.replace("canaries", namespace, (cached,))
+    return reconciler, cached
+
+
+async def test_a_cycle_reads_the_cache_and_a_copy_behind_on_the_status_writes_nothing(
+    api: ApiClient, namespace: str, sandbox: SandboxState
+) -> None:
+    reconciler, cached = await _cached_example(api, namespace, sandbox)
+    # Another writer records a status after the cache was filled; the watch has not brought it.
+    elsewhere = {"observedGeneration": 0, "failedChecks": 0}
+    await resources.replace_status(api, CANARIES, {**cached, "status": elsewhere})
     gets, conflicts = _canary_gets(), _count("canary_reconcile_total", {"result": "conflict"})
 
     delay = await reconciler.cycle((namespace, "podinfo"))
@@ -67,12 +75,12 @@ async def test_a_cycle_reads_the_cache_and_a_stale_copy_writes_nothing(
     assert _canary_gets() == gets + 1
     refreshed = reconciler.cache.get("canaries", namespace, "podinfo")
     assert refreshed is not None
-    assert refreshed["metadata"]["labels"] == {"edited": "after-the-copy"}
+    assert refreshed["status"] == elsewhere
     assert delay < 1.0  # runs again shortly
     assert _count("canary_reconcile_total", {"result": "conflict"}) == conflicts + 1
     stored = await resources.get(api, CANARIES, "podinfo", namespace=namespace)
     assert stored is not None
-    assert stored.get("status") == {"observedGeneration": 0}  # the 409 wrote nothing (CRD default)
+    assert stored.get("status") == elsewhere  # the 409 wrote nothing computed from the old copy
 
     await reconciler.cycle((namespace, "podinfo"))
     reconciler.prometheus.close()
@@ -80,8 +88,46 @@ async def test_a_cycle_reads_the_cache_and_a_stale_copy_writes_nothing(
     stored = await resources.get(api, CANARIES, "podinfo", namespace=namespace)
     assert stored is not None
     assert stored["status"]["phase"]
-    assert stored["metadata"]["labels"] == {"edited": "after-the-copy"}
     own = reconciler.cache.get("canaries", namespace, "podinfo")
     assert own is not None
     assert own["metadata"]["resourceVersion"] == stored["metadata"]["resourceVersion"]
     assert reconciler.is_own_write((namespace, "podinfo"), stored["metadata"]["resourceVersion"])
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"metadata": {"labels": {"edited": "after-the-copy"}}},
+        {"metadata": {"annotations": {"canary.dev/paused": "true"}}},
+        {"spec": {"suspend": True}},
+    ],
+    ids=["label", "pause", "suspend"],
+)
+async def test_a_copy_behind_on_metadata_or_spec_still_records_what_its_cycle_did(
+    api: ApiClient, namespace: str, sandbox: SandboxState, edit: dict[str, Any]
+) -> None:
+    reconciler, cached = await _cached_example(api, namespace, sandbox)
+    # Edited after the cache was filled; the watch has not brought it.
+    edited = await resources.merge_patch(api, CANARIES, "podinfo", namespace=namespace, patch=edit)
+    gets, conflicts = _canary_gets(), _count("canary_reconcile_total", {"result": "conflict"})
+
+    await reconciler.cycle((namespace, "podinfo"))
+    reconciler.prometheus.close()
+
+    # The cycle acted on the copy (it initialized the Canary: the primary exists) and its
+    # status is written on the API server's copy, read once after the 409, keeping the edit.
+    assert _canary_gets() == gets + 1
+    assert _count("canary_reconcile_total", {"result": "conflict"}) == conflicts
+    primary = await resources.get(api, DEPLOYMENT, "podinfo-primary", namespace=namespace)
+    assert primary is not None
+    stored = await resources.get(api, CANARIES, "podinfo", namespace=namespace)
+    assert stored is not None
+    assert stored["status"]["phase"] in {"Initializing", "Initialized"}
+    for part in ("labels", "annotations"):
+        assert stored["metadata"].get(part) == edited["metadata"].get(part)
+    assert stored["spec"] == edited["spec"]
+    # The generation the cycle acted on: a spec edit is observed by the next cycle.
+    assert stored["status"]["observedGeneration"] == cached["metadata"]["generation"]
+    own = reconciler.cache.get("canaries", namespace, "podinfo")
+    assert own is not None
+    assert own["metadata"]["resourceVersion"] == stored["metadata"]["resourceVersion"]
