@@ -8,7 +8,8 @@ formatting switches to exponents) and label values that need escaping.
 
 from __future__ import annotations
 
-from canary.sandbox.exporters import apisix, contour, gloo, knative, kuma, nginx, skipper, traefik
+from canary.routers import apisix, traefik
+from canary.sandbox.exporters import contour, gloo, knative, kuma, nginx, skipper
 from canary.sandbox.exporters.base import Traffic
 from canary.sandbox.meshsim_model import Feed, Simulator, Target
 from canary.sandbox.meshsim_objects import Behaviour, Key
