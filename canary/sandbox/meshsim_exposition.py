@@ -62,6 +62,17 @@ def _prefix(name: str, labels: Mapping[str, str]) -> str:
     return f"{name}{{{pairs}}} "
 
 
+def _bucket_prefixes(
+    name: str, labels: Mapping[str, str], bounds: Sequence[str]
+) -> tuple[str, ...]:
+    """`_prefix` of each bucket's line of a histogram: its labels with `le`, sorted once."""
+    pairs = sorted({**labels, "le": ""}.items())
+    at = [k for k, _ in pairs].index("le")
+    head = "".join(f'{k}="{_escape(v)}",' for k, v in pairs[:at])
+    tail = "".join(f',{k}="{_escape(v)}"' for k, v in pairs[at + 1 :])
+    return tuple(f'{name}{{{head}le="{bound}"{tail}}} ' for bound in bounds)
+
+
 class _EmptyFamily(Collector):
     def __init__(self, family: Family) -> None:
         self._family = family
@@ -105,9 +116,7 @@ def _lines(sample: Count | Latency) -> _Lines:
     return _HistogramLines(
         outcome=sample.outcome,
         seconds=sample.seconds,
-        buckets=tuple(
-            _prefix(f"{family.name}_bucket", {**sample.labels, "le": bound}) for bound in bounds
-        ),
+        buckets=_bucket_prefixes(f"{family.name}_bucket", sample.labels, bounds),
         count=_prefix(f"{family.name}_count", sample.labels),
         sum=_prefix(f"{family.name}_sum", sample.labels),
     )

@@ -80,10 +80,29 @@ class Feed:
     port: int | str | None = None  # the Service port the route names (None: it names none)
 
 
+class Selection:
+    """The workloads a Service's selector picks, looked up by one of its labels rather than
+    by testing every workload of the cluster against every backend (quadratic at scale)."""
+
+    def __init__(self, workloads: Iterable[Workload]) -> None:
+        self._by_label: dict[tuple[str, str, str], list[Workload]] = {}
+        for workload in workloads:
+            for name, value in workload.template_labels.items():
+                self._by_label.setdefault((workload.namespace, name, value), []).append(workload)
+
+    def picked(self, service: Service) -> list[Workload]:
+        """The workloads of the Service's namespace it selects, in the order given."""
+        if not service.selector:
+            return []  # an empty selector picks nothing
+        name, value = next(iter(service.selector.items()))
+        candidates = self._by_label.get((service.namespace, name, value), [])
+        return [w for w in candidates if selects(service.selector, w.template_labels)]
+
+
 def _shares(
     split: Split,
     by_service: Mapping[tuple[str, str], Service],
-    workloads: list[Workload],
+    selection: Selection,
     default_rate: float,
 ) -> Iterable[tuple[Workload, Service, float | None, Backend]]:
     """Where one split's requests go: (workload, backend Service, requests per second, the
@@ -99,11 +118,7 @@ def _shares(
         service = by_service.get((backend.namespace or split.namespace, backend.service))
         if service is None:
             continue
-        picked = [
-            w
-            for w in workloads
-            if w.namespace == service.namespace and selects(service.selector, w.template_labels)
-        ]
+        picked = selection.picked(service)
         ready = sum(w.ready_replicas for w in picked)
         for workload in picked:
             if workload.ready_replicas > 0 and share > 0:
@@ -130,10 +145,11 @@ def plan(
     """
     by_service = {(s.namespace, s.name): s for s in services}
     all_workloads = list(workloads)
+    selection = Selection(all_workloads)
     rates: dict[Key, float] = {}
     routed: set[Key] = set()
     for split in splits:
-        for workload, _, portion, _ in _shares(split, by_service, all_workloads, default_rate):
+        for workload, _, portion, _ in _shares(split, by_service, selection, default_rate):
             routed.add(workload.key)
             if portion is not None:
                 rates[workload.key] = rates.get(workload.key, 0.0) + portion
@@ -154,11 +170,11 @@ def feeds(
     """For every workload that receives routed requests, the routes and Services they come
     through (the same traversal as `plan`)."""
     by_service = {(s.namespace, s.name): s for s in services}
-    all_workloads = list(workloads)
+    selection = Selection(workloads)
     found: dict[Key, list[Feed]] = {}
     for split in splits:
         for workload, service, portion, backend in _shares(
-            split, by_service, all_workloads, default_rate
+            split, by_service, selection, default_rate
         ):
             if portion is None:
                 continue
