@@ -6,10 +6,11 @@ A test instrument of the sandbox (docs/sandbox.md). Every second it lists the ro
 every provider it imitates (`exporters/registry.py`: TrafficSplits, HTTPRoutes, ...), the
 Services, Deployments and DaemonSets of all namespaces and works out which workload gets how
 many requests (meshsim_model.plan); every 250 ms it counts the requests due since the last
-tick. It serves the counts on http://127.0.0.1:P/metrics, for the sandbox's Prometheus to
-scrape, once per provider's exporter: under the Linkerd proxy's names and labels, as the
-application's own `http_request_duration_seconds` histogram (what podinfo exports, labelled as
-Flagger's `kubernetes-pods` scrape job labels it), and so on. It answers /healthz.
+tick. It serves the counts on http://127.0.0.1:P/metrics (written by `meshsim_exposition`), for
+the sandbox's Prometheus to scrape, once per provider's exporter: under the Linkerd proxy's names
+and labels, as the application's own `http_request_duration_seconds` histogram (what podinfo
+exports, labelled as Flagger's `kubernetes-pods` scrape job labels it), and so on. It answers
+/healthz.
 
 Relisting instead of watching keeps it simple and self-healing (no resource versions, no 410s):
 a few list calls a second, cheap for a sandbox's few hundred objects. With thousands (the scale
@@ -26,15 +27,13 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import Metric
-from prometheus_client.registry import Collector
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from canary.kube import resources
 from canary.kube.client import ApiClient, api_client
@@ -42,6 +41,7 @@ from canary.kube.errors import KubeError
 from canary.kube.resources import DAEMON_SET, DEPLOYMENT, SERVICE, ResourceKind
 from canary.sandbox.exporters.base import Traffic
 from canary.sandbox.exporters.registry import PROVIDERS
+from canary.sandbox.meshsim_exposition import Exposition
 from canary.sandbox.meshsim_model import Simulator, Target, feeds, plan
 from canary.sandbox.meshsim_objects import DEFAULT_RATE, Key, Service, Split, Workload
 
@@ -53,21 +53,9 @@ TICK_INTERVAL = 0.25
 LIST_TIMEOUT = 5.0
 
 
-class MeshCollector(Collector):
-    """The simulator's counts as every provider's exporter names them, read at scrape time."""
-
-    def __init__(self, simulator: Simulator) -> None:
-        self._simulator = simulator
-
-    def collect(self) -> Iterator[Metric]:
-        traffic = Traffic(
-            series=self._simulator.series(),
-            routes=self._simulator.routes,
-            pod_name=self._simulator.pod_name,
-        )
-        for provider in PROVIDERS:
-            if provider.export is not None:
-                yield from provider.export(traffic)
+def traffic(simulator: Simulator) -> Traffic:
+    """What the exporters read of the simulator now."""
+    return Traffic(series=simulator.series(), routes=simulator.routes, pod_name=simulator.pod_name)
 
 
 class Relister:
@@ -184,11 +172,10 @@ async def tick(simulator: Simulator, interval: float) -> None:
 
 
 def web_app(simulator: Simulator) -> web.Application:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(MeshCollector(simulator))
+    exposition = Exposition(PROVIDERS)
 
     async def metrics(_request: web.Request) -> web.Response:
-        response = web.Response(body=generate_latest(registry))
+        response = web.Response(body=exposition.render(traffic(simulator)).encode())
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
 

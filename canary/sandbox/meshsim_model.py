@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import math
 import random
 from collections.abc import Iterable, Mapping
@@ -79,10 +80,29 @@ class Feed:
     port: int | str | None = None  # the Service port the route names (None: it names none)
 
 
+class Selection:
+    """The workloads a Service's selector picks, looked up by one of its labels rather than
+    by testing every workload of the cluster against every backend (quadratic at scale)."""
+
+    def __init__(self, workloads: Iterable[Workload]) -> None:
+        self._by_label: dict[tuple[str, str, str], list[Workload]] = {}
+        for workload in workloads:
+            for name, value in workload.template_labels.items():
+                self._by_label.setdefault((workload.namespace, name, value), []).append(workload)
+
+    def picked(self, service: Service) -> list[Workload]:
+        """The workloads of the Service's namespace it selects, in the order given."""
+        if not service.selector:
+            return []  # an empty selector picks nothing
+        name, value = next(iter(service.selector.items()))
+        candidates = self._by_label.get((service.namespace, name, value), [])
+        return [w for w in candidates if selects(service.selector, w.template_labels)]
+
+
 def _shares(
     split: Split,
     by_service: Mapping[tuple[str, str], Service],
-    workloads: list[Workload],
+    selection: Selection,
     default_rate: float,
 ) -> Iterable[tuple[Workload, Service, float | None, Backend]]:
     """Where one split's requests go: (workload, backend Service, requests per second, the
@@ -98,11 +118,7 @@ def _shares(
         service = by_service.get((backend.namespace or split.namespace, backend.service))
         if service is None:
             continue
-        picked = [
-            w
-            for w in workloads
-            if w.namespace == service.namespace and selects(service.selector, w.template_labels)
-        ]
+        picked = selection.picked(service)
         ready = sum(w.ready_replicas for w in picked)
         for workload in picked:
             if workload.ready_replicas > 0 and share > 0:
@@ -129,10 +145,11 @@ def plan(
     """
     by_service = {(s.namespace, s.name): s for s in services}
     all_workloads = list(workloads)
+    selection = Selection(all_workloads)
     rates: dict[Key, float] = {}
     routed: set[Key] = set()
     for split in splits:
-        for workload, _, portion, _ in _shares(split, by_service, all_workloads, default_rate):
+        for workload, _, portion, _ in _shares(split, by_service, selection, default_rate):
             routed.add(workload.key)
             if portion is not None:
                 rates[workload.key] = rates.get(workload.key, 0.0) + portion
@@ -153,11 +170,11 @@ def feeds(
     """For every workload that receives routed requests, the routes and Services they come
     through (the same traversal as `plan`)."""
     by_service = {(s.namespace, s.name): s for s in services}
-    all_workloads = list(workloads)
+    selection = Selection(workloads)
     found: dict[Key, list[Feed]] = {}
     for split in splits:
         for workload, service, portion, backend in _shares(
-            split, by_service, all_workloads, default_rate
+            split, by_service, selection, default_rate
         ):
             if portion is None:
                 continue
@@ -191,7 +208,8 @@ class Accumulator:
 class Series:
     """The counts of one Deployment's inbound proxy, as Linkerd reports them; the failures'
     share of the latency histogram is kept apart too, for the application's own histogram,
-    which has a series per HTTP status."""
+    which has a series per HTTP status. It changes only by answering requests (`advance`),
+    so a count that did not change means nothing did (`meshsim_exposition` relies on it)."""
 
     successes: int = 0
     failures: int = 0
@@ -206,25 +224,9 @@ class Series:
         return self.successes + self.failures
 
     def cumulative(self) -> list[tuple[str, int]]:
-        """`(le, count)` pairs, cumulative, ending with `+Inf`."""
-        return _cumulative(self.buckets, scale=1)
-
-    def cumulative_seconds(self, *, failed: bool) -> list[tuple[str, int]]:
-        """The successes' (or failures') `(le, count)` pairs, with `le` in seconds."""
-        if failed:
-            counts = self.failure_buckets
-        else:
-            counts = [a - b for a, b in zip(self.buckets, self.failure_buckets, strict=True)]
-        return _cumulative(counts, scale=1000)
-
-
-def _cumulative(counts: list[int], *, scale: int) -> list[tuple[str, int]]:
-    bounds = [f"{b / scale:g}" for b in LATENCY_BUCKETS_MS] + ["+Inf"]
-    running, pairs = 0, []
-    for bound, count in zip(bounds, counts, strict=True):
-        running += count
-        pairs.append((bound, running))
-    return pairs
+        """`(le, count)` pairs, cumulative, ending with `+Inf` (`le` in milliseconds)."""
+        bounds = [f"{b:g}" for b in LATENCY_BUCKETS_MS] + ["+Inf"]
+        return list(zip(bounds, itertools.accumulate(self.buckets), strict=True))
 
 
 @dataclass

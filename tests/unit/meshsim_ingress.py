@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any, Final
 
 import yaml
-from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from canary.sandbox.exporters import nginx, skipper
-from canary.sandbox.meshsim import MeshCollector
+from canary.sandbox.exporters.registry import PROVIDERS
+from canary.sandbox.meshsim import traffic
+from canary.sandbox.meshsim_exposition import render
 from canary.sandbox.meshsim_model import Simulator, feeds, plan
 from canary.sandbox.meshsim_objects import RATE_ANNOTATION, Behaviour, Service, Split, Workload
 
@@ -75,9 +76,7 @@ def exported(splits: list[Split], namespace: str, *, canary: Behaviour) -> dict[
         routes=feeds(splits, services(namespace), running),
     )
     simulator.advance(1.0)
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(MeshCollector(simulator))
-    families = text_string_to_metric_families(generate_latest(registry).decode())
+    families = text_string_to_metric_families(render(traffic(simulator), PROVIDERS))
     return {family.name: family.samples for family in families}
 
 

@@ -11,18 +11,19 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from canary.sandbox import cluster, components, crds
 from canary.sandbox.configs import ScrapeJob, write_prometheus_config
+from canary.sandbox.exporters.registry import PROVIDERS
 from canary.sandbox.meshsim import (
     OBJECTS_PER_SECOND,
-    MeshCollector,
     describe_changes,
     parse_arguments,
     relist_pause,
+    traffic,
 )
+from canary.sandbox.meshsim_exposition import render
 from canary.sandbox.meshsim_model import (
     LATENCY_BUCKETS_MS,
     Accumulator,
@@ -397,9 +398,7 @@ def test_no_traffic_means_no_series_and_deleted_deployments_are_forgotten() -> N
 
 
 def _scrape(simulator: Simulator) -> dict[str, list[Any]]:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(MeshCollector(simulator))
-    families = text_string_to_metric_families(generate_latest(registry).decode())
+    families = text_string_to_metric_families(render(traffic(simulator), PROVIDERS))
     return {family.name: family.samples for family in families}
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from canary.routers.apisix import canary_route
 from canary.routers.base import RouteRef
-from canary.sandbox.exporters.apisix import PROVIDER, export, splits_of_apisix_route
+from canary.sandbox.exporters.apisix import PROVIDER, splits_of_apisix_route
 from canary.sandbox.exporters.base import Traffic
 from canary.sandbox.exporters.registry import PROVIDERS
+from canary.sandbox.meshsim_exposition import render
 from canary.sandbox.meshsim_model import Series, feeds
 from canary.sandbox.meshsim_objects import Backend, Behaviour, Service, Workload
 
@@ -71,7 +74,7 @@ def test_rules_share_the_routes_rate_and_bad_weights_are_reported() -> None:
 
 def _metrics(traffic: Traffic) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
     found: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
-    for family in export(traffic):
+    for family in text_string_to_metric_families(render(traffic, [PROVIDER])):
         for sample in family.samples:
             found.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
     return found

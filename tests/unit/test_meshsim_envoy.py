@@ -7,10 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
-from prometheus_client.registry import Collector
 
 from canary.api.analysis import MatchRequest, StringMatch
 from canary.routers.base import RouteRef
@@ -20,6 +17,7 @@ from canary.sandbox import binaries, crd_components, crds
 from canary.sandbox.exporters import contour, envoy, gloo
 from canary.sandbox.exporters.base import Traffic
 from canary.sandbox.exporters.registry import PROVIDERS
+from canary.sandbox.meshsim_exposition import render
 from canary.sandbox.meshsim_model import Feed, Series, feeds, plan
 from canary.sandbox.meshsim_objects import RATE_ANNOTATION, Backend, Service, Workload
 
@@ -118,18 +116,8 @@ def test_bad_weights_and_rates_are_problems() -> None:
     assert len(split.problems) == 2
 
 
-class _Collector(Collector):
-    def __init__(self, traffic: Traffic) -> None:
-        self.traffic = traffic
-
-    def collect(self) -> list[Metric]:
-        return list(envoy.export(self.traffic))
-
-
 def _exposed(traffic: Traffic) -> dict[str, list[tuple[str, dict[str, str], float]]]:
-    registry = CollectorRegistry()
-    registry.register(_Collector(traffic))
-    text = generate_latest(registry).decode()
+    text = render(traffic, [envoy.PROVIDER])
     return {
         family.name: [(s.name, s.labels, s.value) for s in family.samples]
         for family in text_string_to_metric_families(text)
@@ -250,9 +238,7 @@ def test_contour_and_gloo_clusters_share_one_family_per_envoy_metric() -> None:
         },
         pod_name=lambda key: key[1],
     )
-    registry = CollectorRegistry()
-    registry.register(_Collector(traffic))
-    text = generate_latest(registry).decode()
+    text = render(traffic, [envoy.PROVIDER])
     assert text.count("# TYPE envoy_cluster_upstream_rq untyped") == 1
     assert text.count("# TYPE envoy_cluster_upstream_rq_time histogram") == 1
     names = {

@@ -7,14 +7,16 @@ from typing import Any
 
 import pytest
 from prometheus_client.core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 
 from canary.routers.base import RouteRef
 from canary.routers.istio_objects import istio_settings, virtual_service
 from canary.routers.settings import RouteSettings
 from canary.sandbox import binaries, crd_components, crds
 from canary.sandbox.exporters.base import Traffic
-from canary.sandbox.exporters.istio import export, service_of, splits_of_virtual_service
+from canary.sandbox.exporters.istio import PROVIDER, service_of, splits_of_virtual_service
 from canary.sandbox.exporters.registry import PROVIDERS
+from canary.sandbox.meshsim_exposition import render
 from canary.sandbox.meshsim_model import Feed, Series, feeds, plan
 from canary.sandbox.meshsim_objects import Backend, Behaviour, Service, Workload
 
@@ -129,7 +131,7 @@ def test_the_sidecars_series_carry_the_labels_istios_queries_select_on() -> None
         routes={("shop", "podinfo"): (feed,)},
         pod_name=lambda key: f"{key[1]}-abc",
     )
-    metrics = list(export(traffic))
+    metrics = list(text_string_to_metric_families(render(traffic, [PROVIDER])))
     requests = _samples(metrics, "istio_requests_total")
     common = {
         "reporter": "destination",

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.registry import Collector
-
 from canary.sandbox.exporters.base import Traffic
-from canary.sandbox.exporters.knative import KIND, export, splits_of_service
+from canary.sandbox.exporters.knative import KIND, PROVIDER, splits_of_service
+from canary.sandbox.meshsim_exposition import render
 from canary.sandbox.meshsim_model import Feed, Series
 from canary.sandbox.meshsim_objects import Backend
 
@@ -63,13 +61,7 @@ def test_a_bad_rate_is_reported_and_zero_percent_entries_are_left_out() -> None:
 
 
 def _exposed(traffic: Traffic) -> str:
-    class _Export(Collector):
-        def collect(self):  # type: ignore[no-untyped-def]
-            return export(traffic)
-
-    registry = CollectorRegistry()
-    registry.register(_Export())
-    return generate_latest(registry).decode()
+    return render(traffic, [PROVIDER])
 
 
 def test_envoy_series_are_labelled_by_the_revisions_cluster() -> None:

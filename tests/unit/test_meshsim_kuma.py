@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.registry import Collector
-
 from canary.kube.resources import CanaryRef
 from canary.routers.base import RouteRef
 from canary.routers.kuma import traffic_route
 from canary.sandbox.exporters.base import Traffic
-from canary.sandbox.exporters.kuma import KIND, export, splits_of_traffic_route
+from canary.sandbox.exporters.kuma import KIND, PROVIDER, splits_of_traffic_route
+from canary.sandbox.meshsim_exposition import render
 from canary.sandbox.meshsim_model import Feed, Series
 from canary.sandbox.meshsim_objects import Backend
 
@@ -41,14 +39,7 @@ def test_dataplane_series_are_labelled_with_the_service_tag() -> None:
         routes={("shop", "web"): (feed,)},
         pod_name=lambda key: key[1],
     )
-
-    class _Export(Collector):
-        def collect(self):  # type: ignore[no-untyped-def]
-            return export(traffic)
-
-    registry = CollectorRegistry()
-    registry.register(_Export())
-    text = generate_latest(registry).decode()
+    text = render(traffic, [PROVIDER])
     tag = 'service="web-canary_shop_svc_9898"'
     assert f'envoy_cluster_upstream_rq{{envoy_response_code="500",{tag}}} 1.0' in text
     assert f"envoy_cluster_upstream_rq_time_count{{{tag}}}" in text

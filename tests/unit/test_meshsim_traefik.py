@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from canary.routers.base import RouteRef
 from canary.routers.settings import RouteSettings
 from canary.routers.traefik import traefik_service
 from canary.sandbox.exporters.base import Traffic
 from canary.sandbox.exporters.registry import PROVIDERS
-from canary.sandbox.exporters.traefik import PROVIDER, export, splits_of_traefik_service
+from canary.sandbox.exporters.traefik import PROVIDER, splits_of_traefik_service
+from canary.sandbox.meshsim_exposition import render
 from canary.sandbox.meshsim_model import Feed, Series, feeds, plan
 from canary.sandbox.meshsim_objects import Backend, Behaviour, Service, Split, Workload
 
@@ -108,7 +111,7 @@ def test_each_workload_is_fed_through_its_service_and_port() -> None:
 
 def _metrics(traffic: Traffic) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
     found: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
-    for family in export(traffic):
+    for family in text_string_to_metric_families(render(traffic, [PROVIDER])):
         for sample in family.samples:
             found.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
     return found

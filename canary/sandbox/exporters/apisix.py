@@ -21,10 +21,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from prometheus_client.core import HistogramMetricFamily, Metric, UnknownMetricFamily
-
 from canary.routers.apisix import KIND, ROUTE
-from canary.sandbox.exporters.base import MeshsimProvider, RouteSource, Traffic
+from canary.sandbox.exporters.base import (
+    Count,
+    Exported,
+    Family,
+    Latency,
+    MeshsimProvider,
+    Outcome,
+    RouteSource,
+)
 from canary.sandbox.meshsim_objects import (
     Backend,
     Split,
@@ -86,40 +92,31 @@ def splits_of_apisix_route(manifest: Mapping[str, Any]) -> list[Split]:
     ]
 
 
-def export(traffic: Traffic) -> Iterator[Metric]:
-    # A counter named without `_total`, as APISIX's nginx-lua-prometheus names it; the client
-    # library would add the suffix to a counter family, so it goes out untyped.
-    status = UnknownMetricFamily(
-        "apisix_http_status",
-        "HTTP status codes per service in APISIX",
-        labels=["code", "route", "matched_uri", "matched_host", "service", "consumer", "node"],
+# A counter named without `_total`, as APISIX's nginx-lua-prometheus names it; the client
+# library would add the suffix to a counter family, so it goes out untyped.
+STATUS = Family("apisix_http_status", "HTTP status codes per service in APISIX", "untyped")
+LATENCY = Family(
+    "apisix_http_latency", "HTTP request latency in milliseconds per service in APISIX", "histogram"
+)
+
+
+def series(workload: Exported) -> Iterator[Count | Latency]:
+    routes = sorted(
+        f"{feed.namespace}_{feed.route}" for feed in workload.feeds if feed.route_kind == KIND
     )
-    latency = HistogramMetricFamily(
-        "apisix_http_latency",
-        "HTTP request latency in milliseconds per service in APISIX",
-        labels=["type", "route", "service", "consumer", "node"],
-    )
-    for key, series in traffic.series.items():
-        routes = sorted(
-            f"{feed.namespace}_{feed.route}"
-            for feed in traffic.routes.get(key, ())
-            if feed.route_kind == KIND
-        )
-        if not routes:
-            continue
-        route, node = routes[0], traffic.pod_name(key)
-        for code, count in (("200", series.successes), ("500", series.failures)):
-            if count:
-                status.add_metric([code, route, "/*", "", "", "", node], count)
-        latency.add_metric(
-            ["request", route, "", "", node], series.cumulative(), series.latency_sum_ms
-        )
-    yield status
-    yield latency
+    if not routes:
+        return
+    route, node = routes[0], workload.pod_name
+    for code, outcome in (("200", Outcome.SUCCEEDED), ("500", Outcome.FAILED)):
+        labels = {"code": code, "route": route, "matched_uri": "/*", "matched_host": ""}
+        yield Count(STATUS, {**labels, "service": "", "consumer": "", "node": node}, outcome)
+    labels = {"type": "request", "route": route, "service": "", "consumer": "", "node": node}
+    yield Latency(LATENCY, labels, Outcome.ALL)
 
 
 PROVIDER = MeshsimProvider(
     name="apisix",
     routes=(RouteSource(ROUTE, splits_of_apisix_route),),
-    export=export,
+    families=(STATUS, LATENCY),
+    series=series,
 )

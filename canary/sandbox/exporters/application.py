@@ -9,32 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client.core import HistogramMetricFamily, Metric
+from canary.sandbox.exporters.base import Exported, Family, Latency, MeshsimProvider, Outcome
 
-from canary.sandbox.exporters.base import MeshsimProvider, Traffic
-
-
-def export(traffic: Traffic) -> Iterator[Metric]:
-    histogram = HistogramMetricFamily(
-        "http_request_duration_seconds",
-        "Seconds spent serving HTTP requests.",
-        labels=["kubernetes_namespace", "kubernetes_pod_name", "method", "path", "status"],
-    )
-    for key, series in traffic.series.items():
-        pod = [key[0], traffic.pod_name(key), "GET", "/"]
-        if series.successes:
-            histogram.add_metric(
-                [*pod, "200"],
-                series.cumulative_seconds(failed=False),
-                (series.latency_sum_ms - series.failure_latency_sum_ms) / 1000,
-            )
-        if series.failures:
-            histogram.add_metric(
-                [*pod, "500"],
-                series.cumulative_seconds(failed=True),
-                series.failure_latency_sum_ms / 1000,
-            )
-    yield histogram
+DURATION = Family(
+    "http_request_duration_seconds", "Seconds spent serving HTTP requests.", "histogram"
+)
 
 
-PROVIDER = MeshsimProvider(name="application", export=export)
+def series(workload: Exported) -> Iterator[Latency]:
+    pod = {
+        "kubernetes_namespace": workload.key[0],
+        "kubernetes_pod_name": workload.pod_name,
+        "method": "GET",
+        "path": "/",
+    }
+    yield Latency(DURATION, {**pod, "status": "200"}, Outcome.SUCCEEDED, seconds=True)
+    yield Latency(DURATION, {**pod, "status": "500"}, Outcome.FAILED, seconds=True)
+
+
+PROVIDER = MeshsimProvider(name="application", families=(DURATION,), series=series)

@@ -14,10 +14,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Final
 
-from prometheus_client.core import Metric
-
 from canary.sandbox.exporters import contour, gloo
-from canary.sandbox.exporters.base import MeshsimProvider, Traffic
+from canary.sandbox.exporters.base import (
+    Count,
+    Exported,
+    Family,
+    Latency,
+    MeshsimProvider,
+    Outcome,
+)
 from canary.sandbox.meshsim_model import Feed
 
 UPSTREAM_RQ: Final = "envoy_cluster_upstream_rq"
@@ -29,26 +34,20 @@ CLUSTERS: Final[Mapping[str, Callable[[Feed], Mapping[str, str]]]] = {
 }
 
 
-def export(traffic: Traffic) -> Iterator[Metric]:
-    # Envoy's counters carry no `_total` suffix, which prometheus_client gives every counter:
-    # exposed untyped under Envoy's name (rate() reads it the same).
-    requests = Metric(UPSTREAM_RQ, "Upstream requests completed, by response code.", "unknown")
-    latency = Metric(TIME, "Upstream request time, in ms.", "histogram")
-    for key, series in traffic.series.items():
-        feed = next((f for f in traffic.routes.get(key, ()) if f.route_kind in CLUSTERS), None)
-        if feed is None:
-            continue
-        cluster = dict(CLUSTERS[feed.route_kind](feed))
-        for code, count in (("200", series.successes), ("500", series.failures)):
-            if count:
-                requests.add_sample(UPSTREAM_RQ, {"envoy_response_code": code, **cluster}, count)
-        buckets = series.cumulative()
-        for bound, count in buckets:
-            latency.add_sample(f"{TIME}_bucket", {**cluster, "le": bound}, count)
-        latency.add_sample(f"{TIME}_count", cluster, buckets[-1][1])
-        latency.add_sample(f"{TIME}_sum", cluster, series.latency_sum_ms)
-    yield requests
-    yield latency
+# Envoy's counters carry no `_total` suffix, which prometheus_client gives every counter:
+# exposed untyped under Envoy's name (rate() reads it the same).
+REQUESTS = Family(UPSTREAM_RQ, "Upstream requests completed, by response code.", "untyped")
+LATENCY = Family(TIME, "Upstream request time, in ms.", "histogram")
 
 
-PROVIDER = MeshsimProvider(name="envoy", export=export)
+def series(workload: Exported) -> Iterator[Count | Latency]:
+    feed = next((f for f in workload.feeds if f.route_kind in CLUSTERS), None)
+    if feed is None:
+        return
+    cluster = dict(CLUSTERS[feed.route_kind](feed))
+    yield Count(REQUESTS, {"envoy_response_code": "200", **cluster}, Outcome.SUCCEEDED)
+    yield Count(REQUESTS, {"envoy_response_code": "500", **cluster}, Outcome.FAILED)
+    yield Latency(LATENCY, cluster, Outcome.ALL)
+
+
+PROVIDER = MeshsimProvider(name="envoy", families=(REQUESTS, LATENCY), series=series)

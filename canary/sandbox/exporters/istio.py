@@ -21,11 +21,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
-
 from canary.kube.resources import VIRTUAL_SERVICE
-from canary.sandbox.exporters.base import MeshsimProvider, RouteSource, Traffic
-from canary.sandbox.meshsim_model import Series
+from canary.sandbox.exporters.base import (
+    Count,
+    Exported,
+    Family,
+    Latency,
+    MeshsimProvider,
+    Outcome,
+    RouteSource,
+)
 from canary.sandbox.meshsim_objects import Backend, Split, route_rate
 
 KIND = "VirtualService"
@@ -107,57 +112,35 @@ def splits_of_virtual_service(manifest: Mapping[str, Any]) -> list[Split]:
     ]
 
 
-def _milliseconds(pairs: list[tuple[str, int]]) -> list[tuple[str, int]]:
-    """`(le, count)` pairs with `le` in seconds as pairs with `le` in milliseconds."""
-    return [(le if le == "+Inf" else f"{float(le) * 1000:g}", count) for le, count in pairs]
+REQUESTS = Family("istio_requests", "Requests received.", "counter")
+DURATION = Family("istio_request_duration_milliseconds", "Request durations, in ms.", "histogram")
+_CODES = (("200", Outcome.SUCCEEDED), ("500", Outcome.FAILED))
 
 
-def export(traffic: Traffic) -> Iterator[Metric]:
-    labels = [
-        "reporter",
-        "destination_workload",
-        "destination_workload_namespace",
-        "destination_service",
-        "destination_service_name",
-        "destination_service_namespace",
-        "request_protocol",
-        "response_code",
-    ]
-    requests = CounterMetricFamily("istio_requests", "Requests received.", labels=labels)
-    durations = HistogramMetricFamily(
-        "istio_request_duration_milliseconds", "Request durations, in ms.", labels=labels
-    )
-    for key, series in traffic.series.items():
-        namespace, workload = key
-        feeds = traffic.routes.get(key) or ()
-        service, service_namespace = "unknown", "unknown"
-        if feeds:
-            service, service_namespace = feeds[0].service, feeds[0].service_namespace
-        fqdn = "unknown" if not feeds else f"{service}.{service_namespace}.svc.cluster.local"
-        common = ["destination", workload, namespace, fqdn, service, service_namespace, "http"]
-        for code, count, failed in (
-            ("200", series.successes, False),
-            ("500", series.failures, True),
-        ):
-            if count:
-                requests.add_metric([*common, code], count)
-                durations.add_metric(
-                    [*common, code],
-                    _milliseconds(series.cumulative_seconds(failed=failed)),
-                    _latency_sum(series, failed=failed),
-                )
-    yield requests
-    yield durations
-
-
-def _latency_sum(series: Series, *, failed: bool) -> float:
-    if failed:
-        return series.failure_latency_sum_ms
-    return series.latency_sum_ms - series.failure_latency_sum_ms
+def series(workload: Exported) -> Iterator[Count | Latency]:
+    namespace, name = workload.key
+    feeds = workload.feeds
+    service, service_namespace = "unknown", "unknown"
+    if feeds:
+        service, service_namespace = feeds[0].service, feeds[0].service_namespace
+    fqdn = "unknown" if not feeds else f"{service}.{service_namespace}.svc.cluster.local"
+    common = {
+        "reporter": "destination",
+        "destination_workload": name,
+        "destination_workload_namespace": namespace,
+        "destination_service": fqdn,
+        "destination_service_name": service,
+        "destination_service_namespace": service_namespace,
+        "request_protocol": "http",
+    }
+    for code, outcome in _CODES:
+        yield Count(REQUESTS, {**common, "response_code": code}, outcome)
+        yield Latency(DURATION, {**common, "response_code": code}, outcome)
 
 
 PROVIDER = MeshsimProvider(
     name="istio",
     routes=(RouteSource(VIRTUAL_SERVICE, splits_of_virtual_service),),
-    export=export,
+    families=(REQUESTS, DURATION),
+    series=series,
 )

@@ -20,10 +20,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-from prometheus_client.core import HistogramMetricFamily, Metric
-
 from canary.kube.resources import KNATIVE_SERVICE
-from canary.sandbox.exporters.base import MeshsimProvider, RouteSource, Traffic
+from canary.sandbox.exporters.base import (
+    Count,
+    Exported,
+    Family,
+    Latency,
+    MeshsimProvider,
+    Outcome,
+    RouteSource,
+)
 from canary.sandbox.meshsim_objects import RATE_ANNOTATION, Backend, Split, parse_rate
 
 KIND: Final = "KnativeService"  # how a split read from a Knative Service is labelled
@@ -78,38 +84,26 @@ def _revision(deployment: str) -> str | None:
     )
 
 
-def export(traffic: Traffic) -> Iterator[Metric]:
-    # Envoy's counter has no `_total` suffix; the Python client would add one to a "counter"
-    # family's HELP and TYPE lines, so the family is declared untyped (rate() reads it the same).
-    requests = Metric(
-        "envoy_cluster_upstream_rq", "Upstream requests, by response code.", "untyped"
-    )
-    latency = HistogramMetricFamily(
-        "envoy_cluster_upstream_rq_time",
-        "Upstream request time, in ms.",
-        labels=["envoy_cluster_name"],
-    )
-    for key, series in traffic.series.items():
-        feeds = traffic.routes.get(key, ())
-        revision = _revision(key[1])
-        knative = any(feed.route_kind == KIND for feed in feeds)
-        if revision is None or not (knative or not feeds):
-            continue
-        cluster = f"{key[0]}/{revision}"
-        for code, count in (("200", series.successes), ("500", series.failures)):
-            if count:
-                requests.add_sample(
-                    "envoy_cluster_upstream_rq",
-                    {"envoy_cluster_name": cluster, "envoy_response_code": code},
-                    count,
-                )
-        latency.add_metric([cluster], series.cumulative(), series.latency_sum_ms)
-    yield requests
-    yield latency
+# Envoy's counter has no `_total` suffix; the Python client would add one to a "counter"
+# family's HELP and TYPE lines, so the family is declared untyped (rate() reads it the same).
+REQUESTS = Family("envoy_cluster_upstream_rq", "Upstream requests, by response code.", "untyped")
+LATENCY = Family("envoy_cluster_upstream_rq_time", "Upstream request time, in ms.", "histogram")
+
+
+def series(workload: Exported) -> Iterator[Count | Latency]:
+    revision = _revision(workload.key[1])
+    knative = any(feed.route_kind == KIND for feed in workload.feeds)
+    if revision is None or not (knative or not workload.feeds):
+        return
+    cluster = f"{workload.key[0]}/{revision}"
+    for code, outcome in (("200", Outcome.SUCCEEDED), ("500", Outcome.FAILED)):
+        yield Count(REQUESTS, {"envoy_cluster_name": cluster, "envoy_response_code": code}, outcome)
+    yield Latency(LATENCY, {"envoy_cluster_name": cluster}, Outcome.ALL)
 
 
 PROVIDER = MeshsimProvider(
     name="knative",
     routes=(RouteSource(KNATIVE_SERVICE, splits_of_service),),
-    export=export,
+    families=(REQUESTS, LATENCY),
+    series=series,
 )

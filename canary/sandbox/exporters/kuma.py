@@ -14,10 +14,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-from prometheus_client.core import HistogramMetricFamily, Metric
-
 from canary.kube.resources import TRAFFIC_ROUTE
-from canary.sandbox.exporters.base import MeshsimProvider, RouteSource, Traffic
+from canary.sandbox.exporters.base import (
+    Count,
+    Exported,
+    Family,
+    Latency,
+    MeshsimProvider,
+    Outcome,
+    RouteSource,
+)
 from canary.sandbox.meshsim_objects import RATE_ANNOTATION, Backend, Split, parse_rate
 
 KIND: Final = "TrafficRoute"
@@ -74,33 +80,26 @@ def splits_of_traffic_route(manifest: Mapping[str, Any]) -> list[Split]:
     ]
 
 
-def export(traffic: Traffic) -> Iterator[Metric]:
-    # Envoy's counter has no `_total` suffix; the Python client would add one to a "counter"
-    # family's HELP and TYPE lines, so the family is declared untyped (rate() reads it the same).
-    requests = Metric("envoy_cluster_upstream_rq", "Upstream requests by response code.", "untyped")
-    latency = HistogramMetricFamily(
-        "envoy_cluster_upstream_rq_time", "Upstream request time, in ms.", labels=["service"]
-    )
-    for key, series in traffic.series.items():
-        feed = next((f for f in traffic.routes.get(key, ()) if f.route_kind == KIND), None)
-        apex = _parse_tag(feed.route) if feed is not None else None
-        if feed is None or apex is None:
-            continue
-        service = f"{feed.service}_{feed.service_namespace}_svc_{apex[2]}"
-        for code, count in (("200", series.successes), ("500", series.failures)):
-            if count:
-                requests.add_sample(
-                    "envoy_cluster_upstream_rq",
-                    {"service": service, "envoy_response_code": code},
-                    count,
-                )
-        latency.add_metric([service], series.cumulative(), series.latency_sum_ms)
-    yield requests
-    yield latency
+# Envoy's counter has no `_total` suffix; the Python client would add one to a "counter"
+# family's HELP and TYPE lines, so the family is declared untyped (rate() reads it the same).
+REQUESTS = Family("envoy_cluster_upstream_rq", "Upstream requests by response code.", "untyped")
+LATENCY = Family("envoy_cluster_upstream_rq_time", "Upstream request time, in ms.", "histogram")
+
+
+def series(workload: Exported) -> Iterator[Count | Latency]:
+    feed = next((f for f in workload.feeds if f.route_kind == KIND), None)
+    apex = _parse_tag(feed.route) if feed is not None else None
+    if feed is None or apex is None:
+        return
+    service = f"{feed.service}_{feed.service_namespace}_svc_{apex[2]}"
+    yield Count(REQUESTS, {"service": service, "envoy_response_code": "200"}, Outcome.SUCCEEDED)
+    yield Count(REQUESTS, {"service": service, "envoy_response_code": "500"}, Outcome.FAILED)
+    yield Latency(LATENCY, {"service": service}, Outcome.ALL)
 
 
 PROVIDER = MeshsimProvider(
     name="kuma",
     routes=(RouteSource(TRAFFIC_ROUTE, splits_of_traffic_route),),
-    export=export,
+    families=(REQUESTS, LATENCY),
+    series=series,
 )

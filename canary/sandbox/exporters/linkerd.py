@@ -10,39 +10,37 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
-
 from canary.kube.resources import TRAFFIC_SPLIT
-from canary.sandbox.exporters.base import MeshsimProvider, RouteSource, Traffic
+from canary.sandbox.exporters.base import (
+    Count,
+    Exported,
+    Family,
+    Latency,
+    MeshsimProvider,
+    Outcome,
+    RouteSource,
+)
 from canary.sandbox.meshsim_objects import Split
 
+REQUESTS = Family("request", "Requests received.", "counter")
+RESPONSES = Family("response", "Responses sent, by classification and HTTP status.", "counter")
+LATENCY = Family("response_latency_ms", "Time to the response's headers, in ms.", "histogram")
 
-def export(traffic: Traffic) -> Iterator[Metric]:
-    labels = ["namespace", "deployment", "direction"]
-    requests = CounterMetricFamily("request", "Requests received.", labels=labels)
-    responses = CounterMetricFamily(
-        "response",
-        "Responses sent, by classification and HTTP status.",
-        labels=[*labels, "classification", "status_code"],
-    )
-    latency = HistogramMetricFamily(
-        "response_latency_ms", "Time to the response's headers, in ms.", labels=labels
-    )
-    for (namespace, deployment), series in traffic.series.items():
-        common = [namespace, deployment, "inbound"]
-        requests.add_metric(common, series.count)
-        if series.successes:
-            responses.add_metric([*common, "success", "200"], series.successes)
-        if series.failures:
-            responses.add_metric([*common, "failure", "500"], series.failures)
-        latency.add_metric(common, series.cumulative(), series.latency_sum_ms)
-    yield requests
-    yield responses
-    yield latency
+
+def series(workload: Exported) -> Iterator[Count | Latency]:
+    namespace, deployment = workload.key
+    common = {"namespace": namespace, "deployment": deployment, "direction": "inbound"}
+    yield Count(REQUESTS, common, Outcome.ALL)
+    success = {**common, "classification": "success", "status_code": "200"}
+    yield Count(RESPONSES, success, Outcome.SUCCEEDED)
+    failure = {**common, "classification": "failure", "status_code": "500"}
+    yield Count(RESPONSES, failure, Outcome.FAILED)
+    yield Latency(LATENCY, common, Outcome.ALL)
 
 
 PROVIDER = MeshsimProvider(
     name="linkerd",
     routes=(RouteSource(TRAFFIC_SPLIT, lambda manifest: [Split.from_manifest(manifest)]),),
-    export=export,
+    families=(REQUESTS, RESPONSES, LATENCY),
+    series=series,
 )

@@ -23,10 +23,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
-from prometheus_client.core import HistogramMetricFamily, Metric
-
 from canary.kube.resources import INGRESS
-from canary.sandbox.exporters.base import MeshsimProvider, RouteSource, Traffic
+from canary.sandbox.exporters.base import (
+    Count,
+    Exported,
+    Family,
+    Latency,
+    MeshsimProvider,
+    Outcome,
+    RouteSource,
+)
 from canary.sandbox.exporters.ingresses import ingress_class, ingress_paths, ingress_rate
 from canary.sandbox.meshsim_model import Feed
 from canary.sandbox.meshsim_objects import Backend, Split
@@ -127,48 +133,40 @@ def splits_of_ingresses(
     return splits
 
 
-def _labels(feed: Feed) -> list[str]:
+def _labels(feed: Feed) -> dict[str, str]:
     canary = f"{feed.service_namespace}-{feed.service}" if feed.route_kind == CANARY_KIND else ""
-    return [feed.namespace, feed.route, feed.service, canary]
+    return {
+        "namespace": feed.namespace,
+        "ingress": feed.route,
+        "service": feed.service,
+        "canary": canary,
+    }
 
 
-def export(traffic: Traffic) -> Iterator[Metric]:
-    labels = ["namespace", "ingress", "service", "canary"]
-    # ingress-nginx's counter has no `_total` suffix; prometheus_client's counter family would
-    # declare one, so the family is left untyped (PromQL's rate() reads it the same).
-    requests = Metric(
-        "nginx_ingress_controller_requests", "The total number of requests.", "unknown"
-    )
-    duration = HistogramMetricFamily(
-        "nginx_ingress_controller_response_duration_seconds",
-        "The time spent on receiving the response from the upstream server.",
-        labels=labels,
-    )
-    for key, series in traffic.series.items():
-        feed = next(
-            (f for f in traffic.routes.get(key, ()) if f.route_kind in (INGRESS_KIND, CANARY_KIND)),
-            None,
-        )
-        if feed is None:
-            continue
-        values = _labels(feed)
-        for status, count in (("200", series.successes), ("500", series.failures)):
-            if count:
-                sample = dict(
-                    zip([*labels, "method", "status"], [*values, "GET", status], strict=True)
-                )
-                requests.add_sample("nginx_ingress_controller_requests", sample, count)
-        buckets = [
-            (bound if bound == "+Inf" else f"{float(bound) / 1000:g}", count)
-            for bound, count in series.cumulative()
-        ]
-        duration.add_metric(values, buckets, series.latency_sum_ms / 1000)
-    yield requests
-    yield duration
+# ingress-nginx's counter has no `_total` suffix; prometheus_client's counter family would
+# declare one, so the family is left untyped (PromQL's rate() reads it the same).
+REQUESTS = Family("nginx_ingress_controller_requests", "The total number of requests.", "untyped")
+DURATION = Family(
+    "nginx_ingress_controller_response_duration_seconds",
+    "The time spent on receiving the response from the upstream server.",
+    "histogram",
+)
+
+
+def series(workload: Exported) -> Iterator[Count | Latency]:
+    kinds = (INGRESS_KIND, CANARY_KIND)
+    feed = next((f for f in workload.feeds if f.route_kind in kinds), None)
+    if feed is None:
+        return
+    labels = _labels(feed)
+    for status, outcome in (("200", Outcome.SUCCEEDED), ("500", Outcome.FAILED)):
+        yield Count(REQUESTS, {**labels, "method": "GET", "status": status}, outcome)
+    yield Latency(DURATION, labels, Outcome.ALL, seconds=True)
 
 
 PROVIDER = MeshsimProvider(
     name="nginx",
     routes=(RouteSource(INGRESS, parse_all=splits_of_ingresses),),
-    export=export,
+    families=(REQUESTS, DURATION),
+    series=series,
 )

@@ -22,12 +22,16 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
-from prometheus_client.core import HistogramMetricFamily, Metric
-
 from canary.kube.resources import INGRESS
-from canary.sandbox.exporters.base import MeshsimProvider, RouteSource, Traffic
+from canary.sandbox.exporters.base import (
+    Exported,
+    Family,
+    Latency,
+    MeshsimProvider,
+    Outcome,
+    RouteSource,
+)
 from canary.sandbox.exporters.ingresses import ingress_class, ingress_paths, ingress_rate
-from canary.sandbox.meshsim_model import Series
 from canary.sandbox.meshsim_objects import Backend, Split
 
 CLASS: Final = "skipper"
@@ -109,49 +113,28 @@ def route_id(namespace: str, ingress: str, service: str) -> str:
     return re.sub(r"\W", "_", "__".join(parts)).replace("kube__", "kube_", 1)
 
 
-def _seconds(series: Series) -> list[tuple[str, int]]:
-    return [
-        (bound if bound == "+Inf" else f"{float(bound) / 1000:g}", count)
-        for bound, count in series.cumulative()
-    ]
+RESPONSES = Family(
+    "skipper_response_duration_seconds",
+    "Duration of the responses, by route and status code.",
+    "histogram",
+)
+SERVED = Family("skipper_serve_route_duration_seconds", "Duration of serving a route.", "histogram")
 
 
-def export(traffic: Traffic) -> Iterator[Metric]:
-    responses = HistogramMetricFamily(
-        "skipper_response_duration_seconds",
-        "Duration of the responses, by route and status code.",
-        labels=["route", "code", "method"],
-    )
-    served = HistogramMetricFamily(
-        "skipper_serve_route_duration_seconds",
-        "Duration of serving a route.",
-        labels=["route"],
-    )
-    for key, series in traffic.series.items():
-        feed = next((f for f in traffic.routes.get(key, ()) if f.route_kind == KIND), None)
-        if feed is None:
-            continue
-        route = route_id(feed.namespace, feed.route, feed.service)
-        for code, failed in (("200", False), ("500", True)):
-            count = series.failures if failed else series.successes
-            if count:
-                latency_ms = (
-                    series.failure_latency_sum_ms
-                    if failed
-                    else series.latency_sum_ms - series.failure_latency_sum_ms
-                )
-                responses.add_metric(
-                    [route, code, "GET"],
-                    series.cumulative_seconds(failed=failed),
-                    latency_ms / 1000,
-                )
-        served.add_metric([route], _seconds(series), series.latency_sum_ms / 1000)
-    yield responses
-    yield served
+def series(workload: Exported) -> Iterator[Latency]:
+    feed = next((f for f in workload.feeds if f.route_kind == KIND), None)
+    if feed is None:
+        return
+    route = route_id(feed.namespace, feed.route, feed.service)
+    for code, outcome in (("200", Outcome.SUCCEEDED), ("500", Outcome.FAILED)):
+        labels = {"route": route, "code": code, "method": "GET"}
+        yield Latency(RESPONSES, labels, outcome, seconds=True)
+    yield Latency(SERVED, {"route": route}, Outcome.ALL, seconds=True)
 
 
 PROVIDER = MeshsimProvider(
     name="skipper",
     routes=(RouteSource(INGRESS, parse_all=splits_of_ingresses),),
-    export=export,
+    families=(RESPONSES, SERVED),
+    series=series,
 )

@@ -19,10 +19,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
-
 from canary.routers.traefik import KIND, ROUTE
-from canary.sandbox.exporters.base import MeshsimProvider, RouteSource, Traffic
+from canary.sandbox.exporters.base import (
+    Count,
+    Exported,
+    Family,
+    Latency,
+    MeshsimProvider,
+    Outcome,
+    RouteSource,
+)
 from canary.sandbox.meshsim_model import Feed
 from canary.sandbox.meshsim_objects import (
     Backend,
@@ -106,45 +112,30 @@ def service_label(feed: Feed) -> str:
     return f"{feed.service_namespace}-{feed.service}{port}{PROVIDER_SUFFIX}"
 
 
-def export(traffic: Traffic) -> Iterator[Metric]:
-    labels = ["service", "code", "method", "protocol"]
-    requests = CounterMetricFamily(
-        "traefik_service_requests", "How many HTTP requests processed on a service.", labels=labels
-    )
-    duration = HistogramMetricFamily(
-        "traefik_service_request_duration_seconds",
-        "How long it took to process the request on a service, partitioned by status code, "
-        "protocol, and method.",
-        labels=labels,
-    )
-    for key, series in traffic.series.items():
-        names = sorted(
-            service_label(f) for f in traffic.routes.get(key, ()) if f.route_kind == KIND
-        )
-        if not names:
-            continue
-        for code, count, failed in (
-            ("200", series.successes, False),
-            ("500", series.failures, True),
-        ):
-            if not count:
-                continue
-            values = [names[0], code, "GET", "http"]
-            requests.add_metric(values, count)
-            latency_sum_ms = (
-                series.failure_latency_sum_ms
-                if failed
-                else series.latency_sum_ms - series.failure_latency_sum_ms
-            )
-            duration.add_metric(
-                values, series.cumulative_seconds(failed=failed), latency_sum_ms / 1000
-            )
-    yield requests
-    yield duration
+REQUESTS = Family(
+    "traefik_service_requests", "How many HTTP requests processed on a service.", "counter"
+)
+DURATION = Family(
+    "traefik_service_request_duration_seconds",
+    "How long it took to process the request on a service, partitioned by status code, "
+    "protocol, and method.",
+    "histogram",
+)
+
+
+def series(workload: Exported) -> Iterator[Count | Latency]:
+    names = sorted(service_label(f) for f in workload.feeds if f.route_kind == KIND)
+    if not names:
+        return
+    for code, outcome in (("200", Outcome.SUCCEEDED), ("500", Outcome.FAILED)):
+        labels = {"service": names[0], "code": code, "method": "GET", "protocol": "http"}
+        yield Count(REQUESTS, labels, outcome)
+        yield Latency(DURATION, labels, outcome, seconds=True)
 
 
 PROVIDER = MeshsimProvider(
     name="traefik",
     routes=(RouteSource(ROUTE, splits_of_traefik_service),),
-    export=export,
+    families=(REQUESTS, DURATION),
+    series=series,
 )
