@@ -23,7 +23,7 @@ from canary.core.model import (
     Policy,
     RecordEvent,
 )
-from canary.core.transitions import Reason, enter, waiting_message
+from canary.core.transitions import Reason, enter, fresh_run, waiting_message
 
 # Phases in which the target runs as the canary and must not be scaled down by a repair.
 _CANARY_RUNNING = frozenset(
@@ -41,17 +41,11 @@ def initializing(policy: Policy, state: CanaryState, observation: Observation) -
     if not (policy.skip_analysis or observation.primary.ready):
         return _waiting_for_primary(policy, state, observation)
     message = f"Initialization done; the primary runs revision {revision}"
-    done = replace(
+    done = fresh_run(
         enter(state, Phase.INITIALIZED, now=observation.now, message=message),
-        canary_weight=0,
-        failed_checks=0,
-        iterations=0,
-        last_applied_revision=revision,
-        last_promoted_revision=revision,
+        applied=revision,
+        promoted=revision,
         last_step_at=None,
-        checks=(),
-        hold_reason="",
-        stalled=False,
     )
     return Decision(
         state=done, actions=(Initialize(), RecordEvent(reason=Reason.SYNCED, message=message))

@@ -60,6 +60,24 @@ def enter(state: CanaryState, phase: Phase, *, now: datetime, message: str) -> C
     )
 
 
+def fresh_run(
+    state: CanaryState, *, applied: str, promoted: str, last_step_at: datetime | None
+) -> CanaryState:
+    """`state` with a run's counters zeroed (weight, failed checks, iterations, checks), about
+    revision `applied` with the primary on `promoted`: where a run begins, or where
+    initialization leaves none under way."""
+    return replace(
+        state,
+        canary_weight=0,
+        failed_checks=0,
+        iterations=0,
+        checks=(),
+        last_applied_revision=applied,
+        last_promoted_revision=promoted,
+        last_step_at=last_step_at,
+    )
+
+
 def start_run(  # noqa: PLR0913 - keyword-only: how the run starts
     state: CanaryState,
     observation: Observation,
@@ -89,15 +107,11 @@ def start_run(  # noqa: PLR0913 - keyword-only: how the run starts
     revision = observation.target_revision
     what = "restarting analysis" if restarting else "starting analysis"
     message = f"New revision {revision} detected, {what}"
-    started = replace(
+    started = fresh_run(
         enter(state, Phase.PROGRESSING, now=observation.now, message=message),
-        canary_weight=0,
-        failed_checks=0,
-        iterations=0,
-        last_applied_revision=revision,
-        last_promoted_revision=promoted,
+        applied=revision,
+        promoted=promoted,
         last_step_at=observation.now if paced else None,
-        checks=(),
     )
     home = observation.route_weights == (TOTAL_WEIGHT, 0) and not mirror and not restarting
     route: tuple[Action, ...] = () if home else (replace(ALL_TO_PRIMARY, mirror=mirror),)

@@ -46,7 +46,6 @@ from canary.routers.kind import RouterKind
 from canary.routers.settings import RouteSettings
 
 MESH_ANNOTATION: Final = "kuma.io/mesh"  # on the Canary, as Flagger reads it
-OWNER_ANNOTATION: Final = HOLDER_ANNOTATION
 SERVICE_TAG: Final = "kuma.io/service"
 
 
@@ -78,7 +77,7 @@ def traffic_route(  # noqa: PLR0913 - keyword-only: what the object is made of
     own = dict(annotations) if annotations else {f"{port}.service.kuma.io": "http"}
     metadata: dict[str, Any] = {
         "name": route.apex,
-        "annotations": {**own, **GITOPS_OPT_OUT, OWNER_ANNOTATION: route_holder(route)},
+        "annotations": {**own, **GITOPS_OPT_OUT, HOLDER_ANNOTATION: route_holder(route)},
     }
     if labels:
         metadata["labels"] = dict(labels)

@@ -323,12 +323,7 @@ async def test_a_traffic_route_goes_with_the_namespace_of_its_reverting_canary(
             await providers.initialized(api, recorder, target, canary, within=60)
         assert await resources.get(api, TRAFFIC_ROUTE, NAME, namespace=None) is not None
         await resources.delete(api, NAMESPACE, namespace, namespace=None)
-        await eventually(
-            lambda: resources.get(api, TRAFFIC_ROUTE, NAME, namespace=None),
-            until=lambda found: found is None,
-            within=60,
-            what="the TrafficRoute deleted with its namespace",
-        )
+        await providers.until_gone(api, TRAFFIC_ROUTE, NAME, namespace=None, within=60)
     finally:
         await _remove_route(api, controller)
 
@@ -343,11 +338,6 @@ async def test_a_traffic_route_goes_with_its_canary(
         async with recorder.running():
             await _initialized(api, recorder, namespace)
         await resources.delete(api, CANARY, NAME, namespace=namespace)
-        await eventually(
-            lambda: resources.get(api, TRAFFIC_ROUTE, NAME, namespace=None),
-            until=lambda found: found is None,
-            within=30,
-            what="the TrafficRoute deleted with its Canary",
-        )
+        await providers.until_gone(api, TRAFFIC_ROUTE, NAME, namespace=None, within=30)
     finally:
         await _remove_route(api, controller)
