@@ -146,10 +146,24 @@ async def test_describe_and_the_dashboard_show_primary_and_canary_traffic(
         async with served(
             KubeconfigAccess(api, user="tester"), prometheus_url=sandbox.prometheus_url
         ) as client:
-            response = await client.get(
-                f"/canaries/{namespace}/{NAME}", headers={"Accept": "application/json"}
+
+            async def canary_page() -> dict[str, Any]:
+                response = await client.get(
+                    f"/canaries/{namespace}/{NAME}", headers={"Accept": "application/json"}
+                )
+                found: dict[str, Any] = await response.json()
+                return found
+
+            # The check's chart is a range query over the check's own window: its newest points
+            # fill in a scrape or two after the golden signals' instant rates do.
+            page = await eventually(
+                canary_page,
+                until=lambda found: (
+                    100.0 in found["metrics"]["checks"]["request-success-rate"]["values"]
+                ),
+                within=60,
+                what="the success-rate chart with a point at 100",
             )
-            page = await response.json()
     assert recorder.canary_weights[-1] in (20, 40), recorder.describe()
     primary_rate, canary_rate = rows["request rate"]
     assert primary_rate is not None, text
