@@ -14,8 +14,8 @@ it cannot have, gets `Ready=False` (`Conflict`, `InvalidName`) and writes nothin
 checks, and the writing of such a refusal, are in `canary.controller.vetting`.
 The decision's events are recorded after its status is written: they announce what the status
 says, and a cycle whose write loses a race (409) announces nothing. The cycle returns how long to
-wait before the next one is needed (`canary.controller.pacing`), or 0 when the decision has a
-follow-up (a run just acknowledged scales its canary up in the next cycle).
+wait before the next one is needed (`canary.controller.pacing`), or the decision's own
+`again_in` (a run just acknowledged scales its canary up a moment later).
 
 Waits on systems outside the cluster (metric queries, webhooks, alerts) run `outside_limit()`,
 without a slot of `--max-parallel`; the whole cycle is bounded by `canary.controller.deadline`.
@@ -280,7 +280,8 @@ class Reconciler:
                 weight=new_state.canary_weight,
             )
         polled = not workload_of(canary.spec.target_ref.kind).watched
-        return 0.0 if decision.follow_up else next_delay(policy, new_state, now, polled=polled)
+        paced = next_delay(policy, new_state, now, polled=polled)
+        return paced if decision.again_in is None else decision.again_in
 
     async def _act(self, context: Context, actions: tuple[Action, ...]) -> list[RecordEvent]:
         """Carry out the decision's actions but its events, which are returned: events say what

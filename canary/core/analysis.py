@@ -22,7 +22,6 @@ from canary.core.model import (
     Phase,
     Policy,
     RecordEvent,
-    ScaleCanary,
     SetWeights,
     Verdict,
 )
@@ -35,7 +34,14 @@ from canary.core.schedule import (
     strategy,
     tick_due,
 )
-from canary.core.transitions import Reason, enter, promote, rollback, waiting_message
+from canary.core.transitions import (
+    Reason,
+    enter,
+    promote,
+    rollback,
+    scale_up,
+    waiting_message,
+)
 
 
 def analyse(policy: Policy, state: CanaryState, observation: Observation) -> Decision:
@@ -45,7 +51,7 @@ def analyse(policy: Policy, state: CanaryState, observation: Observation) -> Dec
         # The run's first step is to scale the canary up (`start_run` only acknowledged the
         # change). Only before any step: a canary scaled to zero later (a ScaledObject with
         # minReplicaCount 0) is not fought over; it is waited for like any unready canary.
-        return Decision(state=state, actions=(ScaleCanary(up=True),))
+        return scale_up(state, now=now)
     if not observation.canary.ready:
         message = waiting_message("canary", observation.canary.message)
         return Decision(state=replace(state, message=message))

@@ -24,9 +24,10 @@ return (the most reported failure of Flagger and Argo Rollouts):
 `decide` is deterministic and pure: no I/O, no clock but `observation.now`, no randomness. The
 shell executes the returned actions in order and writes the returned state in one status patch,
 then records the decision's events (they announce what the status now says); if it crashes
-halfway, the next cycle's decision repeats what is still missing. A decision with `follow_up`
-has the next cycle run at once: a new revision is acknowledged (Progressing) in one cycle and
-its canary scaled up in the next (`canary.core.transitions.start_run`).
+halfway, the next cycle's decision repeats what is still missing. A decision with `again_in`
+has the next cycle run after that many seconds, not at the phase's pace: a new revision is
+acknowledged (Progressing) in one cycle and its canary scaled up in one a moment later
+(`canary.core.transitions.start_run`).
 """
 
 from __future__ import annotations

@@ -215,10 +215,10 @@ Action = Initialize | SetWeights | ScaleCanary | PromoteTemplate | RecordEvent
 
 @dataclass(frozen=True)
 class Decision:
-    """The next state and the actions that make it true. With `follow_up` the next cycle has
-    work of its own at once (a run that started scales its canary up there), so the shell runs
-    it without waiting for the phase's usual pace."""
+    """The next state and the actions that make it true. With `again_in` the next cycle has
+    work of its own after that many seconds (a run just acknowledged scales its canary up
+    then), so the shell runs it then rather than at the phase's usual pace."""
 
     state: CanaryState
     actions: tuple[Action, ...] = field(default=())
-    follow_up: bool = False
+    again_in: float | None = None

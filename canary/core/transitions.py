@@ -27,6 +27,12 @@ from canary.core.model import (
 from canary.core.schedule import TOTAL_WEIGHT
 
 ALL_TO_PRIMARY = SetWeights(primary=TOTAL_WEIGHT, canary=0)
+# Seconds between acknowledging a run (Progressing) and scaling its parked canary up. A burst of
+# new revisions (one base image bumped in a hundred services) is then acknowledged for all of
+# them before any scale-up sets off the cluster's work of starting canary pods (ReplicaSets,
+# pods, scheduling, endpoints), which would slow the acknowledgements still to come: measured
+# in bench/README.md ("detection"). A release starts that much later; its steps keep their pace.
+SCALE_UP_DELAY = 1.0
 
 
 class Reason(StrEnum):
@@ -100,9 +106,11 @@ def start_run(  # noqa: PLR0913 - keyword-only: how the run starts
     must change at once. The route is set to the primary unless it is already there, unmirrored
     (a run starting from a steady phase finds it so: that phase's end set it, and route repair
     keeps it); a restart always sets it, since the route may mirror or still carry the canary.
-    The canary is scaled up by the next cycle, at once (`follow_up`; see
-    `canary.core.analysis.analyse`), so a burst of changes is acknowledged first and acted on
-    right after, instead of each change waiting behind the others' writes.
+    A parked canary is scaled up `SCALE_UP_DELAY` later by another cycle (`again_in`; see
+    `canary.core.analysis.analyse`), which also records the `NewRevision` event, so a burst of
+    changes is acknowledged first and acted on right after, instead of each change waiting
+    behind the others' writes. A canary that is not parked has nothing to wait for: the event
+    goes with the acknowledgement and the analysis goes on at once.
     """
     revision = observation.target_revision
     what = "restarting analysis" if restarting else "starting analysis"
@@ -115,8 +123,20 @@ def start_run(  # noqa: PLR0913 - keyword-only: how the run starts
     )
     home = observation.route_weights == (TOTAL_WEIGHT, 0) and not mirror and not restarting
     route: tuple[Action, ...] = () if home else (replace(ALL_TO_PRIMARY, mirror=mirror),)
+    if observation.canary.parked:
+        return Decision(state=started, actions=route, again_in=SCALE_UP_DELAY)
     event = RecordEvent(reason=Reason.NEW_REVISION, message=message)
-    return Decision(state=started, actions=(*route, event), follow_up=True)
+    return Decision(state=started, actions=(*route, event), again_in=0.0)
+
+
+def scale_up(state: CanaryState, *, now: datetime) -> Decision:
+    """The run's first action on a parked canary: scale it up, announcing the run, once
+    `SCALE_UP_DELAY` passed since the run was acknowledged; until then, the time left."""
+    waited = (now - state.phase_since).total_seconds() if state.phase_since else SCALE_UP_DELAY
+    if waited < SCALE_UP_DELAY:
+        return Decision(state=state, again_in=SCALE_UP_DELAY - waited)
+    event = RecordEvent(reason=Reason.NEW_REVISION, message=state.message)
+    return Decision(state=state, actions=(ScaleCanary(up=True), event))
 
 
 def promote(state: CanaryState, *, now: datetime, message: str) -> Decision:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from canary.core.model import CanaryState, Phase, Policy, PromoteTemplate, Verdict
 from tests.unit.core.world import REV_A, REV_B, T0, World, ago, cycle
 
@@ -22,19 +24,23 @@ def run(
     policy: Policy, *, every: float, verdicts: dict[int, Verdict] | None = None
 ) -> tuple[list[tuple[int, str, int]], CanaryState, World]:
     """Cycle every `every` seconds until the run ends; the timeline of (second, phase, weight)
-    at each change. `verdicts` maps a cycle number to the checks' verdict (default Pass)."""
+    at each change, stamped with the second its cycle began (the cycles a decision asks for
+    itself run within it, the world's time passing meanwhile). `verdicts` maps a cycle number to
+    the checks' verdict (default Pass)."""
     state, world = released()
     timeline: list[tuple[int, str, int]] = []
     for number in range(500):
+        began = round((world.now - T0).total_seconds())
         verdict = (verdicts or {}).get(number, Verdict.PASS)
         decision = cycle(policy, state, world, verdict=verdict)
         moment = (decision.state.phase.value, decision.state.canary_weight)
         if not timeline or timeline[-1][1:] != moment:
-            timeline.append((round((world.now - T0).total_seconds()), *moment))
+            timeline.append((began, *moment))
         state = decision.state
         if state.phase in {Phase.SUCCEEDED, Phase.FAILED} and number > 0:
             break
-        world.advance(every)
+        next_cycle = T0 + timedelta(seconds=every * (number + 1))
+        world.advance(max(0.0, (next_cycle - world.now).total_seconds()))
     return timeline, state, world
 
 
@@ -42,7 +48,7 @@ def test_a_good_release_walks_10_30_50_then_promotes() -> None:
     timeline, state, world = run(POLICY, every=20)
 
     assert timeline == [
-        (0, "Progressing", 0),  # new revision: canary scaled up, route 100/0
+        (0, "Progressing", 0),  # new revision: acknowledged, the canary scaled up a second later
         (20, "Progressing", 10),  # canary ready: first step, no checks at weight 0
         (80, "Progressing", 30),  # one interval later, checks passed
         (140, "Progressing", 50),

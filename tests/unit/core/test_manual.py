@@ -72,7 +72,7 @@ def test_retry_runs_the_failed_revision_again_once() -> None:
     retried = decide(POLICY, state, observe(retry_revision=REV_B, retry_failed_at=ago(120)))
     assert retried.state.phase is Phase.PROGRESSING
     assert retried.state.failed_checks == 0
-    assert retried.follow_up  # the next cycle scales the canary up
+    assert retried.again_in == 0.0  # the canary is up: the analysis goes on at once
     assert reasons(retried) == ("NewRevision", "Retry")
     assert would_start_run(state, observe(retry_revision=REV_B, retry_failed_at=ago(120)))
 

@@ -1,27 +1,44 @@
-"""A run starts in two cycles: the change is acknowledged (Progressing), then the canary scaled up.
+"""A run starts in two steps: the change is acknowledged (Progressing), then the canary scaled up.
 
 The first cycle writes only what must change at once (the route only when it is not already on
-the primary, unmirrored) and asks for a follow-up cycle; the follow-up scales the parked canary
-up, and only a run that has taken no step yet does so.
+the primary, unmirrored) and asks for another cycle `SCALE_UP_DELAY` later; that one scales the
+parked canary up and records the `NewRevision` event. Only a run that has taken no step yet does
+so. A canary that is not parked has nothing to wait for.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from canary.core.decide import decide
 from canary.core.model import (
+    Observation,
     Phase,
     Policy,
     ScaleCanary,
     SetWeights,
     WorkloadReadiness,
 )
-from tests.unit.core.world import REV_B, REV_C, T0, effects, observe, reasons, running, steady
+from canary.core.transitions import SCALE_UP_DELAY
+from tests.unit.core.world import (
+    REV_B,
+    REV_C,
+    T0,
+    effects,
+    observe,
+    reasons,
+    running,
+    steady,
+)
 
 POLICY = Policy(interval=60, threshold=2, step_weights=(10, 30, 50), progress_deadline=600)
 PARKED = WorkloadReadiness(exists=True, ready=False, message="scaled to zero", parked=True)
 HOME = (100, 0)
+
+
+def later(seconds: float) -> Observation:
+    return observe(now=T0 + timedelta(seconds=seconds), route_weights=HOME, canary=PARKED)
 
 
 def test_a_new_revision_with_the_route_home_is_only_acknowledged() -> None:
@@ -30,25 +47,38 @@ def test_a_new_revision_with_the_route_home_is_only_acknowledged() -> None:
     assert decision.state.phase is Phase.PROGRESSING
     assert decision.state.last_applied_revision == REV_B
     assert effects(decision) == ()
-    assert reasons(decision) == ("NewRevision",)
-    assert decision.follow_up
+    assert reasons(decision) == ()  # announced with the scale-up
+    assert decision.again_in == SCALE_UP_DELAY
 
 
-def test_the_follow_up_scales_the_parked_canary_up_and_changes_nothing_else() -> None:
+def test_the_canary_is_scaled_up_and_the_run_announced_once_the_delay_passed() -> None:
     started = decide(POLICY, steady(), observe(route_weights=HOME, canary=PARKED)).state
 
-    follow_up = decide(POLICY, started, observe(route_weights=HOME, canary=PARKED))
+    scaled = decide(POLICY, started, later(SCALE_UP_DELAY))
 
-    assert effects(follow_up) == (ScaleCanary(up=True),)
-    assert reasons(follow_up) == ()
-    assert follow_up.state == started
-    assert not follow_up.follow_up
+    assert effects(scaled) == (ScaleCanary(up=True),)
+    assert reasons(scaled) == ("NewRevision",)
+    assert f"New revision {REV_B} detected" in scaled.actions[-1].message  # type: ignore[union-attr]
+    assert scaled.state == started
+    assert scaled.again_in is None  # the phase's pace again
+
+
+def test_a_cycle_within_the_delay_changes_nothing_and_asks_for_the_rest_of_it() -> None:
+    started = decide(POLICY, steady(), observe(route_weights=HOME, canary=PARKED)).state
+
+    early = decide(POLICY, started, later(SCALE_UP_DELAY / 4))
+
+    assert effects(early) == ()
+    assert reasons(early) == ()
+    assert early.state == started
+    assert early.again_in == SCALE_UP_DELAY * 3 / 4
 
 
 def test_a_route_not_known_to_be_home_is_set_in_the_first_cycle() -> None:
     for seen in (None, (70, 30)):
         decision = decide(POLICY, steady(), observe(route_weights=seen, canary=PARKED))
         assert effects(decision) == (SetWeights(primary=100, canary=0),), seen
+        assert decision.again_in == SCALE_UP_DELAY
 
 
 def test_a_mirroring_run_always_sets_its_route() -> None:
@@ -59,14 +89,15 @@ def test_a_mirroring_run_always_sets_its_route() -> None:
     assert effects(decision) == (SetWeights(primary=100, canary=0, mirror=True),)
 
 
-def test_a_restart_sets_the_route_even_at_weight_zero() -> None:
+def test_a_restart_sets_the_route_and_announces_at_once_with_the_canary_up() -> None:
     state = running(canary_weight=0)
 
     decision = decide(POLICY, state, observe(target_revision=REV_C, route_weights=HOME))
 
     assert decision.state.last_applied_revision == REV_C
     assert effects(decision) == (SetWeights(primary=100, canary=0),)
-    assert decision.follow_up
+    assert reasons(decision) == ("NewRevision",)
+    assert decision.again_in == 0.0  # nothing to scale up: the analysis goes on at once
 
 
 def test_a_canary_parked_after_the_first_step_is_waited_for_not_scaled() -> None:

@@ -41,7 +41,7 @@ def test_a_waiting_revision_starts_once_there_is_room() -> None:
     started = decide(POLICY, waiting, observe())
     assert started.state.phase is Phase.PROGRESSING
     assert started.state.last_applied_revision == REV_B
-    assert started.follow_up  # the next cycle scales the canary up
+    assert started.again_in is not None  # the next cycle comes at once, or scales up
 
 
 def test_a_revert_while_waiting_returns_to_steady_without_a_run() -> None:

@@ -154,7 +154,8 @@ def cycle(
     policy: Policy, state: CanaryState, world: World, *, verdict: Verdict = Verdict.PASS
 ) -> Decision:
     """One reconcile cycle: run the checks if due, decide, execute; and, as the shell does, the
-    decision's follow-up cycle at once (the returned decision holds the actions of both)."""
+    cycle the decision asks for `again_in` seconds later, the time passing meanwhile (the
+    returned decision holds the actions of them all)."""
     actions: tuple[Action, ...] = ()
     while True:
         due = checks_due(policy, state, world.now)
@@ -162,6 +163,7 @@ def cycle(
         decision = decide(policy, state, world.observation(checks))
         world.apply(decision.actions)
         actions += decision.actions
-        if not decision.follow_up:
+        if decision.again_in is None:
             return replace(decision, actions=actions)
+        world.advance(decision.again_in)
         state = decision.state
