@@ -131,12 +131,19 @@ def start_run(  # noqa: PLR0913 - keyword-only: how the run starts
 
 def scale_up(state: CanaryState, *, now: datetime) -> Decision:
     """The run's first action on a parked canary: scale it up, announcing the run, once
-    `SCALE_UP_DELAY` passed since the run was acknowledged; until then, the time left."""
+    `SCALE_UP_DELAY` passed since the run was acknowledged; until then, the time left.
+
+    The status then says the canary is being scaled up, which is also how a later cycle that
+    still sees it parked (its watch event not in yet) knows the run was announced: it scales
+    up again (the same absolute write) without a second event or notification."""
     waited = (now - state.phase_since).total_seconds() if state.phase_since else SCALE_UP_DELAY
     if waited < SCALE_UP_DELAY:
         return Decision(state=state, again_in=SCALE_UP_DELAY - waited)
+    if state.message == SCALING_UP:
+        return Decision(state=state, actions=(ScaleCanary(up=True),))
     event = RecordEvent(reason=Reason.NEW_REVISION, message=state.message)
-    return Decision(state=state, actions=(ScaleCanary(up=True), event))
+    scaling = replace(state, message=SCALING_UP)
+    return Decision(state=scaling, actions=(ScaleCanary(up=True), event))
 
 
 def promote(state: CanaryState, *, now: datetime, message: str) -> Decision:
@@ -171,6 +178,9 @@ def waiting_message(workload: str, detail: str) -> str:
     """Why a run holds while `workload` ("canary" or "primary") is not ready."""
     base = f"Waiting for the {workload} to be ready"
     return f"{base}: {detail}" if detail else base
+
+
+SCALING_UP = waiting_message("canary", "scaling it up from zero")
 
 
 def expected_weights(state: CanaryState) -> tuple[int, int]:

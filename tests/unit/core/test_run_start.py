@@ -2,8 +2,8 @@
 
 The first cycle writes only what must change at once (the route only when it is not already on
 the primary, unmirrored) and asks for another cycle `SCALE_UP_DELAY` later; that one scales the
-parked canary up and records the `NewRevision` event. Only a run that has taken no step yet does
-so. A canary that is not parked has nothing to wait for.
+parked canary up and records the `NewRevision` event, once. Only a run that has taken no step yet
+does so. A canary that is not parked has nothing to wait for.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from canary.core.model import (
     SetWeights,
     WorkloadReadiness,
 )
-from canary.core.transitions import SCALE_UP_DELAY
+from canary.core.transitions import SCALE_UP_DELAY, SCALING_UP
 from tests.unit.core.world import (
     REV_B,
     REV_C,
@@ -59,8 +59,19 @@ def test_the_canary_is_scaled_up_and_the_run_announced_once_the_delay_passed() -
     assert effects(scaled) == (ScaleCanary(up=True),)
     assert reasons(scaled) == ("NewRevision",)
     assert f"New revision {REV_B} detected" in scaled.actions[-1].message  # type: ignore[union-attr]
-    assert scaled.state == started
+    assert scaled.state == replace(started, message=SCALING_UP)
     assert scaled.again_in is None  # the phase's pace again
+
+
+def test_a_canary_still_seen_parked_after_its_scale_up_is_scaled_again_not_announced() -> None:
+    started = decide(POLICY, steady(), observe(route_weights=HOME, canary=PARKED)).state
+    scaled = decide(POLICY, started, later(SCALE_UP_DELAY)).state
+
+    again = decide(POLICY, scaled, later(SCALE_UP_DELAY + 0.5))  # its watch event not in yet
+
+    assert effects(again) == (ScaleCanary(up=True),)
+    assert reasons(again) == ()
+    assert again.state == scaled
 
 
 def test_a_cycle_within_the_delay_changes_nothing_and_asks_for_the_rest_of_it() -> None:
