@@ -141,7 +141,10 @@ def scale_up(state: CanaryState, *, now: datetime) -> Decision:
         return Decision(state=state, again_in=SCALE_UP_DELAY - waited)
     if state.message == SCALING_UP:
         return Decision(state=state, actions=(ScaleCanary(up=True),))
-    event = RecordEvent(reason=Reason.NEW_REVISION, message=state.message)
+    # Named from the revision, not the status message, which a pause or a held tick during
+    # the delay may have changed.
+    message = f"New revision {state.last_applied_revision} detected, scaling up the canary"
+    event = RecordEvent(reason=Reason.NEW_REVISION, message=message)
     scaling = replace(state, message=SCALING_UP)
     return Decision(state=scaling, actions=(ScaleCanary(up=True), event))
 

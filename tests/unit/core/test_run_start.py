@@ -16,6 +16,7 @@ from canary.core.model import (
     Observation,
     Phase,
     Policy,
+    RecordEvent,
     ScaleCanary,
     SetWeights,
     WorkloadReadiness,
@@ -58,7 +59,9 @@ def test_the_canary_is_scaled_up_and_the_run_announced_once_the_delay_passed() -
 
     assert effects(scaled) == (ScaleCanary(up=True),)
     assert reasons(scaled) == ("NewRevision",)
-    assert f"New revision {REV_B} detected" in scaled.actions[-1].message  # type: ignore[union-attr]
+    event = scaled.actions[-1]
+    assert isinstance(event, RecordEvent)
+    assert event.message == f"New revision {REV_B} detected, scaling up the canary"
     assert scaled.state == replace(started, message=SCALING_UP)
     assert scaled.again_in is None  # the phase's pace again
 
