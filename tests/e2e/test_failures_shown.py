@@ -18,6 +18,7 @@ from typing import Any
 from kubernetes_asyncio.client import ApiClient
 
 from canary.controller.failures import FAILURES_SHOWN, RECONCILE_FAILED
+from canary.controller.scheduler import MAX_BACKOFF
 from canary.kube import resources
 from canary.kube.resources import CANARY
 from canary.sandbox.binaries import default_cache_root, ensure_binaries
@@ -175,12 +176,13 @@ async def test_a_cycle_that_keeps_failing_shows_on_the_canary_until_it_succeeds(
     reading = kstatus.read(shown)
     assert (reading.status, reading.message) == ("Failed", ready["message"])
 
-    # It keeps failing; the Canary gets one event, not one per retry.
+    # It keeps failing; the Canary gets one event, not one per retry. The retry comes after the
+    # scheduler's backoff, which from the 7th failure on is MAX_BACKOFF with its +-25 % jitter.
     failed_when_shown = _failed_cycles(controller)
     await eventually(
         partial(_failed_cycles_now, controller),
         until=lambda count: count > failed_when_shown,
-        within=60,
+        within=MAX_BACKOFF * 1.25 + 15,
         what="another failed cycle",
     )
     warnings = [
