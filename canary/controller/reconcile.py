@@ -250,12 +250,8 @@ class Reconciler:
             notes=notes,
         ):
             self.witness.written(key, started)
-        leave_limit()  # the decision is recorded: announcing it holds back no one
-        for event in announced:
-            await execute(context, event)
-        warnings = alert_warnings(canary.status, notes) + ignored_warnings(canary.status, notes)
-        for reason, message in warnings:
-            await record_event(self.api, raw, reason=reason, message=message, warning=True)
+        # Recorded as soon as the status is written, before anything is announced: a scrape that
+        # sees the Canary's new phase soon sees its counters too, and `finished` is the write.
         self.releases.record_cycle(
             canary,
             policy=policy,
@@ -266,6 +262,12 @@ class Reconciler:
             started=now,
             finished=datetime.now(UTC),
         )
+        leave_limit()  # the decision is recorded: announcing it holds back no one
+        for event in announced:
+            await execute(context, event)
+        warnings = alert_warnings(canary.status, notes) + ignored_warnings(canary.status, notes)
+        for reason, message in warnings:
+            await record_event(self.api, raw, reason=reason, message=message, warning=True)
         await clear_spent(self.api, raw, phase=new_state.phase.value)
         external = bool(canary.spec.analysis.webhooks or canary.spec.analysis.alerts)
         changed = bool(events) or new_state.phase != state.phase

@@ -106,11 +106,14 @@ async def test_after_a_release_the_metrics_describe_it(
         outcome = await recorder.outcome(since=released, within=RUN_WITHIN)
         assert outcome.phase == "Succeeded", recorder.describe()
 
-    # The controller records a cycle right after its status write: poll, never sleep.
+    # The phase gauge follows the decision, the outcome counter the status write that comes
+    # after it: poll until both say Succeeded, never sleep.
+    outcome_labels = {**labels, "deployment_strategy": "canary", "analysis_status": "completed"}
     scrape = await eventually(
         lambda: _scrape(controller),
         until=lambda scrape: (
             scrape.value("canary_canaries", namespace=namespace, phase="Succeeded") == 1
+            and scrape.value("flagger_canary_successes_total", **outcome_labels) is not None
             and scrape.value("flagger_canary_weight", workload=NAME, namespace=namespace) == 0
         ),
         within=10,
