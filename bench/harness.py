@@ -39,7 +39,7 @@ from canary.sandbox import cluster, processes
 from canary.sandbox.binaries import default_cache_root, ensure_binaries
 from canary.sandbox.controller import controller_argv
 from canary.sandbox.ports import free_ports
-from canary.sandbox.state import SandboxState
+from canary.sandbox.state import MESHSIM_SCRAPE_INTERVAL, SandboxState
 
 RESULTS = Path(__file__).with_name("results.jsonl")
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "podinfo"
@@ -63,8 +63,11 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 @contextlib.contextmanager
-def sandbox(directory: Path | None) -> Iterator[SandboxState]:
-    """A running sandbox: the one in `directory` if it is up (left running), else a new one."""
+def sandbox(
+    directory: Path | None, *, scrape_interval: str = MESHSIM_SCRAPE_INTERVAL
+) -> Iterator[SandboxState]:
+    """A running sandbox: the one in `directory` if it is up (left running), else a new one,
+    whose Prometheus scrapes the mesh simulator every `scrape_interval`."""
     if directory is not None:
         existing = SandboxState.load(directory)
         if existing is not None and cluster.is_up(existing):
@@ -73,7 +76,8 @@ def sandbox(directory: Path | None) -> Iterator[SandboxState]:
     with contextlib.ExitStack() as stack:
         if directory is None:
             directory = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "sandbox"
-        state = cluster.up(directory, ensure_binaries(default_cache_root(), _quiet), _quiet)
+        binaries = ensure_binaries(default_cache_root(), _quiet)
+        state = cluster.up(directory, binaries, _quiet, scrape_interval=scrape_interval)
         try:
             yield state
         finally:

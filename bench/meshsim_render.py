@@ -15,7 +15,7 @@ process (`time.process_time`, so other work on the machine does not count):
 - `still_ms` p50: a scrape right after another, nothing moved;
 - `advance_ms`: the four ticks of one simulated second, for scale;
 - `lines` and `bytes` of one scrape;
-- `plan_ms`: `plan` and `feeds` (what each relisting computes) for the objects of N Canaries as
+- `plan_ms`: `plan` and `feeds` (what each new plan computes) for the objects of N Canaries as
   the controller leaves them between releases: a TrafficSplit, the target (scaled to zero) and
   its primary, the Services `<name>`, `<name>-primary` and `<name>-canary`.
 

@@ -1,5 +1,6 @@
 """Scale: N Canaries on one controller, created at once, then idle, then R of them releasing.
 
+    canary sandbox up --dir /tmp/sb-bench --scrape-interval 15s
     .venv/bin/python bench/scale.py --dir /tmp/sb-bench --canaries 1000 --releasing 100
 
 1. **Creation burst.** N Deployments (examples/podinfo's, 1 replica, kwok runs the pods, on
@@ -52,6 +53,11 @@ from canary.sandbox.nodes import NODE, fake_node
 INTERVAL = 10
 CONCURRENCY = 16
 SAMPLE_EVERY = 5.0
+# How often the sandbox's Prometheus scrapes the mesh simulator, for a sandbox this starts; start
+# one for `--dir` with `canary sandbox up --scrape-interval 15s`. No Canary here has a metric
+# check, and at 1000 Canaries a scrape is 18 MB: every second, Prometheus and the simulator took
+# 0.3 of the machine's 2 cores from the API server (bench/README.md).
+SCRAPE_INTERVAL = "15s"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -416,7 +422,7 @@ async def room_for(api: ApiClient, pods: int) -> AsyncIterator[None]:
 
 
 async def main(arguments: argparse.Namespace) -> None:
-    with harness.sandbox(arguments.dir) as state:
+    with harness.sandbox(arguments.dir, scrape_interval=SCRAPE_INTERVAL) as state:
         async with harness.client(state) as api, harness.namespace(api, "scale") as namespace:
             # Every releasing Canary at once: no limit of releases under way (default 10).
             extra = ["--max-progressing=0"]
@@ -473,6 +479,7 @@ async def main(arguments: argparse.Namespace) -> None:
                     "metric_checks": 0,
                     "creation_concurrency": CONCURRENCY,
                     "nice": os.nice(0),
+                    "meshsim_scrape_interval": state.scrape_interval,
                 }
                 harness.record("scale", figures)
 

@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import argparse
+import re
 import sys
 from pathlib import Path
 
 from canary.sandbox import cluster
 from canary.sandbox.binaries import ensure_binaries
 from canary.sandbox.graphite import ensure_graphite
-from canary.sandbox.state import SandboxState
+from canary.sandbox.state import MESHSIM_SCRAPE_INTERVAL, SandboxState
 
 
 def report(message: str) -> None:
     print(f"sandbox: {message}", file=sys.stderr, flush=True)
 
 
-def run(action: str, *, state_dir: Path, cache: Path) -> int:
+def scrape_interval(text: str) -> str:
+    """`--scrape-interval`: a Prometheus duration of whole seconds or minutes (argparse type)."""
+    if not re.fullmatch(r"[1-9][0-9]*(s|m)", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a scrape interval: write whole seconds or minutes, "
+            "as Prometheus does (1s, 15s, 1m)"
+        )
+    return text
+
+
+def run(
+    action: str, *, state_dir: Path, cache: Path, scrape_interval: str = MESHSIM_SCRAPE_INTERVAL
+) -> int:
     match action:
         case "build":
             binaries = ensure_binaries(cache, report)
@@ -24,7 +38,7 @@ def run(action: str, *, state_dir: Path, cache: Path) -> int:
             return 0
         case "up":
             binaries = ensure_binaries(cache, report)
-            state = cluster.up(state_dir, binaries, report)
+            state = cluster.up(state_dir, binaries, report, scrape_interval=scrape_interval)
             print(cluster.env_exports(state))
             return 0
         case "down":
@@ -51,7 +65,8 @@ def _print_status(state_dir: Path) -> int:
     health = "up" if up else "DEGRADED"
     print(f"{health}: Kubernetes {state.kubernetes_version} at {state.api_server_url}")
     print(f"  kubeconfig  {state.kubeconfig}")
-    print(f"  prometheus  {state.prometheus_url}")
+    every = state.scrape_interval
+    print(f"  prometheus  {state.prometheus_url} (scrapes the mesh simulator every {every})")
     for component in cluster.status(state):
         mark = "running" if component.running else "STOPPED"
         print(f"  {component.name:<24} pid {component.pid:<8} {mark:<8} log {component.log}")

@@ -38,14 +38,12 @@ from canary.sandbox.readiness import (
     insecure_ssl_context,
     wait_until,
 )
-from canary.sandbox.state import Ports, SandboxState
+from canary.sandbox.state import MESHSIM_SCRAPE_INTERVAL, Ports, SandboxState
 
 ArgvBuilder = Callable[[Binaries, Ports, components.Layout], list[str]]
 
 API_SERVER_TIMEOUT = 90.0
 COMPONENT_TIMEOUT = 60.0
-# The mesh simulator's counters move every 250 ms; a 1 s scrape lets short rate windows work.
-MESHSIM_SCRAPE_INTERVAL = "1s"
 
 
 @contextmanager
@@ -103,12 +101,24 @@ def is_up(state: SandboxState) -> bool:
     )
 
 
-def up(state_dir: Path, binaries: Binaries, report: Report) -> SandboxState:
-    """Start a sandbox in `state_dir`, or return the one already running there."""
+def up(
+    state_dir: Path,
+    binaries: Binaries,
+    report: Report,
+    *,
+    scrape_interval: str = MESHSIM_SCRAPE_INTERVAL,
+) -> SandboxState:
+    """Start a sandbox in `state_dir`, or return the one already running there. Prometheus
+    scrapes the mesh simulator every `scrape_interval` (a Prometheus duration)."""
     with _state_lock(state_dir):
         existing = SandboxState.load(state_dir)
         if existing is not None and is_up(existing):
             report(f"sandbox already up at {existing.api_server_url}; nothing changed")
+            if existing.scrape_interval != scrape_interval:
+                report(
+                    f"its Prometheus scrapes the mesh simulator every {existing.scrape_interval}, "
+                    f"not {scrape_interval}: `canary sandbox down` first to change that"
+                )
             return existing
         if existing is not None:
             what = "from an older version" if _outdated(existing) else "that is not fully running"
@@ -118,7 +128,10 @@ def up(state_dir: Path, binaries: Binaries, report: Report) -> SandboxState:
         state_dir.mkdir(parents=True)
         started = time.monotonic()
         starter = _Starter(
-            _initial_state(state_dir, binaries), binaries, components.Layout(state_dir), report
+            _initial_state(state_dir, binaries, scrape_interval=scrape_interval),
+            binaries,
+            components.Layout(state_dir),
+            report,
         )
         try:
             asyncio.run(_start_cluster(starter))
@@ -132,7 +145,7 @@ def up(state_dir: Path, binaries: Binaries, report: Report) -> SandboxState:
         return state
 
 
-def _initial_state(state_dir: Path, binaries: Binaries) -> SandboxState:
+def _initial_state(state_dir: Path, binaries: Binaries, *, scrape_interval: str) -> SandboxState:
     ports = Ports.from_list(free_ports(Ports.count()))
     return SandboxState(
         directory=str(state_dir),
@@ -142,6 +155,7 @@ def _initial_state(state_dir: Path, binaries: Binaries) -> SandboxState:
         bin_dirs=tuple(str(d) for d in binaries.bin_dirs),
         kubernetes_version=KUBERNETES_VERSION,
         crd_versions=crd_versions(),
+        scrape_interval=scrape_interval,
     )
 
 
@@ -214,7 +228,7 @@ async def _start_cluster(starter: _Starter) -> None:
             jobs=[
                 ScrapeJob("prometheus", f"127.0.0.1:{ports.prometheus}"),
                 ScrapeJob(
-                    "meshsim", f"127.0.0.1:{ports.meshsim}", interval=MESHSIM_SCRAPE_INTERVAL
+                    "meshsim", f"127.0.0.1:{ports.meshsim}", interval=starter.state.scrape_interval
                 ),
             ],
         )

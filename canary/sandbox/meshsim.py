@@ -2,21 +2,20 @@
 
     python -m canary.sandbox.meshsim --kubeconfig K --port P [--rate 20]
 
-A test instrument of the sandbox (docs/sandbox.md). Every second it lists the route objects of
-every provider it imitates (`exporters/registry.py`: TrafficSplits, HTTPRoutes, ...), the
-Services, Deployments and DaemonSets of all namespaces and works out which workload gets how
-many requests (meshsim_model.plan); every 250 ms it counts the requests due since the last
-tick. It serves the counts on http://127.0.0.1:P/metrics (written by `meshsim_exposition`), for
-the sandbox's Prometheus to scrape, once per provider's exporter: under the Linkerd proxy's names
-and labels, as the application's own `http_request_duration_seconds` histogram (what podinfo
-exports, labelled as Flagger's `kubernetes-pods` scrape job labels it), and so on. It answers
-/healthz.
+A test instrument of the sandbox (docs/sandbox.md). It watches the route objects of every
+provider it imitates (`exporters/registry.py`: TrafficSplits, HTTPRoutes, ...), the Services,
+Deployments and DaemonSets of all namespaces and, after changes, at most once a second, works out
+which workload gets how many requests (meshsim_model.plan); every 250 ms it counts the requests
+due since the last tick. It serves the counts on http://127.0.0.1:P/metrics (written by
+`meshsim_exposition`), for the sandbox's Prometheus to scrape, once per provider's exporter:
+under the Linkerd proxy's names and labels, as the application's own
+`http_request_duration_seconds` histogram (what podinfo exports, labelled as Flagger's
+`kubernetes-pods` scrape job labels it), and so on. It answers /healthz.
 
-Relisting instead of watching keeps it simple and self-healing (no resource versions, no 410s):
-a few list calls a second, cheap for a sandbox's few hundred objects. With thousands (the scale
-benchmark's) the lists would load the API server more than anything measured, so the pause
-between two lists grows with what they returned: one second per `OBJECTS_PER_SECOND` objects,
-never less than the relist interval. Routes then change in the metrics that much later.
+It watches (canary.kube.watch: resumes, relists on 410) instead of relisting: with a thousand
+Canaries' 5000 objects, a relisting every few seconds was a second of the API server's CPU each
+time, on the machine whose API server the scale benchmark measures. A kind whose CRD is not
+installed counts as empty, and is looked for again every second.
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ from canary.kube import resources
 from canary.kube.client import ApiClient, api_client
 from canary.kube.errors import KubeError
 from canary.kube.resources import DAEMON_SET, DEPLOYMENT, SERVICE, ResourceKind
+from canary.kube.watch import WatchEvent, watch
 from canary.sandbox.exporters.base import Traffic
 from canary.sandbox.exporters.registry import PROVIDERS
 from canary.sandbox.meshsim_exposition import Exposition
@@ -47,10 +47,9 @@ from canary.sandbox.meshsim_objects import DEFAULT_RATE, Key, Service, Split, Wo
 
 log = logging.getLogger("canary.sandbox.meshsim")
 
-RELIST_INTERVAL = 1.0
-OBJECTS_PER_SECOND = 500  # listed objects per second of pause between two lists, at most
+PLAN_INTERVAL = 1.0  # seconds between two plans, at least
+RECHECK_INTERVAL = 1.0  # seconds between two looks for a CRD that is not installed (yet)
 TICK_INTERVAL = 0.25
-LIST_TIMEOUT = 5.0
 
 
 def traffic(simulator: Simulator) -> Traffic:
@@ -58,43 +57,92 @@ def traffic(simulator: Simulator) -> Traffic:
     return Traffic(series=simulator.series(), routes=simulator.routes, pod_name=simulator.pod_name)
 
 
-class Relister:
-    """Lists the cluster's routing objects and hands the resulting plan to the simulator."""
+class Follower:
+    """Watches the cluster's routing objects and hands the plan they make to the simulator."""
 
     def __init__(self, client: ApiClient, simulator: Simulator, *, default_rate: float) -> None:
         self._client = client
         self._simulator = simulator
         self._default_rate = default_rate
         self._said: set[str] = set()  # problems already logged, so each is logged once
-        self.listed = 0  # objects in the last complete listing
+        self._sources = [source for provider in PROVIDERS for source in provider.routes]
+        self.kinds = list(
+            dict.fromkeys([*(s.kind for s in self._sources), DEPLOYMENT, DAEMON_SET, SERVICE])
+        )
+        # kind -> (namespace, name) -> object; a kind is here once it was listed (or is absent)
+        self._stores: dict[ResourceKind, dict[tuple[str, str], dict[str, Any]]] = {}
+        self._changed = asyncio.Event()
 
-    async def once(self) -> int:
-        """List everything and set the plan; how many objects were listed."""
+    async def forever(self, interval: float) -> None:
+        """Follow every kind, and make a new plan after changes, at most once per `interval`."""
+        async with asyncio.TaskGroup() as group:
+            for kind in self.kinds:
+                group.create_task(self.follow(kind))
+            while True:
+                await self._changed.wait()
+                self._changed.clear()
+                if self.listed_all:
+                    try:
+                        self.replan()
+                    # An object that is not what its kind should be: keep the last plan.
+                    except (ValueError, KeyError, TypeError) as error:
+                        log.warning("planning failed, keeping the last plan: %r", error)
+                # Changes that come meanwhile make one plan: not a wait for anything.
+                await asyncio.sleep(interval)
 
-        def listed(kind: ResourceKind) -> asyncio.Task[list[dict[str, Any]] | None]:
-            return group.create_task(resources.list_objects(self._client, kind))
+    @property
+    def listed_all(self) -> bool:
+        """Whether every kind was listed (or found absent) once: a plan before that would
+        take traffic away from what is simply not listed yet."""
+        return len(self._stores) == len(self.kinds)
 
-        sources = [source for provider in PROVIDERS for source in provider.routes]
-        within = LIST_TIMEOUT + self.listed / OBJECTS_PER_SECOND  # bigger lists take longer
-        async with asyncio.timeout(within), asyncio.TaskGroup() as group:
-            route_lists = [listed(source.kind) for source in sources]
-            deployments = listed(DEPLOYMENT)
-            daemon_sets = listed(DAEMON_SET)
-            services = listed(SERVICE)
-        workloads = [Workload.from_manifest(d) for d in deployments.result() or []]
-        workloads += [
-            Workload.from_manifest(d, daemon_set=True) for d in daemon_sets.result() or []
-        ]
+    async def follow(self, kind: ResourceKind) -> None:
+        """Keep `kind`'s store current. A kind the API server does not serve (its CRD is not
+        installed, or not yet: the sandbox installs CRDs while this starts) counts as empty
+        until it is served."""
+        while not await self._served(kind):
+            group = kind.api_version.split("/")[0]
+            self._say(f"the {kind.plural}.{group} CRD is not installed (yet); none to follow")
+            self.apply(kind, WatchEvent("SYNCED"))
+            await asyncio.sleep(RECHECK_INTERVAL)
+        async for event in watch(self._client, kind):
+            self.apply(kind, event)
+
+    async def _served(self, kind: ResourceKind) -> bool:
+        while True:
+            try:
+                return await resources.list_objects(self._client, kind) is not None
+            # ValueError: a response that is not the JSON list it should be.
+            except (KubeError, aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
+                log.warning("listing %s failed, trying again: %r", kind.plural, error)
+                await asyncio.sleep(RECHECK_INTERVAL)
+
+    def apply(self, kind: ResourceKind, event: WatchEvent) -> None:
+        """One watch event of `kind` into its store (a SYNCED event replaces the store)."""
+        if event.kind == "SYNCED":
+            self._stores[kind] = {_key(o): _trimmed(o) for o in event.items}
+        elif event.kind == "DELETED":
+            self._stores.setdefault(kind, {}).pop(_key(event.object), None)
+        else:
+            self._stores.setdefault(kind, {})[_key(event.object)] = _trimmed(event.object)
+        self._changed.set()
+
+    def replan(self) -> None:
+        """The plan of the objects in the stores, handed to the simulator."""
+
+        def listed(kind: ResourceKind) -> list[dict[str, Any]]:
+            return list(self._stores.get(kind, {}).values())
+
+        workloads = [Workload.from_manifest(d) for d in listed(DEPLOYMENT)]
+        workloads += [Workload.from_manifest(d, daemon_set=True) for d in listed(DAEMON_SET)]
         routes: list[Split] = []
-        for source, found in zip(sources, route_lists, strict=True):
-            if found.result() is None:
-                self._say(f"the {source.kind.kind} CRD is not installed; none to follow")
-            routes += source.splits(found.result() or [])
+        for source in self._sources:
+            routes += source.splits(listed(source.kind))
         for problem in [p for w in workloads for p in w.problems]:
             self._say(problem)
         for problem in [p for r in routes for p in r.problems]:
             self._say(problem)
-        known_services = [Service.from_manifest(s) for s in services.result() or []]
+        known_services = [Service.from_manifest(s) for s in listed(SERVICE)]
         new_plan = plan(routes, known_services, workloads, default_rate=self._default_rate)
         if changes := describe_changes(self._simulator.current_plan, new_plan):
             log.info("plan: %s", changes)
@@ -104,34 +152,6 @@ class Relister:
             daemon_sets=[w.key for w in workloads if w.daemon_set],
             routes=feeds(routes, known_services, workloads, default_rate=self._default_rate),
         )
-        every_route = sum(len(found.result() or []) for found in route_lists)
-        self.listed = len(workloads) + len(known_services) + every_route
-        return self.listed
-
-    async def forever(self, interval: float) -> None:
-        failing = False
-        while True:
-            try:
-                await self.once()
-            # ValueError and KeyError: a response that is not the JSON list it should be.
-            except* (
-                KubeError,
-                aiohttp.ClientError,
-                TimeoutError,
-                OSError,
-                ValueError,
-                KeyError,
-            ) as group:
-                # Keep the last plan: proxies go on serving while the API server is away.
-                if not failing:
-                    log.warning("listing failed, keeping the last plan: %r", group.exceptions[0])
-                failing = True
-            else:
-                if failing:
-                    log.info("listing works again")
-                failing = False
-            # The relist period itself (not a wait for anything), longer for bigger lists.
-            await asyncio.sleep(relist_pause(interval, self.listed))
 
     def _say(self, message: str) -> None:
         if message not in self._said:
@@ -139,10 +159,21 @@ class Relister:
             log.warning("%s", message)
 
 
-def relist_pause(interval: float, listed: int) -> float:
-    """Seconds between two listings that returned `listed` objects: `interval` for a few
-    hundred, one second per `OBJECTS_PER_SECOND` beyond."""
-    return max(interval, listed / OBJECTS_PER_SECOND)
+def _key(manifest: Mapping[str, Any]) -> tuple[str, str]:
+    metadata = manifest.get("metadata") or {}
+    return str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
+
+
+def _trimmed(manifest: dict[str, Any]) -> dict[str, Any]:
+    """`manifest` without its managedFields, which nothing here reads: a third of a
+    Deployment's size, and this keeps thousands."""
+    metadata = manifest.get("metadata")
+    if isinstance(metadata, dict) and "managedFields" in metadata:
+        manifest = {
+            **manifest,
+            "metadata": {k: v for k, v in metadata.items() if k != "managedFields"},
+        }
+    return manifest
 
 
 def describe_changes(old: Mapping[Key, Target], new: Mapping[Key, Target]) -> str:
@@ -210,9 +241,9 @@ async def serve(arguments: argparse.Namespace) -> None:
         await web.TCPSite(runner, arguments.host, arguments.port).start()
         log.info("serving /metrics on http://%s:%d", arguments.host, arguments.port)
         async with api_client(arguments.kubeconfig) as client, asyncio.TaskGroup() as group:
-            relister = Relister(client, simulator, default_rate=arguments.rate)
+            follower = Follower(client, simulator, default_rate=arguments.rate)
             tasks = [
-                group.create_task(relister.forever(arguments.relist_interval)),
+                group.create_task(follower.forever(arguments.plan_interval)),
                 group.create_task(tick(simulator, TICK_INTERVAL)),
             ]
             await stop.wait()
@@ -238,7 +269,12 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
         help="requests per second of each TrafficSplit and HTTPRoute (default %(default)g)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the latency draws")
-    parser.add_argument("--relist-interval", type=float, default=RELIST_INTERVAL)
+    parser.add_argument(
+        "--plan-interval",
+        type=float,
+        default=PLAN_INTERVAL,
+        help="seconds between two plans of the traffic, at least (default %(default)g)",
+    )
     return parser.parse_args(argv)
 
 

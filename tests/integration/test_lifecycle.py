@@ -7,9 +7,12 @@ side on free ports.
 from __future__ import annotations
 
 import dataclasses
+import json
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,7 @@ from canary.sandbox.ports import free_ports, is_listening
 from canary.sandbox.state import Ports, SandboxState
 
 messages: list[str] = []
+POLL = 0.2  # seconds between two reads of Prometheus's target list
 
 
 def _binaries() -> Binaries:
@@ -34,6 +38,21 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         check=False,
     )
+
+
+def _meshsim_scrape_interval(prometheus_url: str, *, within: float = 30.0) -> str:
+    """The interval Prometheus itself reports for its mesh simulator target, once it lists the
+    target (ready Prometheus adds its static targets a moment later)."""
+    url = f"{prometheus_url}/api/v1/targets"  # the sandbox's: http://127.0.0.1:port
+    deadline = time.monotonic() + within
+    while True:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310
+            targets = json.load(response)["data"]["activeTargets"]
+        found = [t for t in targets if t["labels"]["job"] == "meshsim"]
+        if found:
+            return str(found[0]["scrapeInterval"])
+        assert time.monotonic() < deadline, f"no meshsim target in {within} s: {targets}"
+        time.sleep(POLL)
 
 
 def _processes_mentioning(path: Path) -> list[str]:
@@ -54,11 +73,13 @@ def _processes_mentioning(path: Path) -> list[str]:
 @pytest.mark.usefixtures("sandbox")
 def test_up_is_idempotent_status_reports_and_down_leaves_nothing(tmp_path: Path) -> None:
     state_dir = tmp_path / "second"
-    first = cluster.up(state_dir, _binaries(), messages.append)
+    first = cluster.up(state_dir, _binaries(), messages.append, scrape_interval="2s")
     try:
         again = cluster.up(state_dir, _binaries(), messages.append)
         assert again == first, "a second `up` must not restart anything"
-        assert messages[-1].endswith("nothing changed")
+        assert messages[-2].endswith("nothing changed")
+        assert "every 2s, not 1s: `canary sandbox down` first" in messages[-1]
+        assert _meshsim_scrape_interval(first.prometheus_url) == "2s"
 
         status = _cli("sandbox", "status", "--dir", str(state_dir))
         assert status.returncode == 0, status.stderr
@@ -73,6 +94,7 @@ def test_up_is_idempotent_status_reports_and_down_leaves_nothing(tmp_path: Path)
             assert f"{name} " in status.stdout
         assert "STOPPED" not in status.stdout
         assert first.api_server_url in status.stdout
+        assert "scrapes the mesh simulator every 2s" in status.stdout
     finally:
         down = _cli("sandbox", "down", "--dir", str(state_dir))
     assert down.returncode == 0, down.stderr

@@ -34,3 +34,23 @@ def test_every_parsed_command_has_a_handler() -> None:
 def test_loadtester_flags_reach_its_settings() -> None:
     args = build_parser().parse_args(["loadtester", "--port", "9999", "--allow-commands"])
     assert (args.command, args.port, args.allow_commands) == ("loadtester", 9999, True)
+
+
+def test_sandbox_up_takes_a_scrape_interval_and_refuses_what_prometheus_would() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["sandbox", "up"]).scrape_interval == "1s"
+    assert parser.parse_args(["sandbox", "up", "--scrape-interval", "15s"]).scrape_interval == "15s"
+    assert parser.parse_args(["sandbox", "up", "--scrape-interval", "2m"]).scrape_interval == "2m"
+
+
+@pytest.mark.parametrize("value", ["15", "0s", "1.5s", "15S", "500ms", "s"])
+def test_a_scrape_interval_prometheus_would_not_take_is_refused_naming_the_flag(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["sandbox", "up", "--scrape-interval", value])
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert "argument --scrape-interval" in error
+    assert f"{value!r} is not a scrape interval" in error
+    assert "(1s, 15s, 1m)" in error

@@ -5,24 +5,21 @@ from __future__ import annotations
 import math
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from canary.kube.client import ApiClient
+from canary.kube.resources import DEPLOYMENT, SERVICE, TRAFFIC_SPLIT
+from canary.kube.watch import WatchEvent
 from canary.sandbox import cluster, components, crds
 from canary.sandbox.configs import ScrapeJob, write_prometheus_config
 from canary.sandbox.exporters.registry import PROVIDERS
-from canary.sandbox.meshsim import (
-    OBJECTS_PER_SECOND,
-    describe_changes,
-    parse_arguments,
-    relist_pause,
-    traffic,
-)
+from canary.sandbox.meshsim import Follower, describe_changes, parse_arguments, traffic
 from canary.sandbox.meshsim_exposition import render
 from canary.sandbox.meshsim_model import (
     LATENCY_BUCKETS_MS,
@@ -91,7 +88,7 @@ SERVICES = [
 ]
 
 
-def _rates(result: dict[tuple[str, str], Target]) -> dict[str, float]:
+def _rates(result: Mapping[tuple[str, str], Target]) -> dict[str, float]:
     return {name: target.rate for (_, name), target in result.items()}
 
 
@@ -569,8 +566,53 @@ def test_a_daemonset_gets_traffic_by_its_ready_pods_and_is_scraped_under_its_pod
     )
 
 
-def test_the_relist_pause_grows_with_the_objects_listed() -> None:
-    assert relist_pause(1.0, 0) == 1.0
-    assert relist_pause(1.0, OBJECTS_PER_SECOND // 2) == 1.0, "a test's few objects: every second"
-    assert relist_pause(1.0, 7 * OBJECTS_PER_SECOND) == 7.0, "a thousand Canaries' objects"
-    assert relist_pause(3.0, OBJECTS_PER_SECOND) == 3.0
+def test_the_follower_plans_once_every_kind_is_listed_and_follows_each_change() -> None:
+    simulator = Simulator()
+    follower = Follower(cast(ApiClient, None), simulator, default_rate=20)  # no request made
+    split: dict[str, Any] = {
+        "apiVersion": "split.smi-spec.io/v1alpha2",
+        "kind": "TrafficSplit",
+        "metadata": {"name": "podinfo", "namespace": NS, "managedFields": [{"manager": "x"}]},
+        "spec": {
+            "service": "podinfo",
+            "backends": [
+                {"service": "podinfo-primary", "weight": 50},
+                {"service": "podinfo-canary", "weight": 50},
+            ],
+        },
+    }
+    services = [
+        {"metadata": {"name": s.name, "namespace": NS}, "spec": {"selector": s.selector}}
+        for s in SERVICES
+    ]
+    listed = {
+        TRAFFIC_SPLIT: [split],
+        DEPLOYMENT: [_deployment("podinfo-primary"), _deployment("podinfo")],
+        SERVICE: services,
+    }
+    for kind in follower.kinds:
+        assert not follower.listed_all, f"listed all before {kind.plural}"
+        follower.apply(kind, WatchEvent("SYNCED", items=tuple(listed.get(kind, []))))
+    assert follower.listed_all
+    follower.replan()
+    assert _rates(simulator.current_plan) == pytest.approx(
+        {"podinfo-primary": 10.0, "podinfo": 10.0}
+    )
+
+    moved = {
+        **split,
+        "spec": {**split["spec"], "backends": [{"service": "podinfo-primary", "weight": 100}]},
+    }
+    follower.apply(TRAFFIC_SPLIT, WatchEvent("MODIFIED", object=moved))
+    follower.replan()
+    assert _rates(simulator.current_plan) == {"podinfo-primary": 20.0}
+
+    follower.apply(DEPLOYMENT, WatchEvent("DELETED", object=_deployment("podinfo-primary")))
+    follower.apply(
+        DEPLOYMENT,
+        WatchEvent(
+            "ADDED", object=_deployment("loner", annotations={"meshsim.canary.dev/rate": "5"})
+        ),
+    )
+    follower.replan()
+    assert _rates(simulator.current_plan) == {"loner": 5.0}

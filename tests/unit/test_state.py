@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
 from canary.sandbox.ports import free_ports, is_listening
 from canary.sandbox.processes import ProcessRecord
-from canary.sandbox.state import Ports, SandboxState
+from canary.sandbox.state import MESHSIM_SCRAPE_INTERVAL, STATE_FILE, Ports, SandboxState
 
 
 def test_state_round_trips_through_its_file(tmp_path: Path) -> None:
@@ -20,9 +21,30 @@ def test_state_round_trips_through_its_file(tmp_path: Path) -> None:
         kubernetes_version="v1.36.3",
         processes=(ProcessRecord("etcd", 42, 7, "/x/etcd.log", ("etcd", "--name=x")),),
         ready=True,
+        scrape_interval="15s",
     )
     state.save()
     assert SandboxState.load(tmp_path) == state
+
+
+def test_a_record_from_before_the_scrape_interval_reads_as_the_default(tmp_path: Path) -> None:
+    state = SandboxState(
+        directory=str(tmp_path),
+        ports=Ports.from_list(list(range(40000, 40000 + Ports.count()))),
+        kubeconfig=str(tmp_path / "kubeconfig"),
+        prometheus_url="http://127.0.0.1:40006",
+        bin_dirs=(),
+        kubernetes_version="v1.36.3",
+        scrape_interval="15s",
+    )
+    state.save()
+    path = tmp_path / STATE_FILE
+    older = json.loads(path.read_text())
+    del older["scrape_interval"]
+    path.write_text(json.dumps(older))
+    loaded = SandboxState.load(tmp_path)
+    assert loaded is not None
+    assert loaded.scrape_interval == MESHSIM_SCRAPE_INTERVAL == "1s"
 
 
 def test_no_state_file_means_no_sandbox(tmp_path: Path) -> None:
