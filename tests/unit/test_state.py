@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 from pathlib import Path
@@ -11,7 +12,8 @@ from canary.sandbox.processes import ProcessRecord
 from canary.sandbox.state import MESHSIM_SCRAPE_INTERVAL, STATE_FILE, Ports, SandboxState
 
 
-def test_state_round_trips_through_its_file(tmp_path: Path) -> None:
+def _recorded(tmp_path: Path) -> SandboxState:
+    """A ready sandbox's record, with every field set apart from the defaults, saved."""
     state = SandboxState(
         directory=str(tmp_path),
         ports=Ports.from_list(list(range(40000, 40000 + Ports.count()))),
@@ -24,27 +26,24 @@ def test_state_round_trips_through_its_file(tmp_path: Path) -> None:
         scrape_interval="15s",
     )
     state.save()
+    return state
+
+
+def test_state_round_trips_through_its_file(tmp_path: Path) -> None:
+    state = _recorded(tmp_path)
     assert SandboxState.load(tmp_path) == state
 
 
 def test_a_record_from_before_the_scrape_interval_reads_as_the_default(tmp_path: Path) -> None:
-    state = SandboxState(
-        directory=str(tmp_path),
-        ports=Ports.from_list(list(range(40000, 40000 + Ports.count()))),
-        kubeconfig=str(tmp_path / "kubeconfig"),
-        prometheus_url="http://127.0.0.1:40006",
-        bin_dirs=(),
-        kubernetes_version="v1.36.3",
-        scrape_interval="15s",
-    )
-    state.save()
+    state = _recorded(tmp_path)
     path = tmp_path / STATE_FILE
     older = json.loads(path.read_text())
     del older["scrape_interval"]
     path.write_text(json.dumps(older))
-    loaded = SandboxState.load(tmp_path)
-    assert loaded is not None
-    assert loaded.scrape_interval == MESHSIM_SCRAPE_INTERVAL == "1s"
+    assert SandboxState.load(tmp_path) == dataclasses.replace(
+        state, scrape_interval=MESHSIM_SCRAPE_INTERVAL
+    )
+    assert MESHSIM_SCRAPE_INTERVAL == "1s"
 
 
 def test_no_state_file_means_no_sandbox(tmp_path: Path) -> None:

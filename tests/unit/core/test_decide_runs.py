@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from canary.core.model import CanaryState, Phase, Policy, PromoteTemplate, Verdict
+from canary.core.transitions import SCALE_UP_DELAY
 from tests.unit.core.world import REV_A, REV_B, T0, World, ago, cycle
 
 POLICY = Policy(interval=60, threshold=2, step_weights=(10, 30, 50), progress_deadline=600)
@@ -64,7 +65,8 @@ def test_restarts_every_second_never_step_faster_than_the_interval() -> None:
     timeline, _, _ = run(POLICY, every=1)
 
     steps = [second for second, phase, _ in timeline if phase == "Progressing"][1:]
-    assert steps == [1, 61, 121]
+    scaled_up = round(SCALE_UP_DELAY)  # the canary is scaled up, then steps an interval apart
+    assert steps == [scaled_up, scaled_up + 60, scaled_up + 120]
 
 
 def test_a_bad_release_rolls_back_on_the_second_failing_tick() -> None:
