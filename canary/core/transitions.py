@@ -148,7 +148,11 @@ def scale_up(state: CanaryState, *, now: datetime) -> Decision:
     # the delay may have changed.
     message = f"New revision {state.last_applied_revision} detected, scaling up the canary"
     event = RecordEvent(reason=Reason.NEW_REVISION, message=message)
-    scaling = replace(state, message=SCALING_UP)
+    # A paced run (blue/green: `start_run`'s `paced`) gives the canary an interval of traffic
+    # before its first judged tick: counted from now, when the canary starts, not from the
+    # acknowledgement, or the delay would eat into it (all of it with a 2 s interval).
+    paced_from = now if state.last_step_at is not None else None
+    scaling = replace(state, message=SCALING_UP, last_step_at=paced_from)
     return Decision(state=scaling, actions=(ScaleCanary(up=True), event))
 
 

@@ -66,6 +66,33 @@ def test_the_canary_is_scaled_up_and_the_run_announced_once_the_delay_passed() -
     assert scaled.again_in is None  # the phase's pace again
 
 
+def test_a_blue_green_runs_first_tick_is_due_an_interval_after_the_scale_up() -> None:
+    """The interval of traffic a paced run gives the canary before judging it starts when the
+    canary does; counted from the acknowledgement, the delay would shorten it."""
+    blue_green = Policy(interval=2, threshold=2, iterations=3, progress_deadline=600)
+    started = decide(blue_green, steady(), observe(route_weights=HOME, canary=PARKED)).state
+    assert started.last_step_at == T0  # paced from the acknowledgement...
+
+    scaled = decide(blue_green, started, later(SCALE_UP_DELAY)).state
+
+    assert scaled.last_step_at == T0 + timedelta(seconds=SCALE_UP_DELAY)  # ...then the scale-up
+    ready = WorkloadReadiness(exists=True, ready=True, message="ready")
+    for seconds in (SCALE_UP_DELAY + 0.1, SCALE_UP_DELAY + 1.9):
+        seen = observe(now=T0 + timedelta(seconds=seconds), route_weights=HOME, canary=ready)
+        waiting = decide(blue_green, scaled, seen)
+        assert effects(waiting) == (), seconds
+        assert waiting.state.iterations == 0, seconds
+        assert waiting.state.message.endswith("waiting for the next tick"), seconds
+    due = observe(now=T0 + timedelta(seconds=SCALE_UP_DELAY + 2), route_weights=HOME, canary=ready)
+    assert decide(blue_green, scaled, due).state.message.endswith("waiting for the checks to run")
+
+
+def test_a_weighted_runs_scale_up_leaves_its_first_step_unpaced() -> None:
+    started = decide(POLICY, steady(), observe(route_weights=HOME, canary=PARKED)).state
+    assert started.last_step_at is None
+    assert decide(POLICY, started, later(SCALE_UP_DELAY)).state.last_step_at is None
+
+
 def test_a_canary_still_seen_parked_after_its_scale_up_is_scaled_again_not_announced() -> None:
     started = decide(POLICY, steady(), observe(route_weights=HOME, canary=PARKED)).state
     scaled = decide(POLICY, started, later(SCALE_UP_DELAY)).state
