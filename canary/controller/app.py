@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from canary import __version__
 from canary.controller.configwatch import ConfigUsers
 from canary.controller.deletion import is_deleting
+from canary.controller.garbage import GarbageCollector
 from canary.controller.leader import LeadershipLostError, election
 from canary.controller.reconcile import Reconciler
 from canary.controller.scheduler import Key, Scheduler
@@ -252,6 +253,9 @@ async def run(settings: Settings) -> int:
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(monitor.run(), name="event loop monitor")
+                group.create_task(
+                    GarbageCollector(scheduler.quiet_for).run(), name="garbage collector"
+                )
                 group.create_task(leader.run(), name="leader election")
                 group.create_task(until_terminated(), name="until SIGTERM")
                 group.create_task(flush_periodically(api), name="event counts")

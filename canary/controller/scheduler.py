@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -122,6 +123,12 @@ class Scheduler:
         self._slots: dict[Key, _Slot] = {}
         self._limit = asyncio.Semaphore(max_parallel)
         self._hold_limit = hold_limit
+        self._running = 0  # cycles under way
+        self._last_end = time.monotonic()
+
+    def quiet_for(self) -> float:
+        """Seconds since the last cycle ended: 0 while one runs."""
+        return 0.0 if self._running else time.monotonic() - self._last_end
 
     @property
     def keys(self) -> set[Key]:
@@ -185,6 +192,7 @@ class Scheduler:
             slot.wake.clear()
             error: Exception | None = None
             await permit.take()
+            self._running += 1
             try:
                 delay = max(0.0, await self._cycle(key))
                 if failures and self._failures is not None:
@@ -204,6 +212,8 @@ class Scheduler:
                 )
             finally:
                 permit.give_back()
+                self._running -= 1
+                self._last_end = time.monotonic()
             if error is not None and self._failures is not None:
                 # Outside the slot: showing a failure must not hold up other Canaries.
                 await self._failures.failed(key, error, failures)

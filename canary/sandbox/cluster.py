@@ -69,7 +69,13 @@ class _Starter:
 
     def start(self, name: str, builder: ArgvBuilder) -> processes.ProcessRecord:
         argv = builder(self.binaries, self.state.ports, self.layout)
-        record = processes.start(name, argv, log=self.layout.log(name), cwd=self.layout.root)
+        record = processes.start(
+            name,
+            argv,
+            log=self.layout.log(name),
+            cwd=self.layout.root,
+            env=components.environment(name),
+        )
         self.state = dataclasses.replace(self.state, processes=(*self.state.processes, record))
         self.state.save()
         return record

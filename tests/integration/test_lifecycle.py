@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from canary.sandbox import cluster, processes
+from canary.sandbox import cluster, components, processes
 from canary.sandbox.binaries import Binaries, default_cache_root, ensure_binaries
 from canary.sandbox.errors import SandboxError
 from canary.sandbox.ports import free_ports, is_listening
@@ -55,6 +56,12 @@ def _meshsim_scrape_interval(prometheus_url: str, *, within: float = 30.0) -> st
         time.sleep(POLL)
 
 
+def _environ(pid: int) -> dict[str, str]:
+    """The environment process `pid` was started with."""
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(entry.decode().split("=", 1) for entry in raw if b"=" in entry)
+
+
 def _processes_mentioning(path: Path) -> list[str]:
     """Command lines of live processes that name `path`: the sandbox's own, and nothing else."""
     found = []
@@ -80,6 +87,10 @@ def test_up_is_idempotent_status_reports_and_down_leaves_nothing(tmp_path: Path)
         assert messages[-2].endswith("nothing changed")
         assert "every 2s, not 1s: `canary sandbox down` first" in messages[-1]
         assert _meshsim_scrape_interval(first.prometheus_url) == "2s"
+        gogc = {p.name: _environ(p.pid).get("GOGC") for p in first.processes}
+        expected = os.environ.get("GOGC", components.GO_GC_PERCENT)
+        assert gogc["kube-apiserver"] == gogc["etcd"] == expected, gogc
+        assert gogc["meshsim"] == os.environ.get("GOGC"), gogc
 
         status = _cli("sandbox", "status", "--dir", str(state_dir))
         assert status.returncode == 0, status.stderr

@@ -227,3 +227,29 @@ async def test_a_cycle_slow_inside_the_cluster_loses_its_slot_after_the_hold_lim
         scheduler.wake(B)
         await b_ran.wait()
     await scheduler.stop()
+
+
+async def test_quiet_for_is_zero_while_a_cycle_runs_and_counts_from_its_end() -> None:
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def cycle(_key: Key) -> float:
+        started.set()
+        await release.wait()
+        return 3600.0
+
+    scheduler = Scheduler(cycle)
+    scheduler.wake(A)
+    async with asyncio.timeout(10):
+        await started.wait()
+        await asyncio.sleep(0.05)
+        assert scheduler.quiet_for() == 0.0, "a cycle is under way"
+        release.set()
+        while True:  # polled: the cycle's task ends its turn after the cycle returns
+            if scheduler.quiet_for() > 0.0:
+                break
+            await asyncio.sleep(0.001)
+        first = scheduler.quiet_for()
+        await asyncio.sleep(0.05)
+        assert scheduler.quiet_for() >= first + 0.05
+    await scheduler.stop()
