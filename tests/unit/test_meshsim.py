@@ -616,3 +616,23 @@ def test_the_follower_plans_once_every_kind_is_listed_and_follows_each_change() 
     )
     follower.replan()
     assert _rates(simulator.current_plan) == {"loner": 5.0}
+
+
+def test_an_unreadable_deployment_stops_planning_until_it_changes() -> None:
+    simulator = Simulator()
+    follower = Follower(cast(ApiClient, None), simulator, default_rate=20)  # no request made
+    loner = _deployment("loner", annotations={"meshsim.canary.dev/rate": "5"})
+    for kind in follower.kinds:
+        follower.apply(kind, WatchEvent("SYNCED", items=(loner,) if kind == DEPLOYMENT else ()))
+    follower.replan()
+    assert _rates(simulator.current_plan) == {"loner": 5.0}
+
+    broken = {**_deployment("broken"), "status": {"readyReplicas": "many"}}
+    follower.apply(DEPLOYMENT, WatchEvent("ADDED", object=broken))
+    with pytest.raises(ValueError, match="many"):
+        follower.replan()  # `forever` logs this and keeps the last plan
+    assert _rates(simulator.current_plan) == {"loner": 5.0}
+
+    follower.apply(DEPLOYMENT, WatchEvent("MODIFIED", object=_deployment("broken", ready=0)))
+    follower.replan()
+    assert _rates(simulator.current_plan) == {"loner": 5.0}
