@@ -16,7 +16,7 @@ reference goes, and garbage cycles among frozen objects are found by the next sc
 collection, which unfreezes them first.
 
 Every collection, automatic or scheduled, is timed into `canary_gc_pause_seconds`. This module
-must not do anything else: it frees no object itself and changes no collector threshold.
+must not do anything else: it never disables the collector nor changes its thresholds.
 """
 
 from __future__ import annotations
