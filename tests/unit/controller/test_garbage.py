@@ -60,9 +60,20 @@ def test_every_collection_is_timed_by_generation() -> None:
 
 async def test_it_waits_for_a_quiet_moment() -> None:
     quiet = 0.0
-    collector = GarbageCollector(lambda: quiet, period=3600.0, quiet=0.5, patience=60.0)
+    looks = 0
+    looked_thrice = asyncio.Event()
+
+    def quiet_for() -> float:
+        nonlocal looks
+        looks += 1
+        if looks >= 3:
+            looked_thrice.set()
+        return quiet
+
+    collector = GarbageCollector(quiet_for, period=3600.0, quiet=0.5, patience=60.0)
     task = asyncio.create_task(collector.once())
-    await asyncio.sleep(garbage.POLL * 3)
+    async with asyncio.timeout(10):
+        await looked_thrice.wait()
     assert not task.done(), "collected while cycles were running"
     quiet = 1.0
     async with asyncio.timeout(10):
