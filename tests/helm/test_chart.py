@@ -64,6 +64,7 @@ CONTROLLER_RULES = {  # the controller's (Cluster)Role, as docs/install.md lists
     ("serving.knative.dev", "revisions"): {"get"},
     ("kuma.io", "trafficroutes"): {"get", "create", "patch", "delete"},
 }
+CLUSTER_SCOPED = {("kuma.io", "trafficroutes")}  # no Role can grant these
 RESTRICTED_CONTAINER = {
     "allowPrivilegeEscalation": False,
     "readOnlyRootFilesystem": True,
@@ -177,16 +178,29 @@ def test_the_defaults_render_an_ha_controller_with_cluster_wide_least_privilege(
     assert one(manifests, "PodDisruptionBudget", "canary")["spec"]["maxUnavailable"] == 1
 
 
-def test_watched_namespaces_get_a_role_each_and_nothing_cluster_wide(tools: Tools) -> None:
+def test_watched_namespaces_get_a_role_each_and_only_cluster_scoped_routes_cluster_wide(
+    tools: Tools,
+) -> None:
     manifests = tools.render(
         namespace="canary-system", values={"watchNamespaces": ["team-a", "team-b"]}
     )
-    assert find(manifests, "ClusterRole") == []
-    assert find(manifests, "ClusterRoleBinding") == []
+    namespaced = {k: v for k, v in CONTROLLER_RULES.items() if k not in CLUSTER_SCOPED}
+    cluster_scoped = {k: v for k, v in CONTROLLER_RULES.items() if k in CLUSTER_SCOPED}
+    # Kuma's TrafficRoutes have no namespace: only a ClusterRole grants them.
+    assert [r["metadata"]["name"] for r in find(manifests, "ClusterRole")] == [
+        "canary-cluster-scoped"
+    ]
+    assert _rules(one(manifests, "ClusterRole", "canary-cluster-scoped")) == cluster_scoped
+    cluster_binding = one(manifests, "ClusterRoleBinding", "canary-cluster-scoped")
+    assert cluster_binding["roleRef"]["name"] == "canary-cluster-scoped"
+    assert cluster_binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "canary", "namespace": "canary-system"}
+    ]
+    assert len(find(manifests, "ClusterRoleBinding")) == 1
     roles = {r["metadata"]["namespace"]: r for r in find(manifests, "Role", "canary")}
     assert set(roles) == {"team-a", "team-b"}
     for role in roles.values():
-        assert _rules(role) == CONTROLLER_RULES
+        assert _rules(role) == namespaced
     bindings = {b["metadata"]["namespace"]: b for b in find(manifests, "RoleBinding", "canary")}
     assert set(bindings) == {"team-a", "team-b"}
     for binding in bindings.values():
@@ -202,6 +216,18 @@ def test_watched_namespaces_get_a_role_each_and_nothing_cluster_wide(tools: Tool
     )
     args = container(one(manifests, "Deployment", "canary"))["args"]
     assert "--namespaces=team-a,team-b" in args
+
+
+def test_watched_namespaces_without_cluster_scoped_routes_grant_nothing_cluster_wide(
+    tools: Tools,
+) -> None:
+    manifests = tools.render(
+        namespace="canary-system",
+        values={"watchNamespaces": ["team-a"], "rbac": {"clusterScopedRoutes": False}},
+    )
+    assert find(manifests, "ClusterRole") == []
+    assert find(manifests, "ClusterRoleBinding") == []
+    assert _rules(one(manifests, "Role", "canary")).keys().isdisjoint(CLUSTER_SCOPED)
 
 
 def test_the_controller_accepts_the_arguments_the_defaults_give_it(tools: Tools) -> None:

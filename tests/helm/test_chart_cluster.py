@@ -33,6 +33,7 @@ from canary.kube.resources import (
     HORIZONTAL_POD_AUTOSCALER,
     LEASE,
     SERVICE,
+    TRAFFIC_ROUTE,
     TRAFFIC_SPLIT,
     resource_kind,
 )
@@ -134,8 +135,14 @@ async def test_the_rendered_chart_passes_a_server_side_dry_run_under_restricted_
         applied = result.stdout.splitlines()
         kinds = {line.split("/", 1)[0] for line in applied}
         assert "deployment.apps" in kinds, applied
-        cluster_role = "clusterrole.rbac.authorization.k8s.io"
-        assert (cluster_role in kinds) == (mode == "cluster"), applied
+        # Namespaced mode has a ClusterRole too, for the cluster-scoped routes alone.
+        cluster_roles = [
+            line.split()[0].split("/", 1)[1]
+            for line in applied
+            if line.startswith("clusterrole.rbac.authorization.k8s.io/")
+        ]
+        assert len(cluster_roles) == 1, applied
+        assert cluster_roles[0].endswith("-cluster-scoped") == (mode == "namespaced"), applied
 
 
 # --- what the ServiceAccount may do --------------------------------------------------------------
@@ -364,6 +371,68 @@ async def test_a_release_completes_with_only_the_charts_permissions(
             assert await _refused_requests(controller) == {}, controller.tail()
         finally:
             await controller.stop()
+
+
+@pytest.mark.usefixtures("crds")
+async def test_a_kuma_canary_is_initialized_with_the_namespaced_charts_permissions(
+    tools: Tools,
+    sandbox: SandboxState,
+    api: ApiClient,
+    namespace: str,
+    tmp_path: Path,
+    *,
+    started: list[Controller],
+) -> None:
+    """Kuma's TrafficRoutes are cluster-scoped, which no Role can grant: with `watchNamespaces`
+    the chart grants them with a ClusterRole of their own, and a Canary of provider `kuma` is
+    initialized (its TrafficRoute written) with only the chart's permissions."""
+    release = release_name()
+    name = "kuma-podinfo"  # the TrafficRoute's name, cluster-wide: no other test's
+    async with (
+        scratch_namespace(api, "canary-system") as home,
+        installed(
+            tools,
+            sandbox,
+            release=release,
+            namespace=home,
+            values=_values("namespaced", watched=namespace),
+        ),
+    ):
+        kubeconfig = await service_account_kubeconfig(
+            tools, sandbox, namespace=home, name=release, path=tmp_path / "controller.kubeconfig"
+        )
+        deployed = await resources.get(api, DEPLOYMENT, release, namespace=home)
+        assert deployed is not None
+        port = free_ports(1)[0]
+        controller = await start_as_deployed(
+            deployed,
+            kubeconfig=kubeconfig,
+            log=tmp_path / "controller.log",
+            port=port,
+            local=controller_overrides(sandbox, namespace=namespace, port=port),
+        )
+        started.append(controller)
+        manifest = canary(name, namespace=namespace, step_weight=10, max_weight=50)
+        manifest["spec"]["provider"] = "kuma"
+        try:
+            async with Recorder(api, namespace=namespace, name=name).running() as recorder:
+                await apply(api, deployment(name, namespace=namespace, tag="6.7.0"))
+                await apply(api, manifest)
+                await recorder.wait(
+                    lambda: (
+                        recorder.statuses.last is not None
+                        and recorder.statuses.last.phase == "Initialized"
+                    ),
+                    within=INITIALIZED_WITHIN,
+                    what="phase Initialized",
+                )
+            route = await resources.get(api, TRAFFIC_ROUTE, name, namespace=None)
+            assert route is not None
+            assert route["metadata"]["annotations"]["canary.dev/canary"] == f"{namespace}/{name}"
+            assert await _refused_requests(controller) == {}, controller.tail()
+        finally:
+            await controller.stop()
+            await resources.delete(api, TRAFFIC_ROUTE, name, namespace=None)
 
 
 def _target(namespace: str, *, tag: str) -> dict[str, Any]:

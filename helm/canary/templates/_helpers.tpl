@@ -213,12 +213,17 @@ namespaces) or the Role in each watched namespace.
 - apiGroups: ["serving.knative.dev"]
   resources: ["revisions"]
   verbs: ["get"]
-- apiGroups: ["kuma.io"]
-  resources: ["trafficroutes"]
-  verbs: ["get", "create", "patch", "delete"]
 {{- with .Values.rbac.extraRules }}
 {{ toYaml . }}
 {{- end }}
+{{- end }}
+
+{{/* The controller's rules on cluster-scoped objects: granted by a ClusterRole in either mode,
+since a namespaced Role cannot grant them. */}}
+{{- define "canary.clusterScopedRules" -}}
+- apiGroups: ["kuma.io"]
+  resources: ["trafficroutes"]
+  verbs: ["get", "create", "patch", "delete"]
 {{- end }}
 
 {{/* Fail early on values that cannot work together. */}}
