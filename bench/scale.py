@@ -10,8 +10,8 @@
    has a status at all; the controller's API request rate and the number of Canaries without a
    status every 5 s (the `timeline`, where a stall shows); reconcile cycles over 10 s.
 2. **Idle.** Once all are Initialized and a settle time passed: API requests per minute (the
-   reopening of a watch, every 240 s per watched kind whatever N, counted apart), CPU (cores,
-   from /proc) and RSS of the controller over `--idle` seconds.
+   reopening of a watch, every 4 to 8 minutes per watched kind whatever N, counted apart), CPU
+   (cores, from /proc) and RSS of the controller over `--idle` seconds.
 3. **Release.** R targets change at once; their Canaries (interval 10 s, stepWeight 2 up to
    maxWeight 50: 25 steps, then promotion; no metric checks: the controller's own costs are
    measured, not Prometheus') release together. Recorded: detection (change sent → Progressing

@@ -2,8 +2,11 @@
 
 A watch resumes from the last resourceVersion it saw (bookmarks included). When the API server
 answers 410 Gone (that version is no longer in its window), the watcher relists and starts again
-from the list's version. A connection that goes silent for longer than the server-side timeout
-plus a margin is treated as dead and reopened, so a stalled watch never freezes the controller.
+from the list's version. Each watch request asks the server to end it after a time drawn between
+`SERVER_TIMEOUT` and twice that, as client-go's reflector does, so that the watches a controller
+opened together are not all reopened together ever after. A connection that goes silent for
+longer than its request's timeout plus a margin is treated as dead and reopened, so a stalled
+watch never freezes the controller.
 Transient errors back off with jitter. Consumers get the full object list after every (re)list,
 so they can notice deletions they missed while disconnected.
 
@@ -30,7 +33,8 @@ from canary.kube.resources import ResourceKind
 
 log = structlog.get_logger(__name__)
 
-SERVER_TIMEOUT = 240  # seconds the API server keeps one watch request open
+SERVER_TIMEOUT = 240  # seconds the API server keeps one watch request open, at least
+TIMEOUT_SPREAD = 1.0  # a request's timeout is drawn from [SERVER_TIMEOUT, (1 + this) x it)
 SILENCE_MARGIN = 30.0  # extra seconds of silence tolerated before the stream counts as stalled
 LIST_TIMEOUT = 60.0  # seconds for one (re)list, its whole body included
 
@@ -104,10 +108,15 @@ class Timing:
 
     server_timeout: int = SERVER_TIMEOUT
     silence_margin: float = SILENCE_MARGIN
+    spread: float = TIMEOUT_SPREAD
 
-    @property
-    def silence(self) -> float:
-        return self.server_timeout + self.silence_margin
+    def request_timeout(self, draw: float) -> int:
+        """The timeout of one watch request, in whole seconds, for `draw` in [0, 1)."""
+        return int(self.server_timeout * (1.0 + self.spread * draw))
+
+    def silence(self, request_timeout: int) -> float:
+        """Seconds without a byte after which a request of `request_timeout` is dead."""
+        return request_timeout + self.silence_margin
 
 
 async def _stream(  # noqa: PLR0913 - what to watch, from where, how long
@@ -120,17 +129,19 @@ async def _stream(  # noqa: PLR0913 - what to watch, from where, how long
     label_selector: str,
 ) -> AsyncIterator[dict[str, Any]]:
     """Raw watch events from `version` until the server ends the request."""
+    timeout = timing.request_timeout(random.random())  # noqa: S311 - spreading, not secrecy
+    silence = timing.silence(timeout)
     query = [
         ("watch", "true"),
         ("resourceVersion", version),
         ("allowWatchBookmarks", "true"),
-        ("timeoutSeconds", str(timing.server_timeout)),
+        ("timeoutSeconds", str(timeout)),
     ]
     if label_selector:
         query.append(("labelSelector", label_selector))
     code: int | str = NO_ANSWER
     try:
-        async with asyncio.timeout(timing.silence):  # a stall can come before the headers, too
+        async with asyncio.timeout(silence):  # a stall can come before the headers, too
             response = await client.call_api(
                 resource.collection(namespace),
                 "GET",
@@ -145,7 +156,7 @@ async def _stream(  # noqa: PLR0913 - what to watch, from where, how long
     try:
         await _raise_for_status(response)
         while True:
-            async with asyncio.timeout(timing.silence):
+            async with asyncio.timeout(silence):
                 line = await response.content.readline()
             if not line:
                 return

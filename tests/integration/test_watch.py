@@ -153,3 +153,51 @@ async def test_an_error_answer_to_the_list_is_retried_not_fatal(unused_tcp_port:
         await runner.cleanup()
     assert first.kind == "SYNCED"
     assert lists == 2
+
+
+async def test_each_watch_request_asks_for_its_own_timeout_within_the_spread(
+    unused_tcp_port: int,
+) -> None:
+    """client-go's spread: every request's timeoutSeconds is drawn from [T, 2T), so watches
+    opened together are not reopened together for ever after."""
+    asked: list[int] = []
+    enough = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if request.query.get("watch") != "true":
+            return web.json_response(
+                {"kind": "ConfigMapList", "metadata": {"resourceVersion": "7"}, "items": []}
+            )
+        asked.append(int(request.query["timeoutSeconds"]))
+        if len(asked) >= 20:
+            enough.set()
+        return web.Response(text="")  # the server ends this watch at once: the next one comes
+
+    app = web.Application()
+    app.router.add_get("/api/v1/namespaces/spread/configmaps", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
+    try:
+        configuration = Configuration(host=f"http://127.0.0.1:{unused_tcp_port}")
+        async with ApiClient(configuration) as client:
+            events = watch(
+                client, CONFIG_MAPS, namespace="spread", timing=Timing(server_timeout=100)
+            )
+            consumer = asyncio.create_task(_drain(events))
+            async with asyncio.timeout(30):
+                await enough.wait()
+            consumer.cancel()
+    finally:
+        await runner.cleanup()
+    assert all(100 <= seconds < 200 for seconds in asked), asked
+    assert len(set(asked)) > 1, asked  # drawn anew for each request
+
+
+def test_a_watch_requests_timeout_spans_the_spread_and_bounds_its_silence() -> None:
+    timing = Timing(server_timeout=240, silence_margin=30, spread=1.0)
+    assert timing.request_timeout(0.0) == 240
+    assert timing.request_timeout(0.5) == 360
+    assert timing.request_timeout(0.9999) == 479
+    assert Timing(server_timeout=240, spread=0.0).request_timeout(0.9) == 240
+    assert timing.silence(360) == 390
