@@ -341,18 +341,8 @@ async def test_a_release_completes_with_only_the_charts_permissions(
             tools, sandbox, release=release, namespace=home, values=_values(mode, watched=namespace)
         ),
     ):
-        kubeconfig = await service_account_kubeconfig(
-            tools, sandbox, namespace=home, name=release, path=tmp_path / "controller.kubeconfig"
-        )
-        deployed = await resources.get(api, DEPLOYMENT, release, namespace=home)
-        assert deployed is not None
-        port = free_ports(1)[0]
-        controller = await start_as_deployed(
-            deployed,
-            kubeconfig=kubeconfig,
-            log=tmp_path / "controller.log",
-            port=port,
-            local=controller_overrides(sandbox, namespace=namespace, port=port),
+        controller = await _start_charts_controller(
+            tools, sandbox, api, home=home, release=release, namespace=namespace, tmp_path=tmp_path
         )
         started.append(controller)
         try:
@@ -398,18 +388,8 @@ async def test_a_kuma_canary_is_initialized_with_the_namespaced_charts_permissio
             values=_values("namespaced", watched=namespace),
         ),
     ):
-        kubeconfig = await service_account_kubeconfig(
-            tools, sandbox, namespace=home, name=release, path=tmp_path / "controller.kubeconfig"
-        )
-        deployed = await resources.get(api, DEPLOYMENT, release, namespace=home)
-        assert deployed is not None
-        port = free_ports(1)[0]
-        controller = await start_as_deployed(
-            deployed,
-            kubeconfig=kubeconfig,
-            log=tmp_path / "controller.log",
-            port=port,
-            local=controller_overrides(sandbox, namespace=namespace, port=port),
+        controller = await _start_charts_controller(
+            tools, sandbox, api, home=home, release=release, namespace=namespace, tmp_path=tmp_path
         )
         started.append(controller)
         manifest = canary(name, namespace=namespace, step_weight=10, max_weight=50)
@@ -433,6 +413,33 @@ async def test_a_kuma_canary_is_initialized_with_the_namespaced_charts_permissio
         finally:
             await controller.stop()
             await resources.delete(api, TRAFFIC_ROUTE, name, namespace=None)
+
+
+async def _start_charts_controller(
+    tools: Tools,
+    sandbox: SandboxState,
+    api: ApiClient,
+    *,
+    home: str,
+    release: str,
+    namespace: str,
+    tmp_path: Path,
+) -> Controller:
+    """The controller the chart deployed in `home`, run locally with its arguments and only its
+    ServiceAccount's token, releasing the Canaries of `namespace`."""
+    kubeconfig = await service_account_kubeconfig(
+        tools, sandbox, namespace=home, name=release, path=tmp_path / "controller.kubeconfig"
+    )
+    deployed = await resources.get(api, DEPLOYMENT, release, namespace=home)
+    assert deployed is not None
+    port = free_ports(1)[0]
+    return await start_as_deployed(
+        deployed,
+        kubeconfig=kubeconfig,
+        log=tmp_path / "controller.log",
+        port=port,
+        local=controller_overrides(sandbox, namespace=namespace, port=port),
+    )
 
 
 def _target(namespace: str, *, tag: str) -> dict[str, Any]:

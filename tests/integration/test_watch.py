@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -114,6 +115,25 @@ async def test_a_silent_stream_is_reopened_from_the_last_version(unused_tcp_port
     assert watch_versions[:2] == ["42", "42"]
 
 
+@contextlib.asynccontextmanager
+async def _fake_server(
+    namespace: str, handler: Callable[[web.Request], Awaitable[web.StreamResponse]], port: int
+) -> AsyncIterator[ApiClient]:
+    """A client of a fake API server on `port` whose ConfigMaps of `namespace` `handler` answers
+    (lists and watches alike)."""
+    app = web.Application()
+    app.router.add_get(f"/api/v1/namespaces/{namespace}/configmaps", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        configuration = Configuration(host=f"http://127.0.0.1:{port}")
+        async with ApiClient(configuration) as client:
+            yield client
+    finally:
+        await runner.cleanup()
+
+
 async def _drain(events: AsyncIterator[Any]) -> None:
     async for _ in events:
         pass
@@ -137,20 +157,11 @@ async def test_an_error_answer_to_the_list_is_retried_not_fatal(unused_tcp_port:
             {"kind": "ConfigMapList", "metadata": {"resourceVersion": "7"}, "items": []}
         )
 
-    app = web.Application()
-    app.router.add_get("/api/v1/namespaces/busy/configmaps", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
-    try:
-        configuration = Configuration(host=f"http://127.0.0.1:{unused_tcp_port}")
-        async with ApiClient(configuration) as client:
-            events = watch(client, CONFIG_MAPS, namespace="busy")
-            async with asyncio.timeout(30):
-                first = await anext(events)
-            await events.aclose()  # type: ignore[attr-defined]
-    finally:
-        await runner.cleanup()
+    async with _fake_server("busy", handler, unused_tcp_port) as client:
+        events = watch(client, CONFIG_MAPS, namespace="busy")
+        async with asyncio.timeout(30):
+            first = await anext(events)
+        await events.aclose()  # type: ignore[attr-defined]
     assert first.kind == "SYNCED"
     assert lists == 2
 
@@ -173,23 +184,12 @@ async def test_each_watch_request_asks_for_its_own_timeout_within_the_spread(
             enough.set()
         return web.Response(text="")  # the server ends this watch at once: the next one comes
 
-    app = web.Application()
-    app.router.add_get("/api/v1/namespaces/spread/configmaps", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
-    try:
-        configuration = Configuration(host=f"http://127.0.0.1:{unused_tcp_port}")
-        async with ApiClient(configuration) as client:
-            events = watch(
-                client, CONFIG_MAPS, namespace="spread", timing=Timing(server_timeout=100)
-            )
-            consumer = asyncio.create_task(_drain(events))
-            async with asyncio.timeout(30):
-                await enough.wait()
-            consumer.cancel()
-    finally:
-        await runner.cleanup()
+    async with _fake_server("spread", handler, unused_tcp_port) as client:
+        events = watch(client, CONFIG_MAPS, namespace="spread", timing=Timing(server_timeout=100))
+        consumer = asyncio.create_task(_drain(events))
+        async with asyncio.timeout(30):
+            await enough.wait()
+        consumer.cancel()
     assert all(100 <= seconds < 200 for seconds in asked), asked
     assert len(set(asked)) > 1, asked  # drawn anew for each request
 
