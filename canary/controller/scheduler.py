@@ -6,7 +6,8 @@ cycle holding one of `--max-parallel` slots. A cycle that raises is logged and r
 capped, jittered backoff: one broken Canary never stops the others. The `Failures` watcher, if
 any, is told of every failure (with the count in a row) and of the success that ends a run of
 them, so the Canary can show it (see canary.controller.failures). Wake-ups that arrive while a
-cycle runs are kept, so a change is never missed, but many wake-ups coalesce into one cycle.
+cycle runs are kept, so a change is never missed, but many wake-ups coalesce into one cycle;
+those that arrive while the cycle still waits for its slot are seen by that cycle.
 
 The slots bound the cycles working against the Kubernetes API at once. They are not held while
 a cycle waits on a system outside the cluster (its webhooks, its metrics server, its alert
@@ -189,9 +190,14 @@ class Scheduler:
                     pass
             else:
                 await slot.wake.wait()
-            slot.wake.clear()
             error: Exception | None = None
             await permit.take()
+            # Cleared once the slot is held, not before: the cycle reads the cache after this,
+            # so every wake-up that came while it waited for the slot is seen by this cycle
+            # and needs no cycle of its own. In a burst (a hundred targets changed at once,
+            # and kube-controller-manager's status updates of each one right after) that
+            # spares a second cycle to most Canaries, while others still wait for a slot.
+            slot.wake.clear()
             self._running += 1
             try:
                 delay = max(0.0, await self._cycle(key))

@@ -61,6 +61,45 @@ async def test_wakeups_during_a_cycle_are_kept_and_coalesced() -> None:
     assert runs == 2
 
 
+async def test_wakeups_while_waiting_for_a_slot_are_seen_by_the_cycle_that_gets_it() -> None:
+    """A Canary woken again while its cycle waits for a slot (its target's status updated
+    after the change that woke it) needs no second cycle: the one that gets the slot reads the
+    cache afterwards and sees both."""
+    a_inside = asyncio.Event()
+    release = asyncio.Event()
+    a_again = asyncio.Event()
+    runs: Counter[Key] = Counter()
+    b_runs_when_a_ran_again: list[int] = []
+
+    async def cycle(key: Key) -> float:
+        runs[key] += 1
+        if key == A and runs[A] == 1:
+            # B's task starts before this test resumes, and waits for the only slot
+            scheduler.wake(B)
+            a_inside.set()
+            await release.wait()
+        elif key == A:
+            b_runs_when_a_ran_again.append(runs[B])
+            a_again.set()
+        else:
+            # A's task is only woken here: a second cycle of B owed to the wake-ups below
+            # would take the free slot first and be counted when A runs again
+            scheduler.wake(A)
+        return 3600.0  # only a wake-up can bring the next cycle
+
+    scheduler = Scheduler(cycle, max_parallel=1)
+    scheduler.wake(A)
+    async with asyncio.timeout(10):
+        await a_inside.wait()
+        for _ in range(3):
+            scheduler.wake(B)  # arrive while B waits for A's slot
+        release.set()
+        await a_again.wait()
+    await scheduler.stop()
+    assert b_runs_when_a_ran_again == [1]
+    assert runs[B] == 1
+
+
 async def test_retain_forgets_deleted_canaries() -> None:
     async def cycle(_key: Key) -> float:
         return 3600.0
