@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from kubernetes_asyncio.client import Configuration
 
-from canary.kube.client import api_client, proxy_once
+from canary.kube.client import IDLE_CONNECTION_SECONDS, api_client, proxy_once
 
 KUBECONFIG = """
 apiVersion: v1
@@ -37,6 +37,18 @@ async def test_the_session_does_not_look_up_the_environment_per_request(tmp_path
     async with api_client(kubeconfig) as client:
         assert client.configuration.host == "https://127.0.0.1:6443"
         assert client.rest_client.pool_manager.trust_env is False
+
+
+async def test_idle_connections_are_kept_until_shortly_before_the_api_server_closes_them(
+    tmp_path: Path,
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG)
+    async with api_client(kubeconfig) as client:
+        connector = client.rest_client.pool_manager.connector
+        assert connector is not None
+        assert connector._keepalive_timeout == IDLE_CONNECTION_SECONDS
+    assert 15 < IDLE_CONNECTION_SECONDS < 90  # longer than aiohttp's default, under the server's
 
 
 def test_the_proxy_comes_from_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> None:
