@@ -196,7 +196,7 @@ class Scheduler:
             # so every wake-up that came while it waited for the slot is seen by this cycle
             # and needs no cycle of its own. In a burst (a hundred targets changed at once,
             # and kube-controller-manager's status updates of each one right after) that
-            # spares a second cycle to most Canaries, while others still wait for a slot.
+            # spares a second cycle to each Canary that had to wait for a slot.
             slot.wake.clear()
             self._running += 1
             try:
