@@ -120,15 +120,24 @@ class Follower:
                 log.warning("listing %s failed, trying again: %r", kind.plural, error)
                 await asyncio.sleep(RECHECK_INTERVAL)
 
-    def apply(self, kind: ResourceKind, event: WatchEvent) -> None:
-        """One watch event of `kind` into its store (a SYNCED event replaces the store)."""
+    def apply(self, kind: ResourceKind, event: WatchEvent) -> bool:
+        """One watch event of `kind` into its store (a SYNCED event replaces the store); whether
+        the store changed in what a plan reads. A Deployment's new pod template or status
+        changes nothing a plan reads unless it moves traffic (labels, ready replicas, the
+        behaviour annotations): a release's first events, and kube-controller-manager's status
+        updates, then make no new plan, which at a thousand Canaries costs 0.1 s each."""
         if event.kind == "SYNCED":
             self._stores[kind] = {_key(o): _entry(kind, o) for o in event.items}
         elif event.kind == "DELETED":
             self._stores.setdefault(kind, {}).pop(_key(event.object), None)
         else:
-            self._stores.setdefault(kind, {})[_key(event.object)] = _entry(kind, event.object)
+            store, key = self._stores.setdefault(kind, {}), _key(event.object)
+            entry = _entry(kind, event.object)
+            if key in store and store[key] == entry:
+                return False
+            store[key] = entry
         self._changed.set()
+        return True
 
     def replan(self) -> None:
         """The plan of the objects in the stores, handed to the simulator."""

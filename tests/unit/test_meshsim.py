@@ -30,6 +30,7 @@ from canary.sandbox.meshsim_model import (
     pod_name,
 )
 from canary.sandbox.meshsim_objects import (
+    LATENCY_ANNOTATION,
     Backend,
     Behaviour,
     Service,
@@ -636,3 +637,24 @@ def test_an_unreadable_deployment_stops_planning_until_it_changes() -> None:
     follower.apply(DEPLOYMENT, WatchEvent("MODIFIED", object=_deployment("broken", ready=0)))
     follower.replan()
     assert _rates(simulator.current_plan) == {"loner": 5.0}
+
+
+def test_only_changes_a_plan_reads_ask_for_a_new_plan() -> None:
+    follower = Follower(cast(ApiClient, None), Simulator(), default_rate=20)  # no request made
+    listed = _deployment("podinfo", ready=0)
+    for kind in follower.kinds:
+        assert follower.apply(
+            kind, WatchEvent("SYNCED", items=(listed,) if kind == DEPLOYMENT else ())
+        )
+
+    # A release's new pod template, and kube-controller-manager's status updates after it.
+    released = _deployment("podinfo", ready=0, pod_annotations={"ci/revision": "v2"})
+    released["status"] = {"observedGeneration": 2, "updatedReplicas": 0}
+    assert not follower.apply(DEPLOYMENT, WatchEvent("MODIFIED", object=released))
+
+    # What moves traffic does ask: ready pods, a behaviour annotation, a new Deployment.
+    assert follower.apply(DEPLOYMENT, WatchEvent("MODIFIED", object=_deployment("podinfo")))
+    slow = _deployment("podinfo", pod_annotations={LATENCY_ANNOTATION: "200"})
+    assert follower.apply(DEPLOYMENT, WatchEvent("MODIFIED", object=slow))
+    assert follower.apply(DEPLOYMENT, WatchEvent("ADDED", object=_deployment("other")))
+    assert follower.apply(DEPLOYMENT, WatchEvent("DELETED", object=_deployment("other")))
