@@ -14,9 +14,10 @@ from kubernetes_asyncio.client import ApiClient, Configuration
 from yarl import URL
 
 from canary.kube.fence import FencedApiClient
+from canary.kube.transport import Http2RestClient
 
 # Other packages name the client type through here: only canary.kube imports kubernetes_asyncio.
-__all__ = ["IDLE_CONNECTION_SECONDS", "ApiClient", "api_client"]
+__all__ = ["IDLE_CONNECTION_SECONDS", "ApiClient", "api_client", "speak_http2"]
 
 # How long an idle connection to the API server is kept for the next request. The API server
 # closes one after 90 s (k8s.io/apiserver's secure serving, "matches http.DefaultTransport
@@ -50,16 +51,25 @@ async def api_client(
         if may_write is None
         else FencedApiClient(configuration, may_write=may_write)
     )
+    await speak_http2(client)
     # kubernetes_asyncio's session trusts the environment: aiohttp then looks up the proxy
     # variables and ~/.netrc again for every request, in a thread, which was about a fifth of
     # the controller's CPU in a release of 100 Canaries (py-spy, bench/scale.py). The proxy is
     # read once above; netrc plays no part with the API server (tokens and certificates do).
+    # These settings matter where the client falls back to HTTP/1.1 (`canary.kube.transport`).
     client.rest_client.pool_manager._trust_env = False  # private: tests/unit/kube/test_client.py
     connector = client.rest_client.pool_manager.connector
     if connector is not None:  # private attribute too: tests/unit/kube/test_client.py
         connector._keepalive_timeout = IDLE_CONNECTION_SECONDS
     async with client:
         yield client
+
+
+async def speak_http2(client: ApiClient) -> None:
+    """Send `client`'s requests over HTTP/2 where the server offers it (`canary.kube.transport`),
+    in place of the library's HTTP/1.1 client, which is closed unused."""
+    await client.rest_client.close()
+    client.rest_client = Http2RestClient(client.configuration)
 
 
 def proxy_once(configuration: Configuration) -> None:

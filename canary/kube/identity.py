@@ -20,6 +20,7 @@ from typing import Final
 
 from kubernetes_asyncio.client import ApiClient, Configuration
 
+from canary.kube.client import speak_http2
 from canary.kube.errors import KubeError
 from canary.kube.resources import _request
 
@@ -71,6 +72,7 @@ async def client_with_token(base: ApiClient, token: str) -> AsyncIterator[ApiCli
     configuration.proxy = known.proxy
     configuration.api_key = {"BearerToken": f"Bearer {token}"}
     async with ApiClient(configuration) as client:
+        await speak_http2(client)
         yield client
 
 

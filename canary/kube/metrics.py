@@ -13,6 +13,9 @@ it sits below telemetry: `canary.telemetry.metrics` re-exports these. Labels:
 answer (watches excluded: they last as long as they are open), as client-go's
 `rest_client_request_duration_seconds` is: where a cycle's time goes when the server is loaded.
 
+`canary_api_http2_connections_total` counts the HTTP/2 connections opened (`canary.kube.transport`):
+steady at one while the API server keeps it, so a rise shows connections lost.
+
 Every counted request is also judged in `canary.kube.answers` (does the API server answer?).
 """
 
@@ -37,6 +40,12 @@ API_REQUEST_DURATION: Final = Histogram(
     "on it), by verb and resource; watches are not included.",
     ["verb", "resource"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+
+API_CONNECTIONS: Final = Counter(
+    "canary_api_http2_connections_total",
+    "HTTP/2 connections the controller opened to the Kubernetes API server (one carries every "
+    "request and watch; a new one follows only a closed or failed one).",
 )
 
 NO_ANSWER: Final = "error"

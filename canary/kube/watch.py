@@ -16,9 +16,10 @@ This module must not interpret objects: it delivers them as dicts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,7 +128,7 @@ async def _stream(  # noqa: PLR0913 - what to watch, from where, how long
     timing: Timing,
     *,
     label_selector: str,
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any], None]:
     """Raw watch events from `version` until the server ends the request."""
     timeout = timing.request_timeout(random.random())  # noqa: S311 - spreading, not secrecy
     silence = timing.silence(timeout)
@@ -199,15 +200,17 @@ async def watch(  # noqa: PLR0913 - keyword-only beyond what to watch
                 del items  # not kept in this frame for as long as the watch runs
                 yield synced
                 del synced
-            events = _stream(
-                client, resource, namespace, version, timing, label_selector=label_selector
-            )
-            async for event in events:
-                obj = event.get("object") or {}
-                version = str(obj.get("metadata", {}).get("resourceVersion") or version)
-                if event["type"] != "BOOKMARK":
-                    yield WatchEvent(str(event["type"]), object=obj)
-                backoff = 0.5
+            # Closed with the watch, not when the collector gets to it: the stream (an HTTP/2
+            # stream sharing the connection) is reset as soon as the caller stops.
+            async with contextlib.aclosing(
+                _stream(client, resource, namespace, version, timing, label_selector=label_selector)
+            ) as events:
+                async for event in events:
+                    obj = event.get("object") or {}
+                    version = str(obj.get("metadata", {}).get("resourceVersion") or version)
+                    if event["type"] != "BOOKMARK":
+                        yield WatchEvent(str(event["type"]), object=obj)
+                    backoff = 0.5
         except GoneError as gone:
             log.info("watch_relist", resource=resource.plural, reason=str(gone))
             version = None
