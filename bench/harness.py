@@ -328,8 +328,8 @@ async def watch_canary(api: ApiClient, namespace: str) -> AsyncIterator[CanaryWa
 
 
 @contextlib.asynccontextmanager
-async def client(state: SandboxState) -> AsyncIterator[ApiClient]:
-    async with api_client(Path(state.kubeconfig)) as api:
+async def client(state: SandboxState, *, http2: bool = True) -> AsyncIterator[ApiClient]:
+    async with api_client(Path(state.kubeconfig), http2=http2) as api:
         yield api
 
 

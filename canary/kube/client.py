@@ -31,11 +31,16 @@ IDLE_CONNECTION_SECONDS: Final = 85.0
 
 @asynccontextmanager
 async def api_client(
-    kubeconfig: Path | None = None, *, may_write: Callable[[], bool] | None = None
+    kubeconfig: Path | None = None,
+    *,
+    may_write: Callable[[], bool] | None = None,
+    http2: bool = True,
 ) -> AsyncIterator[ApiClient]:
     """A client for `kubeconfig`; without one, the in-cluster config, else ~/.kube/config.
 
     With `may_write`, the client sends no write while `may_write()` is False (`canary.kube.fence`).
+    It speaks HTTP/2 where the server offers it, unless `http2` is False (a benchmark that
+    stands in for many separate clients, each with connections of its own).
     """
     configuration = Configuration()
     if kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ:
@@ -51,7 +56,8 @@ async def api_client(
         if may_write is None
         else FencedApiClient(configuration, may_write=may_write)
     )
-    await speak_http2(client)
+    if http2:
+        await speak_http2(client)
     # kubernetes_asyncio's session trusts the environment: aiohttp then looks up the proxy
     # variables and ~/.netrc again for every request, in a thread, which was about a fifth of
     # the controller's CPU in a release of 100 Canaries (py-spy, bench/scale.py). The proxy is
