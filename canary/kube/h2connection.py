@@ -239,7 +239,10 @@ class H2Connection:
             sent += len(piece)
             self._h2.send_data(stream.id, bytes(piece), end_stream=sent >= len(body))
             self._flush()
-            await self._writer.drain()
+            try:
+                await self._writer.drain()
+            except OSError as error:
+                raise ConnectionLost(f"{self.authority}: {error}") from error
 
     def acknowledge(self, stream_id: int, flow_controlled: int) -> None:
         """The caller has read `flow_controlled` bytes of `stream_id`: let the server send more."""
@@ -312,9 +315,11 @@ class H2Connection:
                 self._flush()
         except asyncio.CancelledError:
             self._fail(ConnectionLost(f"the connection to {self.authority} was closed"))
-        except (OSError, ConnectionLost, h2.exceptions.ProtocolError) as error:
-            lost = error if isinstance(error, ConnectionLost) else ConnectionLost(str(error))
-            self._fail(lost)
+        except ConnectionLost as error:
+            self._fail(error)
+        except Exception as error:  # noqa: BLE001 - whatever ends the reader ends the connection,
+            # so that no stream waits for an answer that cannot come (OSError, h2's ProtocolError)
+            self._fail(ConnectionLost(f"the connection to {self.authority} failed: {error!r}"))
 
     def _dispatch(self, event: h2.events.Event) -> None:  # noqa: PLR0912 - one branch per frame
         if isinstance(event, h2.events.ResponseReceived | h2.events.InformationalResponseReceived):

@@ -45,7 +45,8 @@ API_REQUEST_DURATION: Final = Histogram(
 API_CONNECTIONS: Final = Counter(
     "canary_api_http2_connections_total",
     "HTTP/2 connections the controller opened to the Kubernetes API server (one carries every "
-    "request and watch; a new one follows only a closed or failed one).",
+    "request and watch; another opens when one is lost, or when the open streams exceed the "
+    "server's per-connection limit).",
 )
 
 NO_ANSWER: Final = "error"

@@ -1,4 +1,5 @@
-"""The API client reads the environment once: its proxy, not aiohttp's per-request lookups."""
+"""The API client reads the environment once (its proxy, not aiohttp's per-request lookups) and
+speaks HTTP/2 where it can."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from kubernetes_asyncio.client import Configuration
 
 from canary.kube.client import IDLE_CONNECTION_SECONDS, api_client, proxy_once
+from canary.kube.transport import Http2RestClient
 
 KUBECONFIG = """
 apiVersion: v1
@@ -70,3 +72,21 @@ def test_no_proxy_and_a_configured_proxy_are_respected(monkeypatch: pytest.Monke
     named.proxy = "http://127.0.0.1:8080"
     proxy_once(named)
     assert named.proxy == "http://127.0.0.1:8080"
+
+
+async def test_the_client_speaks_http2_unless_told_not_to_or_sent_through_a_proxy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG)
+    monkeypatch.delenv("HTTPS_PROXY", raising=False)
+    monkeypatch.delenv("https_proxy", raising=False)
+    async with api_client(kubeconfig) as client:
+        assert isinstance(client.rest_client, Http2RestClient)
+        assert client.rest_client.speaks_http2
+    async with api_client(kubeconfig, http2=False) as client:
+        assert not isinstance(client.rest_client, Http2RestClient)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    async with api_client(kubeconfig) as client:
+        assert isinstance(client.rest_client, Http2RestClient)
+        assert not client.rest_client.speaks_http2  # aiohttp's client goes through the proxy
